@@ -1,0 +1,42 @@
+"""Every event contract of the network; importing this module registers them all."""
+
+from rescue_events.contracts.base import EventContract, PersonCategory
+from rescue_events.contracts.followup import StabilisationOpenedV1
+from rescue_events.contracts.intake import ArrivalRoute, IdentityStatus, PersonAdmittedV1, Sex
+from rescue_events.contracts.referral import PartnerType, ReferralOpenedV1
+from rescue_events.contracts.search import (
+    IdentificationMethod,
+    IdentityConfirmedV1,
+    SearchCaseOpenedV1,
+)
+from rescue_events.contracts.topics import (
+    FOLLOWUP_EVENTS,
+    INTAKE_EVENTS,
+    REFERRAL_EVENTS,
+    SEARCH_EVENTS,
+    TRANSFER_EVENTS,
+)
+from rescue_events.contracts.transfer import PersonHandedOverV1, ReceiverKind, ReturnOpenedV1
+
+__all__ = [
+    "ArrivalRoute",
+    "EventContract",
+    "FOLLOWUP_EVENTS",
+    "INTAKE_EVENTS",
+    "IdentificationMethod",
+    "IdentityConfirmedV1",
+    "IdentityStatus",
+    "PartnerType",
+    "PersonAdmittedV1",
+    "PersonCategory",
+    "PersonHandedOverV1",
+    "REFERRAL_EVENTS",
+    "ReceiverKind",
+    "ReferralOpenedV1",
+    "ReturnOpenedV1",
+    "SEARCH_EVENTS",
+    "SearchCaseOpenedV1",
+    "Sex",
+    "StabilisationOpenedV1",
+    "TRANSFER_EVENTS",
+]

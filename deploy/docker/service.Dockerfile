@@ -1,0 +1,96 @@
+# syntax=docker/dockerfile:1
+#
+# One image recipe for all five services. Build from the repository root:
+#
+#   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=intake -t rescue/intake .
+#
+# SERVICE is one of intake, search, transfer, referral, followup. BuildKit reads
+# deploy/docker/service.Dockerfile.dockerignore (next to this file) instead of a
+# root .dockerignore.
+#
+# The image runs `python -m $SERVICE ...`; the default arguments start the API:
+#   docker run rescue/intake                 -> python -m intake serve --host 0.0.0.0 --port 8000
+#   docker run rescue/intake migrate         -> python -m intake migrate
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ghcr.io/astral-sh/uv:0.13.8 AS uv
+
+# ---------------------------------------------------------------- builder ---
+FROM ${PYTHON_IMAGE} AS builder
+ARG SERVICE
+RUN case "${SERVICE}" in \
+      intake|search|transfer|referral|followup) ;; \
+      *) echo "build with --build-arg SERVICE=<intake|search|transfer|referral|followup>, got '${SERVICE}'" >&2; exit 1 ;; \
+    esac
+
+COPY --from=uv /uv /usr/local/bin/uv
+
+# The venv is built against the same interpreter path as the runtime stage
+# (/usr/local/bin/python3.11 of the same base image), so it can be copied as is.
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+
+WORKDIR /app
+
+# 1) Third-party dependencies only. uv needs every workspace member's
+#    pyproject.toml to resolve the workspace, but none of their code, so this
+#    layer is reused until uv.lock or a pyproject changes.
+COPY pyproject.toml uv.lock ./
+COPY libs/events/pyproject.toml libs/events/
+COPY libs/chassis/pyproject.toml libs/chassis/
+COPY libs/localnet/pyproject.toml libs/localnet/
+COPY services/intake/pyproject.toml services/intake/
+COPY services/search/pyproject.toml services/search/
+COPY services/transfer/pyproject.toml services/transfer/
+COPY services/referral/pyproject.toml services/referral/
+COPY services/followup/pyproject.toml services/followup/
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-workspace --package "rescue-${SERVICE}"
+
+# 2) The workspace code this service needs: the two shared libraries and the
+#    service itself (never libs/localnet, never the other services). They are
+#    installed as in development (editable, at the same paths), so code that
+#    finds the service's migrations/ and alembic files next to its package
+#    works unchanged in the container.
+COPY libs/events libs/events
+COPY libs/chassis libs/chassis
+COPY services/${SERVICE} services/${SERVICE}
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --package "rescue-${SERVICE}" \
+ && python -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+      libs/events libs/chassis "services/${SERVICE}"
+
+# ---------------------------------------------------------------- runtime ---
+FROM ${PYTHON_IMAGE} AS runtime
+ARG SERVICE
+
+LABEL org.opencontainers.image.title="rescue-${SERVICE}" \
+      org.opencontainers.image.description="The ${SERVICE} service of the regional rescue network"
+
+RUN groupadd --system --gid 10001 rescue \
+ && useradd --system --uid 10001 --gid rescue --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin rescue
+
+# Code stays owned by root: the service user can read it, not change it.
+WORKDIR /app
+COPY --from=builder /app/.venv /app/.venv
+COPY --from=builder /app/libs/events /app/libs/events
+COPY --from=builder /app/libs/chassis /app/libs/chassis
+COPY --from=builder /app/services/${SERVICE} /app/services/${SERVICE}
+
+ENV RESCUE_SERVICE=${SERVICE} \
+    PATH=/app/.venv/bin:${PATH} \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+USER 10001:10001
+EXPOSE 8000
+
+# No HEALTHCHECK: compose and Kubernetes probe /health/live and /health/ready.
+# `exec` makes python PID 1, so SIGTERM reaches uvicorn for a graceful stop.
+ENTRYPOINT ["/bin/sh", "-c", "exec python -m \"$RESCUE_SERVICE\" \"$@\"", "rescue"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

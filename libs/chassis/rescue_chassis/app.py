@@ -1,0 +1,141 @@
+"""The app factory every service calls with its own ``ServiceDefinition``.
+
+One wiring point: settings, database, telemetry, the outbox relay and the
+consumer are built here; a service only declares its routers, its tables and
+which events it handles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+
+from rescue_chassis import problems, routes, telemetry
+from rescue_chassis.db import create_engine, session_factory
+from rescue_chassis.network import load_network
+from rescue_chassis.runtime import Runtime
+from rescue_chassis.settings import ServiceSettings
+from rescue_chassis.tables import ServiceTables
+from rescue_events.consumer import EventConsumer, Handler
+from rescue_events.context import CausalContext, caused_by
+from rescue_events.contracts.base import EventContract
+from rescue_events.kafka import KafkaSettings
+from rescue_events.outbox import Outbox
+from rescue_events.registry import Topic
+from rescue_events.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    settings_class: type[ServiceSettings]
+    tables: ServiceTables
+    migrations_dir: Path
+    produces: Sequence[Topic]
+    routers: Sequence[APIRouter] = ()
+    # Built with the runtime, so handlers get their dependencies passed in.
+    handlers: Callable[[Runtime], Mapping[type[EventContract], Handler]] | None = None
+    version: str = "0.1.0"
+    extra: dict = field(default_factory=dict)
+
+
+def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> Runtime:
+    engine = create_engine(settings.database_url)
+    kafka = KafkaSettings(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=definition.name,
+        topic_replication=settings.kafka_topic_replication,
+    )
+    sessions = session_factory(engine)
+    outbox = Outbox(definition.tables.plumbing.outbox, source=f"/rescue-network/{definition.name}")
+    runtime = Runtime(
+        name=definition.name,
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        tables=definition.tables,
+        outbox=outbox,
+        relay=None,  # type: ignore[arg-type]  (set below: it needs the consumer's topics)
+        network=load_network(settings.network_file),
+    )
+    topics = list(definition.produces)
+    if definition.handlers is not None:
+        runtime.consumer = EventConsumer(
+            name=definition.name,
+            kafka=kafka,
+            sessions=sessions,
+            tables=definition.tables.plumbing,
+            outbox=outbox,
+            handlers=definition.handlers(runtime),
+        )
+        topics.append(runtime.consumer.dead_letter_topic)
+    runtime.relay = OutboxRelay(
+        engine=engine,
+        table=definition.tables.plumbing.outbox,
+        kafka=kafka,
+        topics=topics,
+        batch_size=settings.relay_batch_size,
+    )
+    return runtime
+
+
+def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or definition.settings_class()
+    telemetry.configure_logging(definition.name, settings.log_level)
+    provider = telemetry.configure_tracing(definition.name)
+    runtime = build_runtime(definition, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # The relay and consumer start in the background and keep retrying:
+        # the API serves (and the outbox fills) even while the broker is away.
+        background = [asyncio.create_task(runtime.relay.run(), name="outbox-relay")]
+        if runtime.consumer is not None:
+            background.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
+        log.info("%s started", definition.name)
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await runtime.engine.dispose()
+            provider.shutdown()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+
+    @app.middleware("http")
+    async def correlation(request: Request, call_next):
+        given = request.headers.get(CORRELATION_HEADER, "")
+        correlation_id = given if 0 < len(given) <= 100 and given.isprintable() else str(uuid.uuid4())
+        with caused_by(CausalContext(correlation_id=correlation_id)):
+            response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    app.include_router(routes.health)
+    app.include_router(routes.ops)
+    for router in definition.routers:
+        app.include_router(router)
+    telemetry.instrument(app, runtime.engine)
+    return app

@@ -1,0 +1,36 @@
+"""``python -m <service> serve | migrate | revision``: the same for every service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from rescue_chassis import migrations
+from rescue_chassis.app import ServiceDefinition, create_app
+
+
+def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {definition.name}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="apply database migrations")
+    revision = commands.add_parser("revision", help="autogenerate a migration")
+    revision.add_argument("-m", "--message", required=True)
+    args = parser.parse_args(argv)
+
+    settings = definition.settings_class()
+    if args.command == "migrate":
+        migrations.upgrade(definition.migrations_dir, settings.database_url)
+    elif args.command == "revision":
+        migrations.revision(definition.migrations_dir, settings.database_url, args.message)
+    else:
+        app = create_app(definition, settings)
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=5)
+    return 0
+
+

@@ -1,0 +1,81 @@
+"""``Idempotency-Key`` for POSTs that start work.
+
+A station app on a flaky line retries; the retry must not admit the person
+twice. The key and the response are stored in the same transaction as the
+business rows, so a retry gets the first response back, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rescue_chassis.problems import Problem, invalid
+
+HEADER = "Idempotency-Key"
+
+
+@dataclass
+class IdempotentRequest:
+    table: Table
+    key: str | None
+    subject: str
+    request_hash: str
+    stored_status: int | None = None
+    stored_response: Any = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.stored_status is not None
+
+    @classmethod
+    async def check(
+        cls, session: AsyncSession, table: Table, key: str | None, subject: str, body: BaseModel
+    ) -> IdempotentRequest:
+        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        request = cls(table=table, key=key, subject=subject, request_hash=digest)
+        if key is None:
+            return request
+        if not 1 <= len(key) <= 200 or not key.isprintable():
+            raise invalid(f"header.{HEADER}", "must be 1 to 200 printable characters")
+        row = (
+            await session.execute(
+                select(table.c.request_hash, table.c.status_code, table.c.response).where(
+                    table.c.key == key, table.c.subject == subject
+                )
+            )
+        ).first()
+        if row is not None:
+            if row.request_hash != digest:
+                raise invalid(
+                    f"header.{HEADER}", "was already used for a different request body"
+                )
+            request.stored_status, request.stored_response = row.status_code, row.response
+        return request
+
+    async def remember(self, session: AsyncSession, status: int, response: Any) -> None:
+        if self.key is None:
+            return
+        try:
+            async with session.begin_nested():
+                await session.execute(
+                    insert(self.table).values(
+                        key=self.key,
+                        subject=self.subject,
+                        request_hash=self.request_hash,
+                        status_code=status,
+                        response=response,
+                    )
+                )
+        except IntegrityError:
+            raise Problem(
+                409,
+                "Request in progress",
+                f"Another request with this {HEADER} is being processed; retry shortly.",
+            ) from None

@@ -1,0 +1,36 @@
+"""What one running service holds: settings, database, outbox, relay, consumer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from rescue_chassis.network import Network
+from rescue_chassis.settings import ServiceSettings
+from rescue_chassis.tables import ServiceTables
+from rescue_events.consumer import EventConsumer
+from rescue_events.outbox import Outbox
+from rescue_events.relay import OutboxRelay
+
+
+@dataclass
+class Runtime:
+    name: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tables: ServiceTables
+    outbox: Outbox
+    relay: OutboxRelay
+    network: Network
+    consumer: EventConsumer | None = None
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]

@@ -1,0 +1,423 @@
+"""Idempotent event consumers (the inbox) with retries and a dead-letter topic.
+
+Delivery guarantee, step by step:
+1. the handler's effects and an inbox row ``(consumer, event id)`` are written
+   in one database transaction; a second delivery of the same event finds the
+   inbox row and changes nothing;
+2. the Kafka offset is committed only after that transaction commits, so a
+   crash in between means a redelivery, never a loss;
+3. a failing handler is retried with backoff; after the last attempt the record
+   is written to ``dead_letters`` and, through the outbox, to the consumer's
+   dead-letter topic, in one transaction. Only then does the offset move on.
+   A record that cannot be read at all (no CloudEvents headers, bad JSON, a
+   payload that breaks its contract) is dead-lettered at once: retrying a
+   malformed message cannot fix it.
+Database outages are not the message's fault: they are retried until the
+database is back, and never dead-letter anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rescue_events.context import CausalContext, caused_by
+from rescue_events.contracts.base import EventContract
+from rescue_events.envelope import TRACE_HEADERS, Envelope, MalformedEnvelope, trace_carrier
+from rescue_events.kafka import KafkaSettings, ensure_topics
+from rescue_events.outbox import Outbox
+from rescue_events.registry import (
+    DEAD_LETTER_PARTITIONS,
+    Registry,
+    Topic,
+    dead_letter_topic_name,
+    parse_schema_urn,
+    registry,
+)
+from rescue_events.tables import PlumbingTables
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("rescue_events.consumer")
+
+Handler = Callable[[AsyncSession, EventContract, Envelope], Awaitable[None]]
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"  # an event type this consumer does not handle
+    DEAD_LETTERED = "dead_lettered"
+
+
+class DeadLetterReason(enum.StrEnum):
+    MALFORMED_ENVELOPE = "malformed_envelope"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    INVALID_PAYLOAD = "invalid_payload"
+    HANDLER_FAILED = "handler_failed"
+
+
+@dataclass(frozen=True)
+class ReceivedRecord:
+    """The parts of a Kafka record the consumer reads (also rebuilt for replays)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+class ReplayFailed(Exception):
+    def __init__(self, reason: DeadLetterReason, error: str) -> None:
+        super().__init__(f"{reason}: {error}")
+        self.reason = reason
+        self.error = error
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.initial_delay * 2 ** (attempt - 1), self.max_delay)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Infrastructure trouble (database or network), as opposed to a bad message."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | ConnectionError | TimeoutError)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        kafka: KafkaSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: PlumbingTables,
+        outbox: Outbox,
+        handlers: Mapping[type[EventContract], Handler],
+        events: Registry = registry,
+        retry: RetryPolicy = RetryPolicy(),
+        max_batch: int = 200,
+    ) -> None:
+        self.name = name
+        self.kafka = kafka
+        self.sessions = sessions
+        self.tables = tables
+        self.outbox = outbox
+        self.retry = retry
+        self.max_batch = max_batch
+        self._handlers = {events.for_model(model).key: (model, h) for model, h in handlers.items()}
+        self._handled_names = {name for name, _ in self._handlers}
+        self.topics = sorted({events.for_model(m).topic for m in handlers}, key=lambda t: t.name)
+        self.dead_letter_topic = Topic(
+            name=dead_letter_topic_name(name),
+            partitions=DEAD_LETTER_PARTITIONS,
+            description=f"Records the {name} consumer could not apply.",
+        )
+        self.connected = False
+
+    # -- the loop ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnects with backoff when the broker is away."""
+        delay = 0.2
+        while True:
+            consumer = None
+            try:
+                await ensure_topics(self.kafka, [*self.topics, self.dead_letter_topic])
+                consumer = self._new_kafka_consumer()
+                await consumer.start()
+                self.connected = True
+                delay = 0.2
+                log.info("consumer %s subscribed to %s", self.name, [t.name for t in self.topics])
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s interrupted, retrying in %.1fs: %s", self.name, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self.connected = False
+                if consumer is not None:
+                    await _stop_quietly(consumer)
+
+    def _new_kafka_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *(t.name for t in self.topics),
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            client_id=f"{self.kafka.client_id}-consumer",
+            group_id=self.name,
+            # Offsets move only after the database commit (see the module docstring).
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_batch,
+            session_timeout_ms=self.kafka.session_timeout_ms,
+            heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
+            request_timeout_ms=max(self.kafka.request_timeout_ms, self.kafka.session_timeout_ms + 1),
+        )
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.handle(record)
+                try:
+                    await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
+                except CommitFailedError as exc:
+                    # The partition moved to another member; it will see these
+                    # records again and the inbox will skip them.
+                    log.info("offset commit after rebalance skipped: %s", exc)
+
+    # -- one record -------------------------------------------------------------
+
+    async def handle(self, record: ReceivedRecord) -> Outcome:
+        parent = propagate.extract(_safe_trace_carrier(record.headers))
+        with tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.name,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as span:
+            outcome = await self._process(record, replaying=False)
+            span.set_attribute("rescue.outcome", outcome.value)
+            if outcome is Outcome.DEAD_LETTERED:
+                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+            return outcome
+
+    async def _process(self, record: ReceivedRecord, *, replaying: bool) -> Outcome:
+        async def reject(reason: DeadLetterReason, error: str, envelope=None, attempts=1):
+            if replaying:
+                raise ReplayFailed(reason, error)
+            return await self._dead_letter(record, reason, error, envelope, attempts)
+
+        try:
+            envelope = Envelope.from_headers(record.headers)
+            name, version = parse_schema_urn(envelope.dataschema)
+        except (MalformedEnvelope, ValueError) as exc:
+            return await reject(DeadLetterReason.MALFORMED_ENVELOPE, str(exc))
+        if name != envelope.type:
+            return await reject(
+                DeadLetterReason.MALFORMED_ENVELOPE,
+                f"ce_type {envelope.type!r} does not match ce_dataschema {envelope.dataschema!r}",
+                envelope,
+            )
+        found = self._handlers.get((name, version))
+        if found is None:
+            if name in self._handled_names:
+                return await reject(
+                    DeadLetterReason.UNSUPPORTED_VERSION,
+                    f"{name} v{version} has no handler here",
+                    envelope,
+                )
+            return Outcome.IGNORED
+        model, handler = found
+        try:
+            event = model.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            return await reject(DeadLetterReason.INVALID_PAYLOAD, _short(exc), envelope)
+        if envelope.subject and envelope.subject != str(event.person_id):
+            return await reject(
+                DeadLetterReason.INVALID_PAYLOAD,
+                f"ce_subject {envelope.subject!r} is not the event's person_id {event.person_id}",
+                envelope,
+            )
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                applied = await self._apply(record, envelope, event, handler)
+                return Outcome.APPLIED if applied else Outcome.DUPLICATE
+            except Exception as exc:
+                if is_transient(exc) and not replaying:
+                    attempt -= 1  # the database or network, not the message
+                    log.warning("consumer %s: transient failure, retrying: %s", self.name, exc)
+                    await asyncio.sleep(self.retry.max_delay)
+                    continue
+                if attempt >= (1 if replaying else self.retry.max_attempts):
+                    log.exception("consumer %s gives up on %s after %d attempts",
+                                  self.name, envelope.id, attempt)
+                    return await reject(
+                        DeadLetterReason.HANDLER_FAILED, f"{type(exc).__name__}: {exc}",
+                        envelope, attempt,
+                    )
+                await asyncio.sleep(self.retry.delay(attempt))
+
+    async def _apply(self, record, envelope: Envelope, event: EventContract, handler) -> bool:
+        inbox = self.tables.inbox
+        causal = CausalContext(
+            correlation_id=envelope.correlation_id or envelope.id,
+            causation_id=envelope.id,
+            station_id=envelope.station_id,
+        )
+        async with self.sessions() as session, session.begin():
+            first_time = (
+                await session.execute(
+                    pg_insert(inbox)
+                    .values(
+                        consumer=self.name,
+                        event_id=envelope.id,
+                        event_type=envelope.type,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
+                    .on_conflict_do_nothing(constraint="inbox_pkey")
+                    .returning(inbox.c.event_id)
+                )
+            ).first()
+            if first_time is None:
+                return False
+            with caused_by(causal):
+                await handler(session, event, envelope)
+        return True
+
+    # -- dead letters -----------------------------------------------------------
+
+    async def _dead_letter(
+        self,
+        record: ReceivedRecord,
+        reason: DeadLetterReason,
+        error: str,
+        envelope: Envelope | None,
+        attempts: int,
+    ) -> Outcome:
+        log.error(
+            "consumer %s dead-letters %s/%d/%d (%s): %s",
+            self.name, record.topic, record.partition, record.offset, reason, error,
+        )
+        dead = self.tables.dead_letters
+        forwarded_headers = [
+            (name, value.decode("utf-8", "replace"))
+            for name, value in record.headers
+            if name not in TRACE_HEADERS
+        ] + [
+            ("rescue_dlq_consumer", self.name),
+            ("rescue_dlq_reason", reason.value),
+            ("rescue_dlq_error", error[:1000]),
+            ("rescue_dlq_origin", f"{record.topic}/{record.partition}/{record.offset}"),
+        ]
+        while True:
+            try:
+                async with self.sessions() as session, session.begin():
+                    stored = (
+                        await session.execute(
+                            pg_insert(dead)
+                            .values(
+                                consumer=self.name,
+                                topic=record.topic,
+                                partition=record.partition,
+                                offset=record.offset,
+                                event_id=envelope.id if envelope else None,
+                                event_type=envelope.type if envelope else None,
+                                message_key=record.key,
+                                headers=[
+                                    [n, base64.b64encode(v).decode()] for n, v in record.headers
+                                ],
+                                payload=record.value,
+                                reason=reason.value,
+                                error=error,
+                                attempts=attempts,
+                            )
+                            .on_conflict_do_nothing(constraint="dead_letters_position")
+                            .returning(dead.c.id)
+                        )
+                    ).first()
+                    if stored is not None:
+                        await self.outbox.stage_raw(
+                            session,
+                            event_id=f"dead-letter-{uuid.uuid4()}",
+                            topic=self.dead_letter_topic.name,
+                            key=record.key.decode("utf-8", "replace") if record.key else None,
+                            headers=forwarded_headers,
+                            payload=record.value or b"",
+                        )
+                return Outcome.DEAD_LETTERED
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("consumer %s: cannot store dead letter yet: %s", self.name, exc)
+                await asyncio.sleep(self.retry.max_delay)
+
+    async def replay(self, dead_letter_id: int) -> Outcome:
+        """Apply a dead letter again, e.g. after a fix; raises ReplayFailed if it still fails."""
+        dead = self.tables.dead_letters
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(dead).where(dead.c.id == dead_letter_id, dead.c.consumer == self.name)
+                )
+            ).first()
+        if row is None:
+            raise LookupError(f"no dead letter {dead_letter_id} for {self.name}")
+        if row.replayed_at is not None:
+            return Outcome.DUPLICATE
+        record = ReceivedRecord(
+            topic=row.topic,
+            partition=row.partition,
+            offset=row.offset,
+            key=row.message_key,
+            value=row.payload,
+            headers=[(n, base64.b64decode(v)) for n, v in row.headers],
+        )
+        with tracer.start_as_current_span(f"{row.topic} replay", kind=SpanKind.CONSUMER):
+            outcome = await self._process(record, replaying=True)
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(dead).where(dead.c.id == dead_letter_id).values(replayed_at=datetime.now(UTC))
+            )
+        return outcome
+
+
+def _safe_trace_carrier(headers) -> dict[str, str]:
+    try:
+        return trace_carrier(headers)
+    except MalformedEnvelope:
+        return {}
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in exc.errors()[:10]
+    )
+
+
+async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except Exception:
+        log.debug("consumer stop failed", exc_info=True)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from rescue_events.contracts.base import EventContract, StationId, Timestamp
+from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.registry import registry
+
+
+class IdentificationMethod(StrEnum):
+    FAMILY_SEARCH_NOTICE = "family_search_notice"
+    DNA = "dna"
+    FACE_COMPARISON = "face_comparison"
+    POLICE_CHECK = "police_check"
+    CLUES = "clues"
+    MISSING_PERSON_REPORT = "missing_person_report"
+    SELF_REPORTED = "self_reported"
+
+
+@registry.event(
+    "search_case_opened",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="An unidentified person's search case opened, with its family-search notice deadline.",
+)
+class SearchCaseOpenedV1(EventContract):
+    case_id: UUID
+    station_id: StationId
+    opened_at: Timestamp
+    notice_due_at: Timestamp = Field(
+        description="The family-search notice must be published by then: 24 hours from arrival."
+    )
+
+
+@registry.event(
+    "identity_confirmed",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="Staff confirmed who the person is and where home is.",
+)
+class IdentityConfirmedV1(EventContract):
+    case_id: UUID | None = Field(default=None, description="The search case, if one was open.")
+    station_id: StationId = Field(description="The station caring for the person.")
+    confirmed_at: Timestamp
+    confirmed_by: str = Field(description="Subject of the staff member who confirmed.")
+    method: IdentificationMethod
+    full_name: str = Field(min_length=1, max_length=100)
+    home_province: str = Field(min_length=1, max_length=50, examples=["河南省"])
+    home_address: str = Field(min_length=1, max_length=300)
+    home_admin_code: str | None = Field(
+        default=None,
+        pattern=r"^\d{6}(\d{3}(\d{3})?)?$",
+        description="Administrative division code of the home (6, 9 or 12 digits).",
+    )
+    cross_province: bool = Field(
+        description="Whether home lies in another province than the caring station."
+    )

@@ -1,0 +1,70 @@
+"""Broker connections and explicit topic creation.
+
+Topics are created from the registry at start-up, never by auto-create, so
+partition counts are the ones we chose. Everything here targets Apache Kafka
+semantics; the local tansu broker is just another Kafka-protocol peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from rescue_events.registry import Topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str
+    client_id: str
+    topic_replication: int = 1
+    # Apache Kafka's minimum session timeout; a group join waits about half of it.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 2000
+    request_timeout_ms: int = 10_000
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[str]:
+    """Create the topics that are missing; returns the names it created."""
+    wanted = {t.name: t for t in topics}
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-admin",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for name, t in wanted.items() if name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(t.name, t.partitions, settings.topic_replication)
+                for t in missing
+            ]
+        )
+        for name, code, *_ in getattr(response, "topic_errors", []):
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise KafkaError(f"could not create topic {name}: error code {code}")
+        created = [t.name for t in missing]
+        log.info("created topics", extra={"topics": created})
+        return created
+    finally:
+        await admin.close()
+
+
+async def backoff_delays(initial: float = 0.2, maximum: float = 5.0):
+    """Yields forever, sleeping a little longer each time (capped)."""
+    delay = initial
+    while True:
+        yield delay
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, maximum)

@@ -1,0 +1,90 @@
+"""Staging events in the business transaction (the transactional outbox).
+
+A service never publishes to Kafka from a request: it inserts outbox rows in
+the same transaction as its business rows, so either both are committed or
+neither is. The relay alone talks to Kafka.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from opentelemetry import propagate
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from rescue_events import context
+from rescue_events.contracts.base import EventContract
+from rescue_events.envelope import Envelope
+from rescue_events.registry import Registry, registry
+
+
+@dataclass(frozen=True)
+class StagedEvent:
+    envelope: Envelope
+    topic: str
+    key: str
+
+
+class Outbox:
+    def __init__(self, table: Table, *, source: str, events: Registry = registry) -> None:
+        self.table = table
+        self.source = source
+        self.events = events
+
+    def envelope_for(self, event: EventContract) -> tuple[Envelope, str]:
+        event_type = self.events.for_model(type(event))
+        causal = context.current()
+        event_id = str(uuid.uuid4())
+        envelope = Envelope(
+            id=event_id,
+            type=event_type.name,
+            source=self.source,
+            subject=str(event.person_id),
+            dataschema=event_type.dataschema,
+            # An event with no causing request or event starts its own correlation.
+            correlation_id=causal.correlation_id if causal else event_id,
+            causation_id=causal.causation_id if causal else None,
+            station_id=getattr(event, "station_id", None) or (causal.station_id if causal else None),
+        )
+        return envelope, event_type.topic.name
+
+    async def stage(
+        self, session: AsyncSession | AsyncConnection, event: EventContract
+    ) -> StagedEvent:
+        """Add ``event`` to the caller's open transaction; nothing is sent yet."""
+        envelope, topic = self.envelope_for(event)
+        key = str(event.person_id)
+        await self.stage_raw(
+            session,
+            event_id=envelope.id,
+            topic=topic,
+            key=key,
+            headers=envelope.to_headers(),
+            payload=event.model_dump_json().encode(),
+        )
+        return StagedEvent(envelope=envelope, topic=topic, key=key)
+
+    async def stage_raw(
+        self,
+        session: AsyncSession | AsyncConnection,
+        *,
+        event_id: str,
+        topic: str,
+        key: str | None,
+        headers: list[tuple[str, str]],
+        payload: bytes,
+    ) -> None:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        await session.execute(
+            insert(self.table).values(
+                event_id=event_id,
+                topic=topic,
+                message_key=key,
+                headers=[list(h) for h in headers],
+                payload=payload,
+                trace_context=carrier,
+            )
+        )

@@ -1,0 +1,210 @@
+"""The outbox relay: the one component that publishes to Kafka.
+
+It sweeps unpublished outbox rows in order, sends them, and deletes a row only
+after the broker acknowledged it (acks=all). A failed send leaves the row in
+place and the relay keeps sweeping with backoff, so an event staged while the
+broker is unreachable is delivered once it is back: at least once, and the
+consumers' inbox makes it effectively once.
+
+Latency: a trigger NOTIFYs on every outbox insert and the relay LISTENs, so an
+event is usually on its way within milliseconds of the commit; a slow sweep
+(``idle_sweep_seconds``) catches anything a lost notification would miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rescue_events.kafka import KafkaSettings, ensure_topics
+from rescue_events.registry import Topic
+from rescue_events.tables import OUTBOX_CHANNEL
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("rescue_events.relay")
+
+# One relay per service database sweeps at a time, so replicas never reorder
+# one person's events between them. The key is arbitrary but fixed.
+_RELAY_LOCK_KEY = 0x5E5C0E
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        table: Table,
+        kafka: KafkaSettings,
+        topics: Iterable[Topic],
+        batch_size: int = 500,
+        idle_sweep_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.kafka = kafka
+        self.topics = list(topics)
+        self.batch_size = batch_size
+        self.idle_sweep_seconds = idle_sweep_seconds
+        self._wake = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self.connected = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until cancelled, reconnecting to the broker and database as needed."""
+        delay = 0.2
+        try:
+            while True:
+                try:
+                    await self._connect()
+                    delay = 0.2
+                    await self._sweep_forever()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # broker or database went away: back off, retry
+                    self.connected = False
+                    log.warning("outbox relay interrupted, retrying in %.1fs: %s", delay, exc)
+                    await self._close_producer()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self.connected = False
+            await self._close_producer()
+
+    async def _connect(self) -> None:
+        if self._producer is not None:
+            return
+        await ensure_topics(self.kafka, self.topics)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            client_id=f"{self.kafka.client_id}-relay",
+            acks="all",
+            linger_ms=5,
+            request_timeout_ms=self.kafka.request_timeout_ms,
+        )
+        await producer.start()
+        self._producer = producer
+        self.connected = True
+        log.info("outbox relay connected to %s", self.kafka.bootstrap_servers)
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception:  # already broken; nothing more to flush
+                log.debug("producer stop failed", exc_info=True)
+
+    async def _sweep_forever(self) -> None:
+        async with self.engine.connect() as listen_conn:
+            raw = await listen_conn.get_raw_connection()
+            listener = raw.driver_connection  # asyncpg: LISTEN needs the driver itself
+            on_notify = lambda *_: self.wake()  # noqa: E731
+            await listener.add_listener(OUTBOX_CHANNEL, on_notify)
+            try:
+                while True:
+                    published = await self.sweep_once()
+                    if published >= self.batch_size:
+                        continue  # a backlog: keep draining without waiting
+                    if listener.is_closed():
+                        raise ConnectionError("LISTEN connection closed")
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self.idle_sweep_seconds)
+                    except TimeoutError:
+                        pass
+                    self._wake.clear()
+            finally:
+                if not listener.is_closed():
+                    await listener.remove_listener(OUTBOX_CHANNEL, on_notify)
+
+    async def sweep_once(self) -> int:
+        """Publish one batch; returns how many rows the broker acknowledged."""
+        assert self._producer is not None, "relay not connected"
+        t = self.table
+        async with self.engine.begin() as conn:
+            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))):
+                return 0
+            rows = (
+                await conn.execute(
+                    select(t.c.id, t.c.topic, t.c.message_key, t.c.headers, t.c.payload,
+                           t.c.trace_context, t.c.event_id)
+                    .order_by(t.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            outcomes = await self._publish(rows)
+            acked = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
+            failed = [(row.id, err) for row, err in zip(rows, outcomes, strict=True) if err]
+            if acked:
+                await conn.execute(delete(t).where(t.c.id.in_(acked)))
+            for row_id, error in failed:
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id == row_id)
+                    .values(attempts=t.c.attempts + 1, last_error=str(error)[:2000])
+                )
+        if failed:
+            # Keep the rows and let run() back off and reconnect.
+            raise KafkaError(f"{len(failed)} of {len(rows)} events not acknowledged: {failed[0][1]}")
+        return len(acked)
+
+    async def _publish(self, rows) -> list[BaseException | None]:
+        producer = self._producer
+        pending = []
+        spans = []
+        for row in rows:
+            parent = propagate.extract(row.trace_context or {})
+            span = tracer.start_span(
+                f"{row.topic} publish",
+                context=parent,
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": row.topic,
+                    "messaging.message.id": row.event_id,
+                    "messaging.kafka.message.key": row.message_key or "",
+                },
+            )
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier, context=trace.set_span_in_context(span))
+            headers = [(name, value.encode()) for name, value in row.headers]
+            headers += [(name, value.encode()) for name, value in carrier.items()]
+            spans.append(span)
+            try:
+                delivery = await producer.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.message_key.encode() if row.message_key is not None else None,
+                    headers=headers,
+                )
+            except KafkaError as exc:  # e.g. no metadata for the topic yet
+                delivery = asyncio.get_running_loop().create_future()
+                delivery.set_exception(exc)
+            pending.append(delivery)
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        outcomes: list[BaseException | None] = []
+        for span, result in zip(spans, results, strict=True):
+            if isinstance(result, BaseException):
+                span.set_status(Status(StatusCode.ERROR, str(result)))
+                outcomes.append(result)
+            else:
+                span.set_attribute("messaging.destination.partition.id", str(result.partition))
+                span.set_attribute("messaging.kafka.offset", result.offset)
+                outcomes.append(None)
+            span.end()
+        return outcomes
+

@@ -1,0 +1,21 @@
+"""Followup: return stabilisation, revisits and the ledger of returned persons."""
+
+from pathlib import Path
+
+from followup import api, handlers
+from followup.settings import FollowupSettings
+from followup.tables import tables
+from rescue_chassis.app import ServiceDefinition
+from rescue_events.contracts import FOLLOWUP_EVENTS
+
+service = ServiceDefinition(
+    name="followup",
+    title="Followup",
+    description="Return stabilisation: the ledger, revisits every two months for a year.",
+    settings_class=FollowupSettings,
+    tables=tables,
+    migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
+    produces=[FOLLOWUP_EVENTS],
+    routers=[api.router],
+    handlers=handlers.handlers,
+)

@@ -1,0 +1,6 @@
+import sys
+
+from intake.app import service
+from rescue_chassis.cli import main
+
+sys.exit(main(service))

@@ -1,0 +1,22 @@
+"""Intake: what a station does from the street to discharge."""
+
+from pathlib import Path
+
+
+from intake import api, handlers
+from intake.settings import IntakeSettings
+from intake.tables import tables
+from rescue_chassis.app import ServiceDefinition, create_app
+from rescue_events.contracts import INTAKE_EVENTS
+
+service = ServiceDefinition(
+    name="intake",
+    title="Intake",
+    description="Admissions of homeless and stranded persons to the network's stations.",
+    settings_class=IntakeSettings,
+    tables=tables,
+    migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
+    produces=[INTAKE_EVENTS],
+    routers=[api.router],
+    handlers=handlers.handlers,
+)

@@ -1,0 +1,4 @@
+from intake.tables import metadata
+from rescue_chassis.migrations import run_env
+
+run_env(metadata)

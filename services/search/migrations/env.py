@@ -1,0 +1,4 @@
+from search.tables import metadata
+from rescue_chassis.migrations import run_env
+
+run_env(metadata)

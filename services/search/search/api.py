@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+from sqlalchemy import select
+
+from rescue_chassis.access import ensure_visible, sees_network
+from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.db import SessionDep
+from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.problems import Problem
+from rescue_chassis.runtime import RuntimeDep
+from rescue_events.contracts import IdentificationMethod, IdentityConfirmedV1
+from search.domain import notice_overdue
+from search.tables import SearchCase, tables
+
+router = APIRouter(prefix="/cases", tags=["search cases"])
+
+
+class CaseView(BaseModel):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    station_id: str
+    status: str
+    arrived_at: datetime
+    opened_at: datetime
+    notice_due_at: datetime
+    notice_published_at: datetime | None
+    stated_names: str | None
+    stated_places: str | None
+    dialect: str | None
+    identified_at: datetime | None
+    method: str | None
+    full_name: str | None
+    home_province: str | None
+    home_address: str | None
+    home_admin_code: str | None
+
+    @computed_field
+    @property
+    def notice_overdue(self) -> bool:
+        return self.status == "open" and notice_overdue(
+            self.notice_due_at, self.notice_published_at, datetime.now(UTC)
+        )
+
+    @classmethod
+    def of(cls, case: SearchCase) -> CaseView:
+        return cls.model_validate(case, from_attributes=True)
+
+
+class IdentityConfirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: IdentificationMethod
+    full_name: str = Field(min_length=1, max_length=100)
+    home_province: str = Field(min_length=2, max_length=50, examples=["四川省"])
+    home_address: str = Field(min_length=1, max_length=300)
+    home_admin_code: str | None = Field(default=None, pattern=r"^\d{6}(\d{3}(\d{3})?)?$")
+
+
+@router.get("", response_model=list[CaseView])
+async def list_cases(
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(pattern="^(open|identified)$")] = None,
+    person_id: uuid.UUID | None = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+):
+    """Search cases of the caller's station (the center sees all); `overdue=true` for
+    cases whose family-search notice is past its 24-hour deadline."""
+    query = select(SearchCase).order_by(SearchCase.notice_due_at).limit(limit)
+    if not sees_network(principal, runtime.network):
+        query = query.where(SearchCase.station_id == principal.station_id)
+    if status:
+        query = query.where(SearchCase.status == status)
+    if person_id:
+        query = query.where(SearchCase.person_id == person_id)
+    if overdue:
+        query = query.where(
+            SearchCase.status == "open",
+            SearchCase.notice_published_at.is_(None),
+            SearchCase.notice_due_at < datetime.now(UTC),
+        )
+    return [CaseView.of(c) for c in (await session.scalars(query)).all()]
+
+
+@router.get("/{case_id}", response_model=CaseView)
+async def get_case(case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+                   runtime: RuntimeDep):
+    case = await session.get(SearchCase, case_id)
+    if case is None:
+        raise Problem(404, "Not found", "No such search case.")
+    ensure_visible(principal, runtime.network, "search case", case.station_id)
+    return CaseView.of(case)
+
+
+@router.post("/{case_id}/identity-confirmation", response_model=CaseView)
+async def confirm_identity(
+    case_id: uuid.UUID,
+    confirmation: IdentityConfirmation,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+):
+    """Staff confirm who the person is and where home is (`identity_confirmed`)."""
+    idem = await IdempotentRequest.check(
+        session, tables.idempotency, idempotency_key, principal.subject, confirmation
+    )
+    if idem.replayed:
+        return JSONResponse(idem.stored_response, status_code=idem.stored_status)
+    case = await session.get(SearchCase, case_id, with_for_update=True)
+    if case is None:
+        raise Problem(404, "Not found", "No such search case.")
+    ensure_visible(principal, runtime.network, "search case", case.station_id)
+    if case.status != "open":
+        raise Problem(409, "Already identified",
+                      f"This person was identified on {case.identified_at:%Y-%m-%d}.")
+    now = datetime.now(UTC)
+    case.status = "identified"
+    case.identified_at = now
+    case.identified_by = principal.subject
+    case.method = confirmation.method.value
+    case.full_name = confirmation.full_name
+    case.home_province = confirmation.home_province
+    case.home_address = confirmation.home_address
+    case.home_admin_code = confirmation.home_admin_code
+    await runtime.outbox.stage(
+        session,
+        IdentityConfirmedV1(
+            person_id=case.person_id,
+            case_id=case.id,
+            station_id=case.station_id,
+            confirmed_at=now,
+            confirmed_by=principal.subject,
+            method=confirmation.method,
+            full_name=confirmation.full_name,
+            home_province=confirmation.home_province,
+            home_address=confirmation.home_address,
+            home_admin_code=confirmation.home_admin_code,
+            cross_province=runtime.network.is_cross_province(
+                case.station_id, confirmation.home_province
+            ),
+        ),
+    )
+    view = CaseView.of(case)
+    await idem.remember(session, 200, view.model_dump(mode="json"))
+    await session.commit()
+    return view

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field
+
+from rescue_chassis.tables import service_tables
+
+tables, Base = service_tables()
+metadata = tables.metadata
+
+
+def _ts(nullable: bool = False) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class SearchCase(Base, table=True):
+    """One unidentified person's search (寻亲甄别)."""
+
+    __tablename__ = "search_cases"
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID = Field(unique=True)
+    station_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=20)  # open | identified
+    arrived_at: datetime = Field(sa_column=_ts())
+    opened_at: datetime = Field(sa_column=_ts())
+    notice_due_at: datetime = Field(sa_column=_ts())
+    notice_published_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    stated_names: str | None = Field(default=None, max_length=2000)
+    stated_places: str | None = Field(default=None, max_length=2000)
+    dialect: str | None = Field(default=None, max_length=100)
+    identified_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    identified_by: str | None = Field(default=None, max_length=200)
+    method: str | None = Field(default=None, max_length=40)
+    full_name: str | None = Field(default=None, max_length=100)
+    home_province: str | None = Field(default=None, max_length=50)
+    home_address: str | None = Field(default=None, max_length=300)
+    home_admin_code: str | None = Field(default=None, max_length=12)
