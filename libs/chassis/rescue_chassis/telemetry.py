@@ -63,5 +63,6 @@ def configure_tracing(service: str) -> TracerProvider:
 
 def instrument(app, engine) -> None:
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    # The instrumentation declares support up to SQLAlchemy 2.0; its hooks work on 2.1.
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)
     HTTPXClientInstrumentor().instrument()

@@ -1,0 +1,85 @@
+"""``python -m rescue_localnet up | demo | token``: the network on one machine."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rescue_localnet.demo import run_demo
+from rescue_localnet.network import LocalNetwork
+from rescue_localnet.services import DEFAULT_PORTS, SERVICES
+
+DEFAULT_DATA = Path("var/localnet")
+
+
+def _up(args) -> int:
+    net = LocalNetwork(data_dir=args.data_dir, broker_port=args.broker_port)
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print(f"starting the rescue network (data in {net.data_dir}) …", flush=True)
+        net.up()
+        print(f"\n  postgres   unix socket in {net.postgres.socket_dir} (one database per service)")
+        print(f"  broker     {net.broker.bootstrap_servers} (tansu, memory storage)")
+        for name, service in net.services.items():
+            print(f"  {name:<10} {service.url}   docs: {service.url}/docs")
+        print(f"  logs       {net.data_dir / 'logs'}")
+        print("\n  a token for gushi station staff:")
+        print(f"  {net.token('gushi', ['station_staff'])}")
+        print("\n  walkthrough: make demo (in another terminal). Ctrl-C stops everything.\n",
+              flush=True)
+        while not stopping:
+            for name, service in net.services.items():
+                if service.process is not None and service.process.poll() is not None:
+                    print(f"{name} exited ({service.process.returncode}); see {service.log_file}")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("stopping …", flush=True)
+        net.down()
+        print("stopped.")
+    return 0
+
+
+def _demo(args) -> int:
+    net = LocalNetwork(data_dir=args.data_dir)
+    urls = {name: f"http://127.0.0.1:{DEFAULT_PORTS[name]}" for name in SERVICES}
+    run_demo(urls, lambda station, roles: net.token(station, roles))
+    print("\nthe whole path completed.")
+    return 0
+
+
+def _token(args) -> int:
+    net = LocalNetwork(data_dir=args.data_dir)
+    print(net.token(args.station, [r for r in args.roles.split(",") if r], args.subject))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(prog="python -m rescue_localnet")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start Postgres, the broker and the five services")
+    up.add_argument("--broker-port", type=int, default=9092)
+    commands.add_parser("demo", help="drive one person's path through the running network")
+    token = commands.add_parser("token", help="mint a development bearer token")
+    token.add_argument("--station", required=True)
+    token.add_argument("--roles", default="station_staff")
+    token.add_argument("--subject", default="dev-user")
+    args = parser.parse_args(argv)
+    return {"up": _up, "demo": _demo, "token": _token}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The walkthrough: one person's path through all five services, over their APIs.
+
+A satellite (gushi) admits an unidentified man → search opens a case with its
+24-hour notice deadline → staff confirm he is from Sichuan → transfer opens a
+cross-province return run by the center → the center records the handover to
+his daughter → followup opens stabilisation with six revisits over a year.
+A woman admitted as a domestic-violence victim is referred to the women's
+federation.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class DemoResult:
+    person_id: str
+    case: dict[str, Any]
+    identified_case: dict[str, Any]
+    planned_return: dict[str, Any]
+    handed_over: dict[str, Any]
+    stabilisation: dict[str, Any]
+    dv_person_id: str
+    dv_referrals: list[dict[str, Any]]
+    correlation_id: str
+
+
+def wait_for(fetch: Callable[[], list[dict]], what: str, timeout: float = 30.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = fetch()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise TimeoutError(f"no {what} after {timeout}s")
+
+
+def run_demo(urls: dict[str, str], token: Callable[[str, list[str]], str],
+             say: Callable[[str], None] = print) -> DemoResult:
+    correlation_id = str(uuid.uuid4())
+
+    def client(station: str) -> httpx.Client:
+        return httpx.Client(
+            headers={"Authorization": f"Bearer {token(station, ['station_staff'])}",
+                     "X-Correlation-ID": correlation_id},
+            timeout=10,
+        )
+
+    gushi, center = client("gushi"), client("center")
+    now = datetime.now(UTC)
+
+    say("1. gushi station admits an unidentified man brought in by a police patrol")
+    admitted = gushi.post(
+        f"{urls['intake']}/persons",
+        headers={"Idempotency-Key": f"demo-{correlation_id}"},
+        json={
+            "arrival_route": "street_patrol",
+            "arrived_at": (now - timedelta(hours=1)).isoformat(),
+            "sex": "male",
+            "estimated_age": 58,
+            "stated_names": ["老李"],
+            "stated_places": ["sichuan", "南充"],
+            "dialect": "四川话",
+            "categories": ["elderly"],
+            "consent_given": True,
+            "handover": {
+                "escorting_unit": "固始县公安局城关派出所",
+                "officer": "王警官",
+                "reference_number": "GS-2026-1123-07",
+                "found_place": "固始县汽车站",
+                "found_at": (now - timedelta(hours=2)).isoformat(),
+            },
+        },
+    )
+    admitted.raise_for_status()
+    person_id = admitted.json()["id"]
+    say(f"   person {person_id} admitted")
+
+    case = wait_for(
+        lambda: gushi.get(f"{urls['search']}/cases", params={"person_id": person_id}).json(),
+        "search case",
+    )[0]
+    say(f"2. search case {case['id']} opened; family-search notice due {case['notice_due_at']}")
+
+    say("3. staff confirm his identity: 李建国 from 四川省南充市")
+    identified = gushi.post(
+        f"{urls['search']}/cases/{case['id']}/identity-confirmation",
+        json={"method": "police_check", "full_name": "李建国", "home_province": "四川省",
+              "home_address": "四川省南充市仪陇县", "home_admin_code": "511324"},
+    )
+    identified.raise_for_status()
+
+    planned = wait_for(
+        lambda: center.get(f"{urls['transfer']}/returns", params={"person_id": person_id}).json(),
+        "return",
+    )[0]
+    say(f"4. return {planned['id']} opened; cross-province={planned['cross_province']}, "
+        f"escorted by {planned['escort_station_id']}")
+
+    say("5. the center's escort hands him over to his daughter")
+    handed = center.post(
+        f"{urls['transfer']}/returns/{planned['id']}/handover",
+        json={"receiver_kind": "family", "received_by": "李红", "relation": "daughter"},
+    )
+    handed.raise_for_status()
+
+    record = wait_for(
+        lambda: gushi.get(f"{urls['followup']}/stabilisations",
+                          params={"person_id": person_id}).json(),
+        "stabilisation record",
+    )[0]
+    dues = ", ".join(r["due_on"] for r in record["revisits"])
+    say(f"6. stabilisation opened with {len(record['revisits'])} revisits: {dues}")
+
+    say("7. a woman fleeing domestic violence asks gushi station for help")
+    dv = gushi.post(
+        f"{urls['intake']}/persons",
+        json={"arrival_route": "own_request", "sex": "female", "estimated_age": 34,
+              "full_name": "张某", "categories": ["domestic_violence_victim"]},
+    )
+    dv.raise_for_status()
+    dv_id = dv.json()["id"]
+    referrals = wait_for(
+        lambda: gushi.get(f"{urls['referral']}/referrals", params={"person_id": dv_id}).json(),
+        "referral",
+    )
+    say(f"   referral to {referrals[0]['partner_type']} opened ({referrals[0]['reason']})")
+    return DemoResult(
+        person_id=person_id,
+        case=case,
+        identified_case=identified.json(),
+        planned_return=planned,
+        handed_over=handed.json(),
+        stabilisation=record,
+        dv_person_id=dv_id,
+        dv_referrals=referrals,
+        correlation_id=correlation_id,
+    )

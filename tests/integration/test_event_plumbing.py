@@ -1,0 +1,279 @@
+"""The delivery guarantees, on the real embedded Postgres and the real broker.
+
+Uses the search service's own schema and handler as the consumer under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from conftest import JWT_SECRET, migrated_database
+from sqlalchemy import func, select
+from support import eventually, produce_raw, read_topic
+
+from rescue_chassis.app import build_runtime
+from rescue_events.consumer import EventConsumer, Outcome, ReplayFailed, RetryPolicy
+from rescue_events.contracts import (
+    INTAKE_EVENTS,
+    SEARCH_EVENTS,
+    PersonAdmittedV1,
+    SearchCaseOpenedV1,
+)
+from rescue_events.outbox import Outbox
+from rescue_localnet.broker import TansuBroker, free_port
+from search.app import service as search_service
+from search.handlers import handlers as search_handlers
+from search.settings import SearchSettings
+from search.tables import SearchCase
+
+pytestmark = pytest.mark.integration
+
+
+def admission(person_id: uuid.UUID | None = None) -> PersonAdmittedV1:
+    now = datetime.now(UTC)
+    return PersonAdmittedV1(
+        person_id=person_id or uuid.uuid4(), station_id="gushi", arrived_at=now, admitted_at=now,
+        arrival_route="own_request", identity_status="unknown", sex="male",
+    )
+
+
+async def kafka_message(event: PersonAdmittedV1) -> dict:
+    """The exact record the intake relay would publish for ``event``."""
+    envelope, topic = Outbox(None, source="/rescue-network/intake").envelope_for(event)
+    return dict(
+        value=event.model_dump_json().encode(),
+        key=str(event.person_id).encode(),
+        headers=[(n, v.encode()) for n, v in envelope.to_headers()],
+    )
+
+
+@pytest.fixture
+async def runtime(postgres, broker):
+    url = await migrated_database(postgres, search_service.migrations_dir)
+    settings = SearchSettings(database_url=url, kafka_bootstrap_servers=broker.bootstrap_servers,
+                              jwt_secret=JWT_SECRET)
+    runtime = build_runtime(search_service, settings)
+    yield runtime
+    await runtime.engine.dispose()
+
+
+class Running:
+    """Background tasks for one test, cancelled at its end."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def start(self, coro):
+        self.tasks.append(asyncio.create_task(coro))
+
+    async def stop(self):
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def running():
+    tasks = Running()
+    yield tasks
+    await tasks.stop()
+
+
+def test_consumer(runtime, handlers=None, retry=RetryPolicy()) -> EventConsumer:
+    """A consumer with its own group, so tests do not share offsets."""
+    return EventConsumer(
+        name=f"search-test-{uuid.uuid4().hex[:8]}",
+        kafka=runtime.relay.kafka,
+        sessions=runtime.sessions,
+        tables=runtime.tables.plumbing,
+        outbox=runtime.outbox,
+        handlers=handlers or search_handlers(runtime),
+        retry=retry,
+    )
+
+
+test_consumer.__test__ = False  # a factory, not a test
+
+
+def spy_on(consumer: EventConsumer) -> list[tuple[bytes, Outcome]]:
+    """Outcomes by record key. A new group reads the topic from the start, so
+    tests look only at their own person's records."""
+    seen: list[tuple[bytes, Outcome]] = []
+    handle = consumer.handle
+
+    async def recording(record):
+        outcome = await handle(record)
+        seen.append((record.key, outcome))
+        return outcome
+
+    consumer.handle = recording
+    return seen
+
+
+async def count(runtime, query) -> int:
+    async with runtime.sessions() as session:
+        return await session.scalar(query)
+
+
+async def outbox_rows(runtime) -> int:
+    return await count(runtime, select(func.count()).select_from(runtime.tables.plumbing.outbox))
+
+
+async def test_relay_publishes_committed_events_and_never_rolled_back_ones(runtime, running, broker):
+    person_id = uuid.uuid4()
+    rolled_back = SearchCaseOpenedV1(person_id=person_id, case_id=uuid.uuid4(), station_id="gushi",
+                                     opened_at=datetime.now(UTC), notice_due_at=datetime.now(UTC))
+    committed = rolled_back.model_copy(update={"case_id": uuid.uuid4()})
+    async with runtime.sessions() as session:
+        await runtime.outbox.stage(session, rolled_back)
+        await session.rollback()
+    async with runtime.sessions() as session:
+        staged = await runtime.outbox.stage(session, committed)
+        await session.commit()
+    running.start(runtime.relay.run())
+
+    records = await read_topic(
+        broker.bootstrap_servers, SEARCH_EVENTS.name,
+        until=lambda rs: any(r.key == str(person_id).encode() for r in rs),
+    )
+    mine = [r for r in records if r.key == str(person_id).encode()]
+    assert len(mine) == 1
+    headers = {n: v.decode() for n, v in mine[0].headers}
+    assert headers["ce_id"] == staged.envelope.id
+    assert headers["ce_type"] == "search_case_opened"
+    assert headers["ce_subject"] == str(person_id)
+    assert headers["ce_dataschema"] == "urn:rescue-network:events:search_case_opened:v1"
+    assert headers["traceparent"].startswith("00-")
+    assert json.loads(mine[0].value)["case_id"] == str(committed.case_id)
+    await eventually(lambda: _is_zero(outbox_rows(runtime)))
+
+
+async def _is_zero(awaitable) -> bool:
+    return await awaitable == 0
+
+
+async def test_events_staged_while_the_broker_is_away_are_delivered_when_it_returns(
+    runtime, running, tmp_path
+):
+    late_broker = TansuBroker(free_port(), tmp_path / "late-broker.log")
+    relay = build_runtime(
+        search_service,
+        runtime.settings.model_copy(update={"kafka_bootstrap_servers": late_broker.bootstrap_servers}),
+    ).relay
+    relay.engine = runtime.engine
+    running.start(relay.run())
+    people = [uuid.uuid4() for _ in range(5)]
+    async with runtime.sessions() as session:
+        for person_id in people:
+            await runtime.outbox.stage(session, admission(person_id).model_copy())
+        await session.commit()
+
+    await asyncio.sleep(1.5)
+    assert not relay.connected
+    assert await outbox_rows(runtime) == 5  # held safely, not lost
+
+    late_broker.start()
+    try:
+        records = await read_topic(
+            late_broker.bootstrap_servers, INTAKE_EVENTS.name, timeout=30,
+            until=lambda rs: len({r.key for r in rs}) >= 5,
+        )
+        assert {r.key for r in records} == {str(p).encode() for p in people}
+        assert len(records) == 5
+        await eventually(lambda: _is_zero(outbox_rows(runtime)))
+    finally:
+        await running.stop()
+        late_broker.stop()
+
+
+async def test_a_duplicate_delivery_is_applied_once(runtime, running, broker):
+    consumer = test_consumer(runtime)
+    outcomes = spy_on(consumer)
+    event = admission()
+    message = await kafka_message(event)
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **message)
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **message)
+    running.start(consumer.run())
+
+    key = message["key"]
+    await eventually(lambda: len([o for k, o in outcomes if k == key]) >= 2, timeout=30)
+    assert sorted(o for k, o in outcomes if k == key) == [Outcome.APPLIED, Outcome.DUPLICATE]
+    assert await count(runtime, select(func.count()).select_from(SearchCase)
+                       .where(SearchCase.person_id == event.person_id)) == 1
+    inbox = runtime.tables.plumbing.inbox
+    assert await count(runtime, select(func.count()).select_from(inbox)
+                       .where(inbox.c.consumer == consumer.name)) == 1
+
+
+async def test_malformed_messages_go_to_the_dead_letter_topic_and_the_consumer_keeps_going(
+    runtime, running, broker
+):
+    consumer = test_consumer(runtime)
+    key = str(uuid.uuid4()).encode()
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name,
+                      value=b"\x00not json", key=key, headers=[])
+    broken = await kafka_message(admission())
+    broken["value"] = b'{"person_id": "not-a-uuid"}'
+    broken["key"] = key
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **broken)
+    good = admission()
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **await kafka_message(good))
+    running.start(consumer.run())
+    running.start(runtime.relay.run())
+
+    await eventually(lambda: count(runtime, select(func.count()).select_from(SearchCase)
+                                   .where(SearchCase.person_id == good.person_id)), timeout=30)
+    dead = runtime.tables.plumbing.dead_letters
+    async with runtime.sessions() as session:
+        reasons = (await session.scalars(
+            select(dead.c.reason).where(dead.c.consumer == consumer.name).order_by(dead.c.offset)
+        )).all()
+    assert sorted(reasons) == ["invalid_payload", "malformed_envelope"]
+
+    records = await read_topic(broker.bootstrap_servers, consumer.dead_letter_topic.name,
+                               until=lambda rs: len(rs) >= 2)
+    assert len(records) == 2
+    by_reason = {dict(r.headers)["rescue_dlq_reason"].decode(): r for r in records}
+    assert by_reason["malformed_envelope"].value == b"\x00not json"
+    assert by_reason["invalid_payload"].key == key
+    assert dict(by_reason["invalid_payload"].headers)["rescue_dlq_consumer"] == consumer.name.encode()
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_after_a_fix(
+    runtime, running, broker
+):
+    calls = []
+    fixed = False
+    open_case = search_handlers(runtime)[PersonAdmittedV1]
+    event = admission()
+
+    async def flaky(session, admitted, envelope):
+        if admitted.person_id == event.person_id:  # other tests' events pass through
+            calls.append(admitted.person_id)
+            if not fixed:
+                raise RuntimeError("notice service misconfigured")
+        await open_case(session, admitted, envelope)
+
+    consumer = test_consumer(runtime, {PersonAdmittedV1: flaky},
+                             RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05))
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **await kafka_message(event))
+    running.start(consumer.run())
+
+    dead = runtime.tables.plumbing.dead_letters
+    dead_id = await eventually(lambda: count(runtime, select(dead.c.id).where(
+        dead.c.consumer == consumer.name, dead.c.message_key == str(event.person_id).encode(),
+        dead.c.reason == "handler_failed")), timeout=30)
+    assert calls == [event.person_id] * 3
+    assert await count(runtime, select(dead.c.attempts).where(dead.c.id == dead_id)) == 3
+    with pytest.raises(ReplayFailed, match="misconfigured"):
+        await consumer.replay(dead_id)
+
+    fixed = True
+    assert await consumer.replay(dead_id) is Outcome.APPLIED
+    assert await consumer.replay(dead_id) is Outcome.DUPLICATE
+    assert await count(runtime, select(func.count()).select_from(SearchCase)
+                       .where(SearchCase.person_id == event.person_id)) == 1

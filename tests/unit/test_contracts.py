@@ -1,0 +1,93 @@
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from rescue_events import schemas
+from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1
+from rescue_events.registry import Registry, registry
+
+OWNER_EVENT_NAMES = {
+    "person_admitted", "search_case_opened", "identity_confirmed", "return_opened",
+    "person_handed_over", "referral_opened", "stabilisation_opened",
+}
+
+
+def admitted(**extra) -> dict:
+    return {
+        "person_id": str(uuid.uuid4()), "station_id": "gushi",
+        "arrived_at": "2026-11-23T08:00:00+08:00", "admitted_at": "2026-11-23T08:30:00+08:00",
+        "arrival_route": "own_request", "identity_status": "unknown", "sex": "male", **extra,
+    }
+
+
+def test_every_event_of_the_path_is_registered_under_the_owners_name():
+    assert {name for name, _ in registry.events} == OWNER_EVENT_NAMES
+
+
+def test_events_are_facts_and_cannot_be_changed():
+    event = PersonAdmittedV1.model_validate(admitted())
+    with pytest.raises(ValidationError):
+        event.station_id = "center"
+
+
+def test_readers_ignore_fields_added_by_newer_producers():
+    event = PersonAdmittedV1.model_validate_json(
+        PersonAdmittedV1.model_validate(admitted()).model_dump_json()[:-1] + ', "shoe_size": 42}'
+    )
+    assert not hasattr(event, "shoe_size")
+
+
+def test_times_without_offset_are_refused():
+    with pytest.raises(ValidationError, match="arrived_at"):
+        PersonAdmittedV1.model_validate(admitted(arrived_at="2026-11-23T08:00:00"))
+
+
+def test_home_admin_codes_are_6_9_or_12_digits():
+    base = dict(person_id=uuid.uuid4(), station_id="gushi", confirmed_at=datetime.now(UTC),
+                confirmed_by="u", method="dna", full_name="李", home_province="四川省",
+                home_address="x", cross_province=True)
+    assert IdentityConfirmedV1(**base, home_admin_code="511324").home_admin_code == "511324"
+    with pytest.raises(ValidationError, match="home_admin_code"):
+        IdentityConfirmedV1(**base, home_admin_code="5113")
+
+
+def test_a_wire_name_cannot_be_registered_twice():
+    own = Registry()
+    topic = own.topic("t", partitions=1, description="")
+
+    class A(BaseModel):
+        pass
+
+    class B(BaseModel):
+        pass
+
+    own.event("x", 1, topic=topic, summary="")(A)
+    with pytest.raises(ValueError, match="twice"):
+        own.event("x", 1, topic=topic, summary="")(B)
+
+
+def test_committed_schemas_match_the_contracts_in_code():
+    assert schemas.drift() == []
+
+
+def test_schema_drift_is_detected(tmp_path):
+    schemas.write(tmp_path)
+    assert schemas.drift(tmp_path) == []
+    changed = tmp_path / "person_admitted.v1.json"
+    changed.write_text(changed.read_text().replace('"station_id"', '"station"', 1))
+    (tmp_path / "orphan.v9.json").write_text("{}")
+    (tmp_path / "return_opened.v1.json").unlink()
+    assert sorted(schemas.drift(tmp_path)) == [
+        "orphan.v9.json: no contract in code produces it",
+        "person_admitted.v1.json: differs from the contract in code",
+        "return_opened.v1.json: missing",
+    ]
+
+
+def test_asyncapi_names_every_topic_and_message():
+    document = schemas.asyncapi()
+    addresses = {c["address"] for c in document["channels"].values()}
+    assert addresses == {t for t in registry.topics}
+    assert set(document["components"]["messages"]) == {f"{n}_v1" for n in OWNER_EVENT_NAMES}
