@@ -42,8 +42,9 @@ async def read_topic(
         await consumer.stop()
 
 
-async def produce_raw(bootstrap: str, topic: str, *, value: bytes, key: bytes | None,
-                      headers: list[tuple[str, bytes]]) -> None:
+async def produce_raw(
+    bootstrap: str, topic: str, *, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -64,3 +65,74 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interva
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met after {timeout}s (last value: {last!r})")
+
+
+class OtlpReceiver:
+    """A real OTLP/HTTP trace receiver (protobuf), collecting spans in memory."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.spans: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> None:
+        import gzip
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest.FromString(body)
+                receiver._collect(request)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _collect(self, request) -> None:
+        for resource_spans in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    with self._lock:
+                        self.spans.append(
+                            {
+                                "service": attributes.get("service.name"),
+                                "trace_id": span.trace_id.hex(),
+                                "span_id": span.span_id.hex(),
+                                "parent_span_id": span.parent_span_id.hex(),
+                                "name": span.name,
+                            }
+                        )
+
+    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [s for s in self.spans if s["trace_id"] == trace_id]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()

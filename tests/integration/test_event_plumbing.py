@@ -36,8 +36,13 @@ pytestmark = pytest.mark.integration
 def admission(person_id: uuid.UUID | None = None) -> PersonAdmittedV1:
     now = datetime.now(UTC)
     return PersonAdmittedV1(
-        person_id=person_id or uuid.uuid4(), station_id="gushi", arrived_at=now, admitted_at=now,
-        arrival_route="own_request", identity_status="unknown", sex="male",
+        person_id=person_id or uuid.uuid4(),
+        station_id="gushi",
+        arrived_at=now,
+        admitted_at=now,
+        arrival_route="own_request",
+        identity_status="unknown",
+        sex="male",
     )
 
 
@@ -54,8 +59,9 @@ async def kafka_message(event: PersonAdmittedV1) -> dict:
 @pytest.fixture
 async def runtime(postgres, broker):
     url = await migrated_database(postgres, search_service.migrations_dir)
-    settings = SearchSettings(database_url=url, kafka_bootstrap_servers=broker.bootstrap_servers,
-                              jwt_secret=JWT_SECRET)
+    settings = SearchSettings(
+        database_url=url, kafka_bootstrap_servers=broker.bootstrap_servers, jwt_secret=JWT_SECRET
+    )
     runtime = build_runtime(search_service, settings)
     yield runtime
     await runtime.engine.dispose()
@@ -83,7 +89,7 @@ async def running():
     await tasks.stop()
 
 
-def test_consumer(runtime, handlers=None, retry=RetryPolicy()) -> EventConsumer:
+def a_consumer(runtime, handlers=None, retry: RetryPolicy | None = None) -> EventConsumer:
     """A consumer with its own group, so tests do not share offsets."""
     return EventConsumer(
         name=f"search-test-{uuid.uuid4().hex[:8]}",
@@ -92,11 +98,8 @@ def test_consumer(runtime, handlers=None, retry=RetryPolicy()) -> EventConsumer:
         tables=runtime.tables.plumbing,
         outbox=runtime.outbox,
         handlers=handlers or search_handlers(runtime),
-        retry=retry,
+        retry=retry or RetryPolicy(),
     )
-
-
-test_consumer.__test__ = False  # a factory, not a test
 
 
 def spy_on(consumer: EventConsumer) -> list[tuple[bytes, Outcome]]:
@@ -123,10 +126,17 @@ async def outbox_rows(runtime) -> int:
     return await count(runtime, select(func.count()).select_from(runtime.tables.plumbing.outbox))
 
 
-async def test_relay_publishes_committed_events_and_never_rolled_back_ones(runtime, running, broker):
+async def test_relay_publishes_committed_events_and_never_rolled_back_ones(
+    runtime, running, broker
+):
     person_id = uuid.uuid4()
-    rolled_back = SearchCaseOpenedV1(person_id=person_id, case_id=uuid.uuid4(), station_id="gushi",
-                                     opened_at=datetime.now(UTC), notice_due_at=datetime.now(UTC))
+    rolled_back = SearchCaseOpenedV1(
+        person_id=person_id,
+        case_id=uuid.uuid4(),
+        station_id="gushi",
+        opened_at=datetime.now(UTC),
+        notice_due_at=datetime.now(UTC),
+    )
     committed = rolled_back.model_copy(update={"case_id": uuid.uuid4()})
     async with runtime.sessions() as session:
         await runtime.outbox.stage(session, rolled_back)
@@ -137,7 +147,8 @@ async def test_relay_publishes_committed_events_and_never_rolled_back_ones(runti
     running.start(runtime.relay.run())
 
     records = await read_topic(
-        broker.bootstrap_servers, SEARCH_EVENTS.name,
+        broker.bootstrap_servers,
+        SEARCH_EVENTS.name,
         until=lambda rs: any(r.key == str(person_id).encode() for r in rs),
     )
     mine = [r for r in records if r.key == str(person_id).encode()]
@@ -162,7 +173,9 @@ async def test_events_staged_while_the_broker_is_away_are_delivered_when_it_retu
     late_broker = TansuBroker(free_port(), tmp_path / "late-broker.log")
     relay = build_runtime(
         search_service,
-        runtime.settings.model_copy(update={"kafka_bootstrap_servers": late_broker.bootstrap_servers}),
+        runtime.settings.model_copy(
+            update={"kafka_bootstrap_servers": late_broker.bootstrap_servers}
+        ),
     ).relay
     relay.engine = runtime.engine
     running.start(relay.run())
@@ -179,7 +192,9 @@ async def test_events_staged_while_the_broker_is_away_are_delivered_when_it_retu
     late_broker.start()
     try:
         records = await read_topic(
-            late_broker.bootstrap_servers, INTAKE_EVENTS.name, timeout=30,
+            late_broker.bootstrap_servers,
+            INTAKE_EVENTS.name,
+            timeout=30,
             until=lambda rs: len({r.key for r in rs}) >= 5,
         )
         assert {r.key for r in records} == {str(p).encode() for p in people}
@@ -191,7 +206,7 @@ async def test_events_staged_while_the_broker_is_away_are_delivered_when_it_retu
 
 
 async def test_a_duplicate_delivery_is_applied_once(runtime, running, broker):
-    consumer = test_consumer(runtime)
+    consumer = a_consumer(runtime)
     outcomes = spy_on(consumer)
     event = admission()
     message = await kafka_message(event)
@@ -202,20 +217,33 @@ async def test_a_duplicate_delivery_is_applied_once(runtime, running, broker):
     key = message["key"]
     await eventually(lambda: len([o for k, o in outcomes if k == key]) >= 2, timeout=30)
     assert sorted(o for k, o in outcomes if k == key) == [Outcome.APPLIED, Outcome.DUPLICATE]
-    assert await count(runtime, select(func.count()).select_from(SearchCase)
-                       .where(SearchCase.person_id == event.person_id)) == 1
+    assert (
+        await count(
+            runtime,
+            select(func.count())
+            .select_from(SearchCase)
+            .where(SearchCase.person_id == event.person_id),
+        )
+        == 1
+    )
     inbox = runtime.tables.plumbing.inbox
-    assert await count(runtime, select(func.count()).select_from(inbox)
-                       .where(inbox.c.consumer == consumer.name)) == 1
+    assert (
+        await count(
+            runtime,
+            select(func.count()).select_from(inbox).where(inbox.c.consumer == consumer.name),
+        )
+        == 1
+    )
 
 
 async def test_malformed_messages_go_to_the_dead_letter_topic_and_the_consumer_keeps_going(
     runtime, running, broker
 ):
-    consumer = test_consumer(runtime)
+    consumer = a_consumer(runtime)
     key = str(uuid.uuid4()).encode()
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name,
-                      value=b"\x00not json", key=key, headers=[])
+    await produce_raw(
+        broker.bootstrap_servers, INTAKE_EVENTS.name, value=b"\x00not json", key=key, headers=[]
+    )
     broken = await kafka_message(admission())
     broken["value"] = b'{"person_id": "not-a-uuid"}'
     broken["key"] = key
@@ -225,22 +253,36 @@ async def test_malformed_messages_go_to_the_dead_letter_topic_and_the_consumer_k
     running.start(consumer.run())
     running.start(runtime.relay.run())
 
-    await eventually(lambda: count(runtime, select(func.count()).select_from(SearchCase)
-                                   .where(SearchCase.person_id == good.person_id)), timeout=30)
+    await eventually(
+        lambda: count(
+            runtime,
+            select(func.count())
+            .select_from(SearchCase)
+            .where(SearchCase.person_id == good.person_id),
+        ),
+        timeout=30,
+    )
     dead = runtime.tables.plumbing.dead_letters
     async with runtime.sessions() as session:
-        reasons = (await session.scalars(
-            select(dead.c.reason).where(dead.c.consumer == consumer.name).order_by(dead.c.offset)
-        )).all()
+        reasons = (
+            await session.scalars(
+                select(dead.c.reason)
+                .where(dead.c.consumer == consumer.name)
+                .order_by(dead.c.offset)
+            )
+        ).all()
     assert sorted(reasons) == ["invalid_payload", "malformed_envelope"]
 
-    records = await read_topic(broker.bootstrap_servers, consumer.dead_letter_topic.name,
-                               until=lambda rs: len(rs) >= 2)
+    records = await read_topic(
+        broker.bootstrap_servers, consumer.dead_letter_topic.name, until=lambda rs: len(rs) >= 2
+    )
     assert len(records) == 2
     by_reason = {dict(r.headers)["rescue_dlq_reason"].decode(): r for r in records}
     assert by_reason["malformed_envelope"].value == b"\x00not json"
     assert by_reason["invalid_payload"].key == key
-    assert dict(by_reason["invalid_payload"].headers)["rescue_dlq_consumer"] == consumer.name.encode()
+    assert (
+        dict(by_reason["invalid_payload"].headers)["rescue_dlq_consumer"] == consumer.name.encode()
+    )
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_after_a_fix(
@@ -258,15 +300,26 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
                 raise RuntimeError("notice service misconfigured")
         await open_case(session, admitted, envelope)
 
-    consumer = test_consumer(runtime, {PersonAdmittedV1: flaky},
-                             RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05))
+    consumer = a_consumer(
+        runtime,
+        {PersonAdmittedV1: flaky},
+        RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05),
+    )
     await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **await kafka_message(event))
     running.start(consumer.run())
 
     dead = runtime.tables.plumbing.dead_letters
-    dead_id = await eventually(lambda: count(runtime, select(dead.c.id).where(
-        dead.c.consumer == consumer.name, dead.c.message_key == str(event.person_id).encode(),
-        dead.c.reason == "handler_failed")), timeout=30)
+    dead_id = await eventually(
+        lambda: count(
+            runtime,
+            select(dead.c.id).where(
+                dead.c.consumer == consumer.name,
+                dead.c.message_key == str(event.person_id).encode(),
+                dead.c.reason == "handler_failed",
+            ),
+        ),
+        timeout=30,
+    )
     assert calls == [event.person_id] * 3
     assert await count(runtime, select(dead.c.attempts).where(dead.c.id == dead_id)) == 3
     with pytest.raises(ReplayFailed, match="misconfigured"):
@@ -275,5 +328,12 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
     fixed = True
     assert await consumer.replay(dead_id) is Outcome.APPLIED
     assert await consumer.replay(dead_id) is Outcome.DUPLICATE
-    assert await count(runtime, select(func.count()).select_from(SearchCase)
-                       .where(SearchCase.person_id == event.person_id)) == 1
+    assert (
+        await count(
+            runtime,
+            select(func.count())
+            .select_from(SearchCase)
+            .where(SearchCase.person_id == event.person_id),
+        )
+        == 1
+    )

@@ -9,16 +9,26 @@ from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1
 from rescue_events.registry import Registry, registry
 
 OWNER_EVENT_NAMES = {
-    "person_admitted", "search_case_opened", "identity_confirmed", "return_opened",
-    "person_handed_over", "referral_opened", "stabilisation_opened",
+    "person_admitted",
+    "search_case_opened",
+    "identity_confirmed",
+    "return_opened",
+    "person_handed_over",
+    "referral_opened",
+    "stabilisation_opened",
 }
 
 
 def admitted(**extra) -> dict:
     return {
-        "person_id": str(uuid.uuid4()), "station_id": "gushi",
-        "arrived_at": "2026-11-23T08:00:00+08:00", "admitted_at": "2026-11-23T08:30:00+08:00",
-        "arrival_route": "own_request", "identity_status": "unknown", "sex": "male", **extra,
+        "person_id": str(uuid.uuid4()),
+        "station_id": "gushi",
+        "arrived_at": "2026-11-23T08:00:00+08:00",
+        "admitted_at": "2026-11-23T08:30:00+08:00",
+        "arrival_route": "own_request",
+        "identity_status": "unknown",
+        "sex": "male",
+        **extra,
     }
 
 
@@ -45,9 +55,17 @@ def test_times_without_offset_are_refused():
 
 
 def test_home_admin_codes_are_6_9_or_12_digits():
-    base = dict(person_id=uuid.uuid4(), station_id="gushi", confirmed_at=datetime.now(UTC),
-                confirmed_by="u", method="dna", full_name="李", home_province="四川省",
-                home_address="x", cross_province=True)
+    base = dict(
+        person_id=uuid.uuid4(),
+        station_id="gushi",
+        confirmed_at=datetime.now(UTC),
+        confirmed_by="u",
+        method="dna",
+        full_name="李",
+        home_province="四川省",
+        home_address="x",
+        cross_province=True,
+    )
     assert IdentityConfirmedV1(**base, home_admin_code="511324").home_admin_code == "511324"
     with pytest.raises(ValidationError, match="home_admin_code"):
         IdentityConfirmedV1(**base, home_admin_code="5113")

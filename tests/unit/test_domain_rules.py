@@ -14,10 +14,17 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 network = load_network()
 
 
-def admit(route=ArrivalRoute.STREET_PATROL, categories=(), consent=True, handover=True,
-          arrived_at=NOW):
-    check_admission(route=route, categories=set(categories), consent_given=consent,
-                    has_handover_record=handover, arrived_at=arrived_at, now=NOW)
+def admit(
+    route=ArrivalRoute.STREET_PATROL, categories=(), consent=True, handover=True, arrived_at=NOW
+):
+    check_admission(
+        route=route,
+        categories=set(categories),
+        consent_given=consent,
+        has_handover_record=handover,
+        arrived_at=arrived_at,
+        now=NOW,
+    )
 
 
 def test_street_patrol_escort_needs_a_written_handover_record():
@@ -32,8 +39,9 @@ def test_escorting_a_capable_adult_needs_consent():
     assert refused.value.field == "consent_given"
 
 
-@pytest.mark.parametrize("category", [PersonCategory.MINOR, PersonCategory.DEMENTIA,
-                                      PersonCategory.MENTAL_ILLNESS])
+@pytest.mark.parametrize(
+    "category", [PersonCategory.MINOR, PersonCategory.DEMENTIA, PersonCategory.MENTAL_ILLNESS]
+)
 def test_persons_not_presumed_capable_are_escorted_without_consent(category):
     admit(categories=[category], consent=None)
 
@@ -81,10 +89,13 @@ def test_province_names_compare_with_or_without_suffix():
 
 
 def test_referral_rules_map_categories_to_partners():
-    assert referrals_for([PersonCategory.DOMESTIC_VIOLENCE_VICTIM, PersonCategory.ELDERLY,
-                          PersonCategory.DOMESTIC_VIOLENCE_VICTIM]) == [
-        (PersonCategory.DOMESTIC_VIOLENCE_VICTIM, PartnerType.WOMENS_FEDERATION)
-    ]
+    assert referrals_for(
+        [
+            PersonCategory.DOMESTIC_VIOLENCE_VICTIM,
+            PersonCategory.ELDERLY,
+            PersonCategory.DOMESTIC_VIOLENCE_VICTIM,
+        ]
+    ) == [(PersonCategory.DOMESTIC_VIOLENCE_VICTIM, PartnerType.WOMENS_FEDERATION)]
     assert referrals_for([PersonCategory.COERCED_BEGGING, PersonCategory.MINOR]) == [
         (PersonCategory.COERCED_BEGGING, PartnerType.POLICE),
         (PersonCategory.MINOR, PartnerType.MINOR_PROTECTION),

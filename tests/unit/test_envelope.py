@@ -7,9 +7,15 @@ from rescue_events.registry import parse_schema_urn, schema_urn
 
 
 def an_envelope(**overrides) -> Envelope:
-    values = dict(type="person_admitted", source="/rescue-network/intake",
-                  subject=str(uuid.uuid4()), dataschema=schema_urn("person_admitted", 1),
-                  correlation_id="corr-1", causation_id="evt-0", station_id="gushi")
+    values = dict(
+        type="person_admitted",
+        source="/rescue-network/intake",
+        subject=str(uuid.uuid4()),
+        dataschema=schema_urn("person_admitted", 1),
+        correlation_id="corr-1",
+        causation_id="evt-0",
+        station_id="gushi",
+    )
     return Envelope(**(values | overrides))
 
 

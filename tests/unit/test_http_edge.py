@@ -1,5 +1,6 @@
 """What a client sees at the HTTP edge: auth, problem+json. No database is touched."""
 
+import logging
 import time
 
 import jwt
@@ -17,13 +18,17 @@ SECRET = "unit-test-secret-" + "y" * 32
 
 @pytest.fixture(scope="module")
 def client():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     settings = IntakeSettings(
         database_url="postgresql+asyncpg://nobody@/nowhere?host=/nonexistent",
         kafka_bootstrap_servers="127.0.0.1:1",
         jwt_secret=SECRET,
     )
     # No `with`: the lifespan (relay, consumer) does not start; nothing connects.
-    return TestClient(create_app(service, settings), raise_server_exceptions=False)
+    yield TestClient(create_app(service, settings), raise_server_exceptions=False)
+    # create_app configured JSON logging for a service process; give pytest its own back.
+    root.handlers[:], root.level = handlers, level
 
 
 def bearer(**overrides) -> dict[str, str]:
@@ -57,8 +62,13 @@ def test_bad_tokens_get_401(client, headers):
 
 
 def test_a_token_without_station_is_refused(client):
-    claims = {"sub": "u", "roles": [], "aud": "rescue-network", "iss": "rescue-network-dev",
-              "exp": int(time.time()) + 60}
+    claims = {
+        "sub": "u",
+        "roles": [],
+        "aud": "rescue-network",
+        "iss": "rescue-network-dev",
+        "exp": int(time.time()) + 60,
+    }
     token = jwt.encode(claims, SECRET, algorithm="HS256")
     response = client.get("/persons", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
@@ -66,8 +76,11 @@ def test_a_token_without_station_is_refused(client):
 
 
 def test_invalid_admission_names_field_and_reason(client):
-    response = client.post("/persons", headers=bearer(),
-                           json={"arrival_route": "by_balloon", "sex": "male", "estimated_age": 300})
+    response = client.post(
+        "/persons",
+        headers=bearer(),
+        json={"arrival_route": "by_balloon", "sex": "male", "estimated_age": 300},
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     fields = {e["field"]: e["reason"] for e in response.json()["errors"]}
@@ -76,8 +89,11 @@ def test_invalid_admission_names_field_and_reason(client):
 
 
 def test_unknown_fields_are_refused_not_dropped(client):
-    response = client.post("/persons", headers=bearer(),
-                           json={"arrival_route": "own_request", "sex": "male", "nmae": "x"})
+    response = client.post(
+        "/persons",
+        headers=bearer(),
+        json={"arrival_route": "own_request", "sex": "male", "nmae": "x"},
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "nmae"
 
@@ -89,8 +105,12 @@ def test_ops_endpoints_need_the_ops_role(client):
 
 def test_settings_refuse_placeholder_secrets_in_production():
     with pytest.raises(ValidationError, match="placeholder"):
-        IntakeSettings(database_url="x", kafka_bootstrap_servers="x", environment="production",
-                       jwt_secret="change-me-change-me-change-me-change-me")
+        IntakeSettings(
+            database_url="x",
+            kafka_bootstrap_servers="x",
+            environment="production",
+            jwt_secret="change-me-change-me-change-me-change-me",
+        )
 
 
 def test_settings_fail_fast_without_a_database_url(monkeypatch):

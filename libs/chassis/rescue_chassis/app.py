@@ -127,7 +127,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     @app.middleware("http")
     async def correlation(request: Request, call_next):
         given = request.headers.get(CORRELATION_HEADER, "")
-        correlation_id = given if 0 < len(given) <= 100 and given.isprintable() else str(uuid.uuid4())
+        correlation_id = (
+            given if 0 < len(given) <= 100 and given.isprintable() else str(uuid.uuid4())
+        )
         with caused_by(CausalContext(correlation_id=correlation_id)):
             response = await call_next(request)
         response.headers[CORRELATION_HEADER] = correlation_id

@@ -73,7 +73,9 @@ async def _principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(401, "Authentication required", "Send a bearer token: Authorization: Bearer …")
+        raise Problem(
+            401, "Authentication required", "Send a bearer token: Authorization: Bearer …"
+        )
     settings = request.app.state.runtime.settings
     return verify_token(
         credentials.credentials,
@@ -90,7 +92,9 @@ def require_roles(*roles: Role):
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.has_any(*roles):
             raise Problem(
-                403, "Forbidden", f"This needs one of the roles: {', '.join(r.value for r in roles)}."
+                403,
+                "Forbidden",
+                f"This needs one of the roles: {', '.join(r.value for r in roles)}.",
             )
         return principal
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import uvicorn
 
@@ -29,8 +28,12 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
         migrations.revision(definition.migrations_dir, settings.database_url, args.message)
     else:
         app = create_app(definition, settings)
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=5)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
     return 0
-
-

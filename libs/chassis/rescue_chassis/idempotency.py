@@ -53,9 +53,7 @@ class IdempotentRequest:
         ).first()
         if row is not None:
             if row.request_hash != digest:
-                raise invalid(
-                    f"header.{HEADER}", "was already used for a different request body"
-                )
+                raise invalid(f"header.{HEADER}", "was already used for a different request body")
             request.stored_status, request.stored_response = row.status_code, row.response
         return request
 

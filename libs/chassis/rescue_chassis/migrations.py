@@ -27,8 +27,9 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
 
 
 def revision(migrations_dir: Path, database_url: str, message: str) -> None:
-    command.revision(alembic_config(migrations_dir, database_url), message=message,
-                     autogenerate=True)
+    command.revision(
+        alembic_config(migrations_dir, database_url), message=message, autogenerate=True
+    )
 
 
 def run_env(target_metadata: MetaData) -> None:
@@ -36,8 +37,7 @@ def run_env(target_metadata: MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
 
     def migrate(connection) -> None:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          compare_type=True)
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 

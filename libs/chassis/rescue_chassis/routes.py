@@ -16,9 +16,7 @@ from rescue_chassis.runtime import Runtime, RuntimeDep
 from rescue_events.consumer import ReplayFailed
 
 health = APIRouter(prefix="/health", tags=["health"])
-ops = APIRouter(
-    prefix="/ops", tags=["ops"], dependencies=[require_roles(Role.OPS, Role.ADMIN)]
-)
+ops = APIRouter(prefix="/ops", tags=["ops"], dependencies=[require_roles(Role.OPS, Role.ADMIN)])
 
 
 @health.get("/live")
@@ -57,8 +55,9 @@ async def outbox_backlog(runtime: RuntimeDep) -> OutboxBacklog:
     t = runtime.tables.plumbing.outbox
     async with runtime.sessions() as session:
         row = (
-            await session.execute(select(func.count(), func.min(t.c.created_at),
-                                         func.max(t.c.attempts)))
+            await session.execute(
+                select(func.count(), func.min(t.c.created_at), func.max(t.c.attempts))
+            )
         ).one()
     return OutboxBacklog(unpublished=row[0], oldest_created_at=row[1], max_attempts=row[2])
 
@@ -114,5 +113,3 @@ async def replay_dead_letter(dead_letter_id: int, runtime: RuntimeDep) -> Replay
             409, "Replay failed", f"The dead letter still fails ({exc.reason}): {exc.error}"
         ) from None
     return ReplayResult(id=dead_letter_id, outcome=outcome.value)
-
-

@@ -50,8 +50,12 @@ def configure_logging(service: str, level: str) -> None:
 
 def configure_tracing(service: str) -> TracerProvider:
     provider = TracerProvider(
-        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service),
-                                  "service.namespace": "rescue-network"})
+        resource=Resource.create(
+            {
+                "service.name": os.environ.get("OTEL_SERVICE_NAME", service),
+                "service.namespace": "rescue-network",
+            }
+        )
     )
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"

@@ -179,7 +179,9 @@ class EventConsumer:
             max_poll_records=self.max_batch,
             session_timeout_ms=self.kafka.session_timeout_ms,
             heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
-            request_timeout_ms=max(self.kafka.request_timeout_ms, self.kafka.session_timeout_ms + 1),
+            request_timeout_ms=max(
+                self.kafka.request_timeout_ms, self.kafka.session_timeout_ms + 1
+            ),
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
@@ -189,7 +191,9 @@ class EventConsumer:
                 for record in records:
                     await self.handle(record)
                 try:
-                    await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
+                    await consumer.commit(
+                        {TopicPartition(tp.topic, tp.partition): records[-1].offset + 1}
+                    )
                 except CommitFailedError as exc:
                     # The partition moved to another member; it will see these
                     # records again and the inbox will skip them.
@@ -269,11 +273,17 @@ class EventConsumer:
                     await asyncio.sleep(self.retry.max_delay)
                     continue
                 if attempt >= (1 if replaying else self.retry.max_attempts):
-                    log.exception("consumer %s gives up on %s after %d attempts",
-                                  self.name, envelope.id, attempt)
+                    log.exception(
+                        "consumer %s gives up on %s after %d attempts",
+                        self.name,
+                        envelope.id,
+                        attempt,
+                    )
                     return await reject(
-                        DeadLetterReason.HANDLER_FAILED, f"{type(exc).__name__}: {exc}",
-                        envelope, attempt,
+                        DeadLetterReason.HANDLER_FAILED,
+                        f"{type(exc).__name__}: {exc}",
+                        envelope,
+                        attempt,
                     )
                 await asyncio.sleep(self.retry.delay(attempt))
 
@@ -318,7 +328,12 @@ class EventConsumer:
     ) -> Outcome:
         log.error(
             "consumer %s dead-letters %s/%d/%d (%s): %s",
-            self.name, record.topic, record.partition, record.offset, reason, error,
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            error,
         )
         dead = self.tables.dead_letters
         forwarded_headers = [
@@ -398,7 +413,9 @@ class EventConsumer:
             outcome = await self._process(record, replaying=True)
         async with self.sessions() as session, session.begin():
             await session.execute(
-                update(dead).where(dead.c.id == dead_letter_id).values(replayed_at=datetime.now(UTC))
+                update(dead)
+                .where(dead.c.id == dead_letter_id)
+                .values(replayed_at=datetime.now(UTC))
             )
         return outcome
 

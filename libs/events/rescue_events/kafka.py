@@ -46,10 +46,7 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
         if not missing:
             return []
         response = await admin.create_topics(
-            [
-                NewTopic(t.name, t.partitions, settings.topic_replication)
-                for t in missing
-            ]
+            [NewTopic(t.name, t.partitions, settings.topic_replication) for t in missing]
         )
         for name, code, *_ in getattr(response, "topic_errors", []):
             if code not in (0, TopicAlreadyExistsError.errno):

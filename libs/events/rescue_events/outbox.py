@@ -46,7 +46,8 @@ class Outbox:
             # An event with no causing request or event starts its own correlation.
             correlation_id=causal.correlation_id if causal else event_id,
             causation_id=causal.causation_id if causal else None,
-            station_id=getattr(event, "station_id", None) or (causal.station_id if causal else None),
+            station_id=getattr(event, "station_id", None)
+            or (causal.station_id if causal else None),
         )
         return envelope, event_type.topic.name
 

@@ -136,8 +136,15 @@ class OutboxRelay:
                 return 0
             rows = (
                 await conn.execute(
-                    select(t.c.id, t.c.topic, t.c.message_key, t.c.headers, t.c.payload,
-                           t.c.trace_context, t.c.event_id)
+                    select(
+                        t.c.id,
+                        t.c.topic,
+                        t.c.message_key,
+                        t.c.headers,
+                        t.c.payload,
+                        t.c.trace_context,
+                        t.c.event_id,
+                    )
                     .order_by(t.c.id)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
@@ -158,7 +165,9 @@ class OutboxRelay:
                 )
         if failed:
             # Keep the rows and let run() back off and reconnect.
-            raise KafkaError(f"{len(failed)} of {len(rows)} events not acknowledged: {failed[0][1]}")
+            raise KafkaError(
+                f"{len(failed)} of {len(rows)} events not acknowledged: {failed[0][1]}"
+            )
         return len(acked)
 
     async def _publish(self, rows) -> list[BaseException | None]:
@@ -207,4 +216,3 @@ class OutboxRelay:
                 outcomes.append(None)
             span.end()
         return outcomes
-

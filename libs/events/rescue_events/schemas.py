@@ -26,8 +26,16 @@ ASYNCAPI_FILE = "asyncapi.yaml"
 _CE_HEADERS: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents 1.0 attributes in Kafka binary mode, plus W3C trace context.",
-    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
-                 "ce_dataschema", "content-type"],
+    "required": [
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "ce_subject",
+        "ce_dataschema",
+        "content-type",
+    ],
     "properties": {
         "ce_specversion": {"const": "1.0"},
         "ce_id": {"type": "string", "description": "Unique per event; consumers dedupe on it."},
@@ -70,7 +78,9 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for topic in sorted(events.topics.values(), key=lambda t: t.name):
-        members = sorted((e for e in events.events.values() if e.topic == topic), key=lambda e: e.key)
+        members = sorted(
+            (e for e in events.events.values() if e.topic == topic), key=lambda e: e.key
+        )
         channel_id = topic.name.replace(".", "_")
         channels[channel_id] = {
             "address": topic.name,

@@ -36,8 +36,10 @@ def _up(args) -> int:
         print(f"  logs       {net.data_dir / 'logs'}")
         print("\n  a token for gushi station staff:")
         print(f"  {net.token('gushi', ['station_staff'])}")
-        print("\n  walkthrough: make demo (in another terminal). Ctrl-C stops everything.\n",
-              flush=True)
+        print(
+            "\n  walkthrough: make demo (in another terminal). Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while not stopping:
             for name, service in net.services.items():
                 if service.process is not None and service.process.poll() is not None:

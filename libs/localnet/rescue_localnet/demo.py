@@ -43,14 +43,23 @@ def wait_for(fetch: Callable[[], list[dict]], what: str, timeout: float = 30.0) 
     raise TimeoutError(f"no {what} after {timeout}s")
 
 
-def run_demo(urls: dict[str, str], token: Callable[[str, list[str]], str],
-             say: Callable[[str], None] = print) -> DemoResult:
+def run_demo(
+    urls: dict[str, str],
+    token: Callable[[str, list[str]], str],
+    say: Callable[[str], None] = print,
+    extra_headers: dict[str, str] | None = None,
+) -> DemoResult:
+    """``extra_headers`` lets a caller trace the walkthrough as one operation
+    (a station app's own span, sent as ``traceparent`` on every call)."""
     correlation_id = str(uuid.uuid4())
 
     def client(station: str) -> httpx.Client:
         return httpx.Client(
-            headers={"Authorization": f"Bearer {token(station, ['station_staff'])}",
-                     "X-Correlation-ID": correlation_id},
+            headers={
+                "Authorization": f"Bearer {token(station, ['station_staff'])}",
+                "X-Correlation-ID": correlation_id,
+                **(extra_headers or {}),
+            },
             timeout=10,
         )
 
@@ -93,8 +102,13 @@ def run_demo(urls: dict[str, str], token: Callable[[str, list[str]], str],
     say("3. staff confirm his identity: 李建国 from 四川省南充市")
     identified = gushi.post(
         f"{urls['search']}/cases/{case['id']}/identity-confirmation",
-        json={"method": "police_check", "full_name": "李建国", "home_province": "四川省",
-              "home_address": "四川省南充市仪陇县", "home_admin_code": "511324"},
+        json={
+            "method": "police_check",
+            "full_name": "李建国",
+            "home_province": "四川省",
+            "home_address": "四川省南充市仪陇县",
+            "home_admin_code": "511324",
+        },
     )
     identified.raise_for_status()
 
@@ -102,8 +116,10 @@ def run_demo(urls: dict[str, str], token: Callable[[str, list[str]], str],
         lambda: center.get(f"{urls['transfer']}/returns", params={"person_id": person_id}).json(),
         "return",
     )[0]
-    say(f"4. return {planned['id']} opened; cross-province={planned['cross_province']}, "
-        f"escorted by {planned['escort_station_id']}")
+    say(
+        f"4. return {planned['id']} opened; cross-province={planned['cross_province']}, "
+        f"escorted by {planned['escort_station_id']}"
+    )
 
     say("5. the center's escort hands him over to his daughter")
     handed = center.post(
@@ -113,8 +129,9 @@ def run_demo(urls: dict[str, str], token: Callable[[str, list[str]], str],
     handed.raise_for_status()
 
     record = wait_for(
-        lambda: gushi.get(f"{urls['followup']}/stabilisations",
-                          params={"person_id": person_id}).json(),
+        lambda: gushi.get(
+            f"{urls['followup']}/stabilisations", params={"person_id": person_id}
+        ).json(),
         "stabilisation record",
     )[0]
     dues = ", ".join(r["due_on"] for r in record["revisits"])
@@ -123,8 +140,13 @@ def run_demo(urls: dict[str, str], token: Callable[[str, list[str]], str],
     say("7. a woman fleeing domestic violence asks gushi station for help")
     dv = gushi.post(
         f"{urls['intake']}/persons",
-        json={"arrival_route": "own_request", "sex": "female", "estimated_age": 34,
-              "full_name": "张某", "categories": ["domestic_violence_victim"]},
+        json={
+            "arrival_route": "own_request",
+            "sex": "female",
+            "estimated_age": 34,
+            "full_name": "张某",
+            "categories": ["domestic_violence_victim"],
+        },
     )
     dv.raise_for_status()
     dv_id = dv.json()["id"]

@@ -43,8 +43,9 @@ class LocalNetwork:
         return path.read_text().strip()
 
     def token(self, station_id: str, roles: list[str], subject: str = "dev-user") -> str:
-        return mint_token(secret=self.jwt_secret, subject=subject, station_id=station_id,
-                          roles=roles)
+        return mint_token(
+            secret=self.jwt_secret, subject=subject, station_id=station_id, roles=roles
+        )
 
     def env_for(self, name: str) -> dict[str, str]:
         prefix = name.upper() + "_"
@@ -59,9 +60,12 @@ class LocalNetwork:
         }
         return env
 
-    def start_infrastructure(self) -> None:
+    def start_database(self) -> None:
         self.postgres.start()
         asyncio.run(self.postgres.create_databases(list(SERVICES)))
+
+    def start_infrastructure(self) -> None:
+        self.start_database()
         self.broker.start()
 
     def prepare_services(self) -> None:

@@ -31,7 +31,9 @@ class ServiceProcess:
     def migrate(self) -> None:
         result = subprocess.run(
             [sys.executable, "-m", self.name, "migrate"],
-            env=self.env, capture_output=True, text=True,
+            env=self.env,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"{self.name} migrate failed:\n{result.stderr[-3000:]}")
@@ -40,8 +42,16 @@ class ServiceProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.name, "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    self.name,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

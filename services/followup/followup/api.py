@@ -68,8 +68,9 @@ async def list_stabilisations(
 
 
 @router.get("/{record_id}", response_model=StabilisationView)
-async def get_stabilisation(record_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
-                            runtime: RuntimeDep):
+async def get_stabilisation(
+    record_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
     record = await session.get(StabilisationRecord, record_id)
     if record is None:
         raise Problem(404, "Not found", "No such stabilisation record.")

@@ -22,6 +22,7 @@ def revisit_schedule(handed_over_on: date) -> list[date]:
     a full year after the handover."""
     return [
         add_months(handed_over_on, months)
-        for months in range(REVISIT_INTERVAL_MONTHS, STABILISATION_MONTHS + 1,
-                            REVISIT_INTERVAL_MONTHS)
+        for months in range(
+            REVISIT_INTERVAL_MONTHS, STABILISATION_MONTHS + 1, REVISIT_INTERVAL_MONTHS
+        )
     ]

@@ -40,7 +40,9 @@ def handlers(runtime: Runtime):
         await session.flush()  # the revisits reference the record
         due_dates = revisit_schedule(event.handed_over_at.date())
         session.add_all(
-            Revisit(id=uuid.uuid4(), record_id=record.id, sequence=i, due_on=due, status="scheduled")
+            Revisit(
+                id=uuid.uuid4(), record_id=record.id, sequence=i, due_on=due, status="scheduled"
+            )
             for i, due in enumerate(due_dates, start=1)
         )
         await runtime.outbox.stage(

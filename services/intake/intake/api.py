@@ -195,4 +195,3 @@ async def list_persons(
     if identity_status is not None:
         query = query.where(Person.identity_status == identity_status.value)
     return [PersonView.of(p) for p in (await session.scalars(query)).all()]
-

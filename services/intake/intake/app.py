@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
-
 from intake import api, handlers
 from intake.settings import IntakeSettings
 from intake.tables import tables
-from rescue_chassis.app import ServiceDefinition, create_app
+from rescue_chassis.app import ServiceDefinition
 from rescue_events.contracts import INTAKE_EVENTS
 
 service = ServiceDefinition(

@@ -50,8 +50,9 @@ async def list_referrals(
 
 
 @router.get("/{referral_id}", response_model=ReferralView)
-async def get_referral(referral_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
-                       runtime: RuntimeDep):
+async def get_referral(
+    referral_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
     found = await session.get(Referral, referral_id)
     if found is None:
         raise Problem(404, "Not found", "No such referral.")

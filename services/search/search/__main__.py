@@ -1,6 +1,6 @@
 import sys
 
-from search.app import service
 from rescue_chassis.cli import main
+from search.app import service
 
 sys.exit(main(service))

@@ -92,8 +92,9 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseView)
-async def get_case(case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
-                   runtime: RuntimeDep):
+async def get_case(
+    case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
     case = await session.get(SearchCase, case_id)
     if case is None:
         raise Problem(404, "Not found", "No such search case.")
@@ -121,8 +122,11 @@ async def confirm_identity(
         raise Problem(404, "Not found", "No such search case.")
     ensure_visible(principal, runtime.network, "search case", case.station_id)
     if case.status != "open":
-        raise Problem(409, "Already identified",
-                      f"This person was identified on {case.identified_at:%Y-%m-%d}.")
+        raise Problem(
+            409,
+            "Already identified",
+            f"This person was identified on {case.identified_at:%Y-%m-%d}.",
+        )
     now = datetime.now(UTC)
     case.status = "identified"
     case.identified_at = now

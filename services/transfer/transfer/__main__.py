@@ -1,6 +1,6 @@
 import sys
 
-from transfer.app import service
 from rescue_chassis.cli import main
+from transfer.app import service
 
 sys.exit(main(service))

@@ -67,8 +67,10 @@ async def list_returns(
     query = select(Return).order_by(Return.opened_at.desc()).limit(limit)
     if not sees_network(principal, runtime.network):
         query = query.where(
-            or_(Return.station_id == principal.station_id,
-                Return.escort_station_id == principal.station_id)
+            or_(
+                Return.station_id == principal.station_id,
+                Return.escort_station_id == principal.station_id,
+            )
         )
     if person_id:
         query = query.where(Return.person_id == person_id)
@@ -78,8 +80,9 @@ async def list_returns(
 
 
 @router.get("/{return_id}", response_model=ReturnView)
-async def get_return(return_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
-                     runtime: RuntimeDep):
+async def get_return(
+    return_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
     found = await session.get(Return, return_id)
     if found is None:
         raise Problem(404, "Not found", "No such return.")
@@ -107,8 +110,11 @@ async def record_handover(
         raise Problem(404, "Not found", "No such return.")
     ensure_visible(principal, runtime.network, "return", found.station_id, found.escort_station_id)
     if principal.station_id != found.escort_station_id:
-        raise Problem(403, "Not the escorting station",
-                      f"Station {found.escort_station_id} runs this escort and records its handover.")
+        raise Problem(
+            403,
+            "Not the escorting station",
+            f"Station {found.escort_station_id} runs this escort and records its handover.",
+        )
     if found.status != "planned":
         raise Problem(409, "Already handed over", "This return's handover is already recorded.")
     now = datetime.now(UTC)

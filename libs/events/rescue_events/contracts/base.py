@@ -7,7 +7,6 @@ consumer keeps working when a producer adds an optional field.
 
 from __future__ import annotations
 
-
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -49,5 +48,3 @@ class PersonCategory(StrEnum):
     DOMESTIC_VIOLENCE_VICTIM = "domestic_violence_victim"
     SUSPECTED_TRAFFICKING = "suspected_trafficking"
     COERCED_BEGGING = "coerced_begging"
-
-

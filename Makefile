@@ -1,0 +1,51 @@
+# The two commands a new machine needs:
+#   make run    set up everything and run the whole network (embedded Postgres + tansu)
+#   make test   set up everything and run the tests (unit, integration, end-to-end)
+
+UV_VERSION := 0.13.8
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+UV := python3 -m uv
+# The environment is synced once by `setup`; runs must not re-resolve it.
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: setup run demo token test test-unit test-integration test-e2e schemas lint clean
+
+# uv itself, pinned, then the workspace exactly as uv.lock has it.
+setup:
+	@$(UV) --version 2>/dev/null | grep -q "^uv $(UV_VERSION) " || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --all-packages
+
+run: setup
+	$(RUN) python -m rescue_localnet up
+
+demo:
+	$(RUN) python -m rescue_localnet demo
+
+# make token STATION=center ROLES=station_staff,ops
+STATION ?= gushi
+ROLES ?= station_staff
+token:
+	@$(RUN) python -m rescue_localnet token --station $(STATION) --roles $(ROLES)
+
+test: setup
+	$(RUN) pytest
+
+test-unit: setup
+	$(RUN) pytest tests/unit
+
+test-integration: setup
+	$(RUN) pytest tests/integration
+
+test-e2e: setup
+	$(RUN) pytest tests/e2e
+
+schemas:
+	$(RUN) python -m rescue_events.schemas write
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+clean:
+	rm -rf var/localnet

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+from support import OtlpReceiver
+
+from rescue_localnet.broker import free_port
+from rescue_localnet.network import LocalNetwork
+from rescue_localnet.services import SERVICES
+
+
+def a_network(data_dir, **extra_env) -> LocalNetwork:
+    return LocalNetwork(
+        data_dir=data_dir,
+        broker_port=free_port(),
+        ports={name: free_port() for name in SERVICES},
+        extra_env=extra_env,
+    )
+
+
+@pytest.fixture(scope="session")
+def otlp():
+    receiver = OtlpReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory, otlp):
+    """The five services as separate processes, exporting traces to ``otlp``."""
+    net = a_network(
+        tmp_path_factory.mktemp("network"),
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url,
+        OTEL_BSP_SCHEDULE_DELAY="100",
+    )
+    try:
+        net.up()
+        yield net
+    finally:
+        net.down()
+
+
+@pytest.fixture
+def urls(network) -> dict[str, str]:
+    return {name: service.url for name, service in network.services.items()}

@@ -1,0 +1,236 @@
+"""The whole network as separate processes on real Postgres and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import asyncpg
+import httpx
+import pytest
+from conftest import a_network
+
+from rescue_localnet.demo import run_demo
+
+pytestmark = pytest.mark.e2e
+
+SERVICE_NAMES = {"intake", "search", "transfer", "referral", "followup"}
+
+
+def poll(check, *, timeout: float = 45.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met after {timeout}s (last: {last!r})")
+
+
+def client(network, station: str = "gushi", roles=("station_staff",)) -> httpx.Client:
+    token = network.token(station, list(roles))
+    return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def admit_unidentified(http: httpx.Client, intake_url: str) -> str:
+    response = http.post(
+        f"{intake_url}/persons",
+        json={"arrival_route": "own_request", "sex": "male", "dialect": "豫南话"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def query(network, database: str, sql: str, *args):
+    async def run():
+        conn = await asyncpg.connect(network.postgres.dsn(database))
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def test_the_walkthrough_completes_across_five_processes(network, urls):
+    result = run_demo(
+        urls, lambda station, roles: network.token(station, roles), say=lambda _: None
+    )
+
+    assert result.case["status"] == "open"
+    assert result.identified_case["status"] == "identified"
+    assert result.planned_return["cross_province"] is True
+    assert result.planned_return["station_id"] == "gushi"
+    assert result.planned_return["escort_station_id"] == "center"
+    assert result.handed_over["status"] == "handed_over"
+    revisits = result.stabilisation["revisits"]
+    assert [r["sequence"] for r in revisits] == [1, 2, 3, 4, 5, 6]
+    assert result.stabilisation["home_province"] == "四川省"
+    assert [(r["partner_type"], r["reason"]) for r in result.dv_referrals] == [
+        ("womens_federation", "domestic_violence_victim")
+    ]
+    with client(network) as gushi:
+        person = gushi.get(f"{urls['intake']}/persons/{result.person_id}").json()
+    assert person["identity_status"] == "confirmed"  # intake learned it from identity_confirmed
+    assert person["full_name"] == "李建国"
+
+
+def test_an_admission_retried_with_its_idempotency_key_admits_once(network, urls):
+    body = {
+        "arrival_route": "own_request",
+        "sex": "female",
+        "estimated_age": 70,
+        "categories": ["elderly", "dementia"],
+    }
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    with client(network) as gushi:
+        first = gushi.post(f"{urls['intake']}/persons", json=body, headers=key)
+        again = gushi.post(f"{urls['intake']}/persons", json=body, headers=key)
+        other = gushi.post(
+            f"{urls['intake']}/persons", json={**body, "estimated_age": 71}, headers=key
+        )
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    rows = query(
+        network, "intake", "select count(*) from persons where id = $1::uuid", first.json()["id"]
+    )
+    assert rows[0][0] == 1
+
+
+def test_one_trace_runs_from_the_station_app_through_kafka_into_every_service(network, urls, otlp):
+    # The station app traces the walkthrough as one operation and sends its
+    # span as traceparent on every call; the services carry it through the
+    # outbox and Kafka headers into each consumer.
+    trace_id, app_span = secrets.token_hex(16), secrets.token_hex(8)
+    run_demo(
+        urls,
+        lambda station, roles: network.token(station, roles),
+        say=lambda _: None,
+        extra_headers={"traceparent": f"00-{trace_id}-{app_span}-01"},
+    )
+
+    def every_consumer_reported():
+        spans = otlp.trace(trace_id)
+        processed = {s["service"] for s in spans if s["name"].endswith(" process")}
+        return spans if processed == SERVICE_NAMES else None
+
+    spans = poll(every_consumer_reported)
+    assert {s["service"] for s in spans} == SERVICE_NAMES
+    by_id = {s["span_id"]: s for s in spans}
+    admission = next(s for s in spans if s["service"] == "intake" and s["name"] == "POST /persons")
+    assert admission["parent_span_id"] == app_span
+
+    # Every consumer's process span hangs under the publishing relay's span of
+    # another service: the context crossed the outbox and Kafka.
+    for span in spans:
+        if span["name"].endswith(" process"):
+            parent = by_id.get(span["parent_span_id"])
+            assert parent is not None, f"{span['service']} {span['name']} has no parent in trace"
+            assert parent["name"].endswith(" publish")
+            assert parent["service"] != span["service"]
+    followup = [s for s in spans if s["service"] == "followup" and s["name"].endswith(" process")]
+    assert followup and by_id[followup[0]["parent_span_id"]]["service"] == "transfer"
+
+
+def test_a_consumer_killed_mid_stream_applies_every_event_exactly_once(network, urls):
+    search = network.services["search"]
+    admitted: list[str] = []
+    with client(network) as gushi, ThreadPoolExecutor(4) as pool:
+        stream = pool.map(lambda _: admit_unidentified(gushi, urls["intake"]), range(60))
+        first = [next(stream) for _ in range(15)]
+        poll(
+            lambda: (
+                query(
+                    network,
+                    "search",
+                    "select count(*) from search_cases where person_id = any($1::uuid[])",
+                    first,
+                )[0][0]
+                >= 3
+            )
+        )
+        search.kill()  # SIGKILL while admissions keep flowing
+        admitted = first + list(stream)
+    search.start()
+    search.wait_ready()
+
+    def all_cases():
+        row = query(
+            network,
+            "search",
+            "select count(*), count(distinct person_id) from search_cases "
+            "where person_id = any($1::uuid[])",
+            admitted,
+        )[0]
+        return row if row[0] >= len(admitted) else None
+
+    cases, distinct = poll(all_cases, timeout=60)
+    assert (cases, distinct) == (len(admitted), len(admitted))
+    dead = query(network, "search", "select count(*) from dead_letters")[0][0]
+    assert dead == 0
+    with client(network) as gushi:
+        listed = gushi.get(f"{urls['search']}/cases", params={"limit": 500}).json()
+    assert {c["person_id"] for c in listed} >= set(admitted)
+
+
+def test_admissions_go_on_while_the_broker_is_away_and_are_delivered_when_it_is_back(
+    tmp_path,
+):
+    net = a_network(tmp_path)
+    try:
+        net.start_database()
+        net.prepare_services()
+        net.migrate()
+        net.start_services()  # no broker yet
+        intake, search = net.services["intake"].url, net.services["search"].url
+        with client(net) as gushi, client(net, "center", ["ops"]) as ops:
+            people = [admit_unidentified(gushi, intake) for _ in range(5)]
+            backlog = ops.get(f"{intake}/ops/outbox").json()
+            assert backlog["unpublished"] == 5
+            ready = gushi.get(f"{intake}/health/ready").json()
+            assert ready["status"] == "ready" and ready["relay_connected"] is False
+
+            net.broker.start()
+            poll(lambda: len(gushi.get(f"{search}/cases").json()) == 5, timeout=60)
+            assert {c["person_id"] for c in gushi.get(f"{search}/cases").json()} == set(people)
+            poll(lambda: ops.get(f"{intake}/ops/outbox").json()["unpublished"] == 0)
+    finally:
+        net.down()
+
+
+def test_a_malformed_event_is_dead_lettered_and_replayable_by_ops(network, urls):
+    from aiokafka import AIOKafkaProducer
+
+    async def send_garbage():
+        producer = AIOKafkaProducer(bootstrap_servers=network.broker.bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                "rescue.intake.events",
+                b"{oops",
+                key=b"garbage",
+                headers=[("ce_type", b"person_admitted")],
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send_garbage())
+    with client(network, "center", ["ops"]) as ops, client(network) as gushi:
+        letters = poll(
+            lambda: [
+                d
+                for d in ops.get(f"{urls['search']}/ops/dead-letters").json()
+                if d["reason"] == "malformed_envelope"
+            ]
+        )
+        replay = ops.post(f"{urls['search']}/ops/dead-letters/{letters[0]['id']}/replay")
+        assert replay.status_code == 409
+        assert replay.headers["content-type"] == "application/problem+json"
+        # the consumer kept going
+        person = admit_unidentified(gushi, urls["intake"])
+        poll(lambda: gushi.get(f"{urls['search']}/cases", params={"person_id": person}).json())
