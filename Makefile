@@ -9,7 +9,7 @@ UV := python3 -m uv
 # The environment is synced once by `setup`; runs must not re-resolve it.
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup run demo token test test-unit test-integration test-e2e schemas lint clean
+.PHONY: setup run demo token test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
@@ -39,6 +39,10 @@ test-integration: setup
 
 test-e2e: setup
 	$(RUN) pytest tests/e2e
+
+# Figures, not assertions: commit→consumer latency and relay throughput.
+bench: setup
+	$(RUN) python bench/event_pipeline.py
 
 schemas:
 	$(RUN) python -m rescue_events.schemas write

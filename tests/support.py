@@ -5,9 +5,53 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from rescue_chassis import migrations
+from rescue_localnet.broker import free_port
+from rescue_localnet.network import LocalNetwork
+from rescue_localnet.postgres import EmbeddedPostgres
+from rescue_localnet.services import SERVICES
+
+JWT_SECRET = "test-secret-" + "x" * 40
+
+# Spans of the in-process tests, which trace like the services do.
+SPANS = InMemorySpanExporter()
+
+
+def trace_into_memory() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(SPANS))
+    trace.set_tracer_provider(provider)
+
+
+async def migrated_database(postgres: EmbeddedPostgres, migrations_dir: Path) -> str:
+    """A new, migrated database; returns its SQLAlchemy URL."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await postgres.create_databases([name])
+    url = postgres.sqlalchemy_url(name)
+    # Alembic's env runs its own event loop: give it a thread.
+    await asyncio.to_thread(migrations.upgrade, migrations_dir, url)
+    return url
+
+
+def a_network(data_dir: Path, **extra_env: str) -> LocalNetwork:
+    """The network on free ports, so tests never collide with a running `make run`."""
+    return LocalNetwork(
+        data_dir=data_dir,
+        broker_port=free_port(),
+        ports={name: free_port() for name in SERVICES},
+        extra_env=extra_env,
+    )
 
 
 async def read_topic(

@@ -1,20 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from support import OtlpReceiver
-
-from rescue_localnet.broker import free_port
-from rescue_localnet.network import LocalNetwork
-from rescue_localnet.services import SERVICES
-
-
-def a_network(data_dir, **extra_env) -> LocalNetwork:
-    return LocalNetwork(
-        data_dir=data_dir,
-        broker_port=free_port(),
-        ports={name: free_port() for name in SERVICES},
-        extra_env=extra_env,
-    )
+from support import OtlpReceiver, a_network
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import asyncpg
 import httpx
 import pytest
-from conftest import a_network
+from support import a_network
 
 from rescue_localnet.demo import run_demo
 

@@ -11,9 +11,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from conftest import JWT_SECRET, migrated_database
+from opentelemetry import trace
 from sqlalchemy import func, select
-from support import eventually, produce_raw, read_topic
+from support import JWT_SECRET, SPANS, eventually, migrated_database, produce_raw, read_topic
 
 from rescue_chassis.app import build_runtime
 from rescue_events.consumer import EventConsumer, Outcome, ReplayFailed, RetryPolicy
@@ -337,3 +337,37 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
         )
         == 1
     )
+
+
+async def test_the_consumer_continues_the_trace_of_the_business_transaction(
+    runtime, running, broker
+):
+    consumer = a_consumer(runtime)
+    event = admission()
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("POST /persons") as request_span:
+        async with runtime.sessions() as session:
+            await runtime.outbox.stage(session, event)
+            await session.commit()
+    running.start(runtime.relay.run())
+    running.start(consumer.run())
+    await eventually(
+        lambda: count(
+            runtime,
+            select(func.count())
+            .select_from(SearchCase)
+            .where(SearchCase.person_id == event.person_id),
+        ),
+        timeout=30,
+    )
+    trace_id = request_span.get_span_context().trace_id
+    spans = [s for s in SPANS.get_finished_spans() if s.context.trace_id == trace_id]
+    publish = next(s for s in spans if s.name == "rescue.intake.events publish")
+    process = next(
+        s
+        for s in spans
+        if s.name == "rescue.intake.events process"
+        and s.attributes["messaging.consumer.group.name"] == consumer.name
+    )
+    assert publish.parent.span_id == request_span.get_span_context().span_id
+    assert process.parent.span_id == publish.context.span_id
