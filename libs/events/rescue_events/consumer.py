@@ -177,6 +177,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_batch,
+            fetch_max_wait_ms=self.kafka.fetch_max_wait_ms,
             session_timeout_ms=self.kafka.session_timeout_ms,
             heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
             request_timeout_ms=max(

@@ -29,6 +29,14 @@ class KafkaSettings:
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
     request_timeout_ms: int = 10_000
+    # How long a fetch may wait for data. Short, because a person's next step
+    # waits on it; an idle consumer then asks about 20 times a second, which
+    # Apache Kafka serves cheaply. (aiokafka's 500 ms default added ~130 ms of
+    # latency per hop here; bench/event_pipeline.py measures it.)
+    fetch_max_wait_ms: int = 50
+    # The relay sends a whole sweep before awaiting acks, so records batch
+    # without lingering.
+    linger_ms: int = 0
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[str]:

@@ -89,7 +89,7 @@ class OutboxRelay:
             bootstrap_servers=self.kafka.bootstrap_servers,
             client_id=f"{self.kafka.client_id}-relay",
             acks="all",
-            linger_ms=5,
+            linger_ms=self.kafka.linger_ms,
             request_timeout_ms=self.kafka.request_timeout_ms,
         )
         await producer.start()

