@@ -113,6 +113,24 @@ def test_settings_refuse_placeholder_secrets_in_production():
         )
 
 
+def test_settings_refuse_the_development_token_issuer_in_production():
+    with pytest.raises(ValidationError, match="development issuer"):
+        IntakeSettings(
+            database_url="x",
+            kafka_bootstrap_servers="x",
+            environment="production",
+            jwt_secret="k3Jq9vLw0pXz7RtYb2Nc5Hs8Gd1Fm4Ae6Ui",
+        )
+    production = IntakeSettings(
+        database_url="x",
+        kafka_bootstrap_servers="x",
+        environment="production",
+        jwt_secret="k3Jq9vLw0pXz7RtYb2Nc5Hs8Gd1Fm4Ae6Ui",
+        jwt_issuer="https://sso.example.org/r",
+    )
+    assert production.jwt_issuer == "https://sso.example.org/r"
+
+
 def test_settings_fail_fast_without_a_database_url(monkeypatch):
     monkeypatch.delenv("INTAKE_DATABASE_URL", raising=False)
     with pytest.raises(ValidationError, match="database_url"):

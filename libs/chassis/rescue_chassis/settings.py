@@ -12,6 +12,7 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_MARKERS = ("change-me", "changeme", "dev", "secret", "placeholder")
+DEV_ISSUER = "rescue-network-dev"
 
 
 class ServiceSettings(BaseSettings):
@@ -23,13 +24,13 @@ class ServiceSettings(BaseSettings):
     kafka_topic_replication: int = 1
     jwt_secret: SecretStr
     jwt_audience: str = "rescue-network"
-    jwt_issuer: str = "rescue-network-dev"
+    jwt_issuer: str = DEV_ISSUER
     log_level: str = "INFO"
     network_file: str | None = None  # the stations of the network; packaged default if unset
     relay_batch_size: int = 500
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets_in_production(self) -> ServiceSettings:
+    def _refuse_development_credentials_in_production(self) -> ServiceSettings:
         secret = self.jwt_secret.get_secret_value()
         if len(secret) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")
@@ -37,4 +38,7 @@ class ServiceSettings(BaseSettings):
             marker in secret.lower() for marker in DEV_SECRET_MARKERS
         ):
             raise ValueError("jwt_secret looks like a placeholder; refusing to run in production")
+        if self.environment == "production" and self.jwt_issuer == DEV_ISSUER:
+            # Development tokens (python -m rescue_chassis.auth) must not open production.
+            raise ValueError("jwt_issuer is the development issuer; set the production issuer")
         return self
