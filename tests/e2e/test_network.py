@@ -94,6 +94,8 @@ def test_an_admission_retried_with_its_idempotency_key_admits_once(network, urls
         )
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
+    location = f"/persons/{first.json()['id']}"
+    assert again.headers["Location"] == first.headers["Location"] == location
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
     rows = query(

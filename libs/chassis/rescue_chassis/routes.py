@@ -29,9 +29,13 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     # Ready means the database answers: without it nothing can be recorded.
     # The broker is reported but does not gate readiness: admissions must go
     # on while Kafka is away (the outbox holds the events).
-    try:
+    async def ping() -> None:
         async with runtime.engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("select 1")), timeout=2)
+            await conn.execute(text("select 1"))
+
+    try:
+        # Bound the whole check, connect included: a probe must answer.
+        await asyncio.wait_for(ping(), timeout=2)
         database = "up"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         database = f"down: {type(exc).__name__}"

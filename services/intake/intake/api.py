@@ -106,7 +106,11 @@ async def admit_person(
         session, tables.idempotency, idempotency_key, principal.subject, request
     )
     if idem.replayed:
-        return JSONResponse(idem.stored_response, status_code=idem.stored_status)
+        return JSONResponse(
+            idem.stored_response,
+            status_code=idem.stored_status,
+            headers={"Location": f"/persons/{idem.stored_response['id']}"},
+        )
 
     now = datetime.now(UTC)
     arrived_at = request.arrived_at or now
