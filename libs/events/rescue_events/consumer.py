@@ -436,6 +436,7 @@ def _short(exc: ValidationError) -> str:
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
     try:
-        await consumer.stop()
+        # Bounded like the relay's: uncommitted offsets are only redeliveries.
+        await asyncio.wait_for(consumer.stop(), timeout=5)
     except Exception:
         log.debug("consumer stop failed", exc_info=True)

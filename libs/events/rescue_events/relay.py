@@ -101,8 +101,10 @@ class OutboxRelay:
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
-                await producer.stop()
-            except Exception:  # already broken; nothing more to flush
+                # Bounded: shutdown must finish within a pod's grace period even
+                # when the broker is gone. Unacknowledged rows stay in the outbox.
+                await asyncio.wait_for(producer.stop(), timeout=5)
+            except Exception:  # already broken, or too slow; nothing is lost
                 log.debug("producer stop failed", exc_info=True)
 
     async def _sweep_forever(self) -> None:
