@@ -8,12 +8,14 @@ Prints, for one run on this machine:
 
     make bench            # defaults
     python bench/event_pipeline.py --events 2000 --rate 200 --backlog 20000
+    python bench/event_pipeline.py --rate 20 --events 600 --fetch-wait-ms 500,50
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -27,6 +29,7 @@ from rescue_chassis import migrations
 from rescue_chassis.app import build_runtime
 from rescue_events.consumer import EventConsumer
 from rescue_events.contracts import PersonAdmittedV1
+from rescue_events.kafka import KafkaSettings
 from rescue_localnet.broker import TansuBroker, free_port
 from rescue_localnet.postgres import EmbeddedPostgres
 from search.app import service
@@ -51,12 +54,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def measure_latency(runtime, events: int, rate: float) -> list[float]:
+async def measure_latency(runtime, events: int, rate: float, fetch_wait_ms: int) -> list[float]:
     committed: dict[uuid.UUID, float] = {}
     latencies: list[float] = []
     done = asyncio.Event()
 
+    seen = [0]
+
     async def record(session, event, envelope):
+        seen[0] += 1
         started = committed.get(event.person_id)
         if started is not None:
             latencies.append(time.perf_counter() - started)
@@ -65,18 +71,22 @@ async def measure_latency(runtime, events: int, rate: float) -> list[float]:
 
     consumer = EventConsumer(
         name=f"bench-{uuid.uuid4().hex[:6]}",
-        kafka=runtime.relay.kafka,
+        kafka=dataclasses.replace(runtime.relay.kafka, fetch_max_wait_ms=fetch_wait_ms),
         sessions=runtime.sessions,
         tables=runtime.tables.plumbing,
         outbox=runtime.outbox,
         handlers={PersonAdmittedV1: record},
     )
     tasks = [asyncio.create_task(runtime.relay.run()), asyncio.create_task(consumer.run())]
-    # Warm up: the consumer group join takes about half the session timeout.
+    # Warm up: the group join takes about half the session timeout, and a new
+    # group starts at the earliest offset: wait until it has caught up.
     await _commit_one(runtime, admission(), committed, track=False)
-    while not consumer.connected or not runtime.relay.connected:  # noqa: ASYNC110 - flags, no event
+    while not consumer.connected or not runtime.relay.connected:  # noqa: ASYNC110 - flags
         await asyncio.sleep(0.05)
-    await asyncio.sleep(4)
+    before = -1
+    while seen[0] != before or seen[0] == 0:
+        before = seen[0]
+        await asyncio.sleep(1.0)
 
     interval = 1 / rate
     start = time.perf_counter()
@@ -149,13 +159,15 @@ async def main(args) -> None:
                 jwt_secret="bench-" + "x" * 40,
             )
             runtime = build_runtime(service, settings)
-            latencies = await measure_latency(runtime, args.events, args.rate)
-            ms = [x * 1000 for x in latencies]
-            print(
-                f"commit→consumer effect, {args.events} events at {args.rate:g}/s: "
-                f"p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
-                f"max {max(ms):.1f} ms"
-            )
+            for fetch_wait in args.fetch_wait_ms:
+                latencies = await measure_latency(runtime, args.events, args.rate, fetch_wait)
+                ms = [x * 1000 for x in latencies]
+                print(
+                    f"commit→consumer effect, {args.events} events at {args.rate:g}/s, "
+                    f"fetch wait {fetch_wait} ms: p50 {statistics.median(ms):.1f} ms, "
+                    f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms",
+                    flush=True,
+                )
             relay_rates = [await measure_relay(runtime, args.backlog) for _ in range(3)]
             print(
                 f"relay drain of {args.backlog} outbox rows (acks=all), 3 runs: "
@@ -173,4 +185,10 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--backlog", type=int, default=20000)
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[KafkaSettings.fetch_max_wait_ms],
+        help="consumer fetch waits to compare in one run, e.g. 500,50",
+    )
     asyncio.run(main(parser.parse_args()))

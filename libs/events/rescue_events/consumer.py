@@ -188,17 +188,29 @@ class EventConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
-            for tp, records in batches.items():
-                for record in records:
-                    await self.handle(record)
-                try:
-                    await consumer.commit(
-                        {TopicPartition(tp.topic, tp.partition): records[-1].offset + 1}
-                    )
-                except CommitFailedError as exc:
-                    # The partition moved to another member; it will see these
-                    # records again and the inbox will skip them.
-                    log.info("offset commit after rebalance skipped: %s", exc)
+            if not batches:
+                continue
+            # Partitions are applied concurrently, each in order: one person's
+            # events share a partition (key = person_id), so their order holds.
+            # A TaskGroup: if one partition fails, the others stop with it and
+            # nothing is committed; the whole batch is redelivered (inbox-safe).
+            async with asyncio.TaskGroup() as group:
+                for records in batches.values():
+                    group.create_task(self._apply_in_order(records))
+            offsets = {
+                TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
+                for tp, records in batches.items()
+            }
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError as exc:
+                # The partitions moved to another member; it will see these
+                # records again and the inbox will skip them.
+                log.info("offset commit after rebalance skipped: %s", exc)
+
+    async def _apply_in_order(self, records) -> None:
+        for record in records:
+            await self.handle(record)
 
     # -- one record -------------------------------------------------------------
 
