@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -180,3 +182,41 @@ class OtlpReceiver:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+
+
+# ---- end-to-end helpers: the network runs as separate processes -------------
+
+
+def poll(check: Callable[[], Any], *, timeout: float = 45.0, interval: float = 0.1):
+    """Poll a sync check until it returns a truthy value (e2e tests are sync)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met after {timeout}s (last: {last!r})")
+
+
+def station_client(
+    network: LocalNetwork, station: str = "gushi", roles=("station_staff",)
+) -> httpx.Client:
+    token = network.token(station, list(roles))
+    return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def query(network: LocalNetwork, database: str, sql: str, *args) -> list[asyncpg.Record]:
+    async def run():
+        conn = await asyncpg.connect(network.postgres.dsn(database))
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def topic_events(network: LocalNetwork, topic: str, until: Callable[[list[Any]], bool]):
+    """Records of a topic from the beginning, until ``until(records)`` holds."""
+    return asyncio.run(read_topic(network.broker.bootstrap_servers, topic, until=until))

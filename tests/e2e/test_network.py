@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import asyncpg
 import httpx
 import pytest
-from support import a_network
+from support import a_network, poll, query
+from support import station_client as client
 
 from rescue_localnet.demo import run_demo
 
 pytestmark = pytest.mark.e2e
 
 SERVICE_NAMES = {"intake", "search", "transfer", "referral", "followup"}
-
-
-def poll(check, *, timeout: float = 45.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met after {timeout}s (last: {last!r})")
-
-
-def client(network, station: str = "gushi", roles=("station_staff",)) -> httpx.Client:
-    token = network.token(station, list(roles))
-    return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
 def admit_unidentified(http: httpx.Client, intake_url: str) -> str:
@@ -42,17 +25,6 @@ def admit_unidentified(http: httpx.Client, intake_url: str) -> str:
     )
     assert response.status_code == 201, response.text
     return response.json()["id"]
-
-
-def query(network, database: str, sql: str, *args):
-    async def run():
-        conn = await asyncpg.connect(network.postgres.dsn(database))
-        try:
-            return await conn.fetch(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def test_the_walkthrough_completes_across_five_processes(network, urls):
@@ -65,7 +37,11 @@ def test_the_walkthrough_completes_across_five_processes(network, urls):
     assert result.planned_return["cross_province"] is True
     assert result.planned_return["station_id"] == "gushi"
     assert result.planned_return["escort_station_id"] == "center"
+    assert result.escort["status"] == "completed"
+    assert [leg["arrived_at"] is not None for leg in result.escort["legs"]] == [True, True]
     assert result.handed_over["status"] == "handed_over"
+    assert result.handed_over["received_by"] == "李红"
+    assert "李建国" in result.notice_html and "李红" in result.notice_html
     revisits = result.stabilisation["revisits"]
     assert [r["sequence"] for r in revisits] == [1, 2, 3, 4, 5, 6]
     assert result.stabilisation["home_province"] == "四川省"

@@ -17,6 +17,15 @@ OWNER_EVENT_NAMES = {
     "referral_opened",
     "stabilisation_opened",
 }
+# Events each service adds for the steps of its own work.
+STEP_EVENT_NAMES = {
+    "escort_planned",
+    "escort_departed",
+    "escort_leg_completed",
+    "handover_refused",
+    "escalation_resolved",
+    "return_notice_issued",
+}
 
 
 def admitted(**extra) -> dict:
@@ -33,7 +42,7 @@ def admitted(**extra) -> dict:
 
 
 def test_every_event_of_the_path_is_registered_under_the_owners_name():
-    assert {name for name, _ in registry.events} == OWNER_EVENT_NAMES
+    assert {name for name, _ in registry.events} == OWNER_EVENT_NAMES | STEP_EVENT_NAMES
 
 
 def test_events_are_facts_and_cannot_be_changed():
@@ -108,4 +117,6 @@ def test_asyncapi_names_every_topic_and_message():
     document = schemas.asyncapi()
     addresses = {c["address"] for c in document["channels"].values()}
     assert addresses == {t for t in registry.topics}
-    assert set(document["components"]["messages"]) == {f"{n}_v1" for n in OWNER_EVENT_NAMES}
+    assert set(document["components"]["messages"]) == {
+        f"{n}_v1" for n in OWNER_EVENT_NAMES | STEP_EVENT_NAMES
+    }

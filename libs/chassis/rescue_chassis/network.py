@@ -42,10 +42,10 @@ class Network:
 
     def is_cross_province(self, station_id: str, home_province: str) -> bool:
         station = self.stations[station_id]
-        return _province_key(home_province) != _province_key(station.province)
+        return province_key(home_province) != province_key(station.province)
 
 
-def _province_key(name: str) -> str:
+def province_key(name: str) -> str:
     # "河南" and "河南省" are the same province when staff type it.
     name = name.strip()
     for suffix in ("省", "市", "自治区", "特别行政区"):

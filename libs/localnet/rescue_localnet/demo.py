@@ -2,16 +2,21 @@
 
 A satellite (gushi) admits an unidentified man → search opens a case with its
 24-hour notice deadline → staff confirm he is from Sichuan → transfer opens a
-cross-province return run by the center → the center records the handover to
-his daughter → followup opens stabilisation with six revisits over a year.
+cross-province return run by the center → the center plans an escort by train,
+departs and hands him over to his daughter with a signed receipt → a written
+notice goes to his home area and followup opens stabilisation with six
+revisits over a year.
 A woman admitted as a domestic-violence victim is referred to the women's
 federation.
 """
 
 from __future__ import annotations
 
+import base64
+import struct
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +31,9 @@ class DemoResult:
     case: dict[str, Any]
     identified_case: dict[str, Any]
     planned_return: dict[str, Any]
+    escort: dict[str, Any]
     handed_over: dict[str, Any]
+    notice_html: str
     stabilisation: dict[str, Any]
     dv_person_id: str
     dv_referrals: list[dict[str, Any]]
@@ -41,6 +48,31 @@ def wait_for(fetch: Callable[[], list[dict]], what: str, timeout: float = 30.0) 
             return found
         time.sleep(0.05)
     raise TimeoutError(f"no {what} after {timeout}s")
+
+
+def signature_png(width: int = 96, height: int = 32) -> str:
+    """A signature as a tablet captures it: a small black-on-white PNG, base64."""
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter: none
+        for x in range(width):
+            # a wavy stroke across the pad
+            ink = abs(y - (height // 2 + int(6 * ((x % 24) - 12) / 12))) <= 1
+            row += b"\x00" if ink else b"\xff"
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
+    return base64.b64encode(png).decode()
 
 
 def run_demo(
@@ -121,12 +153,62 @@ def run_demo(
         f"escorted by {planned['escort_station_id']}"
     )
 
-    say("5. the center's escort hands him over to his daughter")
+    say("5. the center plans an escort by train to Sichuan and sets off")
+    departure = now + timedelta(hours=1)
+    escort = center.post(
+        f"{urls['transfer']}/escorts",
+        headers={"Idempotency-Key": f"demo-escort-{correlation_id}"},
+        json={
+            "return_ids": [planned["id"]],
+            "staff": [
+                {"name": "陈敏", "sex": "female", "role": "escort"},
+                {"name": "赵强", "sex": "male", "role": "escort"},
+            ],
+            "transport_mode": "train",
+            "tickets": ["K1234 信阳→南充 05车12号"],
+            "legs": [
+                {
+                    "origin": "信阳站",
+                    "destination": "南充站",
+                    "mode": "train",
+                    "planned_departure_at": departure.isoformat(),
+                    "planned_arrival_at": (departure + timedelta(hours=20)).isoformat(),
+                },
+                {
+                    "origin": "南充站",
+                    "destination": "仪陇县马鞍镇",
+                    "mode": "station_vehicle",
+                    "planned_departure_at": (departure + timedelta(hours=21)).isoformat(),
+                },
+            ],
+        },
+    )
+    escort.raise_for_status()
+    escort_id = escort.json()["id"]
+    center.post(f"{urls['transfer']}/escorts/{escort_id}/departure", json={}).raise_for_status()
+    for sequence in (1, 2):
+        center.post(
+            f"{urls['transfer']}/escorts/{escort_id}/legs/{sequence}/arrival", json={}
+        ).raise_for_status()
+
+    say("6. the escort hands him over to his daughter, who signs the receipt")
     handed = center.post(
         f"{urls['transfer']}/returns/{planned['id']}/handover",
-        json={"receiver_kind": "family", "received_by": "李红", "relation": "daughter"},
+        headers={"Idempotency-Key": f"demo-handover-{correlation_id}"},
+        json={
+            "receiver_kind": "family",
+            "received_by": "李红",
+            "relation": "daughter",
+            "id_document_type": "resident_id_card",
+            "id_document_number": "511324199001010023",
+            "place": "四川省南充市仪陇县马鞍镇",
+            "signature_png": signature_png(),
+        },
     )
     handed.raise_for_status()
+    notice = center.get(f"{urls['transfer']}/returns/{planned['id']}/notice")
+    notice.raise_for_status()
+    say("   written notice of the return issued to his home area's civil-affairs department")
 
     record = wait_for(
         lambda: gushi.get(
@@ -135,9 +217,9 @@ def run_demo(
         "stabilisation record",
     )[0]
     dues = ", ".join(r["due_on"] for r in record["revisits"])
-    say(f"6. stabilisation opened with {len(record['revisits'])} revisits: {dues}")
+    say(f"7. stabilisation opened with {len(record['revisits'])} revisits: {dues}")
 
-    say("7. a woman fleeing domestic violence asks gushi station for help")
+    say("8. a woman fleeing domestic violence asks gushi station for help")
     dv = gushi.post(
         f"{urls['intake']}/persons",
         json={
@@ -160,7 +242,9 @@ def run_demo(
         case=case,
         identified_case=identified.json(),
         planned_return=planned,
+        escort=center.get(f"{urls['transfer']}/escorts/{escort_id}").json(),
         handed_over=handed.json(),
+        notice_html=notice.text,
         stabilisation=record,
         dv_person_id=dv_id,
         dv_referrals=referrals,

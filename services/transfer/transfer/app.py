@@ -4,18 +4,22 @@ from pathlib import Path
 
 from rescue_chassis.app import ServiceDefinition
 from rescue_events.contracts import TRANSFER_EVENTS
-from transfer import api, handlers
+from transfer import handlers
+from transfer.api import routers
 from transfer.settings import TransferSettings
 from transfer.tables import tables
 
 service = ServiceDefinition(
     name="transfer",
     title="Transfer",
-    description="Returns home and the center station's cross-province escorts.",
+    description=(
+        "Returns home: escorts planned and batched by the center for cross-province "
+        "returns, legs, the signed handover, refusals escalated, the written notice."
+    ),
     settings_class=TransferSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     produces=[TRANSFER_EVENTS],
-    routers=[api.router],
+    routers=routers,
     handlers=handlers.handlers,
 )

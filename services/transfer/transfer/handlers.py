@@ -4,49 +4,95 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.runtime import Runtime
-from rescue_events.contracts import IdentityConfirmedV1, ReturnOpenedV1
+from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1, ReturnOpenedV1
 from rescue_events.envelope import Envelope
-from transfer.domain import escort_station
-from transfer.tables import Return
+from transfer.domain import ReturnStatus, escort_station
+from transfer.tables import Return, Traveller
 
 
 def handlers(runtime: Runtime):
-    async def when_identity_confirmed_plan_return(
+    async def when_person_admitted_remember_traveller(
+        session: AsyncSession, event: PersonAdmittedV1, envelope: Envelope
+    ) -> None:
+        values = dict(
+            station_id=event.station_id,
+            sex=event.sex.value,
+            estimated_age=event.estimated_age,
+            categories=[c.value for c in event.categories],
+        )
+        await session.execute(
+            insert(Traveller)
+            .values(person_id=event.person_id, **values)
+            .on_conflict_do_update(index_elements=[Traveller.person_id], set_=values)
+        )
+
+    async def when_identity_confirmed_open_return(
         session: AsyncSession, event: IdentityConfirmedV1, envelope: Envelope
     ) -> None:
         if await session.scalar(select(Return.id).where(Return.person_id == event.person_id)):
             return  # one return per person
-        now = datetime.now(UTC)
-        planned = Return(
-            id=uuid.uuid4(),
+        await open_return(
+            session,
+            runtime,
             person_id=event.person_id,
             station_id=event.station_id,
-            escort_station_id=escort_station(
-                runtime.network, event.station_id, event.cross_province
-            ),
-            cross_province=event.cross_province,
-            status="planned",
             full_name=event.full_name,
-            destination_province=event.home_province,
+            home_province=event.home_province,
             home_address=event.home_address,
             home_admin_code=event.home_admin_code,
-            opened_at=now,
-        )
-        session.add(planned)
-        await runtime.outbox.stage(
-            session,
-            ReturnOpenedV1(
-                person_id=planned.person_id,
-                return_id=planned.id,
-                station_id=planned.station_id,
-                escort_station_id=planned.escort_station_id,
-                cross_province=planned.cross_province,
-                destination_province=planned.destination_province,
-                opened_at=now,
-            ),
+            opened_by="identity_confirmed",
         )
 
-    return {IdentityConfirmedV1: when_identity_confirmed_plan_return}
+    return {
+        PersonAdmittedV1: when_person_admitted_remember_traveller,
+        IdentityConfirmedV1: when_identity_confirmed_open_return,
+    }
+
+
+async def open_return(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    person_id: uuid.UUID,
+    station_id: str,
+    full_name: str,
+    home_province: str,
+    home_address: str,
+    home_admin_code: str | None,
+    opened_by: str,
+) -> Return:
+    """Open a return; every cross-province return of a satellite goes to the center."""
+    cross_province = runtime.network.is_cross_province(station_id, home_province)
+    now = datetime.now(UTC)
+    opened = Return(
+        id=uuid.uuid4(),
+        person_id=person_id,
+        station_id=station_id,
+        escort_station_id=escort_station(runtime.network, station_id, cross_province),
+        cross_province=cross_province,
+        status=ReturnStatus.PENDING.value,
+        full_name=full_name,
+        destination_province=home_province,
+        home_address=home_address,
+        home_admin_code=home_admin_code,
+        opened_at=now,
+        opened_by=opened_by,
+    )
+    session.add(opened)
+    await runtime.outbox.stage(
+        session,
+        ReturnOpenedV1(
+            person_id=person_id,
+            return_id=opened.id,
+            station_id=station_id,
+            escort_station_id=opened.escort_station_id,
+            cross_province=cross_province,
+            destination_province=home_province,
+            opened_at=now,
+        ),
+    )
+    return opened

@@ -16,10 +16,28 @@ from rescue_events.contracts.topics import (
     SEARCH_EVENTS,
     TRANSFER_EVENTS,
 )
-from rescue_events.contracts.transfer import PersonHandedOverV1, ReceiverKind, ReturnOpenedV1
+from rescue_events.contracts.transfer import (
+    EscalationResolvedV1,
+    EscortDepartedV1,
+    EscortLegCompletedV1,
+    EscortPlannedV1,
+    HandoverRefusedV1,
+    PersonHandedOverV1,
+    ReceiverKind,
+    ReturnNoticeIssuedV1,
+    ReturnOpenedV1,
+    TransportMode,
+)
 
 __all__ = [
     "ArrivalRoute",
+    "EscalationResolvedV1",
+    "EscortDepartedV1",
+    "EscortLegCompletedV1",
+    "EscortPlannedV1",
+    "HandoverRefusedV1",
+    "ReturnNoticeIssuedV1",
+    "TransportMode",
     "EventContract",
     "FOLLOWUP_EVENTS",
     "INTAKE_EVENTS",

@@ -47,3 +47,99 @@ class PersonHandedOverV1(EventContract):
     destination_province: str
     home_address: str
     home_admin_code: str | None = None
+
+
+class TransportMode(StrEnum):
+    STATION_VEHICLE = "station_vehicle"
+    TRAIN = "train"
+    FLIGHT = "flight"
+    BUS = "bus"
+
+
+@registry.event(
+    "escort_planned",
+    1,
+    topic=TRANSFER_EVENTS,
+    summary="The person was placed on an escort home (one event per person of the batch).",
+)
+class EscortPlannedV1(EventContract):
+    escort_id: UUID
+    return_id: UUID
+    escort_station_id: StationId
+    destination_province: str
+    transport_mode: TransportMode
+    planned_departure_at: Timestamp
+    batch_size: int = Field(ge=1, description="How many persons travel on this escort.")
+
+
+@registry.event(
+    "escort_departed",
+    1,
+    topic=TRANSFER_EVENTS,
+    summary="The escort carrying the person left the station.",
+)
+class EscortDepartedV1(EventContract):
+    escort_id: UUID
+    return_id: UUID
+    departed_at: Timestamp
+
+
+@registry.event(
+    "escort_leg_completed",
+    1,
+    topic=TRANSFER_EVENTS,
+    summary="The escort carrying the person reached the end of one leg of the itinerary.",
+)
+class EscortLegCompletedV1(EventContract):
+    escort_id: UUID
+    return_id: UUID
+    sequence: int = Field(ge=1)
+    origin: str
+    destination: str
+    arrived_at: Timestamp
+
+
+@registry.event(
+    "handover_refused",
+    1,
+    topic=TRANSFER_EVENTS,
+    summary="The home area refused to take the person back (流出地拒不接收); escalated.",
+)
+class HandoverRefusedV1(EventContract):
+    return_id: UUID
+    escalation_id: UUID
+    station_id: StationId
+    escort_station_id: StationId
+    refused_at: Timestamp
+    refused_by: str = Field(description="Who refused, e.g. the town government.")
+    reason: str
+    escalated_to: str = Field(description="The higher civil-affairs level now handling it.")
+
+
+@registry.event(
+    "escalation_resolved",
+    1,
+    topic=TRANSFER_EVENTS,
+    summary="A refused return's escalation was resolved.",
+)
+class EscalationResolvedV1(EventContract):
+    escalation_id: UUID
+    return_id: UUID
+    resolved_at: Timestamp
+    outcome: str = Field(examples=["home_area_accepts", "settled_locally"])
+    resolution: str
+
+
+@registry.event(
+    "return_notice_issued",
+    1,
+    topic=TRANSFER_EVENTS,
+    summary="The written notice of the return went to the origin's civil-affairs department.",
+)
+class ReturnNoticeIssuedV1(EventContract):
+    notice_id: UUID
+    return_id: UUID
+    addressed_to: str
+    home_province: str
+    home_admin_code: str | None = None
+    issued_at: Timestamp
