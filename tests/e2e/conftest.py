@@ -19,6 +19,8 @@ def network(tmp_path_factory, otlp):
         tmp_path_factory.mktemp("network"),
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url,
         OTEL_BSP_SCHEDULE_DELAY="100",
+        # deadline sweeps every 0.3 s, so tests that move a due date see it fall due
+        FOLLOWUP_PERIODIC_INTERVAL_SECONDS="0.3",
     )
     try:
         net.up()

@@ -93,9 +93,13 @@ def test_one_trace_runs_from_the_station_app_through_kafka_into_every_service(ne
     )
 
     def every_consumer_reported():
+        # Each service exports on its own schedule: wait for every consumer's span
+        # and for the spans they hang under, then check how they hang together.
         spans = otlp.trace(trace_id)
-        processed = {s["service"] for s in spans if s["name"].endswith(" process")}
-        return spans if processed == SERVICE_NAMES else None
+        processed = [s for s in spans if s["name"].endswith(" process")]
+        ids = {s["span_id"] for s in spans}
+        everyone = {s["service"] for s in processed} == SERVICE_NAMES
+        return spans if everyone and all(s["parent_span_id"] in ids for s in processed) else None
 
     spans = poll(every_consumer_reported)
     assert {s["service"] for s in spans} == SERVICE_NAMES
@@ -112,7 +116,8 @@ def test_one_trace_runs_from_the_station_app_through_kafka_into_every_service(ne
             assert parent["name"].endswith(" publish")
             assert parent["service"] != span["service"]
     followup = [s for s in spans if s["service"] == "followup" and s["name"].endswith(" process")]
-    assert followup and by_id[followup[0]["parent_span_id"]]["service"] == "transfer"
+    # followup hears admissions from intake and the handover from transfer
+    assert {by_id[s["parent_span_id"]]["service"] for s in followup} >= {"intake", "transfer"}
 
 
 def test_a_consumer_killed_mid_stream_applies_every_event_exactly_once(network, urls):

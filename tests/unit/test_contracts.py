@@ -25,6 +25,14 @@ STEP_EVENT_NAMES = {
     "handover_refused",
     "escalation_resolved",
     "return_notice_issued",
+    "earlier_stay_recognised",
+    "revisit_recorded",
+    "revisit_overdue",
+    "help_task_opened",
+    "at_risk_registered",
+    "risk_assessed",
+    "repeat_wandering_flagged",
+    "stabilisation_closed",
 }
 
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from rescue_chassis import problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
 from rescue_chassis.network import load_network
+from rescue_chassis.periodic import PeriodicJob, run_forever
 from rescue_chassis.runtime import Runtime
 from rescue_chassis.settings import ServiceSettings
 from rescue_chassis.tables import ServiceTables
@@ -48,6 +49,8 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     # Built with the runtime, so handlers get their dependencies passed in.
     handlers: Callable[[Runtime], Mapping[type[EventContract], Handler]] | None = None
+    # Deadline sweeps, every `periodic_interval_seconds` (see rescue_chassis.periodic).
+    periodic: Callable[[Runtime], Sequence[PeriodicJob]] | None = None
     version: str = "0.1.0"
     extra: dict = field(default_factory=dict)
 
@@ -82,6 +85,8 @@ def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> R
             handlers=definition.handlers(runtime),
         )
         topics.append(runtime.consumer.dead_letter_topic)
+    if definition.periodic is not None:
+        runtime.periodic = list(definition.periodic(runtime))
     runtime.relay = OutboxRelay(
         engine=engine,
         table=definition.tables.plumbing.outbox,
@@ -105,6 +110,13 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         background = [asyncio.create_task(runtime.relay.run(), name="outbox-relay")]
         if runtime.consumer is not None:
             background.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
+        if runtime.periodic:
+            interval = settings.periodic_interval_seconds
+            background.append(
+                asyncio.create_task(
+                    run_forever(runtime.sessions, runtime.periodic, interval), name="periodic"
+                )
+            )
         log.info("%s started", definition.name)
         try:
             yield

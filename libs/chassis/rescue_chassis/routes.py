@@ -66,6 +66,21 @@ async def outbox_backlog(runtime: RuntimeDep) -> OutboxBacklog:
     return OutboxBacklog(unpublished=row[0], oldest_created_at=row[1], max_attempts=row[2])
 
 
+class PeriodicJobStatus(BaseModel):
+    name: str
+    runs: int
+    failures: int
+    last_run_at: datetime | None
+    last_changed: int
+    last_error: str | None
+
+
+@ops.get("/periodic", response_model=list[PeriodicJobStatus])
+async def periodic_jobs(runtime: RuntimeDep) -> list[PeriodicJobStatus]:
+    """The deadline sweeps of this process: are they running, and failing?"""
+    return [PeriodicJobStatus(name=job.name, **vars(job.status)) for job in runtime.periodic]
+
+
 class DeadLetter(BaseModel):
     id: int
     consumer: str

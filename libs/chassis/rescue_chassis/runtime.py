@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rescue_chassis.network import Network
+from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.settings import ServiceSettings
 from rescue_chassis.tables import ServiceTables
 from rescue_events.consumer import EventConsumer
@@ -27,6 +28,7 @@ class Runtime:
     relay: OutboxRelay
     network: Network
     consumer: EventConsumer | None = None
+    periodic: list[PeriodicJob] = field(default_factory=list)
 
 
 def _runtime(request: Request) -> Runtime:

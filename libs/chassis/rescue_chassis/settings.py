@@ -28,6 +28,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     network_file: str | None = None  # the stations of the network; packaged default if unset
     relay_batch_size: int = 500
+    periodic_interval_seconds: float = 60.0  # how often deadline sweeps run
 
     @model_validator(mode="after")
     def _refuse_development_credentials_in_production(self) -> ServiceSettings:

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from followup import api, handlers
+from followup import handlers, sweeps
+from followup.api import routers
 from followup.settings import FollowupSettings
 from followup.tables import tables
 from rescue_chassis.app import ServiceDefinition
@@ -11,11 +12,15 @@ from rescue_events.contracts import FOLLOWUP_EVENTS
 service = ServiceDefinition(
     name="followup",
     title="Followup",
-    description="Return stabilisation: the ledger, revisits every two months for a year.",
+    description=(
+        "Return stabilisation: the ledger of returned persons, revisits every two months "
+        "for a year, the at-risk register, risk assessment and help, repeat wandering."
+    ),
     settings_class=FollowupSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     produces=[FOLLOWUP_EVENTS],
-    routers=[api.router],
+    routers=routers,
     handlers=handlers.handlers,
+    periodic=sweeps.jobs,
 )

@@ -3,12 +3,55 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, timedelta
+from enum import StrEnum
+
+from rescue_events.contracts import PartnerType, PersonCategory, Situation
 
 # Revisits at least every two months for at least one year (回访频率不低于每两月一次,
 # 回访期不少于一年).
 REVISIT_INTERVAL_MONTHS = 2
 STABILISATION_MONTHS = 12
+# A missed revisit goes to the origin station and the home town the day after it
+# was due, and to the center when it is still missing two weeks later.
+ESCALATE_AFTER = timedelta(days=14)
+ESCALATED_TO = {"overdue": "origin station and home town", "escalated": "center station"}
+
+# Who enters the at-risk register by themselves (易流浪走失人员信息库).
+AT_RISK_CATEGORIES = {
+    PersonCategory.MENTAL_ILLNESS,
+    PersonCategory.DEMENTIA,
+    PersonCategory.DISABLED,
+}
+REPEAT_WANDERING = "repeat_wandering"
+
+# Which partner a difficulty found on a revisit is referred to.
+REFER_DIFFICULTY = {
+    Situation.LIVING_DIFFICULTY: PartnerType.CIVIL_AFFAIRS,  # 特困/低保
+    Situation.WORK_DIFFICULTY: PartnerType.SOCIAL_ORGANISATION,
+    Situation.MEDICAL_DIFFICULTY: PartnerType.HOSPITAL,
+}
+
+
+class RecordStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class RevisitStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DONE = "done"
+    OVERDUE = "overdue"
+
+
+class ClosingRefused(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 def add_months(day: date, months: int) -> date:
@@ -26,3 +69,56 @@ def revisit_schedule(handed_over_on: date) -> list[date]:
             REVISIT_INTERVAL_MONTHS, STABILISATION_MONTHS + 1, REVISIT_INTERVAL_MONTHS
         )
     ]
+
+
+def overdue_level(due_on: date, today: date) -> str | None:
+    """None while the revisit is not late; "overdue" from the day after it was due;
+    "escalated" once it is still missing ESCALATE_AFTER later."""
+    if today <= due_on:
+        return None
+    return "escalated" if today > due_on + ESCALATE_AFTER else "overdue"
+
+
+def jurisdiction(home_admin_code: str | None) -> str | None:
+    """The town (乡镇街道, 9 digits) that revisits, or the county (6) when the town
+    is not known. Village codes (12 digits) belong to their town."""
+    if not home_admin_code:
+        return None
+    return home_admin_code[:9] if len(home_admin_code) >= 9 else home_admin_code[:6]
+
+
+def county_of(code: str | None) -> str | None:
+    return code[:6] if code else None
+
+
+def at_risk_reasons(categories: Iterable[str]) -> list[str]:
+    found = set(categories)
+    return sorted(c.value for c in AT_RISK_CATEGORIES if c.value in found)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def identity_key(full_name: str, home_admin_code: str | None, home_address: str) -> str:
+    """What makes two identities the same person for the ledger: the name and the
+    home, by admin code when there is one (村/乡镇 level), else by address."""
+    name = _SPACES.sub("", unicodedata.normalize("NFKC", full_name))
+    home = home_admin_code or _SPACES.sub("", unicodedata.normalize("NFKC", home_address))
+    return f"{name}|{home}"
+
+
+def check_closing(
+    *, handed_over_on: date, today: date, revisit_statuses: list[str], last_situation: str | None
+) -> None:
+    """A record closes after a stable year: every revisit made, a year passed, and
+    the person found stable on the last one."""
+    if today < add_months(handed_over_on, STABILISATION_MONTHS):
+        raise ClosingRefused("outcome", "the year of followup has not passed")
+    if any(s != RevisitStatus.DONE for s in revisit_statuses):
+        raise ClosingRefused("outcome", "not every revisit has been made")
+    if last_situation != Situation.STABLE:
+        raise ClosingRefused("outcome", "the last revisit did not find the person stable")
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None

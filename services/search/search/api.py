@@ -13,11 +13,15 @@ from rescue_chassis.access import ensure_visible, sees_network
 from rescue_chassis.auth import PrincipalDep
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
-from rescue_chassis.problems import Problem
+from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
-from rescue_events.contracts import IdentificationMethod, IdentityConfirmedV1
+from rescue_events.contracts import (
+    EarlierStayRecognisedV1,
+    IdentificationMethod,
+    IdentityConfirmedV1,
+)
 from search.domain import notice_overdue
-from search.tables import SearchCase, tables
+from search.tables import EarlierStay, SearchCase, tables
 
 router = APIRouter(prefix="/cases", tags=["search cases"])
 
@@ -156,5 +160,75 @@ async def confirm_identity(
     )
     view = CaseView.of(case)
     await idem.remember(session, 200, view.model_dump(mode="json"))
+    await session.commit()
+    return view
+
+
+class EarlierStayRecognition(BaseModel):
+    """A match (from the matching engine or by hand) that a specialist accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    earlier_person_id: uuid.UUID
+    method: IdentificationMethod = Field(examples=["face_comparison"])
+    similarity: float | None = Field(default=None, ge=0, le=1)
+
+
+class EarlierStayView(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    earlier_person_id: uuid.UUID
+    method: str
+    similarity: float | None
+    recognised_at: datetime
+
+
+@router.post("/{case_id}/earlier-stays", status_code=201, response_model=EarlierStayView)
+async def recognise_earlier_stay(
+    case_id: uuid.UUID,
+    recognition: EarlierStayRecognition,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+):
+    """The person was in the network's records before (`earlier_stay_recognised`):
+    followup flags a returned person back on the street."""
+    case = await session.get(SearchCase, case_id, with_for_update=True)
+    if case is None:
+        raise Problem(404, "Not found", "No such search case.")
+    ensure_visible(principal, runtime.network, "search case", case.station_id)
+    if recognition.earlier_person_id == case.person_id:
+        raise invalid("earlier_person_id", "is this case's own person")
+    if await session.scalar(
+        select(EarlierStay.id).where(
+            EarlierStay.case_id == case.id,
+            EarlierStay.earlier_person_id == recognition.earlier_person_id,
+        )
+    ):
+        raise Problem(409, "Already recognised", "This earlier stay is already on the case.")
+    now = datetime.now(UTC)
+    stay = EarlierStay(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        earlier_person_id=recognition.earlier_person_id,
+        method=recognition.method.value,
+        similarity=recognition.similarity,
+        recognised_by=principal.subject,
+        recognised_at=now,
+    )
+    session.add(stay)
+    await runtime.outbox.stage(
+        session,
+        EarlierStayRecognisedV1(
+            person_id=case.person_id,
+            earlier_person_id=recognition.earlier_person_id,
+            station_id=case.station_id,
+            method=recognition.method,
+            similarity=recognition.similarity,
+            recognised_by=principal.subject,
+            recognised_at=now,
+        ),
+    )
+    view = EarlierStayView.model_validate(stay, from_attributes=True)
     await session.commit()
     return view

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, UniqueConstraint
 from sqlmodel import Field
 
 from rescue_chassis.tables import service_tables
@@ -39,3 +39,19 @@ class SearchCase(Base, table=True):
     home_province: str | None = Field(default=None, max_length=50)
     home_address: str | None = Field(default=None, max_length=300)
     home_admin_code: str | None = Field(default=None, max_length=12)
+
+
+class EarlierStay(Base, table=True):
+    """An earlier person of the network's records recognised as this case's person
+    (a face or name match a search specialist accepted): the wandering trail."""
+
+    __tablename__ = "earlier_stays"
+    __table_args__ = (UniqueConstraint("case_id", "earlier_person_id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="search_cases.id", index=True)
+    earlier_person_id: uuid.UUID
+    method: str = Field(max_length=40)
+    similarity: float | None = None
+    recognised_by: str = Field(max_length=200)
+    recognised_at: datetime = Field(sa_column=_ts())

@@ -1,10 +1,23 @@
 """Every event contract of the network; importing this module registers them all."""
 
 from rescue_events.contracts.base import EventContract, PersonCategory
-from rescue_events.contracts.followup import StabilisationOpenedV1
+from rescue_events.contracts.followup import (
+    AtRiskRegisteredV1,
+    HelpTaskOpenedV1,
+    RepeatWanderingFlaggedV1,
+    RevisitMode,
+    RevisitOverdueV1,
+    RevisitRecordedV1,
+    RiskAssessedV1,
+    RiskLevel,
+    Situation,
+    StabilisationClosedV1,
+    StabilisationOpenedV1,
+)
 from rescue_events.contracts.intake import ArrivalRoute, IdentityStatus, PersonAdmittedV1, Sex
 from rescue_events.contracts.referral import PartnerType, ReferralOpenedV1
 from rescue_events.contracts.search import (
+    EarlierStayRecognisedV1,
     IdentificationMethod,
     IdentityConfirmedV1,
     SearchCaseOpenedV1,
@@ -30,6 +43,17 @@ from rescue_events.contracts.transfer import (
 )
 
 __all__ = [
+    "AtRiskRegisteredV1",
+    "EarlierStayRecognisedV1",
+    "HelpTaskOpenedV1",
+    "RepeatWanderingFlaggedV1",
+    "RevisitMode",
+    "RevisitOverdueV1",
+    "RevisitRecordedV1",
+    "RiskAssessedV1",
+    "RiskLevel",
+    "Situation",
+    "StabilisationClosedV1",
     "ArrivalRoute",
     "EscalationResolvedV1",
     "EscortDepartedV1",

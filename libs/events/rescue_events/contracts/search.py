@@ -58,3 +58,21 @@ class IdentityConfirmedV1(EventContract):
     cross_province: bool = Field(
         description="Whether home lies in another province than the caring station."
     )
+
+
+@registry.event(
+    "earlier_stay_recognised",
+    1,
+    topic=SEARCH_EVENTS,
+    summary=(
+        "The admitted person is the same as an earlier person of the network's records "
+        "(a face or name match accepted by a search specialist)."
+    ),
+)
+class EarlierStayRecognisedV1(EventContract):
+    earlier_person_id: UUID = Field(description="The person of the earlier stay.")
+    station_id: StationId = Field(description="The station caring for the person now.")
+    method: IdentificationMethod
+    similarity: float | None = Field(default=None, ge=0, le=1)
+    recognised_by: str
+    recognised_at: Timestamp

@@ -47,6 +47,9 @@ class PersonHandedOverV1(EventContract):
     destination_province: str
     home_address: str
     home_admin_code: str | None = None
+    full_name: str | None = Field(
+        default=None, max_length=100, description="So the home area knows whom to revisit."
+    )
 
 
 class TransportMode(StrEnum):

@@ -244,6 +244,7 @@ async def record_handover(
             destination_province=found.destination_province,
             home_address=found.home_address,
             home_admin_code=found.home_admin_code,
+            full_name=found.full_name,
         ),
     )
     await issue_notice(session, runtime, found, now)

@@ -1,0 +1,134 @@
+"""What followup's API answers with (API-out models)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RevisitView(_View):
+    sequence: int
+    due_on: date
+    assigned_to: str | None
+    status: str
+    overdue_at: datetime | None
+    escalated_at: datetime | None
+    mode: str | None
+    visited_on: date | None
+    visited_by: str | None
+    situation: str | None
+    note: str | None
+
+
+class HelpTaskView(_View):
+    id: uuid.UUID
+    record_id: uuid.UUID
+    revisit_sequence: int
+    difficulty: str
+    refer_to: str | None
+    owner: str | None
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None
+
+
+class RiskAssessmentView(_View):
+    id: uuid.UUID
+    level: str
+    reasons: list[str]
+    owner: str
+    assessed_at: datetime
+
+
+class HelpPlanView(_View):
+    id: uuid.UUID
+    county_code: str | None
+    measures: list[str]
+    owner: str
+    created_at: datetime
+
+
+class SocialWorkServiceView(_View):
+    id: uuid.UUID
+    service: str
+    owner: str
+    delivered_on: date
+    note: str | None
+
+
+class StabilisationView(_View):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    return_id: uuid.UUID
+    station_id: str
+    full_name: str | None
+    home_province: str
+    home_address: str
+    home_admin_code: str | None
+    jurisdiction_code: str | None
+    received_by: str
+    handed_over_at: datetime
+    opened_at: datetime
+    status: str
+    closed_at: datetime | None
+    outcome: str | None
+    settlement: str | None
+    revisits: list[RevisitView]
+    risk_assessments: list[RiskAssessmentView] = []
+    help_plans: list[HelpPlanView] = []
+    social_work_services: list[SocialWorkServiceView] = []
+    help_tasks: list[HelpTaskView] = []
+
+
+class AtRiskEntryView(_View):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    record_id: uuid.UUID | None
+    station_id: str
+    jurisdiction_code: str | None
+    reasons: list[str]
+    added_by: str
+    note: str | None
+    registered_at: datetime
+
+
+class RepeatWanderingView(_View):
+    id: uuid.UUID
+    record_id: uuid.UUID
+    person_id: uuid.UUID
+    earlier_person_id: uuid.UUID
+    full_name: str | None
+    origin_station_id: str
+    admitting_station_id: str
+    basis: str
+    flagged_at: datetime
+
+
+class OverdueRevisitView(_View):
+    record_id: uuid.UUID
+    person_id: uuid.UUID
+    full_name: str | None
+    station_id: str
+    sequence: int
+    due_on: date
+    assigned_to: str | None
+    overdue_at: datetime | None
+    escalated_at: datetime | None
+
+
+class FiguresRow(BaseModel):
+    jurisdiction_code: str
+    returned: int
+    repeat_wanderers: int
+    repeat_wandering_rate: float | None
+    revisits_due: int
+    revisits_made: int
+    revisits_on_time: int
+    revisit_compliance: float | None
