@@ -220,3 +220,43 @@ def query(network: LocalNetwork, database: str, sql: str, *args) -> list[asyncpg
 def topic_events(network: LocalNetwork, topic: str, until: Callable[[list[Any]], bool]):
     """Records of a topic from the beginning, until ``until(records)`` holds."""
     return asyncio.run(read_topic(network.broker.bootstrap_servers, topic, until=until))
+
+
+class WebhookReceiver:
+    """A partner's webhook endpoint, for real HTTP deliveries in tests: answers 500
+    to the first ``fail_first`` requests, then 200, and keeps every request."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.requests.append((dict(self.headers), body))
+                    failing = len(receiver.requests) <= receiver.fail_first
+                self.send_response(500 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}/rescue-referrals"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

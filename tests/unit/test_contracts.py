@@ -33,6 +33,15 @@ STEP_EVENT_NAMES = {
     "risk_assessed",
     "repeat_wandering_flagged",
     "stabilisation_closed",
+    "referral_status_changed",
+    "referral_overdue",
+    "womens_federation_referral",
+    "minor_protection_referral",
+    "police_referral",
+    "hospital_referral",
+    "civil_affairs_referral",
+    "social_organisation_referral",
+    "partner_answer",
 }
 
 
@@ -126,5 +135,6 @@ def test_asyncapi_names_every_topic_and_message():
     addresses = {c["address"] for c in document["channels"].values()}
     assert addresses == {t for t in registry.topics}
     assert set(document["components"]["messages"]) == {
-        f"{n}_v1" for n in OWNER_EVENT_NAMES | STEP_EVENT_NAMES
+        f"{name}_v{version}" for name, version in registry.events
     }
+    assert {name for name, _ in registry.events} == OWNER_EVENT_NAMES | STEP_EVENT_NAMES

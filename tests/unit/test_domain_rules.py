@@ -4,9 +4,8 @@ import pytest
 
 from followup.domain import add_months, revisit_schedule
 from intake.domain import AdmissionRefused, check_admission
-from referral.domain import referrals_for
 from rescue_chassis.network import load_network
-from rescue_events.contracts import ArrivalRoute, PartnerType, PersonCategory
+from rescue_events.contracts import ArrivalRoute, PersonCategory
 from search.domain import notice_due_at, notice_overdue
 from transfer.domain import escort_station
 
@@ -86,17 +85,3 @@ def test_province_names_compare_with_or_without_suffix():
     assert not network.is_cross_province("gushi", "河南")
     assert not network.is_cross_province("gushi", "河南省")
     assert network.is_cross_province("gushi", "四川省")
-
-
-def test_referral_rules_map_categories_to_partners():
-    assert referrals_for(
-        [
-            PersonCategory.DOMESTIC_VIOLENCE_VICTIM,
-            PersonCategory.ELDERLY,
-            PersonCategory.DOMESTIC_VIOLENCE_VICTIM,
-        ]
-    ) == [(PersonCategory.DOMESTIC_VIOLENCE_VICTIM, PartnerType.WOMENS_FEDERATION)]
-    assert referrals_for([PersonCategory.COERCED_BEGGING, PersonCategory.MINOR]) == [
-        (PersonCategory.COERCED_BEGGING, PartnerType.POLICE),
-        (PersonCategory.MINOR, PartnerType.MINOR_PROTECTION),
-    ]

@@ -30,6 +30,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     OPS = "ops"
     ADMIN = "admin"
+    # A partner agency's system; its token's station_id claim names the agency.
+    PARTNER = "partner"
 
 
 @dataclass(frozen=True)

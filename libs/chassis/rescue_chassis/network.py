@@ -27,6 +27,7 @@ class Station:
     kind: StationKind
     province: str
     city: str
+    admin_code: str | None = None  # the city or county the station serves
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def load_network(path: str | None = None) -> Network:
             kind=StationKind(s["kind"]),
             province=s["province"],
             city=s["city"],
+            admin_code=str(s["admin_code"]) if s.get("admin_code") else None,
         )
         for s in data["stations"]
     }

@@ -70,6 +70,13 @@ class DeadLetterReason(enum.StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     INVALID_PAYLOAD = "invalid_payload"
     HANDLER_FAILED = "handler_failed"
+    REJECTED = "rejected"
+
+
+class Rejected(Exception):
+    """A handler refuses a well-formed event that must not be applied (e.g. an
+    answer from an agency the referral was not sent to): dead-lettered at once,
+    since retrying cannot change the answer."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +286,9 @@ class EventConsumer:
             try:
                 applied = await self._apply(record, envelope, event, handler)
                 return Outcome.APPLIED if applied else Outcome.DUPLICATE
+            except Rejected as exc:
+                log.warning("consumer %s rejects %s: %s", self.name, envelope.id, exc)
+                return await reject(DeadLetterReason.REJECTED, str(exc), envelope, attempt)
             except Exception as exc:
                 if is_transient(exc) and not replaying:
                     attempt -= 1  # the database or network, not the message

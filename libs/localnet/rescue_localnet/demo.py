@@ -96,6 +96,9 @@ def run_demo(
         )
 
     gushi, center = client("gushi"), client("center")
+    admin = httpx.Client(
+        headers={"Authorization": f"Bearer {token('center', ['admin'])}"}, timeout=10
+    )
     now = datetime.now(UTC)
 
     say("1. gushi station admits an unidentified man brought in by a police patrol")
@@ -220,6 +223,15 @@ def run_demo(
     say(f"7. stabilisation opened with {len(record['revisits'])} revisits: {dues}")
 
     say("8. a woman fleeing domestic violence asks gushi station for help")
+    admin.put(
+        f"{urls['referral']}/partners/xinyang-pingqiao-womens-federation",
+        json={
+            "name": "信阳市平桥区妇女联合会",
+            "partner_type": "womens_federation",
+            "jurisdiction_code": "411503",
+            "contacts": [{"name": "权益部", "phone": "0376-0000000"}],
+        },
+    ).raise_for_status()
     dv = gushi.post(
         f"{urls['intake']}/persons",
         json={
@@ -227,6 +239,7 @@ def run_demo(
             "sex": "female",
             "estimated_age": 34,
             "full_name": "张某",
+            "registered_home_admin_code": "411503",
             "categories": ["domestic_violence_victim"],
         },
     )
@@ -236,7 +249,15 @@ def run_demo(
         lambda: gushi.get(f"{urls['referral']}/referrals", params={"person_id": dv_id}).json(),
         "referral",
     )
-    say(f"   referral to {referrals[0]['partner_type']} opened ({referrals[0]['reason']})")
+    referral = referrals[0]
+    say(
+        f"   referral to {referral['partner_type']} ({referral['agency_id']}) opened: "
+        f"{referral['status']}"
+    )
+    gushi.post(
+        f"{urls['referral']}/referrals/{referral['id']}/consent", json={"decision": "given"}
+    ).raise_for_status()
+    say("   she agrees; the referral is sent on the women's federation's own topic")
     return DemoResult(
         person_id=person_id,
         case=case,

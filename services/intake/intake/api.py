@@ -56,6 +56,12 @@ class AdmissionRequest(BaseModel):
     full_name: Text | None = Field(
         default=None, description="Only when the identity is already confirmed."
     )
+    registered_home_admin_code: str | None = Field(
+        default=None,
+        pattern=r"^\d{6}(\d{3}(\d{3})?)?$",
+        description="The registered home (户籍地) when known: where referrals go.",
+        examples=["411502"],
+    )
     stated_names: list[Text] = Field(default_factory=list, max_length=20)
     stated_places: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
         default_factory=list, max_length=20
@@ -75,6 +81,7 @@ class PersonView(BaseModel):
     arrival_route: ArrivalRoute
     identity_status: IdentityStatus
     full_name: str | None
+    registered_home_admin_code: str | None
     sex: Sex
     estimated_age: int | None
     stated_names: list[str]
@@ -135,6 +142,7 @@ async def admit_person(
         arrival_route=request.arrival_route.value,
         identity_status=identity.value,
         full_name=request.full_name,
+        registered_home_admin_code=request.registered_home_admin_code,
         sex=request.sex.value,
         estimated_age=request.estimated_age,
         stated_names=list(request.stated_names),
@@ -164,6 +172,8 @@ async def admit_person(
             stated_places=person.stated_places,
             dialect=request.dialect,
             categories=list(request.categories),
+            full_name=request.full_name,
+            registered_home_admin_code=request.registered_home_admin_code,
         ),
     )
     view = PersonView.of(person)

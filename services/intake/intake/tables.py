@@ -25,6 +25,7 @@ class Person(Base, table=True):
     arrival_route: str = Field(max_length=40)
     identity_status: str = Field(max_length=20)
     full_name: str | None = Field(default=None, max_length=100)
+    registered_home_admin_code: str | None = Field(default=None, max_length=12)
     sex: str = Field(max_length=10)
     estimated_age: int | None = None
     stated_names: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))

@@ -2,20 +2,27 @@
 
 from pathlib import Path
 
-from referral import api, handlers
+from referral import handlers, sweeps
+from referral.api import routers
 from referral.settings import ReferralSettings
 from referral.tables import tables
 from rescue_chassis.app import ServiceDefinition
-from rescue_events.contracts import REFERRAL_EVENTS
+from rescue_events.contracts import PARTNER_ANSWERS, PARTNER_TOPICS, REFERRAL_EVENTS
 
 service = ServiceDefinition(
     name="referral",
     title="Referral",
-    description="Referrals of vulnerable persons to partner agencies.",
+    description=(
+        "Closed-loop referrals of vulnerable persons to partner agencies: rules as data, "
+        "the partner directory, consent, deadlines, partner feeds, answers and webhooks."
+    ),
     settings_class=ReferralSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    produces=[REFERRAL_EVENTS],
-    routers=[api.router],
+    # The answers topic is the partners' to write, but referral creates it, as the
+    # service that reads it.
+    produces=[REFERRAL_EVENTS, *PARTNER_TOPICS.values(), PARTNER_ANSWERS],
+    routers=routers,
     handlers=handlers.handlers,
+    periodic=sweeps.jobs,
 )

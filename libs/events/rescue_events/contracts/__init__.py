@@ -15,7 +15,17 @@ from rescue_events.contracts.followup import (
     StabilisationOpenedV1,
 )
 from rescue_events.contracts.intake import ArrivalRoute, IdentityStatus, PersonAdmittedV1, Sex
-from rescue_events.contracts.referral import PartnerType, ReferralOpenedV1
+from rescue_events.contracts.referral import (
+    PARTNER_FEEDS,
+    PartnerAnswerKind,
+    PartnerAnswerV1,
+    PartnerReferral,
+    PartnerType,
+    ReferralOpenedV2,
+    ReferralOverdueV1,
+    ReferralStatus,
+    ReferralStatusChangedV1,
+)
 from rescue_events.contracts.search import (
     EarlierStayRecognisedV1,
     IdentificationMethod,
@@ -25,6 +35,8 @@ from rescue_events.contracts.search import (
 from rescue_events.contracts.topics import (
     FOLLOWUP_EVENTS,
     INTAKE_EVENTS,
+    PARTNER_ANSWERS,
+    PARTNER_TOPICS,
     REFERRAL_EVENTS,
     SEARCH_EVENTS,
     TRANSFER_EVENTS,
@@ -74,7 +86,16 @@ __all__ = [
     "PersonHandedOverV1",
     "REFERRAL_EVENTS",
     "ReceiverKind",
-    "ReferralOpenedV1",
+    "PARTNER_ANSWERS",
+    "PARTNER_FEEDS",
+    "PARTNER_TOPICS",
+    "PartnerAnswerKind",
+    "PartnerAnswerV1",
+    "PartnerReferral",
+    "ReferralOpenedV2",
+    "ReferralOverdueV1",
+    "ReferralStatus",
+    "ReferralStatusChangedV1",
     "ReturnOpenedV1",
     "SEARCH_EVENTS",
     "SearchCaseOpenedV1",

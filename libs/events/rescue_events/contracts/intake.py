@@ -50,3 +50,11 @@ class PersonAdmittedV1(EventContract):
     )
     dialect: str | None = None
     categories: list[PersonCategory] = Field(default_factory=list)
+    full_name: str | None = Field(
+        default=None, max_length=100, description="Only when the identity is already confirmed."
+    )
+    registered_home_admin_code: str | None = Field(
+        default=None,
+        pattern=r"^\d{6}(\d{3}(\d{3})?)?$",
+        description="The registered home (户籍地), when known.",
+    )

@@ -18,3 +18,26 @@ REFERRAL_EVENTS = registry.topic(
 FOLLOWUP_EVENTS = registry.topic(
     "rescue.followup.events", partitions=6, description="Return stabilisation and revisits."
 )
+
+# Partner feeds: each partner type reads only its own topic, whose events carry
+# only what that partner needs (contracts/referral.py).
+PARTNER_TOPICS = {
+    partner: registry.topic(
+        f"rescue.partner.{partner}",
+        partitions=6,
+        description=f"Referrals sent to {partner.replace('_', ' ')} agencies, minimal fields.",
+    )
+    for partner in (
+        "womens_federation",
+        "minor_protection",
+        "police",
+        "hospital",
+        "civil_affairs",
+        "social_organisation",
+    )
+}
+PARTNER_ANSWERS = registry.topic(
+    "rescue.partner.answers",
+    partitions=6,
+    description="Partners' answers to referrals (acknowledged, accepted, declined, done).",
+)

@@ -1,0 +1,5 @@
+from referral.api.partner import router as partner
+from referral.api.partners import router as partners
+from referral.api.referrals import router as referrals
+
+routers = [referrals, partners, partner]

@@ -1,0 +1,81 @@
+"""The partner directory: agencies, their type, the jurisdiction they serve, their
+contacts and, for those that cannot consume Kafka, a webhook."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from sqlalchemy import select
+
+from referral.tables import Agency
+from referral.views import AgencyView
+from rescue_chassis.auth import PrincipalDep, Role, require_roles
+from rescue_chassis.db import SessionDep
+from rescue_chassis.problems import invalid
+from rescue_events.contracts import PartnerType
+
+router = APIRouter(prefix="/partners", tags=["partner directory"])
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(default=None, max_length=30)
+    role: str | None = Field(default=None, max_length=100)
+
+
+class AgencyEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, examples=["信阳市妇女联合会"])
+    partner_type: PartnerType
+    jurisdiction_code: str = Field(
+        pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$",
+        description="The admin code (prefix) the agency serves: province 2 digits … village 12.",
+        examples=["4115"],
+    )
+    contacts: list[Contact] = Field(default_factory=list, max_length=20)
+    webhook_url: HttpUrl | None = None
+    webhook_secret: str | None = Field(default=None, min_length=32, max_length=200)
+    active: bool = True
+
+
+AgencyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+
+
+@router.get("", response_model=list[AgencyView])
+async def list_partners(
+    principal: PrincipalDep, session: SessionDep, partner_type: PartnerType | None = None
+):
+    query = select(Agency).order_by(Agency.partner_type, Agency.jurisdiction_code)
+    if partner_type:
+        query = query.where(Agency.partner_type == partner_type.value)
+    return [AgencyView.model_validate(a) for a in (await session.scalars(query)).all()]
+
+
+@router.put(
+    "/{agency_id}",
+    response_model=AgencyView,
+    dependencies=[require_roles(Role.ADMIN, Role.OPS)],
+)
+async def put_partner(agency_id: AgencyId, entry: AgencyEntry, session: SessionDep):
+    """Add or update an agency (admins). Referrals waiting for an agency in its
+    jurisdiction are routed to it by the next routing sweep."""
+    if (entry.webhook_url is None) != (entry.webhook_secret is None):
+        raise invalid("webhook_secret", "give both webhook_url and webhook_secret, or neither")
+    agency = await session.get(Agency, agency_id, with_for_update=True)
+    values = entry.model_dump(mode="json")
+    values["partner_type"] = entry.partner_type.value
+    if agency is None:
+        agency = Agency(id=agency_id, created_at=datetime.now(UTC), **values)
+        session.add(agency)
+    else:
+        for key, value in values.items():
+            setattr(agency, key, value)
+    result = AgencyView.model_validate(agency)
+    await session.commit()
+    return result
