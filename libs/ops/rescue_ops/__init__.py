@@ -1,0 +1,1 @@
+"""The on-call engineer's command line (``python -m rescue_ops``)."""
