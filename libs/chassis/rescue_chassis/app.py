@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from rescue_chassis import problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
+from rescue_chassis.metrics import ServiceMetrics, WorkMetric
 from rescue_chassis.network import load_network
 from rescue_chassis.periodic import PeriodicJob, run_forever
 from rescue_chassis.runtime import Runtime
@@ -51,6 +52,8 @@ class ServiceDefinition:
     handlers: Callable[[Runtime], Mapping[type[EventContract], Handler]] | None = None
     # Deadline sweeps, every `periodic_interval_seconds` (see rescue_chassis.periodic).
     periodic: Callable[[Runtime], Sequence[PeriodicJob]] | None = None
+    # Figures of the service's own work for /metrics (rescue_chassis.metrics).
+    work_metrics: Sequence[WorkMetric] = ()
     version: str = "0.1.0"
     extra: dict = field(default_factory=dict)
 
@@ -147,6 +150,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
+    ServiceMetrics(runtime, definition.work_metrics).install(app)
     app.include_router(routes.health)
     app.include_router(routes.ops)
     for router in definition.routers:

@@ -66,6 +66,25 @@ async def outbox_backlog(runtime: RuntimeDep) -> OutboxBacklog:
     return OutboxBacklog(unpublished=row[0], oldest_created_at=row[1], max_attempts=row[2])
 
 
+class ConsumerLag(BaseModel):
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+    lag: int
+
+
+@ops.get("/consumer-lag", response_model=list[ConsumerLag])
+async def consumer_lag(runtime: RuntimeDep) -> list[ConsumerLag]:
+    """How far this process's consumer is behind, per partition assigned to it."""
+    consumer = _consumer(runtime)
+    try:
+        lags = await asyncio.wait_for(consumer.lag(), 5.0)
+    except (ConnectionError, TimeoutError) as exc:
+        raise Problem(503, "Broker unavailable", str(exc) or "The broker did not answer.") from None
+    return [ConsumerLag(**vars(lag)) for lag in lags]
+
+
 class PeriodicJobStatus(BaseModel):
     name: str
     runs: int

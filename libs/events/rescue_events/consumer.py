@@ -91,6 +91,15 @@ class ReceivedRecord:
     headers: Sequence[tuple[str, bytes]]
 
 
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+    lag: int
+
+
 class ReplayFailed(Exception):
     def __init__(self, reason: DeadLetterReason, error: str) -> None:
         super().__init__(f"{reason}: {error}")
@@ -147,6 +156,7 @@ class EventConsumer:
             description=f"Records the {name} consumer could not apply.",
         )
         self.connected = False
+        self._live: AIOKafkaConsumer | None = None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -159,6 +169,7 @@ class EventConsumer:
                 await ensure_topics(self.kafka, [*self.topics, self.dead_letter_topic])
                 consumer = self._new_kafka_consumer()
                 await consumer.start()
+                self._live = consumer
                 self.connected = True
                 delay = 0.2
                 log.info("consumer %s subscribed to %s", self.name, [t.name for t in self.topics])
@@ -171,8 +182,26 @@ class EventConsumer:
                 delay = min(delay * 2, 5.0)
             finally:
                 self.connected = False
+                self._live = None
                 if consumer is not None:
                     await _stop_quietly(consumer)
+
+    async def lag(self) -> list[PartitionLag]:
+        """How far this member is behind on each partition assigned to it: the end
+        of the partition minus the committed offset (all of it if none yet)."""
+        consumer = self._live
+        if consumer is None:
+            raise ConnectionError(f"consumer {self.name} is not connected to the broker")
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return []
+        ends = await consumer.end_offsets(assigned)
+        lags = []
+        for tp in assigned:
+            committed = await consumer.committed(tp)
+            behind = ends[tp] - (committed or 0)
+            lags.append(PartitionLag(tp.topic, tp.partition, committed, ends[tp], max(behind, 0)))
+        return lags
 
     def _new_kafka_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

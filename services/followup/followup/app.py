@@ -4,6 +4,7 @@ from pathlib import Path
 
 from followup import handlers, sweeps
 from followup.api import routers
+from followup.metrics import WORK_METRICS
 from followup.settings import FollowupSettings
 from followup.tables import tables
 from rescue_chassis.app import ServiceDefinition
@@ -23,4 +24,5 @@ service = ServiceDefinition(
     routers=routers,
     handlers=handlers.handlers,
     periodic=sweeps.jobs,
+    work_metrics=WORK_METRICS,
 )

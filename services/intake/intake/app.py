@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from intake import api, handlers
+from intake.metrics import WORK_METRICS
 from intake.settings import IntakeSettings
 from intake.tables import tables
 from rescue_chassis.app import ServiceDefinition
@@ -18,4 +19,5 @@ service = ServiceDefinition(
     produces=[INTAKE_EVENTS],
     routers=[api.router],
     handlers=handlers.handlers,
+    work_metrics=WORK_METRICS,
 )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from referral import handlers, sweeps
 from referral.api import routers
+from referral.metrics import WORK_METRICS
 from referral.settings import ReferralSettings
 from referral.tables import tables
 from rescue_chassis.app import ServiceDefinition
@@ -25,4 +26,5 @@ service = ServiceDefinition(
     routers=routers,
     handlers=handlers.handlers,
     periodic=sweeps.jobs,
+    work_metrics=WORK_METRICS,
 )

@@ -5,6 +5,7 @@ from pathlib import Path
 from rescue_chassis.app import ServiceDefinition
 from rescue_events.contracts import SEARCH_EVENTS
 from search import api, handlers
+from search.metrics import WORK_METRICS
 from search.settings import SearchSettings
 from search.tables import tables
 
@@ -18,4 +19,5 @@ service = ServiceDefinition(
     produces=[SEARCH_EVENTS],
     routers=[api.router],
     handlers=handlers.handlers,
+    work_metrics=WORK_METRICS,
 )

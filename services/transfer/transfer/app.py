@@ -6,6 +6,7 @@ from rescue_chassis.app import ServiceDefinition
 from rescue_events.contracts import TRANSFER_EVENTS
 from transfer import handlers
 from transfer.api import routers
+from transfer.metrics import WORK_METRICS
 from transfer.settings import TransferSettings
 from transfer.tables import tables
 
@@ -22,4 +23,5 @@ service = ServiceDefinition(
     produces=[TRANSFER_EVENTS],
     routers=routers,
     handlers=handlers.handlers,
+    work_metrics=WORK_METRICS,
 )

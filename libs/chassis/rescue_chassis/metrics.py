@@ -1,0 +1,200 @@
+"""Prometheus metrics at ``GET /metrics``, the same for every service.
+
+Two kinds:
+- request rate and latency, counted by a middleware as requests pass;
+- state read at scrape time (outbox backlog and age, consumer lag, dead letters,
+  deadline sweeps, and each service's own work gauges), so a restarted process
+  reports the truth at once instead of counting from zero.
+
+Each app has its own registry: several apps in one test process never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rescue_chassis.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# (label values, value) rows a work metric reads from the service's database
+Rows = list[tuple[tuple[str, ...], float]]
+SCRAPE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class WorkMetric:
+    """A figure of the service's own work, read from its database at scrape time,
+    e.g. open search cases per station."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    read: Callable[[AsyncSession, datetime], Awaitable[Rows]]
+    kind: str = "gauge"  # or "counter" for monotonically growing totals
+
+
+class _Snapshot:
+    """A collector whose families are replaced at each scrape."""
+
+    def __init__(self) -> None:
+        self.families: list[Metric] = []
+
+    def collect(self):
+        return iter(self.families)
+
+
+class ServiceMetrics:
+    def __init__(self, runtime: Runtime, work: Sequence[WorkMetric]) -> None:
+        self.runtime = runtime
+        self.work = list(work)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter(
+            "rescue_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "rescue_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["service", "method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self._snapshot = _Snapshot()
+        self.registry.register(self._snapshot)
+        self._lock = asyncio.Lock()
+
+    def install(self, app: FastAPI) -> None:
+        service = self.runtime.name
+
+        @app.middleware("http")
+        async def count_requests(request: Request, call_next):
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await call_next(request)
+                status = response.status_code
+                return response
+            finally:
+                route = request.scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                if template != "/metrics":
+                    self.requests.labels(service, request.method, template, str(status)).inc()
+                    self.latency.labels(service, request.method, template).observe(
+                        time.perf_counter() - started
+                    )
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            async with self._lock:
+                self._snapshot.families = await self.read_state()
+                body = generate_latest(self.registry)
+            return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def read_state(self) -> list[Metric]:
+        """Everything read at scrape time; a part that cannot be read (the database
+        or broker away) is left out and logged, never failing the scrape."""
+        service = self.runtime.name
+        families: list[Metric] = []
+        parts = [self._plumbing(service), self._lag(service), self._work(service)]
+        for part in parts:
+            try:
+                families.extend(await asyncio.wait_for(part, SCRAPE_TIMEOUT))
+            except Exception as exc:  # noqa: BLE001  (a scrape reports what it can)
+                log.warning("metrics: part of the state could not be read: %s", exc)
+        families.extend(self._periodic(service))
+        return families
+
+    async def _plumbing(self, service: str) -> list[Metric]:
+        outbox = self.runtime.tables.plumbing.outbox
+        letters = self.runtime.tables.plumbing.dead_letters
+        async with self.runtime.sessions() as session:
+            backlog, oldest = (
+                await session.execute(select(func.count(), func.min(outbox.c.created_at)))
+            ).one()
+            unreplayed = await session.scalar(
+                select(func.count()).select_from(letters).where(letters.c.replayed_at.is_(None))
+            )
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        return [
+            _gauge("rescue_outbox_backlog", "Outbox rows not yet published.", service, backlog),
+            _gauge(
+                "rescue_outbox_oldest_age_seconds",
+                "Age of the oldest unpublished outbox row.",
+                service,
+                age,
+            ),
+            _gauge("rescue_dead_letters", "Dead letters not yet replayed.", service, unreplayed),
+        ]
+
+    async def _lag(self, service: str) -> list[Metric]:
+        if self.runtime.consumer is None:
+            return []
+        family = GaugeMetricFamily(
+            "rescue_consumer_lag",
+            "Messages this consumer is behind, per partition assigned to it.",
+            labels=["service", "topic", "partition"],
+        )
+        for lag in await self.runtime.consumer.lag():
+            family.add_metric([service, lag.topic, str(lag.partition)], lag.lag)
+        return [family]
+
+    def _periodic(self, service: str) -> list[Metric]:
+        runs = CounterMetricFamily(
+            "rescue_periodic_runs", "Runs of deadline sweeps.", labels=["service", "job"]
+        )
+        failures = CounterMetricFamily(
+            "rescue_periodic_failures", "Failed runs of deadline sweeps.", labels=["service", "job"]
+        )
+        for job in self.runtime.periodic:
+            runs.add_metric([service, job.name], job.status.runs)
+            failures.add_metric([service, job.name], job.status.failures)
+        return [runs, failures] if self.runtime.periodic else []
+
+    async def _work(self, service: str) -> list[Metric]:
+        families: list[Metric] = []
+        now = datetime.now(UTC)
+        async with self.runtime.sessions() as session:
+            for metric in self.work:
+                family_type = CounterMetricFamily if metric.kind == "counter" else GaugeMetricFamily
+                name = (
+                    metric.name.removesuffix("_total") if metric.kind == "counter" else metric.name
+                )
+                family = family_type(name, metric.help, labels=["service", *metric.labels])
+                for labels, value in await metric.read(session, now):
+                    family.add_metric([service, *labels], value)
+                families.append(family)
+        return families
+
+
+def _gauge(name: str, help_: str, service: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_, labels=["service"])
+    family.add_metric([service], value)
+    return family
+
+
+async def grouped_count(session: AsyncSession, query) -> Rows:
+    """Rows of (labels…, count) from a GROUP BY query, as a work metric reads them."""
+    return [
+        (tuple(str(v) for v in row[:-1]), float(row[-1]))
+        for row in (await session.execute(query)).all()
+    ]
