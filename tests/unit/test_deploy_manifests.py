@@ -138,7 +138,7 @@ def walk(node: Any, path: str = ""):
 
 def test_compose_infrastructure(compose):
     services = compose["services"]
-    for name in ("kafka", "postgres", "jaeger", *SERVICES):
+    for name in ("kafka", "postgres", "jaeger", "prometheus", "grafana", *SERVICES):
         assert name in services, f"compose has no service {name!r}"
 
     kafka = services["kafka"]
@@ -156,6 +156,21 @@ def test_compose_infrastructure(compose):
 
     jaeger_ports = {str(port).split(":")[-1] for port in services["jaeger"]["ports"]}
     assert {"16686", "4318"} <= jaeger_ports
+
+    # metrics: Prometheus scrapes the services, Grafana shows the dashboards
+    for name, image, port in (
+        ("prometheus", "prom/prometheus:", "9090"),
+        ("grafana", "grafana/grafana:", "3000"),
+    ):
+        service = services[name]
+        assert service["image"].startswith(image), service["image"]
+        tag = service["image"].split(":", 1)[1]
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: pin the image tag, got {tag}"
+        assert "healthcheck" in service, name
+        assert any(str(p).endswith(f":{port}") for p in service["ports"]), name
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    grafana_env = as_env_dict(services["grafana"]["environment"])
+    assert INTERPOLATION.fullmatch(grafana_env["GF_SECURITY_ADMIN_PASSWORD"])
 
 
 @pytest.mark.parametrize("svc", SERVICES)
@@ -209,8 +224,8 @@ def test_compose_has_no_literal_secrets(compose):
             for match in URL_PASSWORD.finditer(value):
                 assert INTERPOLATION.fullmatch(match["password"]), f"{path}: password in URL"
                 checked += 1
-    # 5 JWT secrets, 5 database URLs, the superuser and 5 role passwords
-    assert checked >= 16, f"only {checked} secret values found: has the compose file changed shape?"
+    # 5 JWT secrets, 5 database URLs, the superuser, 5 role passwords, Grafana's admin
+    assert checked >= 17, f"only {checked} secret values found: has the compose file changed shape?"
 
 
 def test_env_example_documents_every_compose_variable():
@@ -553,5 +568,8 @@ def test_overlay_renders(overlay):
             assert data[f"{prefix(svc)}ENVIRONMENT"] == environment
     hpas = of_kind(docs, "HorizontalPodAutoscaler").values()
     assert {hpa["spec"]["minReplicas"] for hpa in hpas} == {3 if overlay == "production" else 1}
-    topics = of_kind(docs, "KafkaTopic")
-    assert {name: t["spec"]["partitions"] for name, t in topics.items()} == expected_topics()
+    topics = of_kind(docs, "KafkaTopic").values()
+    declared = {
+        t["spec"].get("topicName", t["metadata"]["name"]): t["spec"]["partitions"] for t in topics
+    }
+    assert declared == expected_topics()
