@@ -9,7 +9,8 @@ UV := python3 -m uv
 # The environment is synced once by `setup`; runs must not re-resolve it.
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup run demo token test test-unit test-integration test-e2e bench schemas lint clean
+# make ops ARGS="health"   the on-call command against the local network
+.PHONY: setup run demo token ops test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
@@ -27,6 +28,11 @@ STATION ?= gushi
 ROLES ?= station_staff
 token:
 	@$(RUN) python -m rescue_localnet token --station $(STATION) --roles $(ROLES)
+
+# The on-call command (libs/ops); against `make run`, with its development secret.
+ARGS ?= health
+ops:
+	@RESCUE_OPS_DEV_JWT_SECRET="$$(cat var/localnet/jwt-secret)" $(RUN) rescue-ops $(ARGS)
 
 test: setup
 	$(RUN) pytest

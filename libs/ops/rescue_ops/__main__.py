@@ -1,6 +1,10 @@
-def main() -> None:
-    raise SystemExit("rescue-ops: not built yet")
+"""``python -m rescue_ops``; the console script ``rescue-ops`` calls ``main`` too."""
 
+import sys
+
+from rescue_ops.cli import main
+
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
