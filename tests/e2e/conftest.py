@@ -21,6 +21,7 @@ def network(tmp_path_factory, otlp):
         OTEL_BSP_SCHEDULE_DELAY="100",
         # deadline sweeps every 0.3 s, so tests that move a due date see it fall due
         FOLLOWUP_PERIODIC_INTERVAL_SECONDS="0.3",
+        INTAKE_PERIODIC_INTERVAL_SECONDS="0.3",
         REFERRAL_PERIODIC_INTERVAL_SECONDS="0.3",
         REFERRAL_WEBHOOK_RETRY_BASE_SECONDS="0.2",
     )

@@ -42,6 +42,9 @@ STEP_EVENT_NAMES = {
     "civil_affairs_referral",
     "social_organisation_referral",
     "partner_answer",
+    "person_discharged",
+    "incident_reported",
+    "long_stay_reached",
 }
 
 

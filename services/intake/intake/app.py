@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from intake import api, handlers
+from intake import handlers, sweeps
+from intake.api import routers
 from intake.metrics import WORK_METRICS
 from intake.settings import IntakeSettings
 from intake.tables import tables
@@ -17,7 +18,8 @@ service = ServiceDefinition(
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     produces=[INTAKE_EVENTS],
-    routers=[api.router],
+    routers=routers,
     handlers=handlers.handlers,
+    periodic=sweeps.jobs,
     work_metrics=WORK_METRICS,
 )

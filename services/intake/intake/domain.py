@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rescue_events.contracts import ArrivalRoute, PersonCategory
+from rescue_events.contracts import ArrivalRoute, DischargeReason, PersonCategory
 
 # Categories whose people cannot be presumed to have full civil capacity, so
 # an escort does not hinge on their consent.
@@ -51,3 +51,33 @@ def check_admission(
                 "escorting an adult with full civil capacity needs their consent; "
                 "record a refusal of help instead",
             )
+
+
+# Still unidentified this long after arrival: a long stay (长期滞留), and the
+# settlement procedure starts (DOMAIN.md, "The life of a case", 3). "Three
+# months" is counted as 90 days, so every station's timer means the same.
+LONG_STAY = timedelta(days=90)
+
+
+def long_stay_from(arrived_at: datetime) -> datetime:
+    return arrived_at + LONG_STAY
+
+
+def check_discharge(
+    *,
+    reason: DischargeReason,
+    transferred_to: str | None,
+    admitted_at: datetime,
+    discharged_at: datetime,
+    now: datetime,
+) -> None:
+    if discharged_at > now + _FUTURE_TOLERANCE:
+        raise AdmissionRefused("discharged_at", "lies in the future")
+    if discharged_at < admitted_at:
+        raise AdmissionRefused("discharged_at", "is before the admission")
+    if reason is DischargeReason.TRANSFERRED and not transferred_to:
+        raise AdmissionRefused("transferred_to", "a transfer says where the person went")
+
+
+def days_in_station(arrived_at: datetime, now: datetime) -> int:
+    return max((now - arrived_at).days, 0)

@@ -2,20 +2,22 @@
 
 from sqlalchemy import func, select
 
-from intake.tables import Person
+from intake.tables import Person, Stay
 from rescue_chassis.metrics import WorkMetric, grouped_count
 
 
 async def _admissions(session, now):
     return await grouped_count(
-        session, select(Person.station_id, func.count()).group_by(Person.station_id)
+        session, select(Stay.station_id, func.count()).group_by(Stay.station_id)
     )
 
 
 async def _in_station(session, now):
-    # Every admitted person until discharge is recorded (issue 3 adds discharge).
     return await grouped_count(
-        session, select(Person.station_id, func.count()).group_by(Person.station_id)
+        session,
+        select(Person.station_id, func.count())
+        .where(Person.status == "in_station")
+        .group_by(Person.station_id),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, String
+from sqlalchemy import Column, DateTime, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
@@ -16,13 +16,16 @@ metadata = tables.metadata
 
 
 class Person(Base, table=True):
+    """The person's record, across all their stays in the network."""
+
     __tablename__ = "persons"
 
     id: uuid.UUID = Field(primary_key=True)
-    station_id: str = Field(max_length=64, index=True)
-    arrived_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    admitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    arrival_route: str = Field(max_length=40)
+    station_id: str = Field(
+        max_length=64, index=True, description="Where the person is or was last."
+    )
+    status: str = Field(default="in_station", max_length=20, index=True)  # in_station | discharged
+    current_stay_id: uuid.UUID | None = None
     identity_status: str = Field(max_length=20)
     full_name: str | None = Field(default=None, max_length=100)
     registered_home_admin_code: str | None = Field(default=None, max_length=12)
@@ -33,9 +36,49 @@ class Person(Base, table=True):
     dialect: str | None = Field(default=None, max_length=100)
     physical_description: str | None = Field(default=None, max_length=2000)
     categories: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
-    consent_given: bool | None = None
-    handover: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    admitted_by: str = Field(max_length=200)
     identity_confirmed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class Stay(Base, table=True):
+    """One stay in a station, from arrival to discharge (a person may have several)."""
+
+    __tablename__ = "stays"
+    __table_args__ = (UniqueConstraint("person_id", "sequence"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="persons.id", index=True)
+    sequence: int
+    station_id: str = Field(max_length=64, index=True)
+    arrival_route: str = Field(max_length=40)
+    arrived_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    admitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    admitted_by: str = Field(max_length=200)
+    consent_given: bool | None = None
+    handover: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    discharged_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    discharge_reason: str | None = Field(default=None, max_length=30)
+    discharge_note: str | None = Field(default=None, max_length=2000)
+    discharged_by: str | None = Field(default=None, max_length=200)
+    long_stay_reached_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class Incident(Base, table=True):
+    """Death, a person gone missing, an injury: reported at once (DOMAIN.md, 1)."""
+
+    __tablename__ = "incidents"
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="persons.id", index=True)
+    stay_id: uuid.UUID = Field(foreign_key="stays.id")
+    station_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=20)
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    description: str = Field(max_length=2000)
+    reported_by: str = Field(max_length=200)
+    reported_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

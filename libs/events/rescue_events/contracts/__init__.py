@@ -14,7 +14,17 @@ from rescue_events.contracts.followup import (
     StabilisationClosedV1,
     StabilisationOpenedV1,
 )
-from rescue_events.contracts.intake import ArrivalRoute, IdentityStatus, PersonAdmittedV1, Sex
+from rescue_events.contracts.intake import (
+    ArrivalRoute,
+    DischargeReason,
+    IdentityStatus,
+    IncidentKind,
+    IncidentReportedV1,
+    LongStayReachedV1,
+    PersonAdmittedV1,
+    PersonDischargedV1,
+    Sex,
+)
 from rescue_events.contracts.referral import (
     PARTNER_FEEDS,
     PartnerAnswerKind,
@@ -55,6 +65,11 @@ from rescue_events.contracts.transfer import (
 )
 
 __all__ = [
+    "DischargeReason",
+    "IncidentKind",
+    "IncidentReportedV1",
+    "LongStayReachedV1",
+    "PersonDischargedV1",
     "AtRiskRegisteredV1",
     "EarlierStayRecognisedV1",
     "HelpTaskOpenedV1",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import UUID
 
 from pydantic import Field
 
@@ -58,3 +59,61 @@ class PersonAdmittedV1(EventContract):
         pattern=r"^\d{6}(\d{3}(\d{3})?)?$",
         description="The registered home (户籍地), when known.",
     )
+    stay_id: UUID | None = Field(default=None, description="This stay; a person may have several.")
+    stay_sequence: int = Field(default=1, ge=1, description="2 or more: the person came back.")
+
+
+class DischargeReason(StrEnum):
+    RETURNED_HOME = "returned_home"
+    LEFT = "left"  # left of their own will
+    TRANSFERRED = "transferred"  # to a hospital, an institution or another station
+    SETTLED = "settled"  # long-stay settlement (落户安置)
+    DIED = "died"
+
+
+class IncidentKind(StrEnum):
+    DEATH = "death"
+    MISSING = "missing"  # 走失
+    INJURY = "injury"
+
+
+@registry.event(
+    "person_discharged",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A stay ended, with its reason.",
+)
+class PersonDischargedV1(EventContract):
+    stay_id: UUID
+    station_id: StationId
+    discharged_at: Timestamp
+    reason: DischargeReason
+    transferred_to: str | None = Field(default=None, description="For `transferred`: where.")
+
+
+@registry.event(
+    "incident_reported",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A death, a person gone missing or an injury, for the civil-affairs bureau at once.",
+)
+class IncidentReportedV1(EventContract):
+    incident_id: UUID
+    stay_id: UUID
+    station_id: StationId
+    kind: IncidentKind
+    occurred_at: Timestamp
+    description: str
+
+
+@registry.event(
+    "long_stay_reached",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Still unidentified three months after arrival: the settlement procedure starts.",
+)
+class LongStayReachedV1(EventContract):
+    stay_id: UUID
+    station_id: StationId
+    arrived_at: Timestamp
+    reached_at: Timestamp
