@@ -25,6 +25,7 @@ from rescue_events.contracts.intake import (
     PersonDischargedV1,
     Sex,
 )
+from rescue_events.contracts import intake_arrivals, intake_care  # noqa: F401  (registers)
 from rescue_events.contracts.referral import (
     PARTNER_FEEDS,
     PartnerAnswerKind,

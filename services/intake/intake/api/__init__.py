@@ -1,6 +1,12 @@
+from intake.api.care import router as care
+from intake.api.hospital import router as hospital
 from intake.api.incidents import router as incidents
+from intake.api.leads import router as leads
 from intake.api.persons import router as persons
+from intake.api.record import router as record
+from intake.api.refusals import router as refusals
+from intake.api.settlement import router as settlement
 from intake.api.station import router as station
 from intake.api.stays import router as stays
 
-routers = [persons, stays, incidents, station]
+routers = [persons, stays, incidents, station, leads, refusals, hospital, record, care, settlement]
