@@ -76,7 +76,7 @@ def test_every_service_exposes_outbox_backlog_consumer_lag_and_its_work(network,
     search = scrape(urls["search"])
     assert {s.labels["station"] for s in search["rescue_open_search_cases"]} >= {"gushi"}
     followup = scrape(urls["followup"])
-    runs = {s.labels["job"]: s.value for s in followup["rescue_periodic_runs_total"]}
+    runs = {s.labels["sweep"]: s.value for s in followup["rescue_periodic_runs_total"]}
     assert runs["revisit-deadlines"] >= 1
 
 

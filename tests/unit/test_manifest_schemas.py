@@ -70,8 +70,8 @@ METRICS: dict[str, set[str]] = {
     "rescue_outbox_oldest_age_seconds": {"service"},
     "rescue_consumer_lag": {"service", "topic", "partition"},
     "rescue_dead_letters": {"service"},
-    "rescue_periodic_runs_total": {"service", "job"},
-    "rescue_periodic_failures_total": {"service", "job"},
+    "rescue_periodic_runs_total": {"service", "sweep"},
+    "rescue_periodic_failures_total": {"service", "sweep"},
     "rescue_overdue": {"service", "station", "kind"},
     "rescue_persons_in_station": {"service", "station"},
     "rescue_admissions_total": {"service", "station"},
@@ -646,7 +646,7 @@ def test_prometheus_config_scrapes_every_service():
         targets = [t for static in job["static_configs"] for t in static["targets"]]
         assert targets == [f"{svc}:{CONTAINER_PORT}"], (svc, targets)
         # the periodic series carry their own `job` label: keep it, not exported_job
-        assert job.get("honor_labels") is True, svc
+        assert not job.get("honor_labels"), svc  # target labels win; no series says job
         for static in job["static_configs"]:
             assert "service" not in static.get("labels", {}), "services set `service` themselves"
 
@@ -763,7 +763,7 @@ def test_known_expressions_pass():
         "histogram_quantile(0.95, sum by (service, le) "
         '(rate(rescue_http_request_duration_seconds_bucket{service=~"$service"}[$__rate_interval])))',
         'max by (station, kind) (rescue_overdue{station=~"$station", kind="revisit"}) > 0',
-        "sum by (service, job) (increase(rescue_periodic_failures_total[1h]))",
+        "sum by (service, sweep) (increase(rescue_periodic_failures_total[1h]))",
         'sum(rescue_returns{status=~"pending|planned|in_transit"}) / 1e3',
     ):
         assert promql_problems(expr) == [], expr
@@ -783,7 +783,7 @@ def test_services_are_scraped_in_kubernetes(overlay):
     assert "namespaceSelector" not in monitor["spec"], "scrape the PodMonitor's own namespace"
     endpoints = monitor["spec"]["podMetricsEndpoints"]
     assert [(e["port"], e["path"]) for e in endpoints] == [("http", "/metrics")]
-    assert endpoints[0]["honorLabels"] is True  # the periodic series' own `job` label
+    assert not endpoints[0].get("honorLabels")  # no series of ours carries `job`
 
     for svc, deployment in deployments.items():
         template = deployment["spec"]["template"]

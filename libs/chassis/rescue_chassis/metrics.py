@@ -159,11 +159,14 @@ class ServiceMetrics:
         return [family]
 
     def _periodic(self, service: str) -> list[Metric]:
+        # "sweep", not "job": Prometheus puts its own job label on every series.
         runs = CounterMetricFamily(
-            "rescue_periodic_runs", "Runs of deadline sweeps.", labels=["service", "job"]
+            "rescue_periodic_runs", "Runs of deadline sweeps.", labels=["service", "sweep"]
         )
         failures = CounterMetricFamily(
-            "rescue_periodic_failures", "Failed runs of deadline sweeps.", labels=["service", "job"]
+            "rescue_periodic_failures",
+            "Failed runs of deadline sweeps.",
+            labels=["service", "sweep"],
         )
         for job in self.runtime.periodic:
             runs.add_metric([service, job.name], job.status.runs)
