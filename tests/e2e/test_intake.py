@@ -229,3 +229,39 @@ def test_station_views_timeline_and_summary(network, urls):
             params={"period_start": str(today), "period_end": str(today - timedelta(days=2))},
         )
         assert backwards.status_code == 422
+
+
+def test_a_death_in_outsourced_care_ends_the_placement_and_keeps_the_belongings(network, urls):
+    started = datetime.now(UTC) - timedelta(days=3)
+    person = admit(
+        network, urls, estimated_age=88, arrived_at=(started - timedelta(days=1)).isoformat()
+    )
+    url = f"{urls['intake']}/persons/{person['id']}"
+    with station_client(network) as gushi:
+        gushi.post(
+            f"{url}/belongings", json={"items": [{"description": "棉袄", "quantity": 1}]}
+        ).raise_for_status()
+        gushi.post(
+            f"{url}/outsourced-care",
+            json={
+                "institution": "固始县社会福利院",
+                "address": "固始县城关镇福利路8号",
+                "started_at": started.isoformat(),
+                "reason": "需长期护理",
+                "health_status": "卧床",
+            },
+        ).raise_for_status()
+        died = gushi.post(
+            f"{url}/incidents",
+            json={
+                "kind": "death",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "description": "托养机构报告：夜间病逝",
+            },
+        )
+        assert died.status_code == 201, died.text
+        assert died.json()["stays"][0]["discharge_reason"] == "died"
+        [placement] = gushi.get(f"{url}/outsourced-care").json()
+        assert placement["ended_at"] is not None
+        [coat] = gushi.get(f"{url}/belongings").json()
+        assert coat["returned_at"] is None and "家属" in coat["return_note"]

@@ -45,6 +45,17 @@ STEP_EVENT_NAMES = {
     "person_discharged",
     "incident_reported",
     "long_stay_reached",
+    "lead_received",
+    "lead_closed",
+    "help_refused",
+    "hospital_placement_made",
+    "hospital_placement_ended",
+    "photo_added",
+    "belongings_returned",
+    "outsourced_care_started",
+    "outsourced_care_visited",
+    "outsourced_care_ended",
+    "settlement_step_recorded",
 }
 
 

@@ -46,15 +46,16 @@ def request_schemas(openapi: dict) -> set[str]:
     return names
 
 
-# Issue 3 in progress: remove this mark once every request model is documented.
-@pytest.mark.xfail(strict=True, reason="intake's request fields are being documented")
 def test_every_request_field_has_a_description_and_an_example(openapi):
     schemas = openapi["components"]["schemas"]
     missing = []
     for name in sorted(request_schemas(openapi)):
         for field, spec in schemas[name].get("properties", {}).items():
-            has_example = "examples" in spec or "example" in spec or "$ref" in str(spec) or (
-                spec.get("type") == "boolean"
+            has_example = (
+                "examples" in spec
+                or "example" in spec
+                or "$ref" in str(spec)
+                or (spec.get("type") == "boolean")
             )
             if "description" not in spec:
                 missing.append(f"{name}.{field}: description")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from rescue_events.contracts import ArrivalRoute, DischargeReason, PersonCategory
+from rescue_events.contracts.intake_arrivals import LeadOutcome, LeadPriority, SuspectedCondition
 
 # Categories whose people cannot be presumed to have full civil capacity, so
 # an escort does not hinge on their consent.
@@ -24,6 +28,28 @@ class AdmissionRefused(ValueError):
         self.reason = reason
 
 
+# Medical first (先救治,后救助): suspected mental illness, critical illness or
+# intoxication send the person to hospital; the station admits on discharge.
+MEDICAL_FIRST = frozenset(
+    {
+        SuspectedCondition.MENTAL_ILLNESS,
+        SuspectedCondition.CRITICAL_ILLNESS,
+        SuspectedCondition.INTOXICATION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ArrivalSource:
+    """Where a transferred person comes from (the facts the rules look at)."""
+
+    hospital: str | None = None
+    discharge_reference: str | None = None
+    station_id: str | None = None
+    station_name: str | None = None
+    transfer_reference: str | None = None
+
+
 def presumed_capable(categories: set[PersonCategory]) -> bool:
     return not categories & _NOT_PRESUMED_CAPABLE
 
@@ -36,10 +62,28 @@ def check_admission(
     has_handover_record: bool,
     arrived_at: datetime,
     now: datetime,
+    suspected_conditions: Iterable[SuspectedCondition] = (),
+    source: ArrivalSource | None = None,
+    via_lead: bool = False,
+    admitting_station: str | None = None,
+    network_stations: Collection[str] | None = None,
 ) -> None:
-    """Raise AdmissionRefused naming the field when an admission breaks a rule."""
+    """Raise AdmissionRefused naming the field when an admission breaks a rule.
+
+    ``via_lead``: the admission closes a hotline lead (the only way a
+    ``hotline_tip`` admission is made). ``network_stations``: the stations a
+    ``station_transfer`` may name by id.
+    """
     if arrived_at > now + _FUTURE_TOLERANCE:
         raise AdmissionRefused("arrived_at", "lies in the future")
+    check_medical_first(suspected_conditions)
+    check_arrival_source(
+        route=route,
+        source=source,
+        via_lead=via_lead,
+        admitting_station=admitting_station,
+        network_stations=network_stations,
+    )
     if route is ArrivalRoute.STREET_PATROL:
         if not has_handover_record:
             raise AdmissionRefused(
@@ -49,8 +93,146 @@ def check_admission(
             raise AdmissionRefused(
                 "consent_given",
                 "escorting an adult with full civil capacity needs their consent; "
-                "record a refusal of help instead",
+                "without it, record a refusal of help with the advice given "
+                "(POST /refusals) instead of an admission",
             )
+
+
+def check_medical_first(suspected_conditions: Iterable[SuspectedCondition]) -> None:
+    found = sorted(set(suspected_conditions) & MEDICAL_FIRST)
+    if found:
+        raise AdmissionRefused(
+            "suspected_conditions",
+            f"suspected {', '.join(found)}: medical first (先救治,后救助); place the person "
+            "in hospital (POST /hospital-placements), the discharge admits them",
+        )
+
+
+def check_arrival_source(
+    *,
+    route: ArrivalRoute,
+    source: ArrivalSource | None,
+    via_lead: bool = False,
+    admitting_station: str | None = None,
+    network_stations: Collection[str] | None = None,
+) -> None:
+    """Each arrival route with the data it needs: a hotline tip comes through its
+    lead; a hospital transfer names the hospital and its discharge reference; a
+    station transfer names the sending station and its transfer reference."""
+    if route is ArrivalRoute.HOTLINE_TIP and not via_lead:
+        raise AdmissionRefused(
+            "arrival_route",
+            "a hotline-tip admission is made by closing its lead with outcome admitted "
+            "(POST /leads/{id}/closure)",
+        )
+    if route is ArrivalRoute.HOSPITAL_TRANSFER:
+        if source is None:
+            raise AdmissionRefused(
+                "source", "a hospital transfer names the hospital and its discharge reference"
+            )
+        if source.station_id or source.station_name or source.transfer_reference:
+            raise AdmissionRefused(
+                "source", "a hospital transfer names a hospital, not a sending station"
+            )
+        if not source.hospital:
+            raise AdmissionRefused("source.hospital", "name the discharging hospital")
+        if not source.discharge_reference:
+            raise AdmissionRefused(
+                "source.discharge_reference", "give the hospital's discharge reference"
+            )
+    elif route is ArrivalRoute.STATION_TRANSFER:
+        if source is None:
+            raise AdmissionRefused(
+                "source", "a station transfer names the sending station and its transfer reference"
+            )
+        if source.hospital or source.discharge_reference:
+            raise AdmissionRefused(
+                "source", "a station transfer names a sending station, not a hospital"
+            )
+        if bool(source.station_id) == bool(source.station_name):
+            raise AdmissionRefused(
+                "source.station_id",
+                "name the sending station once: station_id for a station of the network, "
+                "station_name for one outside it",
+            )
+        if source.station_id:
+            if network_stations is not None and source.station_id not in network_stations:
+                raise AdmissionRefused(
+                    "source.station_id",
+                    "is not a station of the network; give an outside station as station_name",
+                )
+            if source.station_id == admitting_station:
+                raise AdmissionRefused("source.station_id", "is the admitting station itself")
+        if not source.transfer_reference:
+            raise AdmissionRefused(
+                "source.transfer_reference", "give the sending station's transfer reference"
+            )
+    elif source is not None:
+        raise AdmissionRefused("source", "only hospital and station transfers carry a source")
+
+
+def check_moment(
+    field: str,
+    at: datetime,
+    *,
+    now: datetime,
+    not_before: datetime | None = None,
+    not_before_what: str = "",
+) -> None:
+    """A time staff type in: not in the future, and not before what it follows."""
+    if at > now + _FUTURE_TOLERANCE:
+        raise AdmissionRefused(field, "lies in the future")
+    if not_before is not None and at < not_before:
+        raise AdmissionRefused(field, f"is before {not_before_what}")
+
+
+# ---- hotline leads (线索) -------------------------------------------------------
+
+
+class OutOfOrder(ValueError):
+    """A step of a lifecycle that does not come now (a 409)."""
+
+
+class LeadStatus(StrEnum):
+    RECEIVED = "received"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+def lead_triage(status: str) -> str:
+    if status != LeadStatus.RECEIVED:
+        raise OutOfOrder(f"the lead is {status}; only a received lead is triaged")
+    return LeadStatus.TRIAGED
+
+
+def lead_assignment(status: str, priority: LeadPriority | None) -> str:
+    """Assigned after triage; a new assignment (another shift) replaces the last."""
+    if status not in (LeadStatus.TRIAGED, LeadStatus.ASSIGNED):
+        raise OutOfOrder(f"the lead is {status}; it is assigned after triage, before closure")
+    if priority is LeadPriority.NO_ACTION:
+        raise OutOfOrder("the lead was triaged no_action: close it, nobody goes out")
+    return LeadStatus.ASSIGNED
+
+
+def lead_closure(status: str, priority: LeadPriority | None) -> str:
+    """Closed once assigned; a lead triaged no_action closes straight from triage."""
+    if status == LeadStatus.ASSIGNED:
+        return LeadStatus.CLOSED
+    if status == LeadStatus.TRIAGED and priority is LeadPriority.NO_ACTION:
+        return LeadStatus.CLOSED
+    if status == LeadStatus.CLOSED:
+        raise OutOfOrder("the lead is already closed")
+    raise OutOfOrder(f"the lead is {status}; it is closed once assigned (or triaged no_action)")
+
+
+def check_lead_closure(*, outcome: LeadOutcome, has_admission: bool, note: str | None) -> None:
+    if outcome is LeadOutcome.ADMITTED and not has_admission:
+        raise AdmissionRefused("admission", "an `admitted` closure carries the admission")
+    if outcome is not LeadOutcome.ADMITTED and has_admission:
+        raise AdmissionRefused("admission", "only an `admitted` closure carries an admission")
+    if outcome is LeadOutcome.REFERRED_ELSEWHERE and not note:
+        raise AdmissionRefused("note", "say where the person was referred")
 
 
 # Still unidentified this long after arrival: a long stay (长期滞留), and the

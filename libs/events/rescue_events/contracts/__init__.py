@@ -1,5 +1,6 @@
 """Every event contract of the network; importing this module registers them all."""
 
+from rescue_events.contracts import intake_arrivals, intake_care  # noqa: F401  (registers)
 from rescue_events.contracts.base import EventContract, PersonCategory
 from rescue_events.contracts.followup import (
     AtRiskRegisteredV1,
@@ -25,7 +26,6 @@ from rescue_events.contracts.intake import (
     PersonDischargedV1,
     Sex,
 )
-from rescue_events.contracts import intake_arrivals, intake_care  # noqa: F401  (registers)
 from rescue_events.contracts.referral import (
     PARTNER_FEEDS,
     PartnerAnswerKind,

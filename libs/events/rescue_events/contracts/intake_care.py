@@ -1,4 +1,130 @@
-"""Intake's events for the person's record and care: belongings returned,
-outsourced care and its monitoring, the settlement procedure."""
+"""Intake's events for the person's record and care: photos, belongings returned,
+outsourced care and its monitoring, the settlement procedure.
+
+Events carry the facts other services need and nothing more: a photo's metadata
+(never the image), no address of an outsourced-care institution (the person's
+whereabouts stay in intake's record).
+"""
 
 from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from rescue_events.contracts.base import EventContract, StationId, Timestamp
+from rescue_events.contracts.topics import INTAKE_EVENTS
+from rescue_events.registry import registry
+
+
+class PhotoKind(StrEnum):
+    FACE = "face"
+    FULL_BODY = "full_body"
+    BELONGINGS = "belongings"
+
+
+class OutsourcedCareOutcome(StrEnum):
+    BACK_IN_STATION = "back_in_station"  # the person came back to the station
+    DISCHARGED = "discharged"  # the stay ended while the person was outside
+
+
+class SettlementStep(StrEnum):
+    """The long-stay settlement procedure (落户安置), in the order it is done."""
+
+    REGISTRATION_APPLIED = "registration_applied"  # 户籍申请
+    REGISTRATION_GRANTED = "registration_granted"  # 落户
+    SUPPORT_APPLIED = "support_applied"  # 特困供养申请
+    SUPPORT_GRANTED = "support_granted"
+    PLACED_IN_INSTITUTION = "placed_in_institution"  # 供养机构安置
+
+
+@registry.event(
+    "photo_added",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A photo joined the person's record (metadata only; the image stays in intake).",
+)
+class PhotoAddedV1(EventContract):
+    photo_id: UUID
+    stay_id: UUID | None = None
+    station_id: StationId
+    kind: PhotoKind
+    content_type: str = Field(examples=["image/jpeg"])
+    size_bytes: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the image bytes.")
+    taken_at: Timestamp
+
+
+@registry.event(
+    "belongings_returned",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A stay's belongings (随身物品) were handed back to the person at discharge.",
+)
+class BelongingsReturnedV1(EventContract):
+    stay_id: UUID
+    station_id: StationId
+    returned_at: Timestamp
+    items: int = Field(ge=1, description="How many inventory lines were returned.")
+    note: str | None = None
+
+
+@registry.event(
+    "outsourced_care_started",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A person in station was placed in outsourced care (站外托养), to be monitored.",
+)
+class OutsourcedCareStartedV1(EventContract):
+    care_id: UUID
+    stay_id: UUID
+    station_id: StationId
+    institution: str
+    started_at: Timestamp
+    reason: str
+
+
+@registry.event(
+    "outsourced_care_visited",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Station staff visited a person in outsourced care (monitoring visit).",
+)
+class OutsourcedCareVisitedV1(EventContract):
+    care_id: UUID
+    visit_id: UUID
+    station_id: StationId
+    visited_at: Timestamp
+    health_status: str
+    search_progress: str | None = None
+
+
+@registry.event(
+    "outsourced_care_ended",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Outsourced care ended: back in station, or the stay ended.",
+)
+class OutsourcedCareEndedV1(EventContract):
+    care_id: UUID
+    stay_id: UUID
+    station_id: StationId
+    ended_at: Timestamp
+    outcome: OutsourcedCareOutcome
+
+
+@registry.event(
+    "settlement_step_recorded",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A step of a long-stay person's settlement procedure (落户安置) was done.",
+)
+class SettlementStepRecordedV1(EventContract):
+    stay_id: UUID
+    station_id: StationId
+    step: SettlementStep
+    number: int = Field(ge=1, le=5, description="The step's place in the procedure.")
+    done_on: date
+    complete: bool = Field(description="The last step: the person may be discharged as settled.")

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from intake.api.persons import load_person
-from intake.api.stays import end_stay
+from intake.api.stays import Discharge, discharge_stay
 from intake.tables import Incident, Stay, tables
 from intake.views import PersonView, person_view
 from rescue_chassis.auth import PrincipalDep
@@ -29,9 +29,15 @@ class IncidentReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: IncidentKind = Field(description="death, missing (走失) or injury.")
-    occurred_at: AwareDatetime = Field(description="When it happened (or was noticed).")
+    occurred_at: AwareDatetime = Field(
+        description="When it happened (or was noticed), with its offset.",
+        examples=["2026-11-23T02:40:00+08:00"],
+    )
     description: str = Field(
-        min_length=1, max_length=2000, examples=["夜间查房发现不在床位，已报警"]
+        min_length=1,
+        max_length=2000,
+        description="What happened and what was done, for the civil-affairs bureau.",
+        examples=["夜间查房发现不在床位，已报警"],
     )
 
 
@@ -85,15 +91,22 @@ async def report_incident(
         ),
     )
     if report.kind is IncidentKind.DEATH:
-        await end_stay(
+        # The stay ends as any discharge does: an outsourced placement ends with it,
+        # and belongings stay in the station's keeping for the family.
+        await discharge_stay(
             session,
             runtime,
             person,
             stay,
-            reason=DischargeReason.DIED,
-            at=report.occurred_at,
+            Discharge(
+                reason=DischargeReason.DIED,
+                discharged_at=report.occurred_at,
+                note=report.description,
+                belongings_returned=False,
+                belongings_note="死亡：随身物品由站内保管，待家属领取",
+            ),
             by=principal.subject,
-            note=report.description,
+            now=now,
         )
     elif report.kind is IncidentKind.MISSING:
         person.status = "missing"

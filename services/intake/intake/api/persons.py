@@ -1,4 +1,8 @@
-"""Admissions and the person's record: admit, come back, read."""
+"""Admissions and the person's record: admit, come back, read.
+
+`admit` is the one way a new person is admitted: by `POST /persons`, by a
+hotline lead's closure (api/leads.py) and by a hospital placement's discharge
+(api/hospital.py), each in its own transaction."""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from intake.api.fields import PersonDescription, Place, Text
 from intake.domain import AdmissionRefused, check_admission
-from intake.tables import Person, Stay, tables
+from intake.domain import ArrivalSource as SourceFacts
+from intake.tables import Person, Stay, StaySource, tables
 from intake.views import PersonView, person_view
 from rescue_chassis.access import ensure_known_station, ensure_visible, sees_network
 from rescue_chassis.auth import PrincipalDep
@@ -27,10 +33,9 @@ from rescue_events.contracts import (
     PersonCategory,
     Sex,
 )
+from rescue_events.contracts.intake_arrivals import SuspectedCondition
 
 router = APIRouter(prefix="/persons", tags=["persons"])
-
-Text = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class HandoverRecord(BaseModel):
@@ -38,24 +43,88 @@ class HandoverRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    escorting_unit: Text = Field(examples=["固始县公安局城关派出所"])
-    officer: Text
-    reference_number: Text
-    found_place: Annotated[str, Field(min_length=1, max_length=300)]
-    found_at: AwareDatetime
+    escorting_unit: Text = Field(
+        description="The police or city-management unit that escorted the person.",
+        examples=["固始县公安局城关派出所"],
+    )
+    officer: Text = Field(
+        description="The escorting officer who signed the handover.", examples=["刘队长"]
+    )
+    reference_number: Text = Field(
+        description="The number of the written handover record.", examples=["CG-2026-0042"]
+    )
+    found_place: Place = Field(
+        description="Where the patrol found the person.", examples=["固始县人民广场"]
+    )
+    found_at: AwareDatetime = Field(
+        description="When the patrol found the person, with its offset.",
+        examples=["2026-11-23T06:10:00+08:00"],
+    )
 
 
-class AdmissionRequest(BaseModel):
+class ArrivalSource(BaseModel):
+    """Where a transferred person comes from. A `hospital_transfer` gives
+    `hospital` and `discharge_reference`; a `station_transfer` gives the sending
+    station (`station_id` for a station of the network, `station_name` for one
+    outside it) and `transfer_reference`. Other routes carry no source."""
+
     model_config = ConfigDict(extra="forbid")
 
-    arrival_route: ArrivalRoute
-    arrived_at: AwareDatetime | None = Field(
-        default=None, description="When the person reached the station; now if omitted."
+    hospital: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="hospital_transfer: the discharging hospital.",
+        examples=["信阳市第五人民医院"],
     )
-    sex: Sex
-    estimated_age: int | None = Field(default=None, ge=0, le=120)
+    discharge_reference: Text | None = Field(
+        default=None,
+        description="hospital_transfer: the hospital's discharge or transfer record number.",
+        examples=["XY5Y-2026-1187"],
+    )
+    station_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="station_transfer: the sending station, when it is a station of the network.",
+        examples=["xixian"],
+    )
+    station_name: Text | None = Field(
+        default=None,
+        description="station_transfer: the sending station's name, when it is outside the network.",
+        examples=["合肥市救助管理站"],
+    )
+    transfer_reference: Text | None = Field(
+        default=None,
+        description="station_transfer: the sending station's transfer reference.",
+        examples=["HF-ZY-2026-031"],
+    )
+
+
+class AdmissionRequest(PersonDescription):
+    """An admission (入站登记). The service enforces the rules of DOMAIN.md
+    ("The life of a case", 1):
+
+    - `street_patrol` needs the written `handover`, and a capable adult's
+      `consent_given`; without consent, record a refusal (`POST /refusals`);
+    - `hospital_transfer` and `station_transfer` need their `source`;
+    - `hotline_tip` admissions are made by closing the lead
+      (`POST /leads/{id}/closure`), never here;
+    - medical first: any `suspected_conditions` sends the person to hospital
+      (`POST /hospital-placements`); the discharge admits them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    arrival_route: ArrivalRoute = Field(
+        description="How the person came: street_patrol, own_request, hotline_tip (only "
+        "through a lead's closure), hospital_transfer or station_transfer."
+    )
+    arrived_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the person reached the station; now if omitted.",
+        examples=["2026-11-23T07:30:00+08:00"],
+    )
     full_name: Text | None = Field(
-        default=None, description="Only when the identity is already confirmed."
+        default=None,
+        description="Only when the identity is already confirmed.",
+        examples=["王建国"],
     )
     registered_home_admin_code: str | None = Field(
         default=None,
@@ -63,31 +132,79 @@ class AdmissionRequest(BaseModel):
         description="The registered home (户籍地) when known: where referrals go.",
         examples=["411502"],
     )
-    stated_names: list[Text] = Field(default_factory=list, max_length=20)
-    stated_places: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
-        default_factory=list, max_length=20
+    consent_given: bool | None = Field(
+        default=None,
+        description="street_patrol: the person consented to the escort. Needed for a "
+        "capable adult; minors and persons with a mental illness or dementia go without.",
+        examples=[True],
     )
-    dialect: Text | None = None
-    physical_description: Annotated[str, Field(max_length=2000)] | None = None
-    categories: list[PersonCategory] = Field(default_factory=list, max_length=9)
-    consent_given: bool | None = None
-    handover: HandoverRecord | None = None
+    handover: HandoverRecord | None = Field(
+        default=None, description="street_patrol: the written handover record (书面交接手续)."
+    )
+    suspected_conditions: list[SuspectedCondition] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Medical first (先救治,后救助): suspected mental illness, critical illness "
+        "or intoxication. Any of them refuses the admission: place the person in hospital "
+        "(POST /hospital-placements) instead. (A diagnosed, treated mental illness is the "
+        "category mental_illness.)",
+    )
+    source: ArrivalSource | None = Field(
+        default=None,
+        description="hospital_transfer and station_transfer: where the person comes from.",
+    )
 
 
 class Readmission(BaseModel):
-    """A person of the network's records back at a station (a new stay)."""
+    """A person of the network's records back at a station (a new stay). The
+    admission rules apply as on a first admission."""
 
     model_config = ConfigDict(extra="forbid")
 
-    arrival_route: ArrivalRoute
+    arrival_route: ArrivalRoute = Field(
+        description="How the person came back (hotline_tip is not possible here)."
+    )
     arrived_at: AwareDatetime | None = Field(
-        default=None, description="When the person reached the station; now if omitted."
+        default=None,
+        description="When the person reached the station; now if omitted.",
+        examples=["2027-03-02T15:00:00+08:00"],
     )
     categories: list[PersonCategory] | None = Field(
         default=None, max_length=9, description="Categories now; the record's if omitted."
     )
-    consent_given: bool | None = None
-    handover: HandoverRecord | None = None
+    consent_given: bool | None = Field(
+        default=None,
+        description="street_patrol: the person consented to the escort.",
+        examples=[True],
+    )
+    handover: HandoverRecord | None = Field(
+        default=None, description="street_patrol: the written handover record."
+    )
+    suspected_conditions: list[SuspectedCondition] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Medical first: any of them refuses the stay; place the person in "
+        "hospital instead.",
+    )
+    source: ArrivalSource | None = Field(
+        default=None,
+        description="hospital_transfer and station_transfer: where the person comes from.",
+    )
+
+
+class StaySourceView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    stay_id: uuid.UUID
+    kind: str = Field(description="hospital or station.")
+    hospital: str | None
+    discharge_reference: str | None
+    station_id: str | None = Field(description="A sending station of the network.")
+    station_name: str | None = Field(description="A sending station outside the network.")
+    transfer_reference: str | None
+    placement_id: uuid.UUID | None = Field(
+        description="The hospital placement (medical first) this stay followed, if any."
+    )
 
 
 async def load_person(
@@ -104,6 +221,39 @@ def _admission_refused(refused: AdmissionRefused) -> Problem:
     return invalid(refused.field, refused.reason)
 
 
+def check_arrival(
+    runtime: Runtime,
+    *,
+    station_id: str,
+    route: ArrivalRoute,
+    categories: set[PersonCategory],
+    consent_given: bool | None,
+    handover: HandoverRecord | None,
+    suspected_conditions: list[SuspectedCondition],
+    source: ArrivalSource | None,
+    arrived_at: datetime,
+    now: datetime,
+    via_lead: bool = False,
+) -> None:
+    """The admission rules (domain.check_admission), as a 422 naming the field."""
+    try:
+        check_admission(
+            route=route,
+            categories=categories,
+            consent_given=consent_given,
+            has_handover_record=handover is not None,
+            arrived_at=arrived_at,
+            now=now,
+            suspected_conditions=suspected_conditions,
+            source=SourceFacts(**source.model_dump()) if source else None,
+            via_lead=via_lead,
+            admitting_station=station_id,
+            network_stations=set(runtime.network.stations),
+        )
+    except AdmissionRefused as refused:
+        raise _admission_refused(refused) from None
+
+
 async def start_stay(
     session,
     runtime: Runtime,
@@ -116,13 +266,16 @@ async def start_stay(
     consent_given: bool | None,
     handover: HandoverRecord | None,
     admitted_by: str,
+    source: ArrivalSource | None = None,
+    placement_id: uuid.UUID | None = None,
+    stay_id: uuid.UUID | None = None,
 ) -> Stay:
     """A stay begins: the person is in the station, and person_admitted goes out."""
     sequence = (
         await session.scalar(select(func.count()).where(Stay.person_id == person.id)) or 0
     ) + 1
     stay = Stay(
-        id=uuid.uuid4(),
+        id=stay_id or uuid.uuid4(),
         person_id=person.id,
         sequence=sequence,
         station_id=station_id,
@@ -138,6 +291,16 @@ async def start_stay(
     person.status = "in_station"
     person.current_stay_id = stay.id
     await session.flush()
+    if source is not None:
+        session.add(
+            StaySource(
+                stay_id=stay.id,
+                kind="hospital" if route is ArrivalRoute.HOSPITAL_TRANSFER else "station",
+                placement_id=placement_id,
+                **source.model_dump(),
+            )
+        )
+        await session.flush()
     await runtime.outbox.stage(
         session,
         PersonAdmittedV1(
@@ -162,45 +325,43 @@ async def start_stay(
     return stay
 
 
-@router.post("", status_code=201, response_model=PersonView)
-async def admit_person(
+async def admit(
+    session,
+    runtime: Runtime,
     request: AdmissionRequest,
-    principal: PrincipalDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    response: Response,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
-):
-    """Admit a person to the caller's station (入站登记)."""
-    ensure_known_station(principal, runtime.network)
-    idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
-    )
-    if idem.replayed:
-        return JSONResponse(
-            idem.stored_response,
-            status_code=idem.stored_status,
-            headers={"Location": f"/persons/{idem.stored_response['id']}"},
-        )
+    *,
+    station_id: str,
+    admitted_by: str,
+    now: datetime,
+    person_id: uuid.UUID | None = None,
+    via_lead: bool = False,
+    placement_id: uuid.UUID | None = None,
+    stay_id: uuid.UUID | None = None,
+) -> tuple[Person, Stay]:
+    """Admit a new person to ``station_id``: the rules, the person, the first stay
+    and person_admitted, in the caller's transaction (the caller commits).
 
-    now = datetime.now(UTC)
+    A lead's closure and a hospital placement's discharge admit through here,
+    with the ``person_id`` they minted (``via_lead`` for a lead)."""
     arrived_at = request.arrived_at or now
-    try:
-        check_admission(
-            route=request.arrival_route,
-            categories=set(request.categories),
-            consent_given=request.consent_given,
-            has_handover_record=request.handover is not None,
-            arrived_at=arrived_at,
-            now=now,
-        )
-    except AdmissionRefused as refused:
-        raise _admission_refused(refused) from None
-
+    route = ArrivalRoute(request.arrival_route)
+    check_arrival(
+        runtime,
+        station_id=station_id,
+        route=route,
+        categories=set(request.categories),
+        consent_given=request.consent_given,
+        handover=request.handover,
+        suspected_conditions=request.suspected_conditions,
+        source=request.source,
+        arrived_at=arrived_at,
+        now=now,
+        via_lead=via_lead,
+    )
     identity = IdentityStatus.CONFIRMED if request.full_name else IdentityStatus.UNKNOWN
     person = Person(
-        id=uuid.uuid4(),
-        station_id=principal.station_id,
+        id=person_id or uuid.uuid4(),
+        station_id=station_id,
         status="in_station",
         identity_status=identity.value,
         full_name=request.full_name,
@@ -214,20 +375,55 @@ async def admit_person(
         categories=[c.value for c in request.categories],
         identity_confirmed_at=now if request.full_name else None,
     )
-    # One transaction: the person, the stay, person_admitted and the idempotency record.
     session.add(person)
     await session.flush()
-    await start_stay(
+    stay = await start_stay(
         session,
         runtime,
         person,
-        station_id=principal.station_id,
-        route=request.arrival_route,
+        station_id=station_id,
+        route=route,
         arrived_at=arrived_at,
         now=now,
         consent_given=request.consent_given,
         handover=request.handover,
+        admitted_by=admitted_by,
+        source=request.source,
+        placement_id=placement_id,
+        stay_id=stay_id,
+    )
+    return person, stay
+
+
+@router.post("", status_code=201, response_model=PersonView)
+async def admit_person(
+    request: AdmissionRequest,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+):
+    """Admit a person to the caller's station (入站登记). See the request's rules:
+    a refused admission answers 422 naming the field at fault."""
+    ensure_known_station(principal, runtime.network)
+    idem = await IdempotentRequest.check(
+        session, tables.idempotency, idempotency_key, principal.subject, request
+    )
+    if idem.replayed:
+        return JSONResponse(
+            idem.stored_response,
+            status_code=idem.stored_status,
+            headers={"Location": f"/persons/{idem.stored_response['id']}"},
+        )
+    # One transaction: the person, the stay, person_admitted and the idempotency record.
+    person, _ = await admit(
+        session,
+        runtime,
+        request,
+        station_id=principal.station_id,
         admitted_by=principal.subject,
+        now=datetime.now(UTC),
     )
     view = await person_view(session, person)
     await idem.remember(session, 201, view.model_dump(mode="json"))
@@ -265,17 +461,18 @@ async def readmit_person(
     now = datetime.now(UTC)
     arrived_at = request.arrived_at or now
     categories = request.categories if request.categories is not None else person.categories
-    try:
-        check_admission(
-            route=request.arrival_route,
-            categories={PersonCategory(c) for c in categories},
-            consent_given=request.consent_given,
-            has_handover_record=request.handover is not None,
-            arrived_at=arrived_at,
-            now=now,
-        )
-    except AdmissionRefused as refused:
-        raise _admission_refused(refused) from None
+    check_arrival(
+        runtime,
+        station_id=principal.station_id,
+        route=request.arrival_route,
+        categories={PersonCategory(c) for c in categories},
+        consent_given=request.consent_given,
+        handover=request.handover,
+        suspected_conditions=request.suspected_conditions,
+        source=request.source,
+        arrived_at=arrived_at,
+        now=now,
+    )
     person.categories = [PersonCategory(c).value for c in categories]
     await start_stay(
         session,
@@ -288,11 +485,28 @@ async def readmit_person(
         consent_given=request.consent_given,
         handover=request.handover,
         admitted_by=principal.subject,
+        source=request.source,
     )
     view = await person_view(session, person)
     await idem.remember(session, 201, view.model_dump(mode="json"))
     await session.commit()
     return view
+
+
+@router.get("/{person_id}/sources", response_model=list[StaySourceView])
+async def stay_sources(
+    person_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
+    """Where each transferred stay came from: the discharging hospital or the
+    sending station, with its reference (stays by other routes have none)."""
+    await load_person(session, runtime, principal, person_id)
+    found = await session.scalars(
+        select(StaySource)
+        .join(Stay, Stay.id == StaySource.stay_id)
+        .where(Stay.person_id == person_id)
+        .order_by(Stay.sequence)
+    )
+    return [StaySourceView.model_validate(s) for s in found.all()]
 
 
 @router.get("/{person_id}", response_model=PersonView)

@@ -1,4 +1,136 @@
 """Arrivals that are not (yet) admissions: hotline leads, refusals of help,
-hospital placements (medical first)."""
+hospital placements (medical first); and where a transferred stay came from.
 
-from intake.tables.core import Base  # noqa: F401
+A lead, a refusal and a placement carry the person id minted when they were
+made: no person record exists yet, so it is no foreign key. An admission made
+from a lead or a placement uses that id for the new person.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, String
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field
+
+from intake.tables.core import Base
+
+__all__ = ["HospitalPlacement", "HospitalScreening", "Lead", "Refusal", "StaySource"]
+
+
+def _at(nullable: bool = False):
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable),
+    )
+
+
+class Lead(Base, table=True):
+    """A tip to the 24-hour hotline (线索): received → triaged → assigned → closed."""
+
+    __tablename__ = "leads"
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID = Field(description="Minted on receipt; the admitted person's id.")
+    station_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=20, index=True)  # received | triaged | assigned | closed
+    caller_name: str | None = Field(default=None, max_length=100)
+    caller_phone: str | None = Field(default=None, max_length=30)
+    reported: str = Field(max_length=2000)
+    place: str = Field(max_length=300)
+    seen_at: datetime | None = _at(nullable=True)
+    received_at: datetime = _at()
+    received_by: str = Field(max_length=200)
+    priority: str | None = Field(default=None, max_length=20)
+    triage_note: str | None = Field(default=None, max_length=2000)
+    triaged_at: datetime | None = _at(nullable=True)
+    triaged_by: str | None = Field(default=None, max_length=200)
+    assigned_to: str | None = Field(default=None, max_length=200)
+    assigned_at: datetime | None = _at(nullable=True)
+    assigned_by: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=30)
+    closure_note: str | None = Field(default=None, max_length=2000)
+    closed_at: datetime | None = _at(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=200)
+    stay_id: uuid.UUID | None = Field(default=None, foreign_key="stays.id")
+
+
+class Refusal(Base, table=True):
+    """A person who refused help, and the advice given (劝导记录). No admission."""
+
+    __tablename__ = "refusals"
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID
+    station_id: str = Field(max_length=64, index=True)
+    found_place: str = Field(max_length=300)
+    found_at: datetime = _at()
+    description: str = Field(max_length=2000)
+    name: str | None = Field(default=None, max_length=100)
+    advice_given: str = Field(max_length=2000)
+    recorded_by: str = Field(max_length=100)
+    escorting_unit: str | None = Field(default=None, max_length=100)
+    recorded_at: datetime = _at()
+    entered_by: str = Field(max_length=200)
+
+
+class HospitalPlacement(Base, table=True):
+    """Medical first (先救治,后救助): a person placed in hospital before admission;
+    the discharge admits them to the placing station."""
+
+    __tablename__ = "hospital_placements"
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID
+    station_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=20, index=True)  # open | ended
+    hospital: str = Field(max_length=200)
+    conditions: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    placed_at: datetime = _at()
+    escorting_unit: str | None = Field(default=None, max_length=100)
+    sex: str = Field(max_length=10)
+    estimated_age: int | None = None
+    stated_names: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    stated_places: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    dialect: str | None = Field(default=None, max_length=100)
+    physical_description: str | None = Field(default=None, max_length=2000)
+    categories: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    placed_by: str = Field(max_length=200)
+    recorded_at: datetime = _at()
+    discharged_at: datetime | None = _at(nullable=True)
+    discharge_reference: str | None = Field(default=None, max_length=100)
+    discharged_by: str | None = Field(default=None, max_length=200)
+    stay_id: uuid.UUID | None = Field(default=None, foreign_key="stays.id")
+
+
+class HospitalScreening(Base, table=True):
+    """Identity screening by station staff at the hospital (甄别)."""
+
+    __tablename__ = "hospital_screenings"
+
+    id: uuid.UUID = Field(primary_key=True)
+    placement_id: uuid.UUID = Field(foreign_key="hospital_placements.id", index=True)
+    screened_at: datetime = _at()
+    notes: str = Field(max_length=2000)
+    full_name: str | None = Field(default=None, max_length=100)
+    stated_places: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    screened_by: str = Field(max_length=200)
+    recorded_at: datetime = _at()
+
+
+class StaySource(Base, table=True):
+    """Where a transferred stay came from: the discharging hospital, or the
+    sending station (of the network, or outside it) and its reference."""
+
+    __tablename__ = "stay_sources"
+
+    stay_id: uuid.UUID = Field(primary_key=True, foreign_key="stays.id")
+    kind: str = Field(max_length=20)  # hospital | station
+    hospital: str | None = Field(default=None, max_length=200)
+    discharge_reference: str | None = Field(default=None, max_length=100)
+    station_id: str | None = Field(default=None, max_length=64)
+    station_name: str | None = Field(default=None, max_length=100)
+    transfer_reference: str | None = Field(default=None, max_length=100)
+    placement_id: uuid.UUID | None = Field(default=None, foreign_key="hospital_placements.id")
