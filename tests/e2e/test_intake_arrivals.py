@@ -88,12 +88,13 @@ def test_a_lead_is_triaged_assigned_and_closed_without_an_admission(network, url
         }
         assert gushi.get(f"{urls['intake']}/persons/{lead['person_id']}").status_code == 404
 
-    found = intake_events(network, lead["person_id"], lambda found: len(found) >= 2)
-    assert kinds(found) == ["lead_received", "lead_closed"]
+    found = intake_events(network, lead["person_id"], lambda found: "lead_closed" in kinds(found))
+    assert kinds(found) == ["lead_received", "lead_triaged", "lead_assigned", "lead_closed"]
+    assert found[1][1]["priority"] == "urgent"
     assert found[0][1]["lead_id"] == lead["id"] and found[0][1]["place"] == lead["place"]
     assert "caller_phone" not in found[0][1] and "caller_name" not in found[0][1]
-    assert found[1][1]["outcome"] == "not_found"
-    assert found[1][1]["admitted_person_id"] is None
+    assert found[3][1]["outcome"] == "not_found"
+    assert found[3][1]["admitted_person_id"] is None
 
 
 def test_lead_steps_out_of_order_are_refused_with_409(network, urls):
@@ -167,13 +168,17 @@ def test_a_lead_closed_with_an_admission_admits_the_person_under_the_leads_id(ne
     assert record["stays"][0]["id"] == closed["stay_id"]
     assert record["dialect"] == "固始话" and record["categories"] == ["elderly"]
 
-    found = intake_events(network, lead["person_id"], lambda found: len(found) >= 3)
-    assert kinds(found) == ["lead_received", "lead_closed", "person_admitted"]
-    assert found[1][1]["outcome"] == "admitted"
-    assert found[1][1]["admitted_person_id"] == lead["person_id"]
-    assert found[1][1]["stay_id"] == closed["stay_id"]
-    assert found[2][1]["arrival_route"] == "hotline_tip"
-    assert found[2][1]["stay_id"] == closed["stay_id"]
+    found = intake_events(
+        network, lead["person_id"], lambda found: "person_admitted" in kinds(found)
+    )
+    assert kinds(found)[0] == "lead_received"
+    assert kinds(found)[-2:] == ["lead_closed", "person_admitted"]
+    lead_closed, admitted = found[-2][1], found[-1][1]
+    assert lead_closed["outcome"] == "admitted"
+    assert lead_closed["admitted_person_id"] == lead["person_id"]
+    assert lead_closed["stay_id"] == closed["stay_id"]
+    assert admitted["arrival_route"] == "hotline_tip"
+    assert admitted["stay_id"] == closed["stay_id"]
 
 
 def test_the_center_hotline_hands_a_lead_to_a_satellite(network, urls):
@@ -420,16 +425,18 @@ def test_placement_screening_and_discharge_admit_the_person_from_the_hospital(ne
         (HOSPITAL, "XY5Y-2026-1187", placement["id"])
     ]
 
-    found = intake_events(network, placement["person_id"], lambda found: len(found) >= 3)
+    found = intake_events(network, placement["person_id"], lambda found: len(found) >= 4)
     assert kinds(found) == [
         "hospital_placement_made",
+        "hospital_screening_recorded",
         "hospital_placement_ended",
         "person_admitted",
     ]
     assert found[0][1]["conditions"] == ["mental_illness"]
     assert found[0][1]["hospital"] == HOSPITAL
-    assert found[1][1]["stay_id"] == person["stays"][0]["id"]
-    admitted = found[2][1]
+    assert found[1][1]["name_found"] is True
+    assert found[2][1]["stay_id"] == person["stays"][0]["id"]
+    admitted = found[3][1]
     assert (admitted["arrival_route"], admitted["full_name"], admitted["station_id"]) == (
         "hospital_transfer",
         "刘小军",

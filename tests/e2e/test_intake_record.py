@@ -18,6 +18,7 @@ from rescue_localnet.demo import signature_png
 pytestmark = pytest.mark.e2e
 
 INTAKE_EVENTS = "rescue.intake.events"
+# Real photos, read-only from ../shared/testdata (beside the repository).
 FACES = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "faces"
 
 
@@ -169,8 +170,13 @@ def test_belongings_are_returned_at_discharge_or_it_is_said_why_not(network, url
         assert gushi.post(f"{url}/belongings", json=inventory).status_code == 409
 
     found = intake_events(network, person["id"], lambda f: "person_discharged" in kinds(f))
-    assert kinds(found) == ["person_admitted", "belongings_returned", "person_discharged"]
-    assert found[1][1]["items"] == 2
+    assert kinds(found) == [
+        "person_admitted",
+        "belongings_recorded",  # once, although the inventory was posted twice
+        "belongings_returned",
+        "person_discharged",
+    ]
+    assert found[1][1]["items"] == found[2][1]["items"] == 2
 
 
 def test_belongings_not_returned_are_kept_with_the_reason(network, urls):
@@ -374,12 +380,13 @@ def test_a_placement_unvisited_for_30_days_is_overdue_and_a_discharge_ends_it(ne
     found = intake_events(network, person["id"], lambda f: "person_discharged" in kinds(f))
     assert kinds(found) == [
         "person_admitted",
+        "belongings_recorded",
         "outsourced_care_started",
         "outsourced_care_ended",
         "belongings_returned",
         "person_discharged",
     ]
-    assert found[2][1]["outcome"] == "discharged"
+    assert found[3][1]["outcome"] == "discharged"
 
 
 def test_settlement_steps_follow_the_long_stay_and_their_order(network, urls):

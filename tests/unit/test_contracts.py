@@ -56,6 +56,11 @@ STEP_EVENT_NAMES = {
     "outsourced_care_visited",
     "outsourced_care_ended",
     "settlement_step_recorded",
+    "lead_triaged",
+    "lead_assigned",
+    "hospital_screening_recorded",
+    "belongings_recorded",
+    "health_check_recorded",
 }
 
 

@@ -122,3 +122,41 @@ class HospitalPlacementEndedV1(EventContract):
     hospital: str
     discharged_at: Timestamp
     stay_id: UUID = Field(description="The stay the admission on discharge began.")
+
+
+@registry.event(
+    "lead_triaged",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A hotline lead was judged: urgent, normal, or no action needed.",
+)
+class LeadTriagedV1(EventContract):
+    lead_id: UUID
+    station_id: StationId
+    priority: str = Field(examples=["urgent", "normal", "no_action"])
+    triaged_at: Timestamp
+
+
+@registry.event(
+    "lead_assigned",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Someone was sent out on a hotline lead (a new assignment replaces the last).",
+)
+class LeadAssignedV1(EventContract):
+    lead_id: UUID
+    station_id: StationId
+    assigned_at: Timestamp
+
+
+@registry.event(
+    "hospital_screening_recorded",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Identity screening was done at the hospital where the person is placed.",
+)
+class HospitalScreeningRecordedV1(EventContract):
+    placement_id: UUID
+    station_id: StationId
+    screened_at: Timestamp
+    name_found: bool = Field(description="Whether the screening found a name (not the name).")

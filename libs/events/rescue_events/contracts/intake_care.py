@@ -128,3 +128,29 @@ class SettlementStepRecordedV1(EventContract):
     number: int = Field(ge=1, le=5, description="The step's place in the procedure.")
     done_on: date
     complete: bool = Field(description="The last step: the person may be discharged as settled.")
+
+
+@registry.event(
+    "belongings_recorded",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Belongings were taken into the station's keeping (how many items, not what).",
+)
+class BelongingsRecordedV1(EventContract):
+    stay_id: UUID
+    station_id: StationId
+    received_at: Timestamp
+    items: int = Field(ge=1)
+
+
+@registry.event(
+    "health_check_recorded",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="A health check was made (the findings stay in intake).",
+)
+class HealthCheckRecordedV1(EventContract):
+    stay_id: UUID
+    station_id: StationId
+    checked_at: Timestamp
+    injuries_found: bool

@@ -30,6 +30,7 @@ from rescue_events.contracts import ArrivalRoute, PersonCategory, Sex
 from rescue_events.contracts.intake_arrivals import (
     HospitalPlacementEndedV1,
     HospitalPlacementMadeV1,
+    HospitalScreeningRecordedV1,
     SuspectedCondition,
 )
 
@@ -289,6 +290,16 @@ async def record_screening(
             screened_by=principal.subject,
             recorded_at=now,
         )
+    )
+    await runtime.outbox.stage(
+        session,
+        HospitalScreeningRecordedV1(
+            person_id=placement.person_id,
+            placement_id=placement.id,
+            station_id=placement.station_id,
+            screened_at=screened_at,
+            name_found=request.full_name is not None,
+        ),
     )
     await session.flush()
     view = await placement_view(session, placement)

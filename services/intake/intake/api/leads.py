@@ -33,10 +33,12 @@ from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
 from rescue_events.contracts.intake_arrivals import (
+    LeadAssignedV1,
     LeadClosedV1,
     LeadOutcome,
     LeadPriority,
     LeadReceivedV1,
+    LeadTriagedV1,
 )
 
 router = APIRouter(prefix="/leads", tags=["leads"])
@@ -254,6 +256,16 @@ async def triage_lead(
     lead.triage_note = request.note
     lead.triaged_at = datetime.now(UTC)
     lead.triaged_by = principal.subject
+    await runtime.outbox.stage(
+        session,
+        LeadTriagedV1(
+            person_id=lead.person_id,
+            lead_id=lead.id,
+            station_id=lead.station_id,
+            priority=lead.priority,
+            triaged_at=lead.triaged_at,
+        ),
+    )
     return await _done(session, idem, 200, lead)
 
 
@@ -279,6 +291,15 @@ async def assign_lead(
     lead.assigned_to = request.assigned_to
     lead.assigned_at = datetime.now(UTC)
     lead.assigned_by = principal.subject
+    await runtime.outbox.stage(
+        session,
+        LeadAssignedV1(
+            person_id=lead.person_id,
+            lead_id=lead.id,
+            station_id=lead.station_id,
+            assigned_at=lead.assigned_at,
+        ),
+    )
     return await _done(session, idem, 200, lead)
 
 

@@ -38,7 +38,12 @@ from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
-from rescue_events.contracts.intake_care import PhotoAddedV1, PhotoKind
+from rescue_events.contracts.intake_care import (
+    BelongingsRecordedV1,
+    HealthCheckRecordedV1,
+    PhotoAddedV1,
+    PhotoKind,
+)
 
 router = APIRouter(prefix="/persons", tags=["record"])
 log = logging.getLogger(__name__)
@@ -343,6 +348,16 @@ async def record_belongings(
         for item in inventory.items
     ]
     session.add_all(items)
+    await runtime.outbox.stage(
+        session,
+        BelongingsRecordedV1(
+            person_id=person.id,
+            stay_id=stay.id,
+            station_id=stay.station_id,
+            received_at=received_at,
+            items=len(items),
+        ),
+    )
     await session.flush()
     views = [BelongingView.model_validate(i) for i in items]
     await idem.remember(session, 201, [v.model_dump(mode="json") for v in views])
@@ -511,6 +526,16 @@ async def record_health_check(
         recorded_at=now,
     )
     session.add(record)
+    await runtime.outbox.stage(
+        session,
+        HealthCheckRecordedV1(
+            person_id=person.id,
+            stay_id=stay.id,
+            station_id=stay.station_id,
+            checked_at=checked_at,
+            injuries_found=bool(check.injuries),
+        ),
+    )
     await session.flush()
     view = HealthCheckView.model_validate(record)
     await idem.remember(session, 201, view.model_dump(mode="json"))
