@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from rescue_chassis.app import ServiceDefinition
-from rescue_events.contracts import SEARCH_EVENTS
-from search import api, handlers
+from rescue_events.contracts import PARTNER_ANSWERS, PARTNER_TOPICS, SEARCH_EVENTS
+from search import handlers, sweeps
+from search.api import routers
 from search.metrics import WORK_METRICS
 from search.settings import SearchSettings
 from search.tables import tables
@@ -16,8 +17,11 @@ service = ServiceDefinition(
     settings_class=SearchSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    produces=[SEARCH_EVENTS],
-    routers=[api.router],
+    # Police requests go out on the police partners' topic; their answers come in
+    # on the partners' answers topic (created by whoever starts first).
+    produces=[SEARCH_EVENTS, PARTNER_TOPICS["police"], PARTNER_ANSWERS],
+    routers=routers,
     handlers=handlers.handlers,
+    periodic=sweeps.jobs,
     work_metrics=WORK_METRICS,
 )

@@ -1,3 +1,5 @@
+"""Search reacts to admissions (a case and its tasks); the other parts add theirs."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import IdentityStatus, PersonAdmittedV1, SearchCaseOpenedV1
 from rescue_events.envelope import Envelope
+from search import evidence_handlers, notice_handlers, police_handlers
 from search.domain import notice_due_at
 from search.tables import SearchCase
+from search.tasks import open_tasks
 
 
 def handlers(runtime: Runtime):
@@ -36,8 +40,11 @@ def handlers(runtime: Runtime):
             stated_names="、".join(event.stated_names) or None,
             stated_places="、".join(event.stated_places) or None,
             dialect=event.dialect,
+            categories=[c.value for c in event.categories],
         )
         session.add(case)
+        await session.flush()
+        open_tasks(session, case)
         await runtime.outbox.stage(
             session,
             SearchCaseOpenedV1(
@@ -49,4 +56,10 @@ def handlers(runtime: Runtime):
             ),
         )
 
-    return {PersonAdmittedV1: when_person_admitted_open_search_case}
+    return {
+        PersonAdmittedV1: when_person_admitted_open_search_case,
+        # each part of search declares the events it reacts to
+        **notice_handlers.handlers(runtime),
+        **police_handlers.handlers(runtime),
+        **evidence_handlers.handlers(runtime),
+    }

@@ -1,6 +1,13 @@
 """Every event contract of the network; importing this module registers them all."""
 
-from rescue_events.contracts import intake_arrivals, intake_care  # noqa: F401  (registers)
+from rescue_events.contracts import (  # noqa: F401  (registers them)
+    intake_arrivals,
+    intake_care,
+    search_evidence,
+    search_notices,
+    search_police,
+    search_tasks,
+)
 from rescue_events.contracts.base import EventContract, PersonCategory
 from rescue_events.contracts.followup import (
     AtRiskRegisteredV1,

@@ -1,15 +1,18 @@
+"""Confirming who a person is, and recognising an earlier stay. (The evidence
+helper extends this: candidates, evidence, roles, national ID checks.)"""
+
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from rescue_chassis.access import ensure_visible, sees_network
+from rescue_chassis.access import ensure_visible
 from rescue_chassis.auth import PrincipalDep
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
@@ -20,41 +23,10 @@ from rescue_events.contracts import (
     IdentificationMethod,
     IdentityConfirmedV1,
 )
-from search.domain import notice_overdue
+from search.api.cases import CaseView
 from search.tables import EarlierStay, SearchCase, tables
 
 router = APIRouter(prefix="/cases", tags=["search cases"])
-
-
-class CaseView(BaseModel):
-    id: uuid.UUID
-    person_id: uuid.UUID
-    station_id: str
-    status: str
-    arrived_at: datetime
-    opened_at: datetime
-    notice_due_at: datetime
-    notice_published_at: datetime | None
-    stated_names: str | None
-    stated_places: str | None
-    dialect: str | None
-    identified_at: datetime | None
-    method: str | None
-    full_name: str | None
-    home_province: str | None
-    home_address: str | None
-    home_admin_code: str | None
-
-    @computed_field
-    @property
-    def notice_overdue(self) -> bool:
-        return self.status == "open" and notice_overdue(
-            self.notice_due_at, self.notice_published_at, datetime.now(UTC)
-        )
-
-    @classmethod
-    def of(cls, case: SearchCase) -> CaseView:
-        return cls.model_validate(case, from_attributes=True)
 
 
 class IdentityConfirmation(BaseModel):
@@ -65,45 +37,6 @@ class IdentityConfirmation(BaseModel):
     home_province: str = Field(min_length=2, max_length=50, examples=["四川省"])
     home_address: str = Field(min_length=1, max_length=300)
     home_admin_code: str | None = Field(default=None, pattern=r"^\d{6}(\d{3}(\d{3})?)?$")
-
-
-@router.get("", response_model=list[CaseView])
-async def list_cases(
-    principal: PrincipalDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    status: Annotated[str | None, Query(pattern="^(open|identified)$")] = None,
-    person_id: uuid.UUID | None = None,
-    overdue: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-):
-    """Search cases of the caller's station (the center sees all); `overdue=true` for
-    cases whose family-search notice is past its 24-hour deadline."""
-    query = select(SearchCase).order_by(SearchCase.notice_due_at).limit(limit)
-    if not sees_network(principal, runtime.network):
-        query = query.where(SearchCase.station_id == principal.station_id)
-    if status:
-        query = query.where(SearchCase.status == status)
-    if person_id:
-        query = query.where(SearchCase.person_id == person_id)
-    if overdue:
-        query = query.where(
-            SearchCase.status == "open",
-            SearchCase.notice_published_at.is_(None),
-            SearchCase.notice_due_at < datetime.now(UTC),
-        )
-    return [CaseView.of(c) for c in (await session.scalars(query)).all()]
-
-
-@router.get("/{case_id}", response_model=CaseView)
-async def get_case(
-    case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
-):
-    case = await session.get(SearchCase, case_id)
-    if case is None:
-        raise Problem(404, "Not found", "No such search case.")
-    ensure_visible(principal, runtime.network, "search case", case.station_id)
-    return CaseView.of(case)
 
 
 @router.post("/{case_id}/identity-confirmation", response_model=CaseView)

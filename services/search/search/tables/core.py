@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, DateTime, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
 from rescue_chassis.tables import service_tables
@@ -32,6 +33,9 @@ class SearchCase(Base, table=True):
     stated_names: str | None = Field(default=None, max_length=2000)
     stated_places: str | None = Field(default=None, max_length=2000)
     dialect: str | None = Field(default=None, max_length=100)
+    categories: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String), nullable=False, server_default="{}")
+    )
     identified_at: datetime | None = Field(default=None, sa_column=_ts(True))
     identified_by: str | None = Field(default=None, max_length=200)
     method: str | None = Field(default=None, max_length=40)
@@ -55,3 +59,20 @@ class EarlierStay(Base, table=True):
     similarity: float | None = None
     recognised_by: str = Field(max_length=200)
     recognised_at: datetime = Field(sa_column=_ts())
+
+
+class SearchTask(Base, table=True):
+    """A task of the search with its deadline: the family-search notice (24 h), the
+    DNA sample request, the police identity check."""
+
+    __tablename__ = "search_tasks"
+    __table_args__ = (UniqueConstraint("case_id", "kind"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="search_cases.id", index=True)
+    station_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=30)  # family_search_notice | dna_sample | police_check
+    status: str = Field(max_length=20, index=True)  # open | done | cancelled
+    due_at: datetime = Field(sa_column=_ts())
+    done_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    overdue_at: datetime | None = Field(default=None, sa_column=_ts(True))

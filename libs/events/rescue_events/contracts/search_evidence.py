@@ -1,0 +1,3 @@
+"""Search events: evidence."""
+
+from __future__ import annotations

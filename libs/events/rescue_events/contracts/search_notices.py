@@ -1,0 +1,3 @@
+"""Search events: notices."""
+
+from __future__ import annotations

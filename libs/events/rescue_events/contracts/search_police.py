@@ -1,0 +1,3 @@
+"""Search events: police."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Search events: tasks."""
+
+from __future__ import annotations

@@ -1,0 +1,8 @@
+from search.api.cases import router as cases
+from search.api.clues import router as clues
+from search.api.identity import router as identity
+from search.api.notices import router as notices
+from search.api.police import router as police
+from search.api.reports import router as reports
+
+routers = [cases, notices, police, clues, reports, identity]

@@ -1,0 +1,5 @@
+"""Search tables: evidence."""
+
+from search.tables.core import Base  # noqa: F401
+
+__all__: list[str] = []

@@ -1,0 +1,54 @@
+"""A case's tasks and their deadlines, written once for every part of search:
+opening them with the case, completing one, cancelling the rest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from search.domain import TaskKind, task_due_at
+from search.tables import SearchCase, SearchTask
+
+
+def open_tasks(session: AsyncSession, case: SearchCase) -> list[SearchTask]:
+    tasks = [
+        SearchTask(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            station_id=case.station_id,
+            kind=kind.value,
+            status="open",
+            due_at=task_due_at(kind, case.arrived_at),
+        )
+        for kind in TaskKind
+    ]
+    session.add_all(tasks)
+    return tasks
+
+
+async def complete_task(
+    session: AsyncSession, case_id: uuid.UUID, kind: TaskKind, at: datetime
+) -> bool:
+    """Mark the case's task done (once); True if this call completed it."""
+    task = await session.scalar(
+        select(SearchTask)
+        .where(SearchTask.case_id == case_id, SearchTask.kind == kind.value)
+        .with_for_update()
+    )
+    if task is None or task.status != "open":
+        return False
+    task.status = "done"
+    task.done_at = at
+    return True
+
+
+async def cancel_open_tasks(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """The search ended (identified, or the person left): nothing is overdue any more."""
+    await session.execute(
+        update(SearchTask)
+        .where(SearchTask.case_id == case_id, SearchTask.status == "open")
+        .values(status="cancelled")
+    )
