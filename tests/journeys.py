@@ -42,10 +42,13 @@ def identified_person(
         case = poll(
             lambda: staff.get(f"{urls['search']}/cases", params={"person_id": person_id}).json()
         )[0]
-        confirmed = staff.post(
+    # confirming an identity needs a search specialist (or a lead, or the center's
+    # coordinator), on evidence
+    with station_client(network, station, roles=("search_specialist",)) as specialist:
+        confirmed = specialist.post(
             f"{urls['search']}/cases/{case['id']}/identity-confirmation",
             json={
-                "method": "police_check",
+                "evidence": [{"kind": "police_check", "reference": "核查-测试"}],
                 "full_name": full_name or f"测试{secrets.token_hex(2)}",
                 "home_province": province,
                 "home_address": f"{province}某县某镇",
@@ -53,6 +56,7 @@ def identified_person(
             },
         )
         assert confirmed.status_code == 200, confirmed.text
+    with station_client(network, station) as staff:
         return poll(
             lambda: staff.get(f"{urls['transfer']}/returns", params={"person_id": person_id}).json()
         )[0]

@@ -4,6 +4,93 @@ import pytest
 from support import OtlpReceiver, a_network
 
 
+class NoticeSite:
+    """Stand-in for the national family-search website (``/site/notices``) and the
+    regional push service (``/push/campaigns``): keeps every request as
+    (method, path, json body), answers POST with ``{"id": "<external id>"}`` and
+    DELETE with 204; ``fail_next(n)`` makes the next n requests answer 500."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        import uuid
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        site = self
+        self.requests: list[tuple[str, str, dict | None]] = []
+        self._failing = 0
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self, method: str) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.loads(raw) if raw else None
+                with site._lock:
+                    site.requests.append((method, self.path, body))
+                    failing = site._failing > 0
+                    site._failing -= 1 if failing else 0
+                if failing:
+                    self.send_response(500)
+                    self.end_headers()
+                elif method == "POST":
+                    answer = json.dumps({"id": f"ext-{uuid.uuid4()}"}).encode()
+                    self.send_response(201)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                else:
+                    self.send_response(204)
+                    self.end_headers()
+
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                self._handle("POST")
+
+            def do_DELETE(self):  # noqa: N802
+                self._handle("DELETE")
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def site_url(self) -> str:
+        return f"{self.base}/site/notices"
+
+    @property
+    def push_url(self) -> str:
+        return f"{self.base}/push/campaigns"
+
+    def fail_next(self, count: int) -> None:
+        with self._lock:
+            self._failing = count
+
+    def received(self, method: str | None = None, path_prefix: str = "", **body_fields):
+        """Requests matching the method, path prefix and top-level body fields."""
+        with self._lock:
+            found = list(self.requests)
+        return [
+            (m, p, b)
+            for m, p, b in found
+            if (method is None or m == method)
+            and p.startswith(path_prefix)
+            and all((b or {}).get(k) == v for k, v in body_fields.items())
+        ]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @pytest.fixture(scope="session")
 def otlp():
     receiver = OtlpReceiver()
@@ -13,7 +100,17 @@ def otlp():
 
 
 @pytest.fixture(scope="session")
-def network(tmp_path_factory, otlp):
+def notice_site():
+    """A stand-in for the national family-search website and the regional push
+    service (search's notice adapters call it over real HTTP)."""
+    site = NoticeSite()
+    site.start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory, otlp, notice_site):
     """The five services as separate processes, exporting traces to ``otlp``."""
     net = a_network(
         tmp_path_factory.mktemp("network"),
@@ -24,6 +121,12 @@ def network(tmp_path_factory, otlp):
         INTAKE_PERIODIC_INTERVAL_SECONDS="0.3",
         REFERRAL_PERIODIC_INTERVAL_SECONDS="0.3",
         REFERRAL_WEBHOOK_RETRY_BASE_SECONDS="0.2",
+        SEARCH_PERIODIC_INTERVAL_SECONDS="0.3",
+        SEARCH_NOTICE_SITE_URL=notice_site.site_url,
+        SEARCH_NOTICE_PUSH_URL=notice_site.push_url,
+        SEARCH_NOTICE_TIMEOUT_SECONDS="5",
+        SEARCH_NOTICE_RETRY_BASE_SECONDS="0.1",
+        SEARCH_NOTICE_STUCK_AFTER_SECONDS="30",
     )
     try:
         net.up()

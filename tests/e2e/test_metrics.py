@@ -13,7 +13,8 @@ SERVICES = ("intake", "search", "transfer", "referral", "followup")
 # What each service consumes: its lag series name these topics only.
 CONSUMED = {
     "intake": {"rescue.search.events"},
-    "search": {"rescue.intake.events"},
+    # search also hears its own case openings (matching reports) and the police
+    "search": {"rescue.intake.events", "rescue.search.events", "rescue.partner.answers"},
     "transfer": {"rescue.intake.events", "rescue.search.events"},
     "referral": {
         "rescue.intake.events",

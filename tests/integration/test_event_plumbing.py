@@ -233,10 +233,13 @@ async def test_a_duplicate_delivery_is_applied_once(runtime, running, broker):
         == 1
     )
     inbox = runtime.tables.plumbing.inbox
+    event_id = dict(message["headers"])["ce_id"].decode()
     assert (
         await count(
             runtime,
-            select(func.count()).select_from(inbox).where(inbox.c.consumer == consumer.name),
+            select(func.count())
+            .select_from(inbox)
+            .where(inbox.c.consumer == consumer.name, inbox.c.event_id == event_id),
         )
         == 1
     )

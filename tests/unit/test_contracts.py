@@ -61,6 +61,21 @@ STEP_EVENT_NAMES = {
     "hospital_screening_recorded",
     "belongings_recorded",
     "health_check_recorded",
+    "search_task_overdue",
+    "notice_published",
+    "notice_publication_failed",
+    "notice_taken_down",
+    "police_identity_check_requested",
+    "police_dna_sample_submitted",
+    "police_identity_check_answer",
+    "police_dna_result",
+    "police_check_answered",
+    "dna_result_reported",
+    "dna_hit_reverified",
+    "dna_hit_not_confirmed",
+    "clue_recorded",
+    "identity_candidate_proposed",
+    "identity_candidate_rejected",
 }
 
 

@@ -85,10 +85,10 @@ def run_demo(
     (a station app's own span, sent as ``traceparent`` on every call)."""
     correlation_id = str(uuid.uuid4())
 
-    def client(station: str) -> httpx.Client:
+    def client(station: str, roles: list[str] | None = None) -> httpx.Client:
         return httpx.Client(
             headers={
-                "Authorization": f"Bearer {token(station, ['station_staff'])}",
+                "Authorization": f"Bearer {token(station, roles or ['station_staff'])}",
                 "X-Correlation-ID": correlation_id,
                 **(extra_headers or {}),
             },
@@ -135,10 +135,11 @@ def run_demo(
     say(f"2. search case {case['id']} opened; family-search notice due {case['notice_due_at']}")
 
     say("3. staff confirm his identity: 李建国 from 四川省南充市")
-    identified = gushi.post(
+    specialist = client("gushi", ["search_specialist"])  # confirming takes the role
+    identified = specialist.post(
         f"{urls['search']}/cases/{case['id']}/identity-confirmation",
         json={
-            "method": "police_check",
+            "evidence": [{"kind": "police_check", "reference": "固始县公安局 核查 2026-1123-07"}],
             "full_name": "李建国",
             "home_province": "四川省",
             "home_address": "四川省南充市仪陇县",

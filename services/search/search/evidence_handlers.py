@@ -1,9 +1,24 @@
-"""Events the evidence part of search reacts to."""
+"""Events the evidence part of search reacts to: a new case is matched against the
+open missing-person reports (search consumes its own `search_case_opened`)."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from rescue_chassis.runtime import Runtime
+from rescue_events.contracts import SearchCaseOpenedV1
+from rescue_events.envelope import Envelope
+from search.matching import match_case
+from search.tables.core import SearchCase
 
 
 def handlers(runtime: Runtime) -> dict:
-    return {}
+    async def when_case_opened_match_open_reports(
+        session: AsyncSession, event: SearchCaseOpenedV1, envelope: Envelope
+    ) -> None:
+        case = await session.get(SearchCase, event.case_id)
+        if case is None or case.status != "open":
+            return
+        await match_case(session, runtime, case)
+
+    return {SearchCaseOpenedV1: when_case_opened_match_open_reports}

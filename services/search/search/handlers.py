@@ -56,10 +56,12 @@ def handlers(runtime: Runtime):
             ),
         )
 
-    return {
-        PersonAdmittedV1: when_person_admitted_open_search_case,
-        # each part of search declares the events it reacts to
-        **notice_handlers.handlers(runtime),
-        **police_handlers.handlers(runtime),
-        **evidence_handlers.handlers(runtime),
-    }
+    # Each part of search declares the events it reacts to; one handler per event
+    # type, so two parts claiming the same event is a mistake caught at start-up.
+    merged: dict = {PersonAdmittedV1: when_person_admitted_open_search_case}
+    for part in (notice_handlers, police_handlers, evidence_handlers):
+        for contract, handler in part.handlers(runtime).items():
+            if contract in merged:
+                raise RuntimeError(f"{contract.__name__} is handled twice in search")
+            merged[contract] = handler
+    return merged

@@ -1,9 +1,9 @@
-"""Search's figures for /metrics: open cases and overdue family-search notices."""
+"""Search's figures for /metrics: open cases and overdue search tasks."""
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 
 from rescue_chassis.metrics import WorkMetric, grouped_count
-from search.tables import SearchCase
+from search.tables import SearchCase, SearchTask
 
 
 async def _open_cases(session, now):
@@ -16,15 +16,12 @@ async def _open_cases(session, now):
 
 
 async def _overdue(session, now):
+    """Open tasks past their deadline: the notice, the police check, the DNA sample."""
     return await grouped_count(
         session,
-        select(SearchCase.station_id, literal("family_search_notice"), func.count())
-        .where(
-            SearchCase.status == "open",
-            SearchCase.notice_published_at.is_(None),
-            SearchCase.notice_due_at < now,
-        )
-        .group_by(SearchCase.station_id),
+        select(SearchTask.station_id, SearchTask.kind, func.count())
+        .where(SearchTask.status == "open", SearchTask.due_at < now)
+        .group_by(SearchTask.station_id, SearchTask.kind),
     )
 
 

@@ -1,16 +1,657 @@
 """Family-search notices (寻亲公告): publishing through the adapters, taking down.
-(The notices helper fills this module.)"""
+
+DOMAIN.md ("The life of a case", 2): a notice on the national family-search
+website (全国救助寻亲网) within 24 hours of arrival, targeted pushes to the regions
+that matter (where found, the accent's region, the claimed home), and the
+notices come down once the family is found or the person left. A
+domestic-violence victim, or whoever staff mark as endangered, gets no public
+notice unless a station lead or center coordinator recorded an override.
+
+How the network calls stay out of database transactions:
+
+* publishing: the endpoint records the notice as ``publishing`` and commits,
+  calls the adapter (retries with backoff inside), then records ``published``
+  or ``failed`` in a second transaction (``publish_recorded``);
+* taking down: ``take_down_notices`` runs inside the caller's transaction (the
+  identity confirmation, the discharge handler): it marks live notices
+  ``takedown_pending`` and, once that transaction commits, an after-commit step
+  calls the adapter and records ``taken_down`` (with ``notice_taken_down``) in a
+  transaction of its own. If the endpoint is away, the notice stays
+  ``takedown_pending`` with its error; ``jobs()`` (the sweep) retries it, and
+  retries failed or stuck publications.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy import event, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
+from rescue_events.contracts.search_notices import (
+    NoticeKind,
+    NoticePublicationFailedV1,
+    NoticePublishedV1,
+    NoticeTakenDownV1,
+)
+from search.domain import TaskKind
 from search.tables import SearchCase
+from search.tables.notices import NoticeOverride, NoticeProtection, SearchNotice
+from search.tasks import complete_task
+
+log = logging.getLogger(__name__)
+
+
+# ---- rules (no I/O) ----------------------------------------------------------
+
+
+class NoticeStatus(StrEnum):
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    TAKEDOWN_PENDING = "takedown_pending"
+    TAKEN_DOWN = "taken_down"
+
+
+# A notice that is (or may be) public: a new one of the same kind and region waits.
+LIVE = (NoticeStatus.PUBLISHING, NoticeStatus.PUBLISHED, NoticeStatus.TAKEDOWN_PENDING)
+
+
+class RegionBasis(StrEnum):
+    FOUND = "found"  # where the person was found or arrived
+    ACCENT = "accent"  # the region of the dialect
+    CLAIMED_HOME = "claimed_home"  # a place the person names as home
+
+
+PROTECTED_CATEGORIES = frozenset({"domestic_violence_victim"})
+
+
+@dataclass(frozen=True)
+class Protection:
+    """Whether a public notice may go up for the person, and why not."""
+
+    reasons: tuple[str, ...]  # "domestic_violence_victim", "endangered"
+    overridden: bool
+
+    @property
+    def protected(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def public_notice_allowed(self) -> bool:
+        return not self.protected or self.overridden
+
+
+def protection(
+    categories: Iterable[str],
+    endangered_at: datetime | None,
+    override_at: datetime | None,
+) -> Protection:
+    """A DV victim or a person marked endangered is protected; an override counts
+    only if recorded after the latest endangered mark (a new danger needs a new
+    decision)."""
+    reasons = tuple(sorted(PROTECTED_CATEGORIES.intersection(categories)))
+    if endangered_at is not None:
+        reasons += ("endangered",)
+    overridden = override_at is not None and (endangered_at is None or override_at >= endangered_at)
+    return Protection(reasons=reasons, overridden=bool(reasons) and overridden)
+
+
+PROVINCES = (
+    "北京市 天津市 上海市 重庆市 河北省 山西省 辽宁省 吉林省 黑龙江省 江苏省 浙江省 安徽省 "
+    "福建省 江西省 山东省 河南省 湖北省 湖南省 广东省 海南省 四川省 贵州省 云南省 陕西省 "
+    "甘肃省 青海省 台湾省 内蒙古自治区 广西壮族自治区 西藏自治区 宁夏回族自治区 "
+    "新疆维吾尔自治区 香港特别行政区 澳门特别行政区"
+).split()
+
+# Dialect names that do not start with their province's name.
+DIALECT_ALIASES = {
+    "川": "四川省",
+    "蜀": "四川省",
+    "渝": "重庆市",
+    "豫": "河南省",
+    "鲁": "山东省",
+    "冀": "河北省",
+    "晋": "山西省",
+    "湘": "湖南省",
+    "鄂": "湖北省",
+    "赣": "江西省",
+    "皖": "安徽省",
+    "闽": "福建省",
+    "粤": "广东省",
+    "桂": "广西壮族自治区",
+    "黔": "贵州省",
+    "滇": "云南省",
+    "陕": "陕西省",
+    "秦": "陕西省",
+    "陇": "甘肃省",
+    "苏": "江苏省",
+    "浙": "浙江省",
+    "沪": "上海市",
+    "京": "北京市",
+    "津": "天津市",
+    "琼": "海南省",
+    "蒙": "内蒙古自治区",
+    "闽南": "福建省",
+    "潮汕": "广东省",
+    "客家": "广东省",
+    "吴": "江苏省",
+    "温州": "浙江省",
+    "东北": "辽宁省",
+    "广州": "广东省",
+    "上海": "上海市",
+}
+
+
+def _short(province: str) -> str:
+    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "省", "市"):
+        if province.endswith(suffix):
+            return province[: -len(suffix)]
+    return province
+
+
+def accent_region(dialect: str | None) -> str | None:
+    """The province a dialect points to ("四川话" → 四川省, "豫东口音" → 河南省)."""
+    if not dialect:
+        return None
+    text = re.sub(r"(话|方言|口音|腔|普通话)", "", dialect.strip())
+    for province in PROVINCES:
+        if text.startswith(_short(province)):
+            return province
+    for alias in sorted(DIALECT_ALIASES, key=len, reverse=True):
+        if text.startswith(alias) or (len(alias) == 1 and alias in text[:2]):
+            return DIALECT_ALIASES[alias]
+    return None
+
+
+@dataclass(frozen=True)
+class Region:
+    basis: RegionBasis
+    region: str
+
+
+def select_regions(
+    found_place: str | None,
+    dialect: str | None,
+    stated_places: str | Sequence[str] | None,
+    limit: int = 5,
+) -> list[Region]:
+    """Regions for targeted pushes: where found, the accent's region, the claimed
+    home(s); each once, in that order."""
+    if isinstance(stated_places, str):
+        stated_places = [p for p in re.split(r"[、,，;；]", stated_places)]
+    candidates = [
+        (RegionBasis.FOUND, found_place),
+        (RegionBasis.ACCENT, accent_region(dialect)),
+        *((RegionBasis.CLAIMED_HOME, place) for place in stated_places or ()),
+    ]
+    regions: list[Region] = []
+    seen: set[str] = set()
+    for basis, place in candidates:
+        place = (place or "").strip()
+        if place and place not in seen:
+            seen.add(place)
+            regions.append(Region(basis, place))
+    return regions[:limit]
+
+
+# Words that would mark a protected status in a public text.
+MARKERS = re.compile(
+    r"家暴|家庭暴力|受虐|虐待|庇护|避难|拐卖|被拐|妇联|domestic|violence|abuse|shelter|traffick",
+    re.IGNORECASE,
+)
+
+
+def marker_in(text: str | None) -> str | None:
+    """The first word of ``text`` that would mark a protected status, if any."""
+    match = MARKERS.search(text or "")
+    return match.group(0) if match else None
+
+
+def public_description(
+    *,
+    sex: str,
+    estimated_age: int | None,
+    found_place: str | None,
+    arrived_at: datetime,
+    stated_names: str | None,
+    stated_places: str | None,
+    dialect: str | None,
+    appearance: str | None,
+) -> dict[str, Any]:
+    """What a notice says about the person: never categories or anything that marks
+    a protected status."""
+    return {
+        "sex": sex,
+        "estimated_age": estimated_age,
+        "found_place": found_place,
+        "arrived_on": arrived_at.date().isoformat(),
+        "stated_names": [n for n in (stated_names or "").split("、") if n],
+        "stated_places": [p for p in (stated_places or "").split("、") if p],
+        "dialect": dialect,
+        "appearance": appearance,
+    }
+
+
+# ---- the adapters --------------------------------------------------------------
+
+
+class NoticeError(Exception):
+    """The endpoint refused (4xx), failed after its retries, or is not configured."""
+
+
+class NoticeChannel(Protocol):
+    """Where notices go: the national website and the regional push service."""
+
+    async def publish_national(self, payload: dict[str, Any]) -> str:
+        """Publish; the external id of the notice."""
+        ...
+
+    async def push_regional(self, payload: dict[str, Any], region: str) -> str:
+        """Push to phones in one region; the external id of the push."""
+        ...
+
+    async def take_down(self, kind: NoticeKind, external_id: str) -> None: ...
+
+
+@dataclass
+class HttpNoticeChannel:
+    site_url: str | None
+    push_url: str | None
+    timeout: float = 10.0
+    attempts: int = 3
+    retry_base: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HttpNoticeChannel:
+        return cls(
+            site_url=settings.notice_site_url,
+            push_url=settings.notice_push_url,
+            timeout=settings.notice_timeout_seconds,
+            attempts=settings.notice_attempts,
+            retry_base=settings.notice_retry_base_seconds,
+        )
+
+    def _url(self, kind: NoticeKind) -> str:
+        url = self.site_url if kind is NoticeKind.NATIONAL else self.push_url
+        if not url:
+            setting = "SITE" if kind is NoticeKind.NATIONAL else "PUSH"
+            raise NoticeError(f"no endpoint configured (SEARCH_NOTICE_{setting}_URL)")
+        return url.rstrip("/")
+
+    async def _call(self, method: str, url: str, body: dict[str, Any] | None) -> httpx.Response:
+        """Retries connection errors, timeouts and 5xx with backoff; a 4xx is final."""
+        error = "no attempt"
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            for attempt in range(1, self.attempts + 1):
+                try:
+                    response = await client.request(method, url, json=body)
+                except httpx.TransportError as exc:
+                    error = f"{type(exc).__name__}"
+                else:
+                    if response.is_success:
+                        return response
+                    error = f"HTTP {response.status_code}"
+                    if response.status_code < 500:
+                        raise NoticeError(error)
+                if attempt < self.attempts:
+                    await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
+        raise NoticeError(f"{error} after {self.attempts} attempt(s)")
+
+    @staticmethod
+    def _external_id(response: httpx.Response, fallback: str) -> str:
+        try:
+            found = response.json().get("id")
+        except (ValueError, AttributeError):
+            found = None
+        return str(found or fallback)[:200]
+
+    async def publish_national(self, payload: dict[str, Any]) -> str:
+        response = await self._call("POST", self._url(NoticeKind.NATIONAL), payload)
+        return self._external_id(response, payload["notice_id"])
+
+    async def push_regional(self, payload: dict[str, Any], region: str) -> str:
+        response = await self._call(
+            "POST", self._url(NoticeKind.REGIONAL), {**payload, "region": region}
+        )
+        return self._external_id(response, payload["notice_id"])
+
+    async def take_down(self, kind: NoticeKind, external_id: str) -> None:
+        try:
+            await self._call("DELETE", f"{self._url(kind)}/{external_id}", None)
+        except NoticeError as exc:
+            if str(exc).startswith(("HTTP 404", "HTTP 410")):
+                return  # already gone
+            raise
+
+
+def channel(runtime: Runtime) -> NoticeChannel:
+    """The channel of this runtime (tests may put another on ``runtime``)."""
+    found = getattr(runtime, "notice_channel", None)
+    return found or HttpNoticeChannel.from_settings(runtime.settings)
+
+
+# ---- publishing ------------------------------------------------------------------
+
+
+def site_payload(notice: SearchNotice, station_name: str | None) -> dict[str, Any]:
+    return {
+        "notice_id": str(notice.id),
+        "station": {"id": notice.station_id, "name": station_name},
+        "photo_ref": None,
+        "description": notice.payload,
+    }
+
+
+async def send(runtime: Runtime, notice: SearchNotice) -> tuple[str | None, str | None]:
+    """Call the adapter for a notice (no transaction open): (external id, error)."""
+    station = runtime.network.station(notice.station_id)
+    payload = site_payload(notice, station.name if station else None)
+    adapter = channel(runtime)
+    try:
+        if notice.kind == NoticeKind.NATIONAL:
+            return await adapter.publish_national(payload), None
+        return await adapter.push_regional(payload, notice.region or ""), None
+    except NoticeError as exc:
+        return None, str(exc)[:300]
+    except Exception as exc:  # an adapter bug must not leave the notice `publishing`
+        log.exception("notice %s: adapter failed", notice.id)
+        return None, type(exc).__name__
+
+
+async def record_result(
+    session: AsyncSession,
+    runtime: Runtime,
+    notice_id: uuid.UUID,
+    external_id: str | None,
+    error: str | None,
+    now: datetime,
+) -> SearchNotice | None:
+    """Record what the adapter answered (in the caller's transaction)."""
+    notice = await session.get(SearchNotice, notice_id, with_for_update=True)
+    if notice is None or notice.status not in (
+        NoticeStatus.PUBLISHING,
+        NoticeStatus.FAILED,
+        NoticeStatus.TAKEDOWN_PENDING,
+    ):
+        return notice
+    if notice.published_at is not None:
+        return notice  # another attempt already recorded it
+    kind = NoticeKind(notice.kind)
+    if external_id is None:
+        if notice.status == NoticeStatus.TAKEDOWN_PENDING:
+            # it was to come down anyway and never went up
+            notice.status = NoticeStatus.TAKEN_DOWN
+            notice.taken_down_at = now
+            notice.last_error = error
+            return notice
+        notice.status = NoticeStatus.FAILED
+        notice.failed_at = now
+        notice.last_error = error
+        await runtime.outbox.stage(
+            session,
+            NoticePublicationFailedV1(
+                person_id=notice.person_id,
+                case_id=notice.case_id,
+                notice_id=notice.id,
+                station_id=notice.station_id,
+                kind=kind,
+                region=notice.region,
+                failed_at=now,
+                error=error or "unknown error",
+            ),
+        )
+        return notice
+    notice.external_id = external_id
+    notice.published_at = now
+    notice.last_error = None
+    if notice.status != NoticeStatus.TAKEDOWN_PENDING:
+        notice.status = NoticeStatus.PUBLISHED
+    else:
+        _after_commit_take_down(session, runtime, notice.case_id)
+    await runtime.outbox.stage(
+        session,
+        NoticePublishedV1(
+            person_id=notice.person_id,
+            case_id=notice.case_id,
+            notice_id=notice.id,
+            station_id=notice.station_id,
+            kind=kind,
+            region=notice.region,
+            published_at=now,
+        ),
+    )
+    if kind is NoticeKind.NATIONAL:
+        case = await session.get(SearchCase, notice.case_id, with_for_update=True)
+        if case is not None and case.notice_published_at is None:
+            case.notice_published_at = now
+        await complete_task(session, notice.case_id, TaskKind.FAMILY_SEARCH_NOTICE, now)
+    return notice
+
+
+async def publish_recorded(runtime: Runtime, notice_ids: Sequence[uuid.UUID]) -> None:
+    """Send notices already recorded as ``publishing`` (and committed), then record
+    each result in a transaction of its own."""
+    for notice_id in notice_ids:
+        async with runtime.sessions() as session:
+            notice = await session.get(SearchNotice, notice_id)
+            if notice is None or notice.status != NoticeStatus.PUBLISHING:
+                continue
+            session.expunge(notice)
+        external_id, error = await send(runtime, notice)
+        async with runtime.sessions() as session, session.begin():
+            await record_result(session, runtime, notice_id, external_id, error, datetime.now(UTC))
+
+
+# ---- taking down ---------------------------------------------------------------
+
+
+async def close_notices(
+    session: AsyncSession, case_id: uuid.UUID, reason: str, now: datetime
+) -> None:
+    """No new notice for the case from now on (identity confirmed, person left)."""
+    flags = await session.get(NoticeProtection, case_id, with_for_update=True)
+    if flags is None:
+        flags = NoticeProtection(case_id=case_id, endangered=False)
+        session.add(flags)
+    if flags.closed_at is None:
+        flags.closed_at = now
+        flags.closed_reason = reason[:100]
 
 
 async def take_down_notices(
-    session: AsyncSession, runtime: Runtime, case: SearchCase, reason: str
+    session: AsyncSession,
+    runtime: Runtime,
+    case: SearchCase,
+    reason: str,
+    *,
+    close: bool = True,
 ) -> None:
-    """Take every live notice of the case down (identity confirmed, person left)."""
-    return None
+    """Take every live notice of the case down (identity confirmed, person left).
+
+    Runs inside the caller's transaction: it records the intent
+    (``takedown_pending``) and no new notice may go up for the case; the HTTP
+    takedown runs once that transaction commits (nothing happens if it rolls
+    back). ``close=False`` (protection) keeps the case open for notices later.
+    """
+    now = datetime.now(UTC)
+    if close:
+        await close_notices(session, case.id, reason, now)
+    notices = (
+        await session.scalars(
+            select(SearchNotice)
+            .where(
+                SearchNotice.case_id == case.id,
+                SearchNotice.status.in_(
+                    [NoticeStatus.PUBLISHING, NoticeStatus.PUBLISHED, NoticeStatus.FAILED]
+                ),
+            )
+            .with_for_update()
+        )
+    ).all()
+    pending = False
+    for notice in notices:
+        notice.takedown_reason = reason[:100]
+        notice.takedown_requested_at = now
+        if notice.status == NoticeStatus.FAILED:
+            # never went up: nothing to take down, and no retry any more
+            notice.status = NoticeStatus.TAKEN_DOWN
+            notice.taken_down_at = now
+        else:
+            notice.status = NoticeStatus.TAKEDOWN_PENDING
+            pending = pending or notice.external_id is not None
+    if pending:
+        _after_commit_take_down(session, runtime, case.id)
+
+
+_background: set[asyncio.Task] = set()
+
+
+def _after_commit_take_down(session: AsyncSession, runtime: Runtime, case_id: uuid.UUID) -> None:
+    """Once the session's transaction commits, take the case's pending notices down."""
+    cases: set[uuid.UUID] = session.info.setdefault("notice_takedowns", set())
+    cases.add(case_id)
+    if session.info.get("notice_takedown_hook"):
+        return
+    session.info["notice_takedown_hook"] = True
+    sync = session.sync_session
+
+    def committed(_session) -> None:
+        todo = set(session.info.pop("notice_takedowns", set()))
+        for case in todo:
+            task = asyncio.get_running_loop().create_task(take_down_pending(runtime, case))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    def rolled_back(_session) -> None:
+        session.info.pop("notice_takedowns", None)
+
+    event.listen(sync, "after_commit", committed)
+    event.listen(sync, "after_soft_rollback", rolled_back)
+
+
+async def take_down_pending(runtime: Runtime, case_id: uuid.UUID | None = None) -> int:
+    """Call the adapter for the ``takedown_pending`` notices (of one case, or all)
+    and record each result in a transaction of its own. How many came down."""
+    query = select(SearchNotice).where(
+        SearchNotice.status == NoticeStatus.TAKEDOWN_PENDING,
+        SearchNotice.external_id.is_not(None),
+    )
+    if case_id is not None:
+        query = query.where(SearchNotice.case_id == case_id)
+    async with runtime.sessions() as session:
+        notices = (await session.scalars(query.limit(100))).all()
+        session.expunge_all()
+    done = 0
+    adapter = channel(runtime)
+    for notice in notices:
+        try:
+            await adapter.take_down(NoticeKind(notice.kind), notice.external_id or "")
+            error = None
+        except Exception as exc:  # stays pending; the sweep retries
+            error = str(exc)[:300] if isinstance(exc, NoticeError) else type(exc).__name__
+            log.warning("taking notice %s down failed: %s", notice.id, error)
+        async with runtime.sessions() as session, session.begin():
+            current = await session.get(SearchNotice, notice.id, with_for_update=True)
+            if current is None or current.status != NoticeStatus.TAKEDOWN_PENDING:
+                continue
+            current.attempts += 1
+            if error is not None:
+                current.last_error = error
+                continue
+            now = datetime.now(UTC)
+            current.status = NoticeStatus.TAKEN_DOWN
+            current.taken_down_at = now
+            current.last_error = None
+            done += 1
+            await runtime.outbox.stage(
+                session,
+                NoticeTakenDownV1(
+                    person_id=current.person_id,
+                    case_id=current.case_id,
+                    notice_id=current.id,
+                    station_id=current.station_id,
+                    kind=NoticeKind(current.kind),
+                    region=current.region,
+                    taken_down_at=now,
+                    reason=current.takedown_reason or "taken_down",
+                ),
+            )
+    return done
+
+
+# ---- protection as stored --------------------------------------------------------
+
+
+async def protection_of(session: AsyncSession, case: SearchCase) -> Protection:
+    flags = await session.get(NoticeProtection, case.id)
+    override_at = await session.scalar(
+        select(NoticeOverride.authorised_at)
+        .where(NoticeOverride.case_id == case.id)
+        .order_by(NoticeOverride.authorised_at.desc())
+        .limit(1)
+    )
+    endangered_at = flags.marked_at if flags is not None and flags.endangered else None
+    return protection(case.categories or [], endangered_at, override_at)
+
+
+# ---- the sweep -------------------------------------------------------------------
+
+
+def jobs(runtime: Runtime) -> list[PeriodicJob]:
+    """Retries: failed or stuck publications (while allowed), pending takedowns.
+    (Add to search.sweeps.jobs to run it.)"""
+
+    async def retry_notices(session: AsyncSession, now: datetime) -> int:
+        settings = runtime.settings
+        stuck = now - timedelta(seconds=getattr(settings, "notice_stuck_after_seconds", 300))
+        max_attempts = getattr(settings, "notice_max_publish_attempts", 5)
+        due = (
+            await session.scalars(
+                select(SearchNotice)
+                .where(
+                    or_(
+                        SearchNotice.status == NoticeStatus.FAILED,
+                        (SearchNotice.status == NoticeStatus.PUBLISHING)
+                        & (SearchNotice.requested_at < stuck),
+                    ),
+                    SearchNotice.attempts < max_attempts,
+                )
+                .order_by(SearchNotice.requested_at)
+                .limit(10)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        changed = 0
+        for notice in due:
+            case = await session.get(SearchCase, notice.case_id)
+            flags = await session.get(NoticeProtection, notice.case_id)
+            if (
+                case is None
+                or case.status != "open"
+                or (flags is not None and flags.closed_at is not None)
+                or not (await protection_of(session, case)).public_notice_allowed
+            ):
+                notice.attempts = max_attempts  # no more retries
+                continue
+            notice.attempts += 1
+            notice.status = NoticeStatus.PUBLISHING
+            # the row stays locked: a sweep elsewhere skips it
+            external_id, error = await send(runtime, notice)
+            await record_result(session, runtime, notice.id, external_id, error, now)
+            changed += 1
+        await session.commit()
+        return changed + await take_down_pending(runtime)
+
+    return [PeriodicJob("notice_retries", retry_notices)]

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from rescue_chassis.settings import ServiceSettings
@@ -5,3 +6,31 @@ from rescue_chassis.settings import ServiceSettings
 
 class SearchSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEARCH_")
+
+    # Family-search notices (search.notices). Without a URL, publishing records a
+    # failed notice naming the missing setting; nothing is sent anywhere.
+    notice_site_url: str | None = Field(
+        default=None,
+        description="The national family-search website's notice endpoint (全国救助寻亲网): "
+        "POST publishes, DELETE <url>/<external id> takes down.",
+    )
+    notice_push_url: str | None = Field(
+        default=None,
+        description="The regional push endpoint (头条寻人-style): POST one push per region, "
+        "DELETE <url>/<external id> withdraws it.",
+    )
+    notice_timeout_seconds: float = Field(default=10.0, gt=0)
+    notice_attempts: int = Field(
+        default=3, ge=1, le=10, description="Tries per call on 5xx or connection errors."
+    )
+    notice_retry_base_seconds: float = Field(
+        default=0.5, ge=0, description="First backoff between tries; doubles each time."
+    )
+    notice_stuck_after_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A notice still `publishing` after this long is retried by the sweep.",
+    )
+    notice_max_publish_attempts: int = Field(
+        default=5, ge=1, description="Sweep retries of a failed notice before it stays failed."
+    )

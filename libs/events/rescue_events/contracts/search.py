@@ -58,6 +58,17 @@ class IdentityConfirmedV1(EventContract):
     cross_province: bool = Field(
         description="Whether home lies in another province than the caring station."
     )
+    evidence_kinds: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The evidence the identity rests on: self_report_verified, police_check, "
+            "dna_reverified, face_match_with_family_confirmation (empty from older producers)."
+        ),
+        examples=[["police_check"]],
+    )
+    missing_person_report_id: UUID | None = Field(
+        default=None, description="The family's missing-person report, when one was matched."
+    )
 
 
 @registry.event(

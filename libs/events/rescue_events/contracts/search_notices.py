@@ -1,3 +1,86 @@
-"""Search events: notices."""
+"""Search events: family-search notices (寻亲公告) on the national family-search
+website and targeted regional pushes.
+
+They carry ids, the kind of notice, its region and the station: never a
+description of the person, a category or anything that marks a protected person.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from rescue_events.contracts.base import EventContract, StationId, Timestamp
+from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.registry import registry
+
+
+class NoticeKind(StrEnum):
+    NATIONAL = "national"  # 全国救助寻亲网
+    REGIONAL = "regional"  # targeted push to phones in one region (头条寻人-style)
+
+
+_REGION = Field(
+    default=None,
+    max_length=100,
+    description="For a regional push: the region it went to. None for the national notice.",
+    examples=["四川省"],
+)
+
+
+@registry.event(
+    "notice_published",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="A family-search notice went up: on the national website or as a regional push.",
+)
+class NoticePublishedV1(EventContract):
+    case_id: UUID
+    notice_id: UUID
+    station_id: StationId
+    kind: NoticeKind
+    region: str | None = _REGION
+    published_at: Timestamp
+
+
+@registry.event(
+    "notice_publication_failed",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="Publishing a family-search notice failed after its retries.",
+)
+class NoticePublicationFailedV1(EventContract):
+    case_id: UUID
+    notice_id: UUID
+    station_id: StationId
+    kind: NoticeKind
+    region: str | None = _REGION
+    failed_at: Timestamp
+    error: str = Field(
+        max_length=300,
+        description="What the endpoint answered (status or connection error); no personal data.",
+        examples=["HTTP 503"],
+    )
+
+
+@registry.event(
+    "notice_taken_down",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="A published family-search notice was taken down (family found, person left, "
+    "or the person needs protection).",
+)
+class NoticeTakenDownV1(EventContract):
+    case_id: UUID
+    notice_id: UUID
+    station_id: StationId
+    kind: NoticeKind
+    region: str | None = _REGION
+    taken_down_at: Timestamp
+    reason: str = Field(
+        max_length=100,
+        description="Why: identity_confirmed, person_discharged:<reason>, protection, …",
+        examples=["identity_confirmed"],
+    )

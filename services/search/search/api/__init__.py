@@ -1,3 +1,4 @@
+from search.api.cases import overdue_router
 from search.api.cases import router as cases
 from search.api.clues import router as clues
 from search.api.identity import router as identity
@@ -5,4 +6,4 @@ from search.api.notices import router as notices
 from search.api.police import router as police
 from search.api.reports import router as reports
 
-routers = [cases, notices, police, clues, reports, identity]
+routers = [cases, overdue_router, notices, police, clues, reports, identity]

@@ -1,3 +1,6 @@
+"""Search cases as stations see them: the list, one case, its tasks, what is
+overdue now."""
+
 from __future__ import annotations
 
 import uuid
@@ -14,7 +17,7 @@ from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 from search.domain import notice_overdue
-from search.tables import SearchCase
+from search.tables import SearchCase, SearchTask
 
 router = APIRouter(prefix="/cases", tags=["search cases"])
 
@@ -87,3 +90,62 @@ async def get_case(
         raise Problem(404, "Not found", "No such search case.")
     ensure_visible(principal, runtime.network, "search case", case.station_id)
     return CaseView.of(case)
+
+
+class TaskView(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    station_id: str
+    kind: str
+    status: str
+    due_at: datetime
+    done_at: datetime | None
+    overdue_at: datetime | None = None
+
+    @computed_field
+    @property
+    def overdue(self) -> bool:
+        return self.status == "open" and datetime.now(UTC) > self.due_at
+
+
+@router.get("/{case_id}/tasks", response_model=list[TaskView])
+async def case_tasks(
+    case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
+    """The case's tasks with their deadlines: notice, police check, DNA sample."""
+    case = await session.get(SearchCase, case_id)
+    if case is None:
+        raise Problem(404, "Not found", "No such search case.")
+    ensure_visible(principal, runtime.network, "search case", case.station_id)
+    tasks = await session.scalars(
+        select(SearchTask).where(SearchTask.case_id == case_id).order_by(SearchTask.due_at)
+    )
+    return [TaskView.model_validate(t, from_attributes=True) for t in tasks.all()]
+
+
+overdue_router = APIRouter(tags=["search cases"])
+
+
+@overdue_router.get("/overdue", response_model=list[TaskView])
+async def overdue_now(
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    kind: Annotated[
+        str | None, Query(pattern="^(family_search_notice|police_check|dna_sample)$")
+    ] = None,
+):
+    """What is overdue in my station now (the center: the network), oldest first."""
+    query = (
+        select(SearchTask)
+        .where(SearchTask.status == "open", SearchTask.due_at < datetime.now(UTC))
+        .order_by(SearchTask.due_at)
+    )
+    if not sees_network(principal, runtime.network):
+        query = query.where(SearchTask.station_id == principal.station_id)
+    if kind:
+        query = query.where(SearchTask.kind == kind)
+    return [
+        TaskView.model_validate(t, from_attributes=True)
+        for t in (await session.scalars(query)).all()
+    ]
