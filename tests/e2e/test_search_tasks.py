@@ -80,3 +80,27 @@ def test_a_deadline_passed_during_downtime_is_reported_once_after_restart(networ
     with station_client(network, "xixian") as xixian:
         theirs = xixian.get(f"{urls['search']}/overdue").json()
         assert case["id"] not in {t["case_id"] for t in theirs}
+
+
+def test_the_case_remembers_sex_and_age_so_police_checks_need_not_repeat_them(network, urls):
+    with station_client(network) as gushi:
+        admitted = gushi.post(
+            f"{urls['intake']}/persons",
+            json={"arrival_route": "own_request", "sex": "female", "estimated_age": 33},
+        ).json()
+        case = poll(
+            lambda: gushi.get(
+                f"{urls['search']}/cases", params={"person_id": admitted["id"]}
+            ).json()
+        )[0]
+        asked = gushi.post(f"{urls['search']}/cases/{case['id']}/police-checks", json={})
+        assert asked.status_code == 201, asked.text
+    found = events_for(
+        network,
+        admitted["id"],
+        lambda found: found,
+        topic="rescue.partner.police",
+        field="person_id",
+    )
+    request = found[0][1]
+    assert (request["sex"], request["estimated_age"]) == ("female", 33)

@@ -41,6 +41,8 @@ def handlers(runtime: Runtime):
             stated_places="、".join(event.stated_places) or None,
             dialect=event.dialect,
             categories=[c.value for c in event.categories],
+            sex=event.sex.value,
+            estimated_age=event.estimated_age,
         )
         session.add(case)
         await session.flush()

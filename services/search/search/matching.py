@@ -170,10 +170,14 @@ def _split(text: str | None) -> list[str]:
 
 
 def person_profile(case: SearchCase, clues: Sequence[Clue]) -> PersonProfile:
-    """The case as admitted, with what the clues added (the latest sex and age seen)."""
+    """The case as admitted, with what the clues added (the latest sex and age seen
+    wins over the admission's)."""
     ordered = sorted(clues, key=lambda c: c.noted_at)
-    sex = next((c.apparent_sex for c in reversed(ordered) if c.apparent_sex), None)
-    age = next((c.apparent_age for c in reversed(ordered) if c.apparent_age is not None), None)
+    sex = next((c.apparent_sex for c in reversed(ordered) if c.apparent_sex), case.sex)
+    age = next(
+        (c.apparent_age for c in reversed(ordered) if c.apparent_age is not None),
+        case.estimated_age,
+    )
     texts = [
         t
         for c in ordered

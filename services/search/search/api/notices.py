@@ -61,9 +61,15 @@ class NoticeRequest(BaseModel):
         "accent's region and the claimed home(s), as known.",
         examples=[[{"region": "四川省", "basis": "accent"}]],
     )
-    sex: Sex = Field(default=Sex.UNKNOWN, description="As seen.", examples=["male"])
+    sex: Sex | None = Field(
+        default=None, description="As seen; the admission's if left out.", examples=["male"]
+    )
     estimated_age: int | None = Field(
-        default=None, ge=0, le=120, description="Estimated age in years.", examples=[60]
+        default=None,
+        ge=0,
+        le=120,
+        description="Estimated age in years; the admission's if left out.",
+        examples=[60],
     )
     found_place: str | None = Field(
         default=None,
@@ -232,8 +238,10 @@ async def publish_notices(
 
     now = datetime.now(UTC)
     payload = notices.public_description(
-        sex=request.sex.value,
-        estimated_age=request.estimated_age,
+        sex=(request.sex or Sex(case.sex or Sex.UNKNOWN.value)).value,
+        estimated_age=request.estimated_age
+        if request.estimated_age is not None
+        else case.estimated_age,
         found_place=found_place,
         arrived_at=case.arrived_at,
         stated_names=case.stated_names,

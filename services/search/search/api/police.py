@@ -117,9 +117,15 @@ class PoliceAnswerView(BaseModel):
 class PoliceCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sex: Sex = Field(description="As recorded on admission.", examples=["male"])
+    sex: Sex | None = Field(
+        default=None, description="As seen; the admission's if left out.", examples=["male"]
+    )
     estimated_age: int | None = Field(
-        default=None, ge=0, le=120, description="As recorded on admission.", examples=[45]
+        default=None,
+        ge=0,
+        le=120,
+        description="Estimated age; the admission's if left out.",
+        examples=[45],
     )
     face_photo_ref: str | None = Field(
         default=None,
@@ -207,13 +213,17 @@ async def request_police_check(
         if request.stated_names is not None
         else [n for n in (case.stated_names or "").split("、") if n]
     )
+    sex = request.sex or Sex(case.sex or Sex.UNKNOWN.value)
+    estimated_age = (
+        request.estimated_age if request.estimated_age is not None else case.estimated_age
+    )
     check = PoliceCheck(
         id=uuid.uuid4(),
         case_id=case.id,
         person_id=case.person_id,
         station_id=case.station_id,
-        sex=request.sex.value,
-        estimated_age=request.estimated_age,
+        sex=sex.value,
+        estimated_age=estimated_age,
         stated_names="、".join(names) or None,
         description=request.description,
         face_photo_ref=request.face_photo_ref,
@@ -231,8 +241,8 @@ async def request_police_check(
             request_id=check.id,
             case_id=case.id,
             station_id=contact_station(runtime.network, case.station_id, case.categories),
-            sex=request.sex,
-            estimated_age=request.estimated_age,
+            sex=sex,
+            estimated_age=estimated_age,
             stated_names=names,
             description=request.description,
             face_photo_ref=request.face_photo_ref,

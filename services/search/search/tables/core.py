@@ -33,6 +33,8 @@ class SearchCase(Base, table=True):
     stated_names: str | None = Field(default=None, max_length=2000)
     stated_places: str | None = Field(default=None, max_length=2000)
     dialect: str | None = Field(default=None, max_length=100)
+    sex: str | None = Field(default=None, max_length=10, description="As admitted.")
+    estimated_age: int | None = Field(default=None, description="As admitted.")
     categories: list[str] = Field(
         default_factory=list, sa_column=Column(ARRAY(String), nullable=False, server_default="{}")
     )
