@@ -10,7 +10,7 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 
 # make ops ARGS="health"   the on-call command against the local network
-.PHONY: setup run demo token ops test test-unit test-integration test-e2e bench schemas lint clean
+.PHONY: setup run demo token ops faults test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
@@ -36,6 +36,11 @@ ops:
 
 test: setup
 	$(RUN) pytest
+
+# The long fault-injection run (minutes): every service SIGKILLed, Postgres
+# restarted, the broker frozen, duplicates and poison; prints its report.
+faults: setup
+	RESCUE_FAULT_RUN=1 $(RUN) pytest -s tests/faults
 
 test-unit: setup
 	$(RUN) pytest tests/unit

@@ -1,0 +1,559 @@
+"""The fault-injection run (issue 11): admissions keep flowing while processes are
+killed, the database restarts, the broker hangs, records are delivered twice and
+poison records arrive; then an invariant checker reads every service's database.
+
+Used by the long run (``tests/faults/test_fault_run.py``) and the short one
+(``tests/e2e/test_faults_short.py``). Everything here is real: separate service
+processes, the real broker, the real embedded Postgres. Nothing is simulated at
+the client side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from aiokafka import AIOKafkaProducer
+from support import query, read_topic
+
+from rescue_events.envelope import Envelope
+from rescue_events.registry import schema_urn
+from rescue_localnet.broker import free_port
+from rescue_localnet.network import LocalNetwork
+from rescue_localnet.services import SERVICES, ServiceProcess
+
+INTAKE_TOPIC = "rescue.intake.events"
+# The services whose consumers read rescue.intake.events (all of them handle person_admitted).
+INTAKE_CONSUMERS = ("search", "transfer", "referral", "followup")
+RULES = Path(__file__).parents[2] / "services" / "referral" / "referral" / "rules.yaml"
+
+# A mix, so that several services have something to do: all unidentified
+# (search opens a case for each), some with categories referral acts on.
+ADMISSION_MIX: list[dict[str, Any]] = [
+    {"arrival_route": "own_request", "sex": "male", "dialect": "豫南话"},
+    {
+        "arrival_route": "own_request",
+        "sex": "female",
+        "estimated_age": 74,
+        "categories": ["elderly", "dementia"],
+    },
+    {"arrival_route": "own_request", "sex": "male", "estimated_age": 14, "categories": ["minor"]},
+    {"arrival_route": "own_request", "sex": "female", "estimated_age": 38},
+]
+
+
+def mandatory_reasons() -> set[str]:
+    """Reasons with a mandatory rule: referral opens those on admission by itself."""
+    rules = yaml.safe_load(RULES.read_text())["rules"]
+    return {r["reason"] for r in rules if r["mandatory"]}
+
+
+@dataclass
+class Fault:
+    name: str
+    at: float  # seconds since the run started
+    took: float = 0.0
+    note: str = ""
+    skipped: str | None = None
+
+
+@dataclass
+class Admission:
+    person_id: str
+    idempotency_key: str
+    categories: list[str]
+    identity_status: str
+    tries: int
+    at: float
+
+
+@dataclass
+class Poison:
+    kind: str  # malformed_envelope | invalid_payload
+    partition: int
+    offset: int
+
+
+@dataclass
+class Effect:
+    service: str
+    what: str
+    expected: int
+    found: int
+    missing: int
+    duplicated: int
+    unexpected: int
+
+
+@dataclass
+class Check:
+    effects: list[Effect] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)
+    # per service: poison expected there, poison dead-lettered, other dead letters
+    dead_letters: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
+    replays: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        for e in self.effects:
+            if e.missing or e.duplicated or e.unexpected:
+                found.append(
+                    f"{e.service} {e.what}: missing {e.missing}, duplicated {e.duplicated}, "
+                    f"unexpected {e.unexpected}"
+                )
+        found += [f"{s}: {n} outbox rows left" for s, n in self.outbox.items() if n]
+        for service, (expected, letters, others) in self.dead_letters.items():
+            if letters != expected or others:
+                found.append(
+                    f"{service}: {letters} of {expected} poison records dead-lettered, "
+                    f"other dead letters {others}"
+                )
+        return found
+
+
+class FaultRun:
+    def __init__(self, net: LocalNetwork) -> None:
+        self.net = net
+        self.t0 = time.monotonic()
+        self.faults: list[Fault] = []
+        self.admissions: list[Admission] = []
+        self.failed_admissions: list[str] = []
+        self.poison: list[Poison] = []
+        self.duplicates: list[str] = []  # CloudEvent ids delivered a second time
+        self.replicas: list[ServiceProcess] = []
+        self.last_check: Check | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list = []
+        self._broker_paused = False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def url(self, service: str) -> str:
+        return self.net.services[service].url
+
+    def _client(self, station: str, roles: list[str]) -> httpx.Client:
+        token = self.net.token(station, roles)
+        return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    # -- the stream of admissions -------------------------------------------------
+
+    def admit(self, http: httpx.Client, index: int, give_up_after: float = 180.0) -> None:
+        """One admission, retried with the same Idempotency-Key until 201, as a
+        station app does when the network or a service is away."""
+        body = ADMISSION_MIX[index % len(ADMISSION_MIX)]
+        key = f"fault-run-{index}-{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + give_up_after
+        tries = 0
+        last = ""
+        while time.monotonic() < deadline:
+            tries += 1
+            try:
+                response = http.post(
+                    f"{self.url('intake')}/persons", json=body, headers={"Idempotency-Key": key}
+                )
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                time.sleep(0.3)
+                continue
+            if response.status_code == 201:
+                person = response.json()
+                with self._lock:
+                    self.admissions.append(
+                        Admission(
+                            person_id=person["id"],
+                            idempotency_key=key,
+                            categories=list(body.get("categories", [])),
+                            identity_status=person.get("identity_status", "unknown"),
+                            tries=tries,
+                            at=self.elapsed(),
+                        )
+                    )
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+            if response.status_code < 500 and response.status_code not in (408, 409, 429):
+                break  # the request itself is wrong: retrying will not help
+            time.sleep(0.3)
+        with self._lock:
+            self.failed_admissions.append(f"{key}: {last} after {tries} tries")
+
+    def start_stream(
+        self, *, count: int | None = None, workers: int = 4, pause: float = 0.0
+    ) -> None:
+        """Admit ``count`` people (or until stop_stream()) from ``workers`` threads."""
+        counter = iter(range(count if count is not None else 10**9))
+        counter_lock = threading.Lock()
+
+        def worker() -> None:
+            with self._client("gushi", ["station_staff"]) as http:
+                while not self._stop.is_set():
+                    with counter_lock:
+                        index = next(counter, None)
+                    if index is None:
+                        return
+                    self.admit(http, index)
+                    if pause:
+                        time.sleep(pause)
+
+        self._pool = ThreadPoolExecutor(workers)
+        self._futures = [self._pool.submit(worker) for _ in range(workers)]
+
+    def admitted_count(self) -> int:
+        with self._lock:
+            return len(self.admissions)
+
+    def wait_admitted(self, count: int, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.admitted_count() < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {self.admitted_count()} of {count} admitted")
+            time.sleep(0.05)
+
+    def finish_stream(self, *, stop: bool = False) -> None:
+        if stop:
+            self._stop.set()
+        for future in self._futures:
+            future.result()
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    # -- faults -------------------------------------------------------------------
+
+    def _fault(self, name: str, action: Callable[[], str | None]) -> Fault:
+        fault = Fault(name=name, at=self.elapsed())
+        started = time.monotonic()
+        try:
+            fault.note = action() or ""
+        finally:
+            fault.took = time.monotonic() - started
+            self.faults.append(fault)
+        return fault
+
+    def skip_fault(self, name: str, reason: str) -> None:
+        self.faults.append(Fault(name=name, at=self.elapsed(), skipped=reason))
+
+    def kill_and_restart(self, service: ServiceProcess | str, down_for: float = 1.0) -> Fault:
+        process = self.net.services[service] if isinstance(service, str) else service
+
+        def action() -> str:
+            pid = process.process.pid if process.process else None
+            process.kill()
+            time.sleep(down_for)
+            process.start()
+            process.wait_ready(timeout=60)
+            return f"pid {pid} SIGKILLed, down {down_for:.0f}s, restarted and ready"
+
+        return self._fault(f"SIGKILL {process.name}:{process.port}", action)
+
+    def pause_broker(self, seconds: float) -> Fault:
+        """The broker hangs (SIGSTOP, then SIGCONT): unreachable for every client,
+        with its memory intact. tansu keeps topics and offsets only in memory, so
+        a stop/start would lose them (not a fault the network must survive)."""
+        process = self.net.broker.process
+        assert process is not None
+
+        def action() -> str:
+            os.kill(process.pid, signal.SIGSTOP)
+            self._broker_paused = True
+            try:
+                time.sleep(seconds)
+            finally:
+                os.kill(process.pid, signal.SIGCONT)
+                self._broker_paused = False
+            return f"tansu pid {process.pid} stopped (SIGSTOP) for {seconds:.0f}s, then SIGCONT"
+
+        return self._fault("broker unreachable", action)
+
+    def restart_postgres(self) -> Fault:
+        def action() -> str:
+            self.net.postgres.restart()
+            return "EmbeddedPostgres.restart(): stop and start on the same data"
+
+        return self._fault("Postgres restart", action)
+
+    def start_replica(self, name: str) -> ServiceProcess:
+        """A second process of a service: same database, same consumer group."""
+        replica = ServiceProcess(
+            name=name,
+            port=free_port(),
+            env=self.net.env_for(name),
+            log_file=self.net.data_dir / "logs" / f"{name}-replica.log",
+        )
+
+        def action() -> str:
+            replica.start()
+            replica.wait_ready(timeout=60)
+            self.replicas.append(replica)
+            return f"second {name} process on port {replica.port}, consumer group {name}"
+
+        self._fault(f"replica of {name} started", action)
+        return replica
+
+    def cleanup(self) -> None:
+        if self._broker_paused and self.net.broker.process is not None:
+            os.kill(self.net.broker.process.pid, signal.SIGCONT)
+        self._stop.set()
+        for replica in self.replicas:
+            replica.stop()
+
+    # -- records on the broker ---------------------------------------------------
+
+    async def _produce(self, records: list[tuple[bytes | None, bytes, list]]) -> list:
+        producer = AIOKafkaProducer(bootstrap_servers=self.net.broker.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            return [
+                await producer.send_and_wait(INTAKE_TOPIC, value=v, key=k, headers=h)
+                for k, v, h in records
+            ]
+        finally:
+            await producer.stop()
+
+    def duplicate_admissions(self, count: int) -> Fault:
+        """Deliver already published person_admitted records again, byte for byte
+        (same CloudEvent id), as a producer retry or a replayed partition would."""
+
+        def action() -> str:
+            def admitted(records):
+                return [r for r in records if dict(r.headers).get("ce_type") == b"person_admitted"]
+
+            found = admitted(
+                asyncio.run(
+                    read_topic(
+                        self.net.broker.bootstrap_servers,
+                        INTAKE_TOPIC,
+                        until=lambda rs: len(admitted(rs)) >= count,
+                        timeout=60,
+                    )
+                )
+            )
+            # Oldest first: these arrive long after later events of other people.
+            chosen = found[:count]
+            asyncio.run(self._produce([(r.key, r.value, list(r.headers)) for r in chosen]))
+            ids = [dict(r.headers)["ce_id"].decode() for r in chosen]
+            self.duplicates += ids
+            return f"{len(ids)} person_admitted records re-published (same ce_id)"
+
+        return self._fault(f"duplicate deliveries x{count}", action)
+
+    def send_poison(self, malformed: int = 1, invalid: int = 1) -> Fault:
+        """Records no consumer can apply: bad JSON without CloudEvents headers
+        (malformed_envelope), and a well-formed person_admitted envelope whose
+        payload breaks the contract (invalid_payload)."""
+
+        def action() -> str:
+            records = []
+            kinds = []
+            for n in range(malformed):
+                records.append(
+                    (f"poison-{n}".encode(), b"{oops", [("ce_type", b"person_admitted")])
+                )
+                kinds.append("malformed_envelope")
+            for _ in range(invalid):
+                person = str(uuid.uuid4())
+                envelope = Envelope(
+                    type="person_admitted",
+                    source="/stations/gushi",
+                    subject=person,
+                    dataschema=schema_urn("person_admitted", 1),
+                    station_id="gushi",
+                )
+                payload = json.dumps({"person_id": person, "sex": "unknown-sex"}).encode()
+                headers = [(k, v.encode()) for k, v in envelope.to_headers()]
+                records.append((person.encode(), payload, headers))
+                kinds.append("invalid_payload")
+            sent = asyncio.run(self._produce(records))
+            for kind, meta in zip(kinds, sent, strict=True):
+                self.poison.append(Poison(kind, meta.partition, meta.offset))
+            placed = zip(kinds, sent, strict=True)
+            return ", ".join(f"{k}@{m.partition}/{m.offset}" for k, m in placed)
+
+        return self._fault(f"poison x{malformed + invalid}", action)
+
+    # -- the invariant checker -----------------------------------------------------
+
+    def check(self) -> Check:
+        with self._lock:
+            admissions = list(self.admissions)
+        people = [a.person_id for a in admissions]
+        mandatory = mandatory_reasons()
+        result = Check()
+
+        def per_person(service: str, table: str, what: str, expected: set[str]) -> None:
+            rows = query(
+                self.net,
+                service,
+                f"select person_id::text, count(*) from {table} "
+                "where person_id = any($1::uuid[]) group by person_id",
+                people,
+            )
+            self._effect(result, service, what, Counter(expected), Counter(dict(rows)))
+
+        unidentified = {a.person_id for a in admissions if a.identity_status == "unknown"}
+        per_person("search", "search_cases", "search case per unidentified admission", unidentified)
+        per_person("transfer", "travellers", "traveller per admission", set(people))
+        per_person("followup", "persons", "person projection per admission", set(people))
+        expected_referrals = Counter(
+            f"{a.person_id}/{c}" for a in admissions for c in a.categories if c in mandatory
+        )
+        rows = query(
+            self.net,
+            "referral",
+            "select person_id::text || '/' || reason, count(*) from referrals "
+            "where person_id = any($1::uuid[]) group by person_id, reason",
+            people,
+        )
+        self._effect(
+            result,
+            "referral",
+            "referral per mandatory-rule category",
+            expected_referrals,
+            Counter(dict(rows)),
+        )
+
+        for service in SERVICES:
+            result.outbox[service] = query(self.net, service, "select count(*) from outbox")[0][0]
+        positions = {(INTAKE_TOPIC, p.partition, p.offset) for p in self.poison}
+        for service in SERVICES:
+            letters = query(
+                self.net,
+                service,
+                'select topic, partition, "offset", reason from dead_letters',
+            )
+            poison = [r for r in letters if (r[0], r[1], r[2]) in positions]
+            others = [
+                f"{r[0]}/{r[1]}/{r[2]} {r[3]}"
+                for r in letters
+                if (r[0], r[1], r[2]) not in positions
+            ]
+            expected = len(self.poison) if service in INTAKE_CONSUMERS else 0
+            result.dead_letters[service] = (expected, len(poison), others)
+        self.last_check = result
+        return result
+
+    @staticmethod
+    def _effect(result: Check, service, what, expected: Counter, found: Counter) -> None:
+        result.effects.append(
+            Effect(
+                service=service,
+                what=what,
+                expected=sum(expected.values()),
+                found=sum(found.values()),
+                missing=sum(1 for k in expected if found.get(k, 0) == 0),
+                duplicated=sum(n - 1 for k, n in found.items() if k in expected and n > 1),
+                unexpected=sum(n for k, n in found.items() if k not in expected),
+            )
+        )
+
+    def settle(self, timeout: float = 120.0, quiet: float = 3.0) -> Check:
+        """Check until nothing is missing and every outbox is empty, then once more
+        after ``quiet`` seconds (late duplicates would show there)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            check = self.check()
+            done = (
+                all(e.missing == 0 for e in check.effects)
+                and not any(check.outbox.values())
+                and all(found >= exp for exp, found, _ in check.dead_letters.values())
+            )
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        time.sleep(quiet)
+        return self.check()
+
+    def replay_poison(self) -> list[str]:
+        """Replay each consumer's first dead-lettered poison record: a record that
+        cannot be read stays unreadable, so ops gets 409 and nothing changes."""
+        outcomes = []
+        positions = {(p.partition, p.offset) for p in self.poison}
+        with self._client("center", ["ops"]) as ops:
+            for service in INTAKE_CONSUMERS:
+                url = self.url(service)
+                letters = [
+                    d
+                    for d in ops.get(f"{url}/ops/dead-letters").json()
+                    if d["topic"] == INTAKE_TOPIC and (d["partition"], d["offset"]) in positions
+                ]
+                if not letters:
+                    outcomes.append(f"{service}: no poison dead letter to replay")
+                    continue
+                before = ops.get(f"{url}/ops/dead-letters").json()
+                answer = ops.post(f"{url}/ops/dead-letters/{letters[0]['id']}/replay")
+                after = ops.get(f"{url}/ops/dead-letters").json()
+                unchanged = before == after
+                outcomes.append(
+                    f"{service}: replay of {letters[0]['reason']} -> {answer.status_code}, "
+                    f"dead letters unchanged: {unchanged}"
+                )
+        if self.last_check is not None:
+            self.last_check.replays = outcomes
+        return outcomes
+
+    # -- the report -----------------------------------------------------------------
+
+    def report(self) -> str:
+        lines = ["", "=" * 30 + " fault-injection run " + "=" * 30]
+        with self._lock:
+            admissions = list(self.admissions)
+        retried = sum(1 for a in admissions if a.tries > 1)
+        lines.append(
+            f"events admitted: {len(admissions)} ({retried} needed retries with their "
+            f"Idempotency-Key; {len(self.failed_admissions)} gave up) in {self.elapsed():.1f}s"
+        )
+        for failure in self.failed_admissions[:5]:
+            lines.append(f"  gave up: {failure}")
+        lines.append(f"duplicate deliveries sent: {len(self.duplicates)}")
+        kinds = Counter(p.kind for p in self.poison)
+        lines.append(f"poison records sent: {len(self.poison)} {dict(kinds)}")
+        lines.append("")
+        lines.append("faults:")
+        lines.append(f"  {'at (s)':>7}  {'took (s)':>8}  fault")
+        for f in self.faults:
+            detail = f"SKIPPED: {f.skipped}" if f.skipped else f.note
+            lines.append(f"  {f.at:7.1f}  {f.took:8.1f}  {f.name}: {detail}")
+        check = self.last_check
+        if check is None:
+            lines.append("(no invariant check ran)")
+            return "\n".join(lines)
+        lines.append("")
+        header = (
+            f"  {'service':<9} {'effect':<40} {'expected':>8} {'found':>6} "
+            f"{'missing':>7} {'dup':>4} {'unexp':>5}"
+        )
+        lines.append("effects:")
+        lines.append(header)
+        for e in check.effects:
+            lines.append(
+                f"  {e.service:<9} {e.what:<40} {e.expected:>8} {e.found:>6} "
+                f"{e.missing:>7} {e.duplicated:>4} {e.unexpected:>5}"
+            )
+        lines.append("")
+        lines.append("outbox rows left: " + ", ".join(f"{s} {n}" for s, n in check.outbox.items()))
+        lines.append("dead letters (poison expected / poison dead-lettered / other):")
+        for service, (expected, found, others) in check.dead_letters.items():
+            lines.append(f"  {service:<9} {expected:>3} / {found:>3} / {len(others)} {others[:3]}")
+        if check.replays:
+            lines.append("replays:")
+            lines += [f"  {r}" for r in check.replays]
+        problems = check.problems
+        lines.append("")
+        lines.append("RESULT: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
+        lines.append("=" * 81)
+        return "\n".join(lines)
