@@ -10,7 +10,7 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 
 # make ops ARGS="health"   the on-call command against the local network
-.PHONY: setup run demo token ops faults test test-unit test-integration test-e2e bench schemas lint clean
+.PHONY: setup run demo token ops faults bench-quick bench-pipeline test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
@@ -51,8 +51,16 @@ test-integration: setup
 test-e2e: setup
 	$(RUN) pytest tests/e2e
 
-# Figures, not assertions: commit→consumer latency and relay throughput.
+# Figures, not assertions: issue 11's targets, printed with PASS/FAIL words
+# (intake vs a bare FastAPI+asyncpg baseline, commit→followup latency at 200/s,
+# memory per service, relay throughput).
 bench: setup
+	$(RUN) python bench/run_all.py
+
+bench-quick: setup
+	$(RUN) python bench/run_all.py --quick
+
+bench-pipeline: setup
 	$(RUN) python bench/event_pipeline.py
 
 schemas:

@@ -1,0 +1,152 @@
+"""Shared by the benchmarks: the statistics (unit-tested in tests/unit/test_bench_math.py),
+the network on free ports, process memory and the admission body.
+
+Pure helpers first; everything that starts processes is imported lazily so the
+unit tests stay light.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+# ---- statistics ----------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0 ≤ q ≤ 1) by linear interpolation between closest ranks
+    (numpy's default), so p50 of an even count is the median."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} outside [0, 1]")
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 0.5)
+
+
+def ratio(part: float, whole: float) -> float:
+    """part / whole; a zero or negative whole has no meaningful ratio."""
+    if whole <= 0:
+        raise ValueError("ratio against a non-positive baseline")
+    return part / whole
+
+
+def paired_ratios(measured: Sequence[float], baseline: Sequence[float]) -> list[float]:
+    """Round-by-round ratios of interleaved A/B rounds (same noise, same moment)."""
+    if len(measured) != len(baseline):
+        raise ValueError("paired rounds differ in number")
+    return [ratio(m, b) for m, b in zip(measured, baseline, strict=True)]
+
+
+def latency_summary(ms: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50": percentile(ms, 0.50),
+        "p99": percentile(ms, 0.99),
+        "max": max(ms),
+    }
+
+
+def verdict(value: float, target: float, *, at_most: bool) -> str:
+    ok = value <= target if at_most else value >= target
+    return "PASS" if ok else "FAIL"
+
+
+# ---- process memory ----------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size (VmRSS) of one process, in MB (2**20 bytes)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return parse_vmrss_kb(line) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def parse_vmrss_kb(line: str) -> int:
+    """'VmRSS:\t  123456 kB' → 123456."""
+    name, value = line.split(":", 1)
+    number, unit = value.split()
+    if name != "VmRSS" or unit != "kB":
+        raise ValueError(f"not a VmRSS line: {line!r}")
+    return int(number)
+
+
+# ---- the workload ----------------------------------------------------------------
+
+SEXES = ("male", "female")
+DIALECTS = ("四川话", "河南话", "粤语", "东北话", "湖南话")
+
+
+def admission_body(i: int) -> dict:
+    """A realistic own-request admission, varied a little from one to the next."""
+    return {
+        "arrival_route": "own_request",
+        "sex": SEXES[i % 2],
+        "estimated_age": 20 + i % 60,
+        "dialect": DIALECTS[i % len(DIALECTS)],
+    }
+
+
+def admission_headers(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Idempotency-Key": f"bench-{uuid.uuid4().hex}",
+    }
+
+
+# ---- the network on free ports (as tests/support.a_network) ---------------------------
+
+
+def a_network(data_dir: Path, only: Sequence[str] | None = None):
+    """LocalNetwork on free ports; ``only`` limits which services are started."""
+    from rescue_localnet.broker import free_port
+    from rescue_localnet.network import LocalNetwork
+    from rescue_localnet.services import SERVICES
+
+    net = LocalNetwork(
+        data_dir=data_dir,
+        broker_port=free_port(),
+        ports={name: free_port() for name in SERVICES},
+    )
+    net.start_infrastructure()
+    net.prepare_services()
+    if only is not None:
+        net.services = {name: net.services[name] for name in only}
+    net.migrate()
+    net.start_services()
+    return net
+
+
+def service_rss(net) -> dict[str, float]:
+    return {
+        name: rss_mb(service.process.pid)
+        for name, service in net.services.items()
+        if service.process is not None
+    }
+
+
+# ---- results for bench/run_all.py --------------------------------------------------
+
+
+def emit(results: dict) -> None:
+    """Write the figures as JSON where BENCH_RESULTS points (run_all.py reads them)."""
+    target = os.environ.get("BENCH_RESULTS")
+    if target:
+        Path(target).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+def out(line: str) -> None:
+    print(line, flush=True)
+    sys.stdout.flush()

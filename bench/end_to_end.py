@@ -1,0 +1,247 @@
+"""End-to-end latency from an admission's commit in intake to its effect in followup.
+
+Runs the whole network (LocalNetwork on free ports, the five services as
+processes, embedded Postgres, tansu), POSTs admissions open-loop at a steady
+rate (each request starts at its scheduled time whether or not earlier ones
+have answered), then measures per admission:
+
+    followup inbox.processed_at (person_admitted)  −  intake stays.admitted_at
+
+Both are this machine's clock. ``admitted_at`` is taken in the request handler
+just before the rows are written and committed, and ``processed_at`` is
+Postgres' now() in followup's consumer transaction (its start, just before the
+handler runs): the figure spans intake's commit → relay → Kafka → followup's
+consumer, give or take those few milliseconds at each end. The inbox row's event
+id is matched to the person through the record on rescue.intake.events (key =
+person id, header ce_id = event id). Target p99 ≤ 50 ms.
+
+    python bench/end_to_end.py                 # 200 admissions/s for 20 s
+    python bench/end_to_end.py --rate 50 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from common import (
+    a_network,
+    admission_body,
+    admission_headers,
+    emit,
+    latency_summary,
+    out,
+    verdict,
+)
+
+TARGET_P99_MS = 50.0
+TOPIC = "rescue.intake.events"
+EVENT_TYPE = "%person_admitted%"
+
+
+async def send_open_loop(url: str, token: str, rate: float, count: int) -> dict:
+    """POST ``count`` admissions, the i-th at start + i/rate. Returns person ids,
+    failures and how late the scheduler fell behind (a busy machine shows here)."""
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+    person_ids: list[str] = []
+    failures: list[int | str] = []
+    late_ms: list[float] = []
+    # A station network's apps do not queue thousands of requests: at most 64 in
+    # flight; beyond that the sends fall behind schedule, and "late" shows it.
+    inflight = asyncio.Semaphore(64)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def one(i: int) -> None:
+            try:
+                async with inflight:
+                    response = await client.post(
+                        "/persons", json=admission_body(i), headers=admission_headers(token)
+                    )
+            except httpx.HTTPError as exc:  # a timeout under overload counts as a failure
+                failures.append(type(exc).__name__)
+                return
+            if response.status_code == 201:
+                person_ids.append(response.json()["id"])
+            else:
+                failures.append(response.status_code)
+                if len(failures) == 1:
+                    out(f"  first failure: {response.status_code} {response.text[:300]}")
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(count):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late_ms.append((time.perf_counter() - due) * 1000)
+            tasks.append(asyncio.create_task(one(i)))
+        sent_in = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+    return {
+        "person_ids": person_ids,
+        "failures": failures,
+        "send_seconds": sent_in,
+        "late_ms": late_ms,
+    }
+
+
+async def inbox_count(followup_dsn: str) -> int:
+    conn = await asyncpg.connect(followup_dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT count(DISTINCT event_id) FROM inbox WHERE event_type LIKE $1", EVENT_TYPE
+        )
+    finally:
+        await conn.close()
+
+
+async def wait_for_inbox(followup_dsn: str, expected: int, within: float) -> int:
+    deadline = time.monotonic() + within
+    seen = await inbox_count(followup_dsn)
+    while seen < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        seen = await inbox_count(followup_dsn)
+    return seen
+
+
+async def event_ids_by_person(bootstrap: str, within: float = 20.0) -> dict[str, str]:
+    """event id → person id for every person_admitted on the intake topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(TOPIC)
+        deadline = time.monotonic() + within
+        while not partitions and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(TOPIC)
+            await asyncio.sleep(0.1)
+        tps = [TopicPartition(TOPIC, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning()
+        ends = await consumer.end_offsets(tps)
+        mapping: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                break
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                for record in batch:
+                    headers = {k: v.decode() for k, v in record.headers}
+                    if headers.get("ce_type", "").endswith("person_admitted"):
+                        mapping[headers["ce_id"]] = record.key.decode()
+        return mapping
+    finally:
+        await consumer.stop()
+
+
+async def latencies_ms(net, person_ids: list[str]) -> list[float]:
+    wanted = set(person_ids)
+    by_event = await event_ids_by_person(net.broker.bootstrap_servers)
+    intake = await asyncpg.connect(net.postgres.dsn("intake"))
+    followup = await asyncpg.connect(net.postgres.dsn("followup"))
+    try:
+        admitted = {
+            str(r["person_id"]): r["admitted_at"]
+            for r in await intake.fetch(
+                "SELECT person_id, min(admitted_at) AS admitted_at FROM stays "
+                "WHERE person_id = ANY($1::uuid[]) GROUP BY person_id",
+                list(wanted),
+            )
+        }
+        processed = await followup.fetch(
+            "SELECT event_id, min(processed_at) AS processed_at FROM inbox "
+            "WHERE event_type LIKE $1 GROUP BY event_id",
+            EVENT_TYPE,
+        )
+    finally:
+        await intake.close()
+        await followup.close()
+    result = []
+    for row in processed:
+        person = by_event.get(row["event_id"])
+        if person in wanted and person in admitted:
+            delta = row["processed_at"] - admitted[person]
+            result.append(delta.total_seconds() * 1000)
+    return result
+
+
+async def measure(net, args) -> dict:
+    token = net.token("gushi", ["station_staff"])
+    intake_url = net.services["intake"].url
+    followup_dsn = net.postgres.dsn("followup")
+    # Warm-up: the relay connects and followup's consumer group joins (about half
+    # its session timeout); wait until the warm-up admissions have arrived.
+    warm = await send_open_loop(intake_url, token, 10, args.warmup)
+    got = await wait_for_inbox(followup_dsn, len(warm["person_ids"]), within=60)
+    out(f"warm-up: {got}/{len(warm['person_ids'])} admissions reached followup")
+    baseline = got
+    count = int(args.rate * args.seconds)
+    out(f"load: {count} admissions at {args.rate:g}/s for {args.seconds:g} s, open loop")
+    sent = await send_open_loop(intake_url, token, args.rate, count)
+    admitted = len(sent["person_ids"])
+    arrived_total = await wait_for_inbox(followup_dsn, baseline + admitted, within=args.drain)
+    ms = await latencies_ms(net, sent["person_ids"])
+    return {
+        "sent": count,
+        "admitted": admitted,
+        "failures": len(sent["failures"]),
+        "arrived": len(ms),
+        "arrived_by_count": arrived_total - baseline,
+        "send_seconds": sent["send_seconds"],
+        "scheduler_late_ms_max": max(sent["late_ms"]) if sent["late_ms"] else 0.0,
+        "latencies_ms": ms,
+    }
+
+
+def main(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        net = None
+        try:
+            out("starting postgres, tansu and the five services …")
+            net = a_network(Path(tmp))
+            figures = asyncio.run(measure(net, args))
+        finally:
+            if net is not None:
+                net.down()
+    ms = figures.pop("latencies_ms")
+    results = {
+        **figures,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "target_p99_ms": TARGET_P99_MS,
+    }
+    if ms:
+        summary = latency_summary(ms)
+        results.update({f"{k}_ms": v for k, v in summary.items()})
+        out(
+            f"admission commit → followup inbox, {figures['sent']} admissions at "
+            f"{args.rate:g}/s (sent in {figures['send_seconds']:.1f} s): "
+            f"p50 {summary['p50']:.1f} ms, p99 {summary['p99']:.1f} ms, "
+            f"max {summary['max']:.1f} ms; arrived {figures['arrived']}/{figures['admitted']} "
+            f"admitted ({figures['failures']} requests failed); target p99 ≤ "
+            f"{TARGET_P99_MS:g} ms: {verdict(summary['p99'], TARGET_P99_MS, at_most=True)}"
+        )
+    else:
+        out(f"no admission reached followup: {figures}")
+    out(
+        "  (admitted_at is set in intake's handler just before its commit; processed_at "
+        "is now() of followup's consumer transaction; same machine clock)"
+    )
+    emit(results)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="admissions per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=int, default=20, help="admissions before measuring")
+    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for arrivals")
+    main(parser.parse_args())

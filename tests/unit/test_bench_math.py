@@ -1,0 +1,83 @@
+"""The statistics of the benchmarks (bench/common.py); the benchmarks' figures are
+printed, never asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_common", Path(__file__).resolve().parents[2] / "bench" / "common.py"
+)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_percentile_interpolates_between_closest_ranks():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert bench.percentile(values, 0.0) == 1.0
+    assert bench.percentile(values, 1.0) == 4.0
+    assert bench.percentile(values, 0.5) == 2.5
+    assert bench.percentile(values, 0.25) == pytest.approx(1.75)
+
+
+def test_percentile_does_not_depend_on_order():
+    assert bench.percentile([5.0, 1.0, 3.0], 0.5) == 3.0
+
+
+def test_p99_of_a_hundred_values_sits_near_the_top():
+    values = [float(i) for i in range(1, 101)]
+    assert bench.percentile(values, 0.99) == pytest.approx(99.01)
+
+
+def test_percentile_of_one_value_is_that_value():
+    assert bench.percentile([7.0], 0.99) == 7.0
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5])
+def test_percentile_refuses_a_quantile_outside_zero_to_one(q):
+    with pytest.raises(ValueError):
+        bench.percentile([1.0], q)
+
+
+def test_percentile_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        bench.percentile([], 0.5)
+
+
+def test_median_of_odd_and_even_counts():
+    assert bench.median([3.0, 1.0, 2.0]) == 2.0
+    assert bench.median([4.0, 1.0, 3.0, 2.0]) == 2.5
+
+
+def test_ratio_and_its_non_positive_baseline():
+    assert bench.ratio(60.0, 100.0) == pytest.approx(0.6)
+    with pytest.raises(ValueError):
+        bench.ratio(1.0, 0.0)
+
+
+def test_paired_ratios_are_round_by_round():
+    assert bench.paired_ratios([50.0, 90.0], [100.0, 100.0]) == [0.5, 0.9]
+    with pytest.raises(ValueError):
+        bench.paired_ratios([1.0], [1.0, 2.0])
+
+
+def test_latency_summary():
+    summary = bench.latency_summary([float(i) for i in range(1, 101)])
+    assert summary["p50"] == pytest.approx(50.5)
+    assert summary["max"] == 100.0
+
+
+def test_verdict_at_most_and_at_least():
+    assert bench.verdict(50.0, 50.0, at_most=True) == "PASS"
+    assert bench.verdict(50.1, 50.0, at_most=True) == "FAIL"
+    assert bench.verdict(0.6, 0.6, at_most=False) == "PASS"
+    assert bench.verdict(0.59, 0.6, at_most=False) == "FAIL"
+
+
+def test_parse_vmrss_kb():
+    assert bench.parse_vmrss_kb("VmRSS:\t  123456 kB") == 123456
+    with pytest.raises(ValueError):
+        bench.parse_vmrss_kb("VmHWM:\t  1 kB")
