@@ -135,3 +135,19 @@ def test_settings_fail_fast_without_a_database_url(monkeypatch):
     monkeypatch.delenv("INTAKE_DATABASE_URL", raising=False)
     with pytest.raises(ValidationError, match="database_url"):
         IntakeSettings(kafka_bootstrap_servers="x", jwt_secret=SECRET)
+
+
+def test_the_correlation_id_is_echoed_or_minted(client):
+    given = client.get("/health/live", headers={"X-Correlation-ID": "station-app-42"})
+    assert given.headers["X-Correlation-ID"] == "station-app-42"
+    minted = client.get("/health/live")
+    assert len(minted.headers["X-Correlation-ID"]) == 36  # a new UUID
+    odd = client.get("/health/live", headers={"X-Correlation-ID": "x" * 101})
+    assert odd.headers["X-Correlation-ID"] != "x" * 101
+
+
+def test_requests_are_counted_by_route_template_on_metrics(client):
+    client.get("/health/live")
+    metrics = client.get("/metrics").text
+    assert 'route="/health/live"' in metrics and 'status="200"' in metrics
+    assert 'route="/metrics"' not in metrics

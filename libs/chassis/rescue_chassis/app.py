@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 
 from rescue_chassis import problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
@@ -36,6 +36,38 @@ from rescue_events.relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION_KEY = CORRELATION_HEADER.lower().encode()
+
+
+class CorrelationMiddleware:
+    """The caller's correlation id (or a new one) for everything this request
+    causes, echoed on the response. Pure ASGI: no per-request task or body
+    streaming as with BaseHTTPMiddleware, which costs throughput."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == _CORRELATION_KEY), ""
+        )
+        correlation_id = (
+            given
+            if 0 < len(given) <= 100 and given.isascii() and given.isprintable()
+            else str(uuid.uuid4())
+        )
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (_CORRELATION_KEY, correlation_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with caused_by(CausalContext(correlation_id=correlation_id)):
+            await self.app(scope, receive, send_with_id)
 
 
 @dataclass(frozen=True)
@@ -139,17 +171,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.runtime = runtime
     problems.install(app)
 
-    @app.middleware("http")
-    async def correlation(request: Request, call_next):
-        given = request.headers.get(CORRELATION_HEADER, "")
-        correlation_id = (
-            given if 0 < len(given) <= 100 and given.isprintable() else str(uuid.uuid4())
-        )
-        with caused_by(CausalContext(correlation_id=correlation_id)):
-            response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
-
+    app.add_middleware(CorrelationMiddleware)
     ServiceMetrics(runtime, definition.work_metrics).install(app)
     app.include_router(routes.health)
     app.include_router(routes.ops)

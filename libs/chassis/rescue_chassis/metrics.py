@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -86,22 +86,7 @@ class ServiceMetrics:
     def install(self, app: FastAPI) -> None:
         service = self.runtime.name
 
-        @app.middleware("http")
-        async def count_requests(request: Request, call_next):
-            started = time.perf_counter()
-            status = 500
-            try:
-                response = await call_next(request)
-                status = response.status_code
-                return response
-            finally:
-                route = request.scope.get("route")
-                template = getattr(route, "path", "unmatched")
-                if template != "/metrics":
-                    self.requests.labels(service, request.method, template, str(status)).inc()
-                    self.latency.labels(service, request.method, template).observe(
-                        time.perf_counter() - started
-                    )
+        app.add_middleware(_RequestMetrics, metrics=self, service=service)
 
         @app.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:
@@ -201,3 +186,38 @@ async def grouped_count(session: AsyncSession, query) -> Rows:
         (tuple(str(v) for v in row[:-1]), float(row[-1]))
         for row in (await session.execute(query)).all()
     ]
+
+
+class _RequestMetrics:
+    """Counts requests by route template and status, and their latency. Pure ASGI
+    (see rescue_chassis.app.CorrelationMiddleware for why)."""
+
+    def __init__(self, app, *, metrics: ServiceMetrics, service: str) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_recording_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            # the router put the matched route into the scope on the way in
+            template = getattr(scope.get("route"), "path", "unmatched")
+            if template != "/metrics":
+                method = scope["method"]
+                self.metrics.requests.labels(self.service, method, template, str(status)).inc()
+                self.metrics.latency.labels(self.service, method, template).observe(
+                    time.perf_counter() - started
+                )
