@@ -260,3 +260,16 @@ class WebhookReceiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def wait_for_more_sweeps(network: LocalNetwork, service_url: str, job: str, more: int = 3) -> None:
+    """Wait until the service's deadline sweep ``job`` has run ``more`` more times
+    (its runs are on GET /ops/periodic), e.g. to show a deadline is raised once."""
+    with station_client(network, "center", ("ops",)) as ops:
+
+        def runs() -> int:
+            jobs = ops.get(f"{service_url}/ops/periodic").json()
+            return next(j["runs"] for j in jobs if j["name"] == job)
+
+        start = runs()
+        poll(lambda: runs() >= start + more)

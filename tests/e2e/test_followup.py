@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from journeys import events_for, handed_over, identified_person
-from support import poll, query, station_client
+from support import poll, query, station_client, wait_for_more_sweeps
 
 pytestmark = pytest.mark.e2e
 
@@ -142,14 +142,7 @@ def test_a_missed_revisit_becomes_overdue_once_and_escalates_once(network, urls)
         mine = poll(overdue)
         assert mine[2]["escalated_at"] is None
     # The sweep keeps running; each level must still be raised only once.
-    with station_client(network, "center", ["ops"]) as ops:
-
-        def sweeps() -> int:
-            jobs = ops.get(f"{urls['followup']}/ops/periodic").json()
-            return next(j["runs"] for j in jobs if j["name"] == "revisit-deadlines")
-
-        runs = sweeps()
-        poll(lambda: sweeps() >= runs + 3)
+    wait_for_more_sweeps(network, urls["followup"], "revisit-deadlines")
 
     def raised(found):
         return [(p["sequence"], p["level"]) for kind, p in found if kind == "revisit_overdue"]

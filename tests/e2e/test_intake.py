@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from journeys import events_for
-from support import poll, query, station_client
+from support import poll, query, station_client, wait_for_more_sweeps
 
 pytestmark = pytest.mark.e2e
 
@@ -165,13 +165,7 @@ def test_day_91_unidentified_raises_long_stay_reached_exactly_once_across_a_rest
     intake.kill()  # SIGKILL, then back: the timer lives in the database
     intake.start()
     intake.wait_ready()
-    with station_client(network, "center", ["ops"]) as ops:
-
-        def sweeps() -> int:
-            jobs = ops.get(f"{urls['intake']}/ops/periodic").json()
-            return next(j["runs"] for j in jobs if j["name"] == "long-stay")
-
-        poll(lambda: sweeps() >= 3)
+    wait_for_more_sweeps(network, urls["intake"], "long-stay")
 
     def long_stays(found):
         return [p for kind, p in found if kind == "long_stay_reached"]

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import pytest
 from journeys import events_for
-from support import WebhookReceiver, poll, produce_raw, query, station_client
+from support import WebhookReceiver, poll, produce_raw, query, station_client, wait_for_more_sweeps
 
 from referral.webhooks import SIGNATURE_HEADER, verify
 from rescue_events.contracts import PartnerAnswerKind, PartnerAnswerV1
@@ -278,14 +278,7 @@ def test_an_unacknowledged_referral_raises_one_overdue_event(network, urls):
             ]
         )
     assert overdue[0]["acknowledgement_overdue_at"] is not None
-    with station_client(network, "center", ["ops"]) as ops:
-
-        def sweeps() -> int:
-            jobs = ops.get(f"{urls['referral']}/ops/periodic").json()
-            return next(j["runs"] for j in jobs if j["name"] == "referral-deadlines")
-
-        runs = sweeps()
-        poll(lambda: sweeps() >= runs + 3)
+    wait_for_more_sweeps(network, urls["referral"], "referral-deadlines")
 
     found = events_for(
         network,

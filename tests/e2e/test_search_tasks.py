@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from journeys import events_for
-from support import poll, query, station_client
+from support import poll, query, station_client, wait_for_more_sweeps
 
 pytestmark = pytest.mark.e2e
 
@@ -53,13 +53,8 @@ def test_a_deadline_passed_during_downtime_is_reported_once_after_restart(networ
     )
     search.start()
     search.wait_ready()
-    with station_client(network, "center", ["ops"]) as ops:
-
-        def sweeps() -> int:
-            jobs = ops.get(f"{urls['search']}/ops/periodic").json()
-            return next(j["runs"] for j in jobs if j["name"] == "search-deadlines")
-
-        poll(lambda: sweeps() >= 3)  # it keeps sweeping; the deadline stays reported once
+    # it keeps sweeping; the deadline stays reported once
+    wait_for_more_sweeps(network, urls["search"], "search-deadlines")
 
     def overdue(found):
         return [p for kind, p in found if kind == "search_task_overdue"]

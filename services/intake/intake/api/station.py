@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -22,7 +23,7 @@ from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import IdentityStatus, PersonCategory
 
 router = APIRouter(tags=["station views"])
-CHINA = timedelta(hours=8)  # the stations' calendar days (UTC+8, no DST)
+CHINA = ZoneInfo("Asia/Shanghai")  # the stations' calendar days
 
 
 class TimelineEntry(BaseModel):
@@ -151,8 +152,8 @@ async def summary(
     station, or every station for the center."""
     if period_end < period_start:
         raise invalid("period_end", "is before period_start")
-    start = datetime.combine(period_start, time.min, UTC) - CHINA
-    end = datetime.combine(period_end + timedelta(days=1), time.min, UTC) - CHINA
+    start = datetime.combine(period_start, time.min, CHINA)
+    end = datetime.combine(period_end + timedelta(days=1), time.min, CHINA)
     stations = (
         sorted(runtime.network.stations)
         if sees_network(principal, runtime.network)

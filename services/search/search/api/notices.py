@@ -19,9 +19,9 @@ from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
-from rescue_events.contracts import Sex
 from rescue_events.contracts.search_notices import NoticeKind
 from search import notices
+from search.api.fields import AsSeen
 from search.notices import LIVE, NoticeStatus, RegionBasis
 from search.tables import SearchCase, tables
 from search.tables.notices import NoticeOverride, NoticeProtection, SearchNotice
@@ -43,7 +43,7 @@ class RegionChoice(BaseModel):
     )
 
 
-class NoticeRequest(BaseModel):
+class NoticeRequest(AsSeen):
     """What the notice says. Categories and anything marking a protected status are
     never part of it; free text naming one is refused."""
 
@@ -60,16 +60,6 @@ class NoticeRequest(BaseModel):
         description="Regional pushes only: where to push. Left out: where found, the "
         "accent's region and the claimed home(s), as known.",
         examples=[[{"region": "四川省", "basis": "accent"}]],
-    )
-    sex: Sex | None = Field(
-        default=None, description="As seen; the admission's if left out.", examples=["male"]
-    )
-    estimated_age: int | None = Field(
-        default=None,
-        ge=0,
-        le=120,
-        description="Estimated age in years; the admission's if left out.",
-        examples=[60],
     )
     found_place: str | None = Field(
         default=None,
@@ -238,10 +228,8 @@ async def publish_notices(
 
     now = datetime.now(UTC)
     payload = notices.public_description(
-        sex=(request.sex or Sex(case.sex or Sex.UNKNOWN.value)).value,
-        estimated_age=request.estimated_age
-        if request.estimated_age is not None
-        else case.estimated_age,
+        sex=request.sex_or_admitted(case).value,
+        estimated_age=request.age_or_admitted(case),
         found_place=found_place,
         arrived_at=case.arrived_at,
         stated_names=case.stated_names,

@@ -19,13 +19,13 @@ from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
-from rescue_events.contracts import Sex
 from rescue_events.contracts.search_police import (
     DnaResult,
     PoliceCheckResult,
     PoliceDnaSampleSubmittedV1,
     PoliceIdentityCheckRequestedV1,
 )
+from search.api.fields import AsSeen
 from search.domain import TaskKind
 from search.police import (
     Answerer,
@@ -114,19 +114,9 @@ class PoliceAnswerView(BaseModel):
 # ---- stations ask -----------------------------------------------------------
 
 
-class PoliceCheckRequest(BaseModel):
+class PoliceCheckRequest(AsSeen):
     model_config = ConfigDict(extra="forbid")
 
-    sex: Sex | None = Field(
-        default=None, description="As seen; the admission's if left out.", examples=["male"]
-    )
-    estimated_age: int | None = Field(
-        default=None,
-        ge=0,
-        le=120,
-        description="Estimated age; the admission's if left out.",
-        examples=[45],
-    )
     face_photo_ref: str | None = Field(
         default=None,
         min_length=1,
@@ -213,10 +203,8 @@ async def request_police_check(
         if request.stated_names is not None
         else [n for n in (case.stated_names or "").split("、") if n]
     )
-    sex = request.sex or Sex(case.sex or Sex.UNKNOWN.value)
-    estimated_age = (
-        request.estimated_age if request.estimated_age is not None else case.estimated_age
-    )
+    sex = request.sex_or_admitted(case)
+    estimated_age = request.age_or_admitted(case)
     check = PoliceCheck(
         id=uuid.uuid4(),
         case_id=case.id,
