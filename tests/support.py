@@ -273,3 +273,27 @@ def wait_for_more_sweeps(network: LocalNetwork, service_url: str, job: str, more
 
         start = runs()
         poll(lambda: runs() >= start + more)
+
+
+def shared_testdata() -> Path:
+    """The shared test data (real face photos), read-only: ``$RESCUE_TESTDATA``,
+    else ``../shared/testdata`` beside this checkout, else beside the repository it
+    was cloned from (a fresh clone in a temporary directory has no ``../shared``)."""
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [Path(os.environ["RESCUE_TESTDATA"])] if "RESCUE_TESTDATA" in os.environ else []
+    candidates.append(repo.parent / "shared" / "testdata")
+    origin = subprocess.run(
+        ["git", "-C", str(repo), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        candidates.append(Path(origin).resolve().parent / "shared" / "testdata")
+    for candidate in candidates:
+        if (candidate / "faces").is_dir():
+            return candidate
+    raise FileNotFoundError(f"no shared test data in {[str(c) for c in candidates]}")

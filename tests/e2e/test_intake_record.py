@@ -7,19 +7,18 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from journeys import events_for
-from support import query, station_client
+from support import query, shared_testdata, station_client
 
 from rescue_localnet.demo import signature_png
 
 pytestmark = pytest.mark.e2e
 
 INTAKE_EVENTS = "rescue.intake.events"
-# Real photos, read-only from ../shared/testdata (beside the repository).
-FACES = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "faces"
+# Real photos, read-only from the shared test data (../shared/testdata).
+FACES = shared_testdata() / "faces"
 
 
 def admit(network, urls, station="gushi", **body) -> dict:
