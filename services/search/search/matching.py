@@ -1,11 +1,12 @@
-"""The interface to the matching engine (issue 5), and running it.
+"""Matching admitted persons against families' missing-person reports, both ways.
 
-A ``CandidateMatcher`` compares an admitted person (the search case with its
-clues) with a family's missing-person report and says whether they could be the
-same person, with a score and reasons. The default here is deliberately simple;
-the real engine (homophone and historical place names, dialect regions, faces)
-replaces it later. Matches only ever become candidates in the review queue:
-nothing is merged automatically.
+A new case (or a new clue, a face photo) is ranked against every open report; a
+new report (or its photo) against every open case of the network. The ranking
+itself is search.ranking (field by field: face, name, place, age, sex); this
+module gathers what each side knows from the tables (names, places as said and
+resolved through the gazetteer, face embeddings) and records each worthwhile pair
+in the review queue. Matches are suggestions with their scores and findings:
+nothing is ever merged automatically.
 """
 
 from __future__ import annotations
@@ -13,22 +14,23 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts.search_evidence import IdentityCandidateProposedV1
 from search.evidence import age_now
+from search.names import index_names, split_names
+from search.places import resolver
+from search.ranking import Ranked, ResolvedPlace, Sides, rank
 from search.tables.core import SearchCase
 from search.tables.evidence import Clue, IdentityCandidate, MissingPersonReport
-
-AGE_TOLERANCE = 5
+from search.tables.faces import FaceRecord
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class PersonProfile:
     places: Sequence[str] = ()
     dialects: Sequence[str] = ()
     texts: Sequence[str] = ()  # the clues' free text (望闻问切断)
+    faces: Sequence[Sequence[float]] = ()
 
 
 @dataclass(frozen=True)
@@ -53,113 +56,42 @@ class ReportProfile:
     sex: str | None = None
     age: int | None = None
     places: Sequence[str] = ()  # last seen, home
+    faces: Sequence[Sequence[float]] = ()
 
 
-@dataclass(frozen=True)
-class MatchResult:
-    score: float  # 0..1
-    reasons: tuple[str, ...]  # for the reviewer (may name names and places)
-    signals: tuple[str, ...] = field(default=())  # codes only, for events: name, place, …
-
-
-class CandidateMatcher(Protocol):
-    def match(self, person: PersonProfile, report: ReportProfile) -> MatchResult | None:
-        """A candidate, or None when they cannot be the same person."""
-        ...
-
-
-# ---- normalisation --------------------------------------------------------------
-
-_NAME_NOISE = re.compile(r"[\s·・.\-_,，、]+")
-_PLACE_SEPARATORS = re.compile(r"[\s,，、/()（）·]+|(?<=.)[省市县区镇乡村州旗盟](?=.|$)")
 _DIALECT_SUFFIX = re.compile(r"(方言|口音|话|腔)$")
 
 
-def normalise_name(name: str) -> str:
-    return _NAME_NOISE.sub("", unicodedata.normalize("NFKC", name)).lower()
-
-
-def place_tokens(place: str) -> set[str]:
-    """ "四川省南充市仪陇县" → {"四川", "南充", "仪陇"}: the admin suffixes dropped,
-    so a place said without them ("南充") still meets the written one."""
-    text = unicodedata.normalize("NFKC", place).lower()
-    return {t for t in _PLACE_SEPARATORS.split(text) if t and len(t) >= 2}
-
-
 def dialect_region(dialect: str) -> str:
-    """ "四川话" → "四川"."""
-    return _DIALECT_SUFFIX.sub("", unicodedata.normalize("NFKC", dialect).strip()).lower()
+    """ "四川话" → "四川": where a dialect is spoken, as a place to resolve."""
+    return _DIALECT_SUFFIX.sub("", unicodedata.normalize("NFKC", dialect).strip())
 
 
-def _overlap(ours: Iterable[str], theirs: Iterable[str]) -> list[str]:
-    theirs = set(theirs)
-    found = []
-    for a in ours:
-        for b in theirs:
-            if a == b or (len(a) >= 2 and a in b) or (len(b) >= 2 and b in a):
-                found.append(a if len(a) <= len(b) else b)
-    return sorted(set(found))
+Resolver = Callable[[str], tuple[ResolvedPlace, ...]]
 
 
-def _known_sex(sex: str | None) -> str | None:
-    return sex if sex in ("male", "female") else None
+def _resolved(texts, resolve: Resolver) -> list[ResolvedPlace]:
+    return [place for text in texts if text and text.strip() for place in resolve(text)]
 
 
-class DefaultMatcher:
-    """Same sex and age within ±5 years when both are known; then the name equal
-    (after normalisation) or one of the stated names, or heard in the clues; or the
-    places overlap (a stated place or the dialect's region meets where the person
-    was last seen or lives). At least a name or a place must meet."""
-
-    def match(self, person: PersonProfile, report: ReportProfile) -> MatchResult | None:
-        reasons: list[str] = []
-        signals: list[str] = []
-        score = 0.0
-        ours, theirs = _known_sex(person.sex), _known_sex(report.sex)
-        if ours and theirs and ours != theirs:
-            return None
-        if person.age is not None and report.age is not None:
-            if abs(person.age - report.age) > AGE_TOLERANCE:
-                return None
-        wanted = normalise_name(report.name)
-        names = {normalise_name(n) for n in person.names if n.strip()}
-        if wanted and wanted in names:
-            score += 0.5
-            reasons.append(f"name {report.name} is one the person gave")
-            signals.append("name")
-        elif len(wanted) >= 2 and any(wanted in normalise_name(t) for t in person.texts):
-            score += 0.3
-            reasons.append(f"name {report.name} appears in the clues")
-            signals.append("name_in_clues")
-        report_places = (
-            set().union(*(place_tokens(p) for p in report.places)) if report.places else set()
+def compare(person: PersonProfile, report: ReportProfile, resolve: Resolver) -> Ranked | None:
+    """The pair ranked field by field, or None when not worth a review."""
+    regions = [r for r in (dialect_region(d) for d in person.dialects) if len(r) >= 2]
+    return rank(
+        Sides(
+            names=person.names,
+            texts=person.texts,
+            wanted_name=report.name,
+            sex=person.sex,
+            reported_sex=report.sex,
+            age=person.age,
+            reported_age=report.age,
+            places=_resolved([*person.places, *regions], resolve),
+            reported_places=_resolved(report.places, resolve),
+            faces=person.faces,
+            reported_faces=report.faces,
         )
-        stated = set().union(*(place_tokens(p) for p in person.places)) if person.places else set()
-        met = _overlap(stated, report_places)
-        if met:
-            score += 0.25
-            reasons.append(f"places meet: {'、'.join(met)}")
-            signals.append("place")
-        regions = {r for r in (dialect_region(d) for d in person.dialects) if len(r) >= 2}
-        heard = _overlap(regions, report_places)
-        if heard:
-            score += 0.1
-            reasons.append(f"dialect points to {'、'.join(heard)}")
-            signals.append("dialect")
-        if not (set(signals) & {"name", "name_in_clues", "place", "dialect"}):
-            return None
-        if ours and theirs:
-            score += 0.1
-            reasons.append(f"same sex ({ours})")
-            signals.append("sex")
-        if person.age is not None and report.age is not None:
-            score += 0.15 * (1 - abs(person.age - report.age) / (AGE_TOLERANCE + 1))
-            reasons.append(f"age {person.age} against reported {report.age}")
-            signals.append("age")
-        return MatchResult(round(min(score, 1.0), 3), tuple(reasons), tuple(signals))
-
-
-DEFAULT_MATCHER: CandidateMatcher = DefaultMatcher()
+    )
 
 
 # ---- running it: profiles from the tables, candidates into the review queue -------
@@ -169,7 +101,9 @@ def _split(text: str | None) -> list[str]:
     return [p for p in re.split(r"[、,，;；]", text or "") if p.strip()]
 
 
-def person_profile(case: SearchCase, clues: Sequence[Clue]) -> PersonProfile:
+def person_profile(
+    case: SearchCase, clues: Sequence[Clue], faces: Sequence[Sequence[float]] = ()
+) -> PersonProfile:
     """The case as admitted, with what the clues added (the latest sex and age seen
     wins over the admission's)."""
     ordered = sorted(clues, key=lambda c: c.noted_at)
@@ -192,10 +126,13 @@ def person_profile(case: SearchCase, clues: Sequence[Clue]) -> PersonProfile:
         places=[*_split(case.stated_places), *(p for c in ordered for p in c.places)],
         dialects=[d for d in (case.dialect, *(c.dialect_heard for c in ordered)) if d],
         texts=texts,
+        faces=faces,
     )
 
 
-def report_profile(report: MissingPersonReport, now: datetime) -> ReportProfile:
+def report_profile(
+    report: MissingPersonReport, now: datetime, faces: Sequence[Sequence[float]] = ()
+) -> ReportProfile:
     return ReportProfile(
         report_id=report.id,
         name=report.reported_name,
@@ -207,6 +144,7 @@ def report_profile(report: MissingPersonReport, now: datetime) -> ReportProfile:
             now=now,
         ),
         places=[p for p in (report.last_seen_place, report.home_place) if p],
+        faces=faces,
     )
 
 
@@ -218,15 +156,55 @@ async def _clues_by_case(session: AsyncSession, case_ids: list[uuid.UUID]) -> di
     return found
 
 
+async def index_case_names(session: AsyncSession, case: SearchCase) -> None:
+    """Every name the person gave, heard in the clues or confirmed goes into the name
+    index of the network's history (kept when the case closes: a person who comes
+    back is found by name)."""
+    clue_names = (await session.scalars(select(Clue.names).where(Clue.case_id == case.id))).all()
+    names = [*split_names(case.stated_names), *(n for ns in clue_names for n in ns)]
+    if case.full_name:
+        names.append(case.full_name)
+    await index_names(
+        session,
+        record_kind="case",
+        record_id=case.id,
+        station_id=case.station_id,
+        names=names,
+        person_id=case.person_id,
+    )
+
+
+async def index_report_name(session: AsyncSession, report: MissingPersonReport) -> None:
+    await index_names(
+        session,
+        record_kind="report",
+        record_id=report.id,
+        station_id=report.station_id,
+        names=[report.reported_name],
+    )
+
+
+async def _faces(session: AsyncSession, column, ids: list[uuid.UUID]) -> dict:
+    """Face embeddings per case or per report (the photos enrolled for them)."""
+    found: dict[uuid.UUID, list] = {i: [] for i in ids}
+    if ids:
+        rows = await session.execute(select(column, FaceRecord.embedding).where(column.in_(ids)))
+        for owner, embedding in rows.all():
+            found[owner].append([float(x) for x in embedding])
+    return found
+
+
 async def _propose(
     session: AsyncSession,
     runtime: Runtime,
     case: SearchCase,
     report: MissingPersonReport,
-    result: MatchResult,
+    ranked: Ranked,
     now: datetime,
 ) -> bool:
-    """A new candidate pair, once: a pair already proposed (or rejected) stays as it is."""
+    """A new candidate pair, once. A pending pair takes the newer ranking (a photo or
+    a clue came in); a pair already reviewed stays as the reviewer left it."""
+    explanation = [f.as_json() for f in ranked.findings]
     candidate_id = uuid.uuid4()
     inserted = await session.scalar(
         insert(IdentityCandidate)
@@ -237,14 +215,24 @@ async def _propose(
             station_id=case.station_id,
             report_station_id=report.station_id,
             status="pending",
-            score=result.score,
-            reasons=list(result.reasons),
+            score=ranked.score,
+            reasons=list(ranked.reasons),
+            explanation=explanation,
             proposed_at=now,
         )
         .on_conflict_do_nothing(index_elements=["case_id", "report_id"])
         .returning(IdentityCandidate.id)
     )
     if inserted is None:
+        await session.execute(
+            update(IdentityCandidate)
+            .where(
+                IdentityCandidate.case_id == case.id,
+                IdentityCandidate.report_id == report.id,
+                IdentityCandidate.status == "pending",
+            )
+            .values(score=ranked.score, reasons=list(ranked.reasons), explanation=explanation)
+        )
         return False
     await runtime.outbox.stage(
         session,
@@ -255,50 +243,52 @@ async def _propose(
             missing_person_report_id=report.id,
             station_id=case.station_id,
             report_station_id=report.station_id,
-            score=result.score,
-            signals=list(result.signals),
+            score=ranked.score,
+            signals=list(ranked.signals),
             proposed_at=now,
         ),
     )
     return True
 
 
-async def match_case(
-    session: AsyncSession,
-    runtime: Runtime,
-    case: SearchCase,
-    matcher: CandidateMatcher = DEFAULT_MATCHER,
-) -> int:
-    """Match an open case (new, or with a new clue) against every open report."""
+async def match_case(session: AsyncSession, runtime: Runtime, case: SearchCase) -> int:
+    """Match an open case (new, or with a new clue or photo) against every open report."""
     if case.status != "open":
         return 0
+    resolve = await resolver(runtime.settings.gazetteer_dir)
     now = datetime.now(UTC)
-    person = person_profile(case, (await _clues_by_case(session, [case.id]))[case.id])
-    reports = await session.scalars(
-        select(MissingPersonReport).where(MissingPersonReport.status == "open")
-    )
+    clues = await _clues_by_case(session, [case.id])
+    faces = await _faces(session, FaceRecord.case_id, [case.id])
+    person = person_profile(case, clues[case.id], faces[case.id])
+    reports = (
+        await session.scalars(
+            select(MissingPersonReport).where(MissingPersonReport.status == "open")
+        )
+    ).all()
+    report_faces = await _faces(session, FaceRecord.report_id, [r.id for r in reports])
     proposed = 0
-    for report in reports.all():
-        result = matcher.match(person, report_profile(report, now))
-        if result is not None and await _propose(session, runtime, case, report, result, now):
+    for report in reports:
+        ranked = compare(person, report_profile(report, now, report_faces[report.id]), resolve)
+        if ranked is not None and await _propose(session, runtime, case, report, ranked, now):
             proposed += 1
     return proposed
 
 
-async def match_report(
-    session: AsyncSession,
-    runtime: Runtime,
-    report: MissingPersonReport,
-    matcher: CandidateMatcher = DEFAULT_MATCHER,
-) -> int:
-    """Match a new report against every open case of the network."""
+async def match_report(session: AsyncSession, runtime: Runtime, report: MissingPersonReport) -> int:
+    """Match a report (new, or with a new photo) against every open case of the network."""
+    if report.status != "open":
+        return 0
+    resolve = await resolver(runtime.settings.gazetteer_dir)
     now = datetime.now(UTC)
-    wanted = report_profile(report, now)
+    faces = await _faces(session, FaceRecord.report_id, [report.id])
+    wanted = report_profile(report, now, faces[report.id])
     cases = (await session.scalars(select(SearchCase).where(SearchCase.status == "open"))).all()
-    clues = await _clues_by_case(session, [c.id for c in cases])
+    case_ids = [c.id for c in cases]
+    clues = await _clues_by_case(session, case_ids)
+    case_faces = await _faces(session, FaceRecord.case_id, case_ids)
     proposed = 0
     for case in cases:
-        result = matcher.match(person_profile(case, clues[case.id]), wanted)
-        if result is not None and await _propose(session, runtime, case, report, result, now):
+        ranked = compare(person_profile(case, clues[case.id], case_faces[case.id]), wanted, resolve)
+        if ranked is not None and await _propose(session, runtime, case, report, ranked, now):
             proposed += 1
     return proposed

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -33,4 +35,11 @@ class SearchSettings(ServiceSettings):
     )
     notice_max_publish_attempts: int = Field(
         default=5, ge=1, description="Sweep retries of a failed notice before it stays failed."
+    )
+
+    # The matching engine (search.places, search.faces).
+    gazetteer_dir: Path | None = Field(
+        default=None,
+        description="Where `make setup` put the gazetteer's sources (default: var/gazetteer "
+        "of the checkout). Loaded on first use.",
     )

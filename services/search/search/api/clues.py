@@ -21,7 +21,7 @@ from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import Sex
 from rescue_events.contracts.search_evidence import CluePart, ClueRecordedV1
-from search.matching import match_case
+from search.matching import index_case_names, match_case
 from search.tables import tables
 from search.tables.core import SearchCase
 from search.tables.evidence import Clue
@@ -180,6 +180,7 @@ async def record_clue(
             recorded_by=principal.subject,
         ),
     )
+    await index_case_names(session, case)
     await match_case(session, runtime, case)
     view = ClueView.model_validate(clue, from_attributes=True)
     await idem.remember(session, 201, view.model_dump(mode="json"))

@@ -35,10 +35,11 @@ from search.evidence import (
     normalise_national_id,
     strongest,
 )
+from search.matching import index_case_names
 from search.notices import take_down_notices
 from search.police import dna_hit_reverified
 from search.tables import tables
-from search.tables.core import EarlierStay, SearchCase
+from search.tables.core import EarlierStay, EarlierStaySuggestion, SearchCase
 from search.tables.evidence import IdentityCandidate, IdentityEvidence, MissingPersonReport
 from search.tasks import cancel_open_tasks
 
@@ -290,6 +291,7 @@ async def confirm_identity(
         .values(status="superseded", reviewed_at=now)
     )
     await cancel_open_tasks(session, case.id)
+    await index_case_names(session, case)  # the confirmed name joins the history
     await take_down_notices(session, runtime, case, "identity_confirmed")
     await runtime.outbox.stage(
         session,
@@ -391,6 +393,16 @@ async def recognise_earlier_stay(
         recognised_at=now,
     )
     session.add(stay)
+    # the engine's suggestion for this person, if any, is settled by the recognition
+    await session.execute(
+        update(EarlierStaySuggestion)
+        .where(
+            EarlierStaySuggestion.case_id == case.id,
+            EarlierStaySuggestion.earlier_person_id == recognition.earlier_person_id,
+            EarlierStaySuggestion.status == "pending",
+        )
+        .values(status="accepted", reviewed_by=principal.subject, reviewed_at=now)
+    )
     await runtime.outbox.stage(
         session,
         EarlierStayRecognisedV1(

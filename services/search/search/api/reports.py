@@ -22,7 +22,7 @@ from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import Sex
 from rescue_events.contracts.search_evidence import IdentityCandidateRejectedV1
 from search.evidence import median
-from search.matching import match_report
+from search.matching import index_report_name, match_report
 from search.tables import tables
 from search.tables.core import SearchCase
 from search.tables.evidence import IdentityCandidate, MissingPersonReport
@@ -170,6 +170,7 @@ async def file_report(
     )
     session.add(report)
     await session.flush()
+    await index_report_name(session, report)
     await match_report(session, runtime, report)
     view = MissingPersonReportView.model_validate(report, from_attributes=True)
     await idem.remember(session, 201, view.model_dump(mode="json"))
@@ -218,6 +219,10 @@ class CandidateView(BaseModel):
     status: str
     score: float
     reasons: list[str]
+    explanation: list[dict] = Field(
+        description="Field by field (face, name, place, age, sex): verdict match, close, "
+        "mismatch or unknown, a 0..1 score when both sides know it, and the detail."
+    )
     proposed_at: datetime
     reviewed_at: datetime | None
     rejection_reason: str | None
@@ -238,6 +243,7 @@ def _candidate_view(
         status=candidate.status,
         score=candidate.score,
         reasons=candidate.reasons,
+        explanation=candidate.explanation,
         proposed_at=candidate.proposed_at,
         reviewed_at=candidate.reviewed_at,
         rejection_reason=candidate.rejection_reason,

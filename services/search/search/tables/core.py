@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
 from rescue_chassis.tables import service_tables
@@ -61,6 +61,29 @@ class EarlierStay(Base, table=True):
     similarity: float | None = None
     recognised_by: str = Field(max_length=200)
     recognised_at: datetime = Field(sa_column=_ts())
+
+
+class EarlierStaySuggestion(Base, table=True):
+    """A face match of the case's person with a person of earlier records, waiting for
+    a search specialist: accepted (it becomes an EarlierStay) or rejected. The
+    engine suggests; it never links persons by itself."""
+
+    __tablename__ = "earlier_stay_suggestions"
+    __table_args__ = (UniqueConstraint("case_id", "earlier_person_id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="search_cases.id", index=True)
+    station_id: str = Field(max_length=64, index=True)  # the case's station
+    earlier_person_id: uuid.UUID
+    method: str = Field(max_length=40)  # face_comparison
+    similarity: float
+    # the earlier person's records that matched: station, when, where found, similarity
+    trail: list[dict] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    status: str = Field(max_length=20, index=True)  # pending | accepted | rejected
+    suggested_at: datetime = Field(sa_column=_ts())
+    reviewed_by: str | None = Field(default=None, max_length=200)
+    reviewed_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    rejection_reason: str | None = Field(default=None, max_length=500)
 
 
 class SearchTask(Base, table=True):

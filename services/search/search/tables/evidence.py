@@ -87,6 +87,10 @@ class IdentityCandidate(Base, table=True):
     status: str = Field(max_length=20, index=True)  # pending|rejected|confirmed|superseded
     score: float
     reasons: list[str] = Field(default_factory=list, sa_column=_strings())
+    # search.ranking's findings, field by field: {field, verdict, score, detail}
+    explanation: list[dict] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
     proposed_at: datetime = Field(sa_column=_ts())
     reviewed_by: str | None = Field(default=None, max_length=200)
     reviewed_at: datetime | None = Field(default=None, sa_column=_ts(True))
