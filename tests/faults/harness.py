@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,15 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from support import query, read_topic
 
+from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1
 from rescue_events.envelope import Envelope
-from rescue_events.registry import schema_urn
+from rescue_events.registry import registry, schema_urn
 from rescue_localnet.broker import free_port
 from rescue_localnet.network import LocalNetwork
 from rescue_localnet.services import SERVICES, ServiceProcess
 
 INTAKE_TOPIC = "rescue.intake.events"
+SEARCH_TOPIC = "rescue.search.events"
 # The services whose consumers read rescue.intake.events (all of them handle person_admitted).
 INTAKE_CONSUMERS = ("search", "transfer", "referral", "followup")
 RULES = Path(__file__).parents[2] / "services" / "referral" / "referral" / "rules.yaml"
@@ -134,6 +137,7 @@ class FaultRun:
         self.failed_admissions: list[str] = []
         self.poison: list[Poison] = []
         self.duplicates: list[str] = []  # CloudEvent ids delivered a second time
+        self.out_of_order: list[str] = []  # persons whose identity came before their admission
         self.replicas: list[ServiceProcess] = []
         self.last_check: Check | None = None
         self._lock = threading.Lock()
@@ -314,12 +318,14 @@ class FaultRun:
 
     # -- records on the broker ---------------------------------------------------
 
-    async def _produce(self, records: list[tuple[bytes | None, bytes, list]]) -> list:
+    async def _produce(
+        self, records: list[tuple[bytes | None, bytes, list]], topic: str = INTAKE_TOPIC
+    ) -> list:
         producer = AIOKafkaProducer(bootstrap_servers=self.net.broker.bootstrap_servers, acks="all")
         await producer.start()
         try:
             return [
-                await producer.send_and_wait(INTAKE_TOPIC, value=v, key=k, headers=h)
+                await producer.send_and_wait(topic, value=v, key=k, headers=h)
                 for k, v, h in records
             ]
         finally:
@@ -351,6 +357,84 @@ class FaultRun:
             return f"{len(ids)} person_admitted records re-published (same ce_id)"
 
         return self._fault(f"duplicate deliveries x{count}", action)
+
+    def deliver_out_of_order(self, count: int, gap: float = 2.0) -> Fault:
+        """Persons whose ``identity_confirmed`` (search's topic) reaches the consumers
+        before their ``person_admitted`` (intake's topic): two topics have no order
+        between them, and a consumer that lagged on one sees exactly this. Each person
+        must still get every effect once: transfer opens one return from the identity
+        and learns the traveller from the admission; the others act on the admission."""
+
+        def record(event, station: str) -> tuple[bytes, bytes, list]:
+            kind = registry.for_model(type(event))
+            envelope = Envelope(
+                type=kind.name,
+                source=f"/stations/{station}",
+                subject=str(event.person_id),
+                dataschema=schema_urn(kind.name, kind.version),
+                station_id=station,
+            )
+            headers = [(k, v.encode()) for k, v in envelope.to_headers()]
+            return str(event.person_id).encode(), event.model_dump_json().encode(), headers
+
+        def action() -> str:
+            now = datetime.now(UTC)
+            people = [uuid.uuid4() for _ in range(count)]
+            identities = [
+                record(
+                    IdentityConfirmedV1(
+                        person_id=p,
+                        station_id="gushi",
+                        confirmed_at=now,
+                        confirmed_by="fault-run",
+                        method="police_check",
+                        full_name=f"乱序{n}",
+                        home_province="四川省",
+                        home_address="四川省南充市仪陇县新政镇",
+                        cross_province=True,
+                        evidence_kinds=["police_check"],
+                    ),
+                    "gushi",
+                )
+                for n, p in enumerate(people)
+            ]
+            asyncio.run(self._produce(identities, SEARCH_TOPIC))
+            time.sleep(gap)  # the identities are applied first, without an admission
+            admissions = []
+            for n, p in enumerate(people):
+                body = ADMISSION_MIX[n % len(ADMISSION_MIX)]
+                admissions.append(
+                    record(
+                        PersonAdmittedV1(
+                            person_id=p,
+                            station_id="gushi",
+                            arrived_at=now,
+                            admitted_at=now,
+                            arrival_route=body["arrival_route"],
+                            identity_status="unknown",
+                            sex=body["sex"],
+                            estimated_age=body.get("estimated_age"),
+                            categories=body.get("categories", []),
+                        ),
+                        "gushi",
+                    )
+                )
+                with self._lock:
+                    self.admissions.append(
+                        Admission(
+                            person_id=str(p),
+                            idempotency_key=f"out-of-order-{n}",
+                            categories=list(body.get("categories", [])),
+                            identity_status="unknown",
+                            tries=1,
+                            at=self.elapsed(),
+                        )
+                    )
+            asyncio.run(self._produce(admissions))
+            self.out_of_order += [str(p) for p in people]
+            return f"{count} identity_confirmed delivered {gap:.0f} s before their person_admitted"
+
+        return self._fault(f"out-of-order deliveries x{count}", action)
 
     def send_poison(self, malformed: int = 1, invalid: int = 1) -> Fault:
         """Records no consumer can apply: bad JSON without CloudEvents headers
@@ -406,6 +490,10 @@ class FaultRun:
             self._effect(result, service, what, Counter(expected), Counter(dict(rows)))
 
         unidentified = {a.person_id for a in admissions if a.identity_status == "unknown"}
+        if self.out_of_order:
+            per_person(
+                "transfer", "returns", "return per out-of-order identity", set(self.out_of_order)
+            )
         per_person("search", "search_cases", "search case per unidentified admission", unidentified)
         per_person("transfer", "travellers", "traveller per admission", set(people))
         per_person("followup", "persons", "person projection per admission", set(people))
@@ -520,6 +608,7 @@ class FaultRun:
         for failure in self.failed_admissions[:5]:
             lines.append(f"  gave up: {failure}")
         lines.append(f"duplicate deliveries sent: {len(self.duplicates)}")
+        lines.append(f"out-of-order persons (identity before admission): {len(self.out_of_order)}")
         kinds = Counter(p.kind for p in self.poison)
         lines.append(f"poison records sent: {len(self.poison)} {dict(kinds)}")
         lines.append("")

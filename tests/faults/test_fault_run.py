@@ -47,6 +47,7 @@ def test_every_effect_happens_exactly_once_through_every_fault(tmp_path):
         run.kill_and_restart(replica, down_for=2.0)
         after(10)
         run.duplicate_admissions(30)
+        run.deliver_out_of_order(20)
         run.send_poison(malformed=2, invalid=2)
         after(20)
         run.restart_postgres()
