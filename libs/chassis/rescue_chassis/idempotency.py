@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.problems import Problem, invalid
@@ -60,20 +60,23 @@ class IdempotentRequest:
     async def remember(self, session: AsyncSession, status: int, response: Any) -> None:
         if self.key is None:
             return
-        try:
-            async with session.begin_nested():
-                await session.execute(
-                    insert(self.table).values(
-                        key=self.key,
-                        subject=self.subject,
-                        request_hash=self.request_hash,
-                        status_code=status,
-                        response=response,
-                    )
-                )
-        except IntegrityError:
+        # ON CONFLICT instead of a savepoint: one round trip, and a key taken by a
+        # concurrent request (it waited for that request's commit) is a 409.
+        stored = await session.scalar(
+            pg_insert(self.table)
+            .values(
+                key=self.key,
+                subject=self.subject,
+                request_hash=self.request_hash,
+                status_code=status,
+                response=response,
+            )
+            .on_conflict_do_nothing(index_elements=["key", "subject"])
+            .returning(self.table.c.key)
+        )
+        if stored is None:
             raise Problem(
                 409,
                 "Request in progress",
                 f"Another request with this {HEADER} is being processed; retry shortly.",
-            ) from None
+            )

@@ -78,6 +78,12 @@ async def person_view(session, person: Person) -> PersonView:
             select(Incident).where(Incident.person_id == person.id).order_by(Incident.occurred_at)
         )
     ).all()
+    return view_of(person, stays, incidents)
+
+
+def view_of(person: Person, stays, incidents) -> PersonView:
+    """The view from rows already at hand (a new admission knows its one stay and
+    that there are no incidents: no need to read them back)."""
     current = next(s for s in stays if s.id == person.current_stay_id)
     open_stay = current.discharged_at is None
     return PersonView(

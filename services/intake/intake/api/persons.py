@@ -19,7 +19,7 @@ from intake.api.fields import PersonDescription, Place, Text
 from intake.domain import AdmissionRefused, check_admission
 from intake.domain import ArrivalSource as SourceFacts
 from intake.tables import Person, Stay, StaySource, tables
-from intake.views import PersonView, person_view
+from intake.views import PersonView, person_view, view_of
 from rescue_chassis.access import ensure_known_station, ensure_visible, sees_network
 from rescue_chassis.auth import PrincipalDep
 from rescue_chassis.db import SessionDep
@@ -269,11 +269,14 @@ async def start_stay(
     source: ArrivalSource | None = None,
     placement_id: uuid.UUID | None = None,
     stay_id: uuid.UUID | None = None,
+    sequence: int | None = None,
 ) -> Stay:
-    """A stay begins: the person is in the station, and person_admitted goes out."""
-    sequence = (
-        await session.scalar(select(func.count()).where(Stay.person_id == person.id)) or 0
-    ) + 1
+    """A stay begins: the person is in the station, and person_admitted goes out.
+    ``sequence``: known for a new person (1); else counted from the stays."""
+    if sequence is None:
+        sequence = (
+            await session.scalar(select(func.count()).where(Stay.person_id == person.id)) or 0
+        ) + 1
     stay = Stay(
         id=stay_id or uuid.uuid4(),
         person_id=person.id,
@@ -375,8 +378,9 @@ async def admit(
         categories=[c.value for c in request.categories],
         identity_confirmed_at=now if request.full_name else None,
     )
+    # Not flushed alone: start_stay flushes the person and the stay together (the
+    # stay's foreign key orders the two inserts), saving round trips per admission.
     session.add(person)
-    await session.flush()
     stay = await start_stay(
         session,
         runtime,
@@ -391,6 +395,7 @@ async def admit(
         source=request.source,
         placement_id=placement_id,
         stay_id=stay_id,
+        sequence=1,
     )
     return person, stay
 
@@ -417,7 +422,7 @@ async def admit_person(
             headers={"Location": f"/persons/{idem.stored_response['id']}"},
         )
     # One transaction: the person, the stay, person_admitted and the idempotency record.
-    person, _ = await admit(
+    person, stay = await admit(
         session,
         runtime,
         request,
@@ -425,7 +430,7 @@ async def admit_person(
         admitted_by=principal.subject,
         now=datetime.now(UTC),
     )
-    view = await person_view(session, person)
+    view = view_of(person, [stay], [])  # a new person: one stay, no incidents
     await idem.remember(session, 201, view.model_dump(mode="json"))
     await session.commit()
     response.headers["Location"] = f"/persons/{person.id}"
