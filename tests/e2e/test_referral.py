@@ -17,6 +17,7 @@ from journeys import events_for
 from support import WebhookReceiver, poll, produce_raw, query, station_client, wait_for_more_sweeps
 
 from referral.webhooks import SIGNATURE_HEADER, verify
+from rescue_chassis.access import PARTNER_TYPES
 from rescue_events.contracts import PartnerAnswerKind, PartnerAnswerV1
 from rescue_events.contracts.referral import WomensFederationReferralV1
 from rescue_events.envelope import Envelope
@@ -93,8 +94,13 @@ def a_minor_referred(network, urls, age: int, **agency) -> Referred:
     return Referred(agency_id, person_id, referral, home)
 
 
-def partner_client(network, agency_id: str):
-    return station_client(network, agency_id, ["partner"])
+def partner_client(network, agency_id: str, partner_type: str | None = None):
+    """The agency's system: its token names the agency and carries its type (the
+    type is the first part of the agency ids these tests register)."""
+    partner_type = partner_type or next(
+        t for t in PARTNER_TYPES if agency_id.startswith(t.replace("_", "-"))
+    )
+    return station_client(network, agency_id, ["partner", partner_type])
 
 
 def test_a_dv_admission_goes_to_the_federation_of_her_registered_home_with_only_what_it_needs(

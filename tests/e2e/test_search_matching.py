@@ -44,8 +44,8 @@ def admit(network, urls, station: str, **extra) -> dict:
         )[0]
 
 
-def enrol(network, urls, case: dict, photo, **extra):
-    with station_client(network, case["station_id"]) as staff:
+def enrol(network, urls, case: dict, photo, roles=SPECIALIST, **extra):
+    with station_client(network, case["station_id"], roles) as staff:
         return staff.post(
             f"{urls['search']}/cases/{case['id']}/face-photos",
             json={"image": b64(photo), **extra},
@@ -139,6 +139,20 @@ def test_a_photo_of_two_people_yields_both(network, urls, enrolled):
             json={"image": b64(FACES / "test" / "obama1.jpg")},
         )
         assert refused.status_code == 403
+
+
+def test_station_staff_enrol_the_photo_and_the_specialists_see_the_trail(network, urls, enrolled):
+    case = admit(network, urls, "xixian")
+    answer = enrol(network, urls, case, FACES / "test" / "obama1.jpg", roles=("station_staff",))
+    assert answer.status_code == 201, answer.text
+    # the trail names other stations' persons: not for the staff's screen …
+    assert answer.json()["trail"] == [] and answer.json()["suggestions"]
+    # … but the suggestion waits for a specialist
+    with station_client(network, "center", SPECIALIST) as specialist:
+        pending = specialist.get(
+            f"{urls['search']}/earlier-stay-suggestions", params={"case_id": case["id"]}
+        ).json()
+        assert enrolled["obama"]["person_id"] in {p["earlier_person_id"] for p in pending}
 
 
 def test_no_face_or_several_faces_get_a_clear_answer(network, urls, enrolled):

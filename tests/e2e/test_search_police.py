@@ -32,7 +32,7 @@ POLICE = "xinyang-police"
 
 
 def police_client(network, agency: str = POLICE) -> httpx.Client:
-    token = network.token(agency, ["partner"])
+    token = network.token(agency, ["partner", "police"])
     return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
@@ -83,7 +83,8 @@ def request_check(network, urls, case_id: str, **body) -> dict:
 
 
 def submit_sample(network, urls, case_id: str, ref: str, taken_at: datetime) -> dict:
-    with station_client(network) as staff:
+    # DNA references show in full to the search specialists (access.SENSITIVE)
+    with station_client(network, roles=("search_specialist",)) as staff:
         sent = staff.post(
             f"{urls['search']}/cases/{case_id}/dna-samples",
             json={"sample_ref": ref, "taken_at": taken_at.isoformat(), "taken_by": "张警官"},
@@ -170,8 +171,8 @@ def test_a_police_check_goes_out_without_what_the_police_must_not_see_and_is_ans
         assert answered.status_code == 200, answered.text
         again = police.post(answer_url, json={"result": "no_match"})
         assert again.status_code == 409
-        # the police API answers nothing about cases
-        assert police.get(f"{urls['search']}/cases/{case['id']}/police").status_code == 404
+        # the police API answers nothing about cases: station routes refuse its role
+        assert police.get(f"{urls['search']}/cases/{case['id']}/police").status_code == 403
     assert answered.json()["agency_id"] == POLICE
 
     shown = police_view(network, urls, case["id"])["checks"][0]
@@ -274,7 +275,7 @@ def test_a_dna_hit_is_trusted_only_once_a_fresh_sample_hits_the_same_record(netw
     assert view["dna_samples"][0]["agency_id"] == POLICE
     assert view["dna_samples"][0]["response_seconds"] >= 0
 
-    with station_client(network) as staff:
+    with station_client(network, roles=("search_specialist",)) as staff:
         same = staff.post(
             f"{urls['search']}/cases/{case['id']}/dna-samples",
             json={
@@ -353,3 +354,15 @@ def test_a_fresh_sample_without_a_match_means_the_hit_is_not_confirmed(network, 
         field="person_id",
     )
     assert next(p for t, p in facts if t == "dna_hit_not_confirmed")["fresh_result"] == "no_match"
+
+
+def test_dna_references_show_in_full_to_specialists_only(network, urls):
+    case = unidentified_case(network, urls)
+    ref = f"DNA-{uuid.uuid4().hex[:8]}"
+    submit_sample(network, urls, case["id"], ref, datetime.now(UTC))
+    url = f"{urls['search']}/cases/{case['id']}/police"
+    with station_client(network, roles=("search_specialist",)) as specialist:
+        assert specialist.get(url).json()["dna_samples"][0]["sample_ref"] == ref
+    with station_client(network) as staff:
+        sample = staff.get(url).json()["dna_samples"][0]
+        assert sample["sample_ref"] == "•••" + ref[-4:] and sample["status"] == "submitted"

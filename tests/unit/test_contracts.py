@@ -76,6 +76,7 @@ STEP_EVENT_NAMES = {
     "clue_recorded",
     "identity_candidate_proposed",
     "identity_candidate_rejected",
+    "audit_recorded",  # every service's audit trail (rescue_chassis.audit)
 }
 
 

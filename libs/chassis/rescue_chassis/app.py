@@ -17,8 +17,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from rescue_chassis import problems, routes, telemetry
+from rescue_chassis import access, audit, crypto, problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
+from rescue_chassis.limits import install as install_limits
 from rescue_chassis.metrics import ServiceMetrics, WorkMetric
 from rescue_chassis.network import load_network
 from rescue_chassis.periodic import PeriodicJob, run_forever
@@ -92,6 +93,11 @@ class ServiceDefinition:
 
 def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> Runtime:
     engine = create_engine(settings.database_url)
+    # Protection at rest: this engine's key ring (rescue_chassis.crypto), from the settings.
+    key_ring = None
+    if crypto.has_encrypted_columns(definition.tables.metadata):
+        key_ring = crypto.key_ring_from_settings(settings, service=definition.name)
+        crypto.bind_key_ring(engine, key_ring)
     kafka = KafkaSettings(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=definition.name,
@@ -122,6 +128,12 @@ def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> R
         topics.append(runtime.consumer.dead_letter_topic)
     if definition.periodic is not None:
         runtime.periodic = list(definition.periodic(runtime))
+    if key_ring is not None:  # re-encrypts rows still plain or under an old key
+        runtime.periodic.append(
+            crypto.rotation_job(
+                key_ring, definition.tables.metadata, settings.data_key_rotation_batch
+            )
+        )
     runtime.relay = OutboxRelay(
         engine=engine,
         table=definition.tables.plumbing.outbox,
@@ -137,6 +149,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     telemetry.configure_logging(definition.name, settings.log_level)
     provider = telemetry.configure_tracing(definition.name)
     runtime = build_runtime(definition, settings)
+    definition = crypto.with_stale_values_metric(definition)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -171,10 +184,15 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.runtime = runtime
     problems.install(app)
 
+    install_limits(app, settings)  # body size, rate, URL and headers; no trace to clients
     app.add_middleware(CorrelationMiddleware)
     ServiceMetrics(runtime, definition.work_metrics).install(app)
+    audit.install(app)  # every read and write of person data, hash-chained
     app.include_router(routes.health)
     app.include_router(routes.ops)
+    # Every business route says which roles may call it: none may be forgotten.
+    if unguarded := access.unguarded_routes(definition.routers):
+        raise RuntimeError(f"{definition.name}: routes without roles: {', '.join(unguarded)}")
     for router in definition.routers:
         app.include_router(router)
     telemetry.instrument(app, runtime.engine)

@@ -1,25 +1,48 @@
 """Bearer JWTs naming the caller's station and roles.
 
 Every business endpoint depends on ``PrincipalDep``; health and docs stay open.
-Development tokens are minted with ``python -m rescue_chassis.auth``.
+Two modes, chosen by the settings (``rescue_chassis.settings``), never both:
+
+- Development (default): HS256 tokens signed with ``<SERVICE>_JWT_SECRET``,
+  minted with ``python -m rescue_chassis.auth`` (``make token``, the local
+  network, the tests). Claims ``sub``, ``station_id``, ``roles`` (a list).
+- OIDC, as soon as ``<SERVICE>_OIDC_ISSUER`` or ``<SERVICE>_JWKS_URL`` is set:
+  tokens of an identity provider (Keycloak, ...) verified against its JWKS
+  (``rescue_chassis.oidc``): RS256/ES256/PS256 only, ``exp``/``nbf``/``iat``
+  with ``<SERVICE>_JWT_LEEWAY_SECONDS`` of leeway, ``aud`` = ``<SERVICE>_JWT_AUDIENCE``,
+  ``iss`` = the issuer. The shared secret is then never accepted. Roles and
+  station come from ``<SERVICE>_JWT_ROLES_CLAIM`` (dotted paths, comma-separated,
+  merged: ``realm_access.roles,resource_access.rescue-network.roles`` for
+  Keycloak) and ``<SERVICE>_JWT_STATION_CLAIM``. See deploy/k8s/README.md.
+
+A rejected token is a 401 problem with ``WWW-Authenticate: Bearer
+error="invalid_token"`` and the reason (expired, signature, audience, issuer,
+unknown key, ...); unreachable provider keys are a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rescue_chassis.oidc import JwksCache, KeysUnavailable, OidcVerifier, UnknownSigningKey
 from rescue_chassis.problems import Problem
+from rescue_chassis.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
@@ -30,8 +53,15 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     OPS = "ops"
     ADMIN = "admin"
-    # A partner agency's system; its token's station_id claim names the agency.
+    # A partner agency's system; its token's station_id claim names the agency,
+    # and a second role names the agency's type.
     PARTNER = "partner"
+    POLICE = "police"
+    WOMENS_FEDERATION = "womens_federation"
+    MINOR_PROTECTION = "minor_protection"
+    CIVIL_AFFAIRS = "civil_affairs"
+    HOSPITAL = "hospital"
+    SOCIAL_ORGANISATION = "social_organisation"
 
 
 @dataclass(frozen=True)
@@ -47,7 +77,114 @@ class Principal:
 _bearer = HTTPBearer(auto_error=False)
 
 
+# ------------------------------------------------------------ rejections ---
+
+# Most specific first (InvalidSignatureError is a DecodeError, ...).
+_REASONS: tuple[tuple[type[Exception], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "expired", "The bearer token has expired."),
+    (
+        jwt.ImmatureSignatureError,
+        "not yet valid",
+        "The bearer token is not valid yet (nbf or iat lies in the future).",
+    ),
+    (jwt.InvalidAudienceError, "audience", "The bearer token is meant for another audience."),
+    (jwt.InvalidIssuerError, "issuer", "The bearer token comes from another issuer."),
+    (jwt.InvalidSignatureError, "signature", "The bearer token's signature does not verify."),
+    (UnknownSigningKey, "unknown key", "The bearer token is signed with an unknown key: {exc}."),
+    (jwt.InvalidAlgorithmError, "algorithm", "The bearer token's algorithm is refused: {exc}."),
+    (jwt.MissingRequiredClaimError, "missing claim", "The bearer token lacks a claim: {exc}."),
+    (jwt.DecodeError, "malformed", "The bearer token is malformed."),
+)
+
+
+def invalid_token(reason: str, detail: str, *, title: str = "Invalid token") -> Problem:
+    """A 401 with the RFC 6750 challenge naming the reason."""
+    return Problem(
+        401,
+        title,
+        detail,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
+    )
+
+
+def rejected(exc: jwt.InvalidTokenError) -> Problem:
+    """The 401 problem for a token PyJWT (or ``rescue_chassis.oidc``) refused."""
+    reason, detail = next(
+        ((reason, detail) for kind, reason, detail in _REASONS if isinstance(exc, kind)),
+        ("invalid", "The bearer token was rejected: {exc}."),
+    )
+    log.debug("bearer token rejected (%s): %s", reason, exc)
+    title = "Token expired" if reason == "expired" else "Invalid token"
+    return invalid_token(reason, detail.format(exc=str(exc)[:200]), title=title)
+
+
+# ----------------------------------------------------------- claim mapping ---
+
+
+@dataclass(frozen=True)
+class ClaimMapping:
+    """Where a token carries the station and the roles: dotted claim paths.
+
+    Several roles paths are merged; at least one must be present."""
+
+    station: str = "station_id"
+    roles: tuple[str, ...] = ("roles",)
+
+    @classmethod
+    def parse(cls, station: str, roles: str) -> ClaimMapping:
+        paths = tuple(path.strip() for path in roles.split(",") if path.strip())
+        return cls(station=station.strip(), roles=paths or ("roles",))
+
+
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """``realm_access.roles`` → ``claims["realm_access"]["roles"]``; None if absent.
+    A claim whose own name holds dots (``https://example.org/station``) is found too."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def principal_from_claims(
+    claims: Mapping[str, Any], mapping: ClaimMapping = ClaimMapping()
+) -> Principal:
+    station = claim_at(claims, mapping.station)
+    if isinstance(station, list) and len(station) == 1:
+        station = station[0]  # a single-valued user attribute, sent as a list
+    if not isinstance(station, str) or not station:
+        raise invalid_token("station", f"The token names no station (claim {mapping.station}).")
+    roles: set[str] = set()
+    found = False
+    for path in mapping.roles:
+        value = claim_at(claims, path)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            raise invalid_token(
+                "roles", f"The token's roles claim ({path}) must be a list of strings."
+            )
+        found = True
+        roles.update(value)
+    if not found:
+        raise invalid_token(
+            "roles",
+            f"The token's roles claim ({', '.join(mapping.roles)}) must be a list of strings.",
+        )
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise invalid_token("subject", "The token names no subject (claim sub).")
+    return Principal(subject=subject, station_id=station, roles=frozenset(roles))
+
+
+# ------------------------------------------------------------- verifiers ---
+
+
 def verify_token(token: str, *, secret: str, audience: str, issuer: str) -> Principal:
+    """A development token: HS256 with the shared secret."""
     try:
         claims = jwt.decode(
             token,
@@ -57,17 +194,84 @@ def verify_token(token: str, *, secret: str, audience: str, issuer: str) -> Prin
             issuer=issuer,
             options={"require": ["exp", "sub", "aud", "iss"]},
         )
-    except jwt.ExpiredSignatureError:
-        raise Problem(401, "Token expired", "The bearer token has expired.") from None
     except jwt.InvalidTokenError as exc:
-        raise Problem(401, "Invalid token", f"The bearer token was rejected: {exc}.") from None
-    station = claims.get("station_id")
-    roles = claims.get("roles")
-    if not isinstance(station, str) or not station:
-        raise Problem(401, "Invalid token", "The token names no station (claim station_id).")
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Problem(401, "Invalid token", "The token's roles claim must be a list of strings.")
-    return Principal(subject=claims["sub"], station_id=station, roles=frozenset(roles))
+        raise rejected(exc) from None
+    return principal_from_claims(claims)
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal: ...
+
+
+@dataclass(frozen=True)
+class SecretVerifier:
+    """Development mode: HS256 tokens signed with the shared secret."""
+
+    secret: str
+    audience: str
+    issuer: str
+
+    async def verify(self, token: str) -> Principal:
+        return verify_token(token, secret=self.secret, audience=self.audience, issuer=self.issuer)
+
+
+class JwksVerifier:
+    """OIDC mode: tokens signed by the identity provider's keys."""
+
+    def __init__(self, oidc: OidcVerifier, mapping: ClaimMapping = ClaimMapping()) -> None:
+        self.oidc = oidc
+        self.mapping = mapping
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            claims = await self.oidc.claims(token)
+        except KeysUnavailable as exc:
+            raise Problem(
+                503,
+                "Identity provider unavailable",
+                "The identity provider's signing keys cannot be fetched just now; "
+                "the token was not checked. Try again shortly.",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+        except jwt.InvalidTokenError as exc:
+            raise rejected(exc) from None
+        return principal_from_claims(claims, self.mapping)
+
+
+def verifier_for(settings: ServiceSettings) -> TokenVerifier:
+    """The verifier the settings ask for (see the module docstring)."""
+    if not settings.oidc_enabled:
+        assert settings.jwt_secret is not None  # the settings refuse this otherwise
+        return SecretVerifier(
+            secret=settings.jwt_secret.get_secret_value(),
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+    keys = JwksCache(
+        issuer=settings.oidc_issuer,
+        jwks_url=settings.jwks_url,
+        timeout=settings.jwks_timeout_seconds,
+        cache_seconds=settings.jwks_cache_seconds,
+        min_refresh_seconds=settings.jwks_min_refresh_seconds,
+    )
+    oidc = OidcVerifier(
+        keys,
+        issuer=settings.token_issuer,
+        audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms,
+        leeway=settings.jwt_leeway_seconds,
+    )
+    mapping = ClaimMapping.parse(settings.jwt_station_claim, settings.jwt_roles_claim)
+    return JwksVerifier(oidc, mapping)
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    """One verifier per app (its JWKS cache lives as long as the app)."""
+    state = request.app.state
+    verifier = getattr(state, "token_verifier", None)
+    if verifier is None:
+        verifier = state.token_verifier = verifier_for(state.runtime.settings)
+    return verifier
 
 
 async def _principal(
@@ -76,21 +280,35 @@ async def _principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(
-            401, "Authentication required", "Send a bearer token: Authorization: Bearer …"
+            401,
+            "Authentication required",
+            "Send a bearer token: Authorization: Bearer …",
+            headers={"WWW-Authenticate": "Bearer"},
         )
-    settings = request.app.state.runtime.settings
-    return verify_token(
-        credentials.credentials,
-        secret=settings.jwt_secret.get_secret_value(),
-        audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer,
-    )
+    principal = await _verifier(request).verify(credentials.credentials)
+    request.state.principal = principal  # who, for the audit trail (rescue_chassis.audit)
+    _current.set(principal)  # for views that show sensitive fields by role (access.may_see)
+    return principal
+
+
+# The request's caller, for response views: set by the dependency above within the
+# request's task, so the endpoint and the serialisation of its answer see it.
+_current: ContextVar[Principal | None] = ContextVar("rescue_principal", default=None)
+
+
+def current_principal() -> Principal | None:
+    """The caller of the request being answered; None outside a request."""
+    return _current.get()
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
 def require_roles(*roles: Role):
+    """The route's policy: which roles may call it (any one of them). The roles are
+    kept on the check, so the app factory can refuse a route without a policy and
+    the authorisation matrix test can read every route's roles."""
+
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.has_any(*roles):
             raise Problem(
@@ -100,6 +318,7 @@ def require_roles(*roles: Role):
             )
         return principal
 
+    check.rescue_roles = frozenset(roles)  # type: ignore[attr-defined]
     return Depends(check)
 
 

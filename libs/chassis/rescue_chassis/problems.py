@@ -6,12 +6,15 @@ reaches it.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+from asyncpg.exceptions._base import DataError as AsyncpgDataError  # a value not sendable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,25 @@ def _response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
+MAX_ERRORS = 20  # validation errors listed in one answer
+MAX_TEXT = 200  # characters of a field name or reason echoed back
+_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Payload too large",
+    414: "URI too long",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    431: "Request header fields too large",
+}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
@@ -84,22 +106,204 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+# ---- what the database refused: the client's data, not a fault ---------------------
+
+# SQLSTATE → why, for the data exceptions (class 22) a client's value can cause.
+_DATA_REASONS = {
+    "22001": "a text is longer than its field allows",
+    "22003": "a number is out of range",
+    "22007": "a date or time is malformed",
+    "22008": "a date or time is out of range",
+    "22021": "a text holds a character that cannot be stored (such as NUL)",
+    "22P02": "a value has the wrong form",
+    "22P05": "a text holds a character that cannot be stored (such as NUL)",
+}
+
+
+def database_problem(exc: DBAPIError) -> Problem | None:
+    """The 4xx for a value the database refused, or None if the fault is not the
+    client's (a lost connection, a bug): a 422 for a data exception (SQLSTATE class
+    22, or a value the driver cannot send, e.g. an integer beyond 64 bits), a 409 for
+    a unique, exclusion or foreign-key conflict. Never the value itself.
+
+    The net under strict validation at the edge: a model that misses a bound is a
+    422 here instead of a 500."""
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, AsyncpgDataError):  # the driver refused to encode a value
+            return _unstorable("a value is out of range for its field")
+        state = getattr(cause, "sqlstate", None)
+        if isinstance(state, str):
+            if state.startswith("22"):
+                return _unstorable(_DATA_REASONS.get(state, "a value is invalid"))
+            if state in ("23505", "23P01"):
+                return Problem(409, "Conflict", "This conflicts with data already recorded.")
+            if state == "23503":
+                return Problem(
+                    409, "Conflict", "This refers to a record that does not exist (or is in use)."
+                )
+            if state == "23514":
+                return _unstorable("a value breaks a rule of the record")
+            return None
+        cause = cause.__cause__ or getattr(cause, "driver_exception", None)
+    return None
+
+
+def _unstorable(reason: str) -> Problem:
+    return Problem(
+        422,
+        "Invalid request",
+        f"A value of the request cannot be recorded: {reason}.",
+        type_="validation-error",
+        errors=[field_error("body", reason)],
+    )
+
+
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+# ---- the OpenAPI document: every operation's problem answers -----------------
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+        "correlation_id": {"type": "string"},
+    },
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+# status → (name in components/responses, description, headers); 401 and 403 only
+# where the operation takes a bearer token.
+_PROBLEM_RESPONSES: dict[int, tuple[str, str, dict[str, Any] | None]] = {
+    400: ("BadRequest", "The request could not be read.", None),
+    401: ("Unauthorized", "No bearer token, or one that was refused.", None),
+    403: ("Forbidden", "The caller's roles or station do not allow this.", None),
+    404: ("NotFound", "No such resource (or not visible to the caller).", None),
+    409: ("Conflict", "The resource's state does not allow this now.", None),
+    413: ("PayloadTooLarge", "The request body is larger than this route accepts.", None),
+    414: ("UriTooLong", "The URL (path and query) is too long.", None),
+    422: ("ValidationError", "A field is missing or invalid; `errors` names each.", None),
+    429: ("TooManyRequests", "The caller's request rate limit is reached.", _RETRY_AFTER),
+    431: ("HeadersTooLarge", "The request's headers are too large.", None),
+    503: ("Unavailable", "A dependency is unavailable just now; try again.", _RETRY_AFTER),
+}
+_AUTH_ONLY = (401, 403)
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the problem answers every operation can give (in place, idempotent):
+    what the chassis answers for any route (validation, size, rate, auth) is in
+    each operation's responses, as ``application/problem+json``. FastAPI's own
+    422 (``HTTPValidationError``, which this chassis never sends) is replaced."""
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+    responses = components.setdefault("responses", {})
+    for name, description, headers in _PROBLEM_RESPONSES.values():
+        response: dict[str, Any] = {
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        if headers:
+            response["headers"] = headers
+        responses[name] = response
+    for item in schema.get("paths", {}).values():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            declared = operation.setdefault("responses", {})
+            secured = bool(operation.get("security"))
+            for status, (name, _, _) in _PROBLEM_RESPONSES.items():
+                if status in _AUTH_ONLY and not secured:
+                    continue
+                own = declared.get(str(status))
+                if own is None or "$ref" in own or status == 422:
+                    declared[str(status)] = {"$ref": f"#/components/responses/{name}"}
+                elif "content" not in own:  # a route's own words, the problem's shape
+                    own["content"] = {
+                        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }
+    text = json.dumps(schema.get("paths", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in text:
+            components["schemas"].pop(unused, None)
+    return schema
+
+
+def _document(app: FastAPI) -> None:
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(plain())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return _response(exc, request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [field_error(_location(e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+        # Never the input itself, and bounded: a field name can be a client's key.
+        found = exc.errors()
+        errors = [
+            field_error(_clip(_location(e["loc"]) or "body"), _clip(e["msg"]))
+            for e in found[:MAX_ERRORS]
+        ]
+        if len(found) > MAX_ERRORS:
+            errors.append(field_error("…", f"{len(found) - MAX_ERRORS} more errors not listed"))
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
         problem = Problem(422, "Invalid request", detail, type_="validation-error", errors=errors)
         return _response(problem, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-        problem = Problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
+        title = _TITLES.get(exc.status_code, "HTTP error")
+        headers = exc.headers
+        if exc.status_code == 405:  # every method of the path, not the first route's only
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        problem = Problem(exc.status_code, title, _clip(str(exc.detail)), headers=headers)
+        return _response(problem, request)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError):
+        problem = database_problem(exc)
+        if problem is None:
+            raise exc  # not the client's data: a 500 (rescue_chassis.limits logs it)
+        log.warning(
+            "%s %s refused by the database: %s",
+            request.method,
+            request.url.path,
+            _clip(str(exc.orig)),
+        )
         return _response(problem, request)
 
     @app.exception_handler(Exception)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
@@ -140,7 +141,9 @@ class ReplayResult(BaseModel):
 
 
 @ops.post("/dead-letters/{dead_letter_id}/replay", response_model=ReplayResult)
-async def replay_dead_letter(dead_letter_id: int, runtime: RuntimeDep) -> ReplayResult:
+async def replay_dead_letter(
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], runtime: RuntimeDep
+) -> ReplayResult:
     consumer = _consumer(runtime)
     try:
         outcome = await consumer.replay(dead_letter_id)

@@ -2,17 +2,31 @@
 
 Required values have no default: a missing database URL or broker address is
 an error at start-up, never a silent localhost.
+
+Authentication has two modes (see ``rescue_chassis.auth``), never both at once:
+
+- development (the default): HS256 tokens signed with ``jwt_secret`` and issued
+  by ``jwt_issuer`` (``rescue-network-dev`` for ``python -m rescue_chassis.auth``);
+- OIDC, as soon as ``oidc_issuer`` or ``jwks_url`` is set: only tokens signed by
+  the identity provider's keys (its JWKS, ``jwt_algorithms``: asymmetric only)
+  are accepted; ``jwt_secret`` is then not needed and never used.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET_MARKERS = ("change-me", "changeme", "dev", "secret", "placeholder")
 DEV_ISSUER = "rescue-network-dev"
+# Signature algorithms a JWKS key may verify. Never "none", never HS* (a JWKS
+# holds public keys: HS256 "signed" with one is the algorithm-confusion attack).
+OIDC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+DEFAULT_OIDC_ALGORITHMS = ("RS256", "ES256", "PS256")
 
 
 class ServiceSettings(BaseSettings):
@@ -22,16 +36,101 @@ class ServiceSettings(BaseSettings):
     database_url: str
     kafka_bootstrap_servers: str
     kafka_topic_replication: int = 1
-    jwt_secret: SecretStr
+    jwt_secret: SecretStr | None = None  # required unless OIDC is configured
     jwt_audience: str = "rescue-network"
     jwt_issuer: str = DEV_ISSUER
+    # OIDC (e.g. Keycloak): the issuer URL, whose discovery document
+    # (<issuer>/.well-known/openid-configuration) names the JWKS, and/or the JWKS
+    # URL itself (then jwt_issuer, or oidc_issuer, is the issuer tokens must name).
+    oidc_issuer: str | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OIDC_ALGORITHMS  # "RS256,ES256"
+    # Where an OIDC token carries the roles and the station: dotted claim paths;
+    # several role paths (comma-separated) are merged, e.g. Keycloak's
+    # "realm_access.roles,resource_access.rescue-network.roles".
+    jwt_roles_claim: str = "roles"
+    jwt_station_claim: str = "station_id"
+    jwt_leeway_seconds: float = 30.0  # clock skew allowed on exp, nbf, iat
+    jwks_cache_seconds: float = 300.0  # keys are refetched after this
+    jwks_min_refresh_seconds: float = 30.0  # at most one refetch per interval (unknown kid)
+    jwks_timeout_seconds: float = 5.0
     log_level: str = "INFO"
     network_file: str | None = None  # the stations of the network; packaged default if unset
     relay_batch_size: int = 500
     periodic_interval_seconds: float = 60.0  # how often deadline sweeps run
+    # Protection at rest (rescue_chassis.crypto): data keys "kid:base64,…" (or a JSON
+    # object), the one for new writes, and the blind-index key. Required in
+    # production by a service with encrypted columns; elsewhere, if unset,
+    # development keys are derived from jwt_secret.
+    data_keys: SecretStr | None = None
+    data_key_current: str | None = None
+    lookup_key: SecretStr | None = None
+    data_key_rotation_batch: int = 200  # rows per table the re-encryption job does per run
+    # Input bounds (rescue_chassis.limits). A request body of at most max_body_bytes,
+    # unless its route declares more (limits.body_limit), never over max_upload_bytes;
+    # URL (path and query) and headers bounded; larger → 413, 414, 431.
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 16 * 1024 * 1024
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    # Requests per authenticated subject (else per client address): a token bucket in
+    # each replica, this many a second sustained, burst at once; past it 429 with
+    # Retry-After. 0 turns it off. Generous by default: the benchmarks drive one
+    # subject at hundreds a second; a deployment sets what its clients need.
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 10_000
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer or self.jwks_url)
+
+    @property
+    def token_issuer(self) -> str:
+        """The issuer (iss) a token must name."""
+        return self.oidc_issuer or self.jwt_issuer
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(a.strip() for a in value.split(",") if a.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> ServiceSettings:
+        if not self.oidc_enabled:
+            return self
+        for name in ("oidc_issuer", "jwks_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise ValueError(f"{name} must be an http(s) URL")
+        refused = [a for a in self.jwt_algorithms if a not in OIDC_ALGORITHMS]
+        if refused or not self.jwt_algorithms:
+            raise ValueError(
+                f"jwt_algorithms {', '.join(refused) or '(empty)'} refused: use some of "
+                + ", ".join(sorted(OIDC_ALGORITHMS))
+            )
+        if self.oidc_issuer and self.jwt_issuer not in (DEV_ISSUER, self.oidc_issuer):
+            raise ValueError("jwt_issuer and oidc_issuer differ; set oidc_issuer only")
+        if self.token_issuer == DEV_ISSUER:
+            raise ValueError("with jwks_url, set jwt_issuer to the identity provider's issuer")
+        if not self.jwt_roles_claim.strip() or not self.jwt_station_claim.strip():
+            raise ValueError("jwt_roles_claim and jwt_station_claim must name claims")
+        return self
+
+    @model_validator(mode="after")
+    def _check_data_keys(self) -> ServiceSettings:
+        from rescue_chassis.crypto import configured_key_ring
+
+        configured_key_ring(self)  # malformed or half-set keys fail here, at start-up
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_credentials_in_production(self) -> ServiceSettings:
+        if self.oidc_enabled:
+            return self  # the development secret is never used: nothing to refuse
+        if self.jwt_secret is None:
+            raise ValueError("jwt_secret is required (or configure OIDC: oidc_issuer, jwks_url)")
         secret = self.jwt_secret.get_secret_value()
         if len(secret) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")

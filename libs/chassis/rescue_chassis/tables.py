@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry as orm_registry
 from sqlmodel import SQLModel
 
+from rescue_chassis.audit import define_audit_table
 from rescue_events.tables import PlumbingTables, define_plumbing_tables
 
 
@@ -26,6 +27,7 @@ class ServiceTables:
     metadata: MetaData
     plumbing: PlumbingTables
     idempotency: Table
+    audit: Table  # rescue_chassis.audit: who read or wrote which person data
 
 
 def service_tables() -> tuple[ServiceTables, type[SQLModel]]:
@@ -51,4 +53,5 @@ def service_tables() -> tuple[ServiceTables, type[SQLModel]]:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("key", "subject", name="idempotency_keys_pkey"),
     )
-    return ServiceTables(metadata, define_plumbing_tables(metadata), idempotency), Base
+    plumbing = define_plumbing_tables(metadata)
+    return ServiceTables(metadata, plumbing, idempotency, define_audit_table(metadata)), Base

@@ -19,6 +19,9 @@ class Topic:
     partitions: int
     description: str
     retention_ms: int | None = None
+    # What the record key is: the person, so one person's events stay in order;
+    # or, for the audit trail, the service whose hash chain must stay in order.
+    key: str = "person_id"
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,12 @@ class Registry:
     events: dict[tuple[str, int], EventType] = field(default_factory=dict)
     _by_model: dict[type[BaseModel], EventType] = field(default_factory=dict)
 
-    def topic(self, name: str, *, partitions: int, description: str) -> Topic:
+    def topic(
+        self, name: str, *, partitions: int, description: str, key: str = "person_id"
+    ) -> Topic:
         if name in self.topics:
             raise ValueError(f"topic {name!r} registered twice")
-        topic = Topic(name=name, partitions=partitions, description=description)
+        topic = Topic(name=name, partitions=partitions, description=description, key=key)
         self.topics[name] = topic
         return topic
 

@@ -54,6 +54,22 @@ _CE_HEADERS: dict[str, Any] = {
 }
 
 
+# Topics not keyed by person (the audit trail): ce_subject names the person only
+# when the event concerns one.
+_CE_HEADERS_ANY_SUBJECT: dict[str, Any] = {
+    **_CE_HEADERS,
+    "required": [h for h in _CE_HEADERS["required"] if h != "ce_subject"],
+    "properties": {
+        **_CE_HEADERS["properties"],
+        "ce_subject": {
+            "type": "string",
+            "format": "uuid",
+            "description": "The person_id, when the event concerns one person.",
+        },
+    },
+}
+
+
 def schema_file_name(name: str, version: int) -> str:
     return f"{name}.v{version}.json"
 
@@ -84,7 +100,7 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
         channel_id = topic.name.replace(".", "_")
         channels[channel_id] = {
             "address": topic.name,
-            "description": f"{topic.description} Key: person_id. Partitions: {topic.partitions}.",
+            "description": f"{topic.description} Key: {topic.key}. Partitions: {topic.partitions}.",
             "messages": {
                 f"{e.name}_v{e.version}": {"$ref": f"#/components/messages/{e.name}_v{e.version}"}
                 for e in members
@@ -96,15 +112,25 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel_id}"},
             "summary": f"Partners and services consume {topic.name}.",
         }
+        by_person = topic.key == "person_id"
         for e in members:
             messages[f"{e.name}_v{e.version}"] = {
                 "name": e.name,
                 "title": f"{e.name} v{e.version}",
                 "summary": e.summary,
                 "contentType": "application/json",
-                "headers": {"$ref": "#/components/schemas/CloudEventHeaders"},
+                "headers": {
+                    "$ref": "#/components/schemas/"
+                    + ("CloudEventHeaders" if by_person else "CloudEventHeadersAnySubject")
+                },
                 "payload": {"$ref": f"./{schema_file_name(e.name, e.version)}"},
-                "bindings": {"kafka": {"key": {"type": "string", "format": "uuid"}}},
+                "bindings": {
+                    "kafka": {
+                        "key": {"type": "string", "format": "uuid"}
+                        if by_person
+                        else {"type": "string", "description": f"The {topic.key}."}
+                    }
+                },
             }
     return {
         "asyncapi": "3.0.0",
@@ -128,7 +154,13 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": {"CloudEventHeaders": _CE_HEADERS}},
+        "components": {
+            "messages": messages,
+            "schemas": {
+                "CloudEventHeaders": _CE_HEADERS,
+                "CloudEventHeadersAnySubject": _CE_HEADERS_ANY_SUBJECT,
+            },
+        },
     }
 
 

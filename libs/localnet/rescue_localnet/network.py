@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rescue_chassis.auth import mint_token
+from rescue_chassis.crypto import generate_key
 from rescue_localnet.broker import TansuBroker
 from rescue_localnet.postgres import EmbeddedPostgres
 from rescue_localnet.services import DEFAULT_PORTS, SERVICES, ServiceProcess
@@ -42,6 +44,23 @@ class LocalNetwork:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    @property
+    def data_keys(self) -> dict[str, str]:
+        """Development encryption keys (rescue_chassis.crypto), kept with the data
+        like the JWT secret: what the services encrypted stays readable."""
+        path = self.data_dir / "data-keys.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            kid = "dev" + secrets.token_hex(2)
+            keys = {
+                "DATA_KEYS": f"{kid}:{generate_key()}",
+                "DATA_KEY_CURRENT": kid,
+                "LOOKUP_KEY": generate_key(),
+            }
+            path.write_text(json.dumps(keys))
+            path.chmod(0o600)
+        return json.loads(path.read_text())
+
     def token(self, station_id: str, roles: list[str], subject: str = "dev-user") -> str:
         return mint_token(
             secret=self.jwt_secret, subject=subject, station_id=station_id, roles=roles
@@ -54,6 +73,7 @@ class LocalNetwork:
             prefix + "DATABASE_URL": self.postgres.sqlalchemy_url(name),
             prefix + "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
             prefix + "JWT_SECRET": self.jwt_secret,
+            **{prefix + name: value for name, value in self.data_keys.items()},
             prefix + "ENVIRONMENT": "development",
             "OTEL_SERVICE_NAME": name,
             **self.extra_env,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from intake.domain import days_in_station
 from intake.tables import Incident, Person, Stay
+from rescue_chassis.access import may_see
 from rescue_events.contracts import ArrivalRoute, IdentityStatus, PersonCategory, Sex
 
 
@@ -42,6 +43,9 @@ class IncidentView(BaseModel):
     reported_at: datetime
 
 
+DV = PersonCategory.DOMESTIC_VIOLENCE_VICTIM.value
+
+
 class PersonView(BaseModel):
     id: uuid.UUID
     station_id: str = Field(description="Where the person is, or was last.")
@@ -63,6 +67,11 @@ class PersonView(BaseModel):
     consent_given: bool | None
     handover: dict | None
     identity_confirmed_at: datetime | None
+    protected: bool = Field(
+        default=False,
+        description="Her whereabouts are not given out to anyone asking (she fled domestic "
+        "violence; the category itself shows to leads and the center only).",
+    )
     stays: list[StayView] = Field(description="Every stay in the network, earliest first.")
     incidents: list[IncidentView]
 
@@ -86,12 +95,18 @@ def view_of(person: Person, stays, incidents) -> PersonView:
     that there are no incidents: no need to read them back)."""
     current = next(s for s in stays if s.id == person.current_stay_id)
     open_stay = current.discharged_at is None
+    protected = DV in person.categories
+    categories = [
+        c for c in person.categories if c != DV or may_see("domestic_violence")
+    ]  # sensitive: the category by role (rescue_chassis.access.SENSITIVE)
     return PersonView(
         **{
             k: getattr(person, k)
             for k in PersonView.model_fields
-            if k not in ("stays", "incidents") and hasattr(person, k)
+            if k not in ("stays", "incidents", "categories", "protected") and hasattr(person, k)
         },
+        categories=categories,
+        protected=protected,
         arrived_at=current.arrived_at,
         admitted_at=current.admitted_at,
         arrival_route=current.arrival_route,

@@ -7,6 +7,7 @@ from sqlalchemy import Column, DateTime, LargeBinary, String, Text, UniqueConstr
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
+from rescue_chassis.crypto import EncryptedText
 from rescue_chassis.tables import service_tables
 
 tables, Base = service_tables()
@@ -55,7 +56,9 @@ class Return(Base, table=True):
     received_by: str | None = Field(default=None, max_length=100)
     relation: str | None = Field(default=None, max_length=50)
     receiver_id_document_type: str | None = Field(default=None, max_length=30)
-    receiver_id_document_number: str | None = Field(default=None, max_length=40)
+    receiver_id_document_number: str | None = Field(
+        default=None, sa_type=EncryptedText("returns.receiver_id_document_number")
+    )  # encrypted at rest
     handover_place: str | None = Field(default=None, max_length=300)
     signature_png: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     handover_recorded_by: str | None = Field(default=None, max_length=200)

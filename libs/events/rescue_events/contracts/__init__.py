@@ -1,6 +1,7 @@
 """Every event contract of the network; importing this module registers them all."""
 
 from rescue_events.contracts import (  # noqa: F401  (registers them)
+    audit,
     intake_arrivals,
     intake_care,
     search_evidence,

@@ -41,3 +41,16 @@ PARTNER_ANSWERS = registry.topic(
     partitions=6,
     description="Partners' answers to referrals (acknowledged, accepted, declined, done).",
 )
+
+# The audit trail of every service (rescue_chassis.audit): one hash chain per
+# service, keyed by the service's name so each chain stays in order on one
+# partition and a central store can verify it as it reads.
+AUDIT_EVENTS = registry.topic(
+    "rescue.audit",
+    partitions=6,
+    key="service",
+    description=(
+        "Who read or wrote which person record, when, from which station and why; "
+        "entries of each service's hash chain (field names and record ids, never values)."
+    ),
+)

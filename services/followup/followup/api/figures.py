@@ -15,12 +15,13 @@ from followup.domain import RevisitStatus, rate
 from followup.ledger import CHINA
 from followup.tables import RepeatWandering, Revisit, StabilisationRecord
 from followup.views import FiguresRow
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import invalid
 from rescue_chassis.runtime import RuntimeDep
 
-router = APIRouter(prefix="/figures", tags=["figures"])
+router = APIRouter(prefix="/figures", tags=["figures"], dependencies=[require_roles(*STATION_WORK)])
 
 
 @router.get("", response_model=list[FiguresRow])

@@ -13,12 +13,15 @@ from sqlalchemy import select
 from followup.api.common import load_record, scoped
 from followup.tables import HelpTask, StabilisationRecord
 from followup.views import HelpTaskView
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 
-router = APIRouter(prefix="/help-tasks", tags=["return stabilisation"])
+router = APIRouter(
+    prefix="/help-tasks", tags=["return stabilisation"], dependencies=[require_roles(*STATION_WORK)]
+)
 
 
 class Completion(BaseModel):

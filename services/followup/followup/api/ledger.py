@@ -31,8 +31,8 @@ from followup.tables import (
     StabilisationRecord,
 )
 from followup.views import StabilisationView
-from rescue_chassis.access import sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
@@ -46,7 +46,11 @@ from rescue_events.contracts import (
     StabilisationClosedV1,
 )
 
-router = APIRouter(prefix="/stabilisations", tags=["return stabilisation"])
+router = APIRouter(
+    prefix="/stabilisations",
+    tags=["return stabilisation"],
+    dependencies=[require_roles(*STATION_WORK)],
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Reason = Annotated[str, Field(min_length=1, max_length=200)]

@@ -17,12 +17,16 @@ from followup.ledger import register_at_risk
 from followup.roster import render_roster
 from followup.tables import AtRiskEntry, Revisit, StabilisationRecord
 from followup.views import AtRiskEntryView
-from rescue_chassis.access import sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 
-router = APIRouter(prefix="/at-risk-register", tags=["at-risk register"])
+router = APIRouter(
+    prefix="/at-risk-register",
+    tags=["at-risk register"],
+    dependencies=[require_roles(*STATION_WORK)],
+)
 
 JurisdictionCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3})?$", examples=["511324105"])]
 

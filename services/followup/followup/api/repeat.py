@@ -8,12 +8,16 @@ from sqlalchemy import or_, select
 
 from followup.tables import RepeatWandering, StabilisationRecord
 from followup.views import RepeatWanderingView
-from rescue_chassis.access import sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 
-router = APIRouter(prefix="/repeat-wanderings", tags=["repeat wandering"])
+router = APIRouter(
+    prefix="/repeat-wanderings",
+    tags=["repeat wandering"],
+    dependencies=[require_roles(*STATION_WORK)],
+)
 
 
 @router.get("", response_model=list[RepeatWanderingView])

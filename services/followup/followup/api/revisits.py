@@ -11,11 +11,14 @@ from followup.api.common import scoped
 from followup.domain import RecordStatus, RevisitStatus
 from followup.tables import Revisit, StabilisationRecord
 from followup.views import OverdueRevisitView
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 
-router = APIRouter(prefix="/revisits", tags=["return stabilisation"])
+router = APIRouter(
+    prefix="/revisits", tags=["return stabilisation"], dependencies=[require_roles(*STATION_WORK)]
+)
 
 
 @router.get("/overdue", response_model=list[OverdueRevisitView])

@@ -27,8 +27,8 @@ from intake.care_rules import (
 )
 from intake.tables import Stay, tables
 from intake.tables.record import OutsourcedCare, OutsourcedCareVisit
-from rescue_chassis.access import ensure_known_station, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -40,7 +40,7 @@ from rescue_events.contracts.intake_care import (
     OutsourcedCareVisitedV1,
 )
 
-router = APIRouter(tags=["care"])
+router = APIRouter(tags=["care"], dependencies=[require_roles(*STATION_WORK)])
 
 
 class OutsourcedCareStart(BaseModel):

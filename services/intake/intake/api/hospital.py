@@ -20,8 +20,8 @@ from intake.api.persons import AdmissionRequest, ArrivalSource, admit
 from intake.domain import AdmissionRefused, check_moment
 from intake.tables import HospitalPlacement, HospitalScreening, tables
 from intake.views import PersonView, person_view
-from rescue_chassis.access import ensure_known_station, ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -34,7 +34,11 @@ from rescue_events.contracts.intake_arrivals import (
     SuspectedCondition,
 )
 
-router = APIRouter(prefix="/hospital-placements", tags=["hospital placements"])
+router = APIRouter(
+    prefix="/hospital-placements",
+    tags=["hospital placements"],
+    dependencies=[require_roles(*STATION_WORK)],
+)
 
 
 class Placement(PersonDescription):

@@ -15,14 +15,17 @@ from intake.api.persons import load_person
 from intake.api.stays import Discharge, discharge_stay
 from intake.tables import Incident, Stay, tables
 from intake.views import PersonView, person_view
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import DischargeReason, IncidentKind, IncidentReportedV1
 
-router = APIRouter(prefix="/persons", tags=["incidents"])
+router = APIRouter(
+    prefix="/persons", tags=["incidents"], dependencies=[require_roles(*STATION_WORK)]
+)
 
 
 class IncidentReport(BaseModel):

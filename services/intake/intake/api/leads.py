@@ -26,8 +26,14 @@ from intake.domain import (
     lead_triage,
 )
 from intake.tables import Lead, tables
-from rescue_chassis.access import can_see, ensure_known_station, ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import (
+    STATION_WORK,
+    can_see,
+    ensure_known_station,
+    ensure_visible,
+    sees_network,
+)
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -41,7 +47,7 @@ from rescue_events.contracts.intake_arrivals import (
     LeadTriagedV1,
 )
 
-router = APIRouter(prefix="/leads", tags=["leads"])
+router = APIRouter(prefix="/leads", tags=["leads"], dependencies=[require_roles(*STATION_WORK)])
 
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 

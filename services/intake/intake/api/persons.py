@@ -20,8 +20,8 @@ from intake.domain import AdmissionRefused, check_admission
 from intake.domain import ArrivalSource as SourceFacts
 from intake.tables import Person, Stay, StaySource, tables
 from intake.views import PersonView, person_view, view_of
-from rescue_chassis.access import ensure_known_station, ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -35,7 +35,7 @@ from rescue_events.contracts import (
 )
 from rescue_events.contracts.intake_arrivals import SuspectedCondition
 
-router = APIRouter(prefix="/persons", tags=["persons"])
+router = APIRouter(prefix="/persons", tags=["persons"], dependencies=[require_roles(*STATION_WORK)])
 
 
 class HandoverRecord(BaseModel):

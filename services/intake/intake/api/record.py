@@ -33,9 +33,11 @@ from intake.care_rules import (
 )
 from intake.tables import Person, Stay, tables
 from intake.tables.record import Belonging, HealthCheck, PersonPhoto
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.limits import MIB, body_limit
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_care import (
@@ -45,7 +47,7 @@ from rescue_events.contracts.intake_care import (
     PhotoKind,
 )
 
-router = APIRouter(prefix="/persons", tags=["record"])
+router = APIRouter(prefix="/persons", tags=["record"], dependencies=[require_roles(*STATION_WORK)])
 log = logging.getLogger(__name__)
 
 IdempotencyKey = Annotated[str | None, Header(alias=HEADER)]
@@ -117,6 +119,9 @@ class PhotoView(BaseModel):
     status_code=201,
     response_model=PhotoView,
     responses={413: {"description": "The image is larger than 2 MiB."}},
+    # 2 MiB of image is 2.7 MiB of base64: the body may be that large (the chassis
+    # refuses anything larger before reading it; a little over 2 MiB, the route does).
+    openapi_extra=body_limit(3 * MIB),
 )
 async def add_photo(
     person_id: uuid.UUID,

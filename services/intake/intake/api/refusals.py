@@ -15,15 +15,17 @@ from sqlalchemy import select
 
 from intake.domain import AdmissionRefused, check_moment
 from intake.tables import Refusal, tables
-from rescue_chassis.access import ensure_known_station, ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_arrivals import HelpRefusedV1
 
-router = APIRouter(prefix="/refusals", tags=["refusals"])
+router = APIRouter(
+    prefix="/refusals", tags=["refusals"], dependencies=[require_roles(*STATION_WORK)]
+)
 
 Short = Annotated[str, Field(min_length=1, max_length=100)]
 Long = Annotated[str, Field(min_length=1, max_length=2000)]

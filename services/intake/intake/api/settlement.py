@@ -27,13 +27,16 @@ from intake.care_rules import (
 )
 from intake.tables import Stay, tables
 from intake.tables.record import SettlementStepRecord
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import IdempotentRequest
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_care import SettlementStep, SettlementStepRecordedV1
 
-router = APIRouter(prefix="/persons", tags=["settlement"])
+router = APIRouter(
+    prefix="/persons", tags=["settlement"], dependencies=[require_roles(*STATION_WORK)]
+)
 
 
 class SettlementStepRequest(BaseModel):

@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 from intake.api.persons import load_person
 from intake.tables import Incident, Person, Stay
 from intake.views import PersonView, person_view
-from rescue_chassis.access import ensure_known_station, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import IdentityStatus, PersonCategory
 
-router = APIRouter(tags=["station views"])
+router = APIRouter(tags=["station views"], dependencies=[require_roles(*STATION_WORK)])
 CHINA = ZoneInfo("Asia/Shanghai")  # the stations' calendar days
 
 
@@ -53,7 +53,7 @@ async def in_my_station(
     category: PersonCategory | None = None,
     identity_status: IdentityStatus | None = None,
     min_days: Annotated[
-        int | None, Query(ge=0, description="In station at least this long.")
+        int | None, Query(ge=0, le=36500, description="In station at least this long.")
     ] = None,
     station_id: str | None = Query(default=None, description="The center may look at any."),
 ):

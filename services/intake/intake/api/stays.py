@@ -23,7 +23,8 @@ from intake.domain import AdmissionRefused, check_discharge
 from intake.tables import Person, Stay
 from intake.tables.record import Belonging, OutsourcedCare, SettlementStepRecord
 from intake.views import PersonView, person_view
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
@@ -35,7 +36,7 @@ from rescue_events.contracts.intake_care import (
     SettlementStep,
 )
 
-router = APIRouter(prefix="/persons", tags=["persons"])
+router = APIRouter(prefix="/persons", tags=["persons"], dependencies=[require_roles(*STATION_WORK)])
 
 
 class Discharge(BaseModel):

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
 from intake.tables.core import Base
+from rescue_chassis.crypto import EncryptedText
 
 __all__ = ["HospitalPlacement", "HospitalScreening", "Lead", "Refusal", "StaySource"]
 
@@ -37,7 +38,9 @@ class Lead(Base, table=True):
     station_id: str = Field(max_length=64, index=True)
     status: str = Field(max_length=20, index=True)  # received | triaged | assigned | closed
     caller_name: str | None = Field(default=None, max_length=100)
-    caller_phone: str | None = Field(default=None, max_length=30)
+    caller_phone: str | None = Field(
+        default=None, sa_type=EncryptedText("leads.caller_phone")
+    )  # encrypted at rest
     reported: str = Field(max_length=2000)
     place: str = Field(max_length=300)
     seen_at: datetime | None = _at(nullable=True)

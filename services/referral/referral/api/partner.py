@@ -14,15 +14,18 @@ from sqlalchemy import select
 from referral.domain import ANSWER_STATUS, ReferralRefused
 from referral.feeds import partner_feed
 from referral.lifecycle import change_status
-from referral.tables import Person, Referral
-from rescue_chassis.auth import PrincipalDep, Role, require_roles
+from referral.tables import Agency, Person, Referral
+from rescue_chassis.access import PARTNER_TYPES
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import PartnerAnswerKind, ReferralStatus
 
 router = APIRouter(
-    prefix="/partner/referrals", tags=["partner API"], dependencies=[require_roles(Role.PARTNER)]
+    prefix="/partner/referrals",
+    tags=["partner API"],
+    dependencies=[require_roles(*PARTNER_TYPES)],
 )
 NOT_YET_SENT = (ReferralStatus.CREATED.value, ReferralStatus.AWAITING_CONSENT.value)
 
@@ -41,8 +44,17 @@ class PartnerReferralView(BaseModel):
     feed: dict
 
 
-def agency_of(principal: PrincipalDep) -> str:
-    return principal.station_id  # a partner's token names its agency
+async def agency_of(principal: PrincipalDep, session: SessionDep) -> str:
+    """The caller's agency: its token names it (station_id) and must carry the role of
+    the agency's type as the directory has it (a hospital's system is no police)."""
+    agency = await session.get(Agency, principal.station_id)
+    if agency is None or agency.partner_type not in principal.roles:
+        raise Problem(
+            403,
+            "Forbidden",
+            "This token's agency is not in the partner directory with the token's partner type.",
+        )
+    return agency.id
 
 
 AgencyDep = Annotated[str, Depends(agency_of)]

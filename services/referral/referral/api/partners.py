@@ -7,17 +7,37 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    UrlConstraints,
+)
 from sqlalchemy import select
 
 from referral.tables import Agency
 from referral.views import AgencyView
+from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, Role, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import invalid
 from rescue_events.contracts import PartnerType
 
 router = APIRouter(prefix="/partners", tags=["partner directory"])
+
+
+def _storable_url(url: HttpUrl) -> HttpUrl:
+    # As stored: normalised (a trailing slash, an international name in punycode)
+    # the URL can be longer than it was sent.
+    if len(str(url)) > 500:
+        raise ValueError("at most 500 characters (as normalised)")
+    return url
+
+
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), AfterValidator(_storable_url)]
 
 
 class Contact(BaseModel):
@@ -39,15 +59,19 @@ class AgencyEntry(BaseModel):
         examples=["4115"],
     )
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
-    webhook_url: HttpUrl | None = None
+    webhook_url: WebhookUrl | None = None
     webhook_secret: str | None = Field(default=None, min_length=32, max_length=200)
-    active: bool = True
+    active: StrictBool = True
 
 
 AgencyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
 
 
-@router.get("", response_model=list[AgencyView])
+@router.get(
+    "",
+    response_model=list[AgencyView],
+    dependencies=[require_roles(*STATION_WORK, Role.ADMIN, Role.OPS)],
+)
 async def list_partners(
     principal: PrincipalDep, session: SessionDep, partner_type: PartnerType | None = None
 ):

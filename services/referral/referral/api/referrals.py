@@ -15,14 +15,16 @@ from referral.domain import OPEN, ReferralRefused, rules
 from referral.lifecycle import advance, change_status, open_referral
 from referral.tables import Person, Referral
 from referral.views import ReferralView
-from rescue_chassis.access import ensure_known_station, ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import PartnerType, ReferralStatus
 
-router = APIRouter(prefix="/referrals", tags=["referrals"])
+router = APIRouter(
+    prefix="/referrals", tags=["referrals"], dependencies=[require_roles(*STATION_WORK)]
+)
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 
 

@@ -11,15 +11,17 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, computed_field
 from sqlalchemy import select
 
-from rescue_chassis.access import ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import SEARCH_WORK, ensure_visible, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 from search.domain import notice_overdue
 from search.tables import SearchCase, SearchTask
 
-router = APIRouter(prefix="/cases", tags=["search cases"])
+router = APIRouter(
+    prefix="/cases", tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)]
+)
 
 
 class CaseView(BaseModel):
@@ -81,7 +83,9 @@ async def list_cases(
     return [CaseView.of(c) for c in (await session.scalars(query)).all()]
 
 
-@router.get("/{case_id}", response_model=CaseView)
+# ":uuid": only an id matches, so a sibling path such as /cases/identity-lookup (POST
+# only) is a 405 for GET, not a 422 about its "case id"; a malformed id names no case.
+@router.get("/{case_id:uuid}", response_model=CaseView)
 async def get_case(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
@@ -123,7 +127,7 @@ async def case_tasks(
     return [TaskView.model_validate(t, from_attributes=True) for t in tasks.all()]
 
 
-overdue_router = APIRouter(tags=["search cases"])
+overdue_router = APIRouter(tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)])
 
 
 @overdue_router.get("/overdue", response_model=list[TaskView])

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from rescue_chassis.access import ensure_visible
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import SEARCH_WORK, ensure_visible
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -26,7 +26,7 @@ from search.tables import tables
 from search.tables.core import SearchCase
 from search.tables.evidence import Clue
 
-router = APIRouter(prefix="/cases", tags=["clues"])
+router = APIRouter(prefix="/cases", tags=["clues"], dependencies=[require_roles(*SEARCH_WORK)])
 
 _Text = Annotated[str, Field(min_length=1, max_length=2000)] | None
 

@@ -21,12 +21,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from rescue_chassis.access import ensure_visible, sees_network
+from rescue_chassis.access import REVIEWERS, SEARCH_WORK, ensure_visible, may_see, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
+from rescue_chassis.limits import KIB, body_limit
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
-from search.api.reports import REVIEWERS
 from search.faces.encoder import DetectedFace, PhotoProblem, default_encoder
 from search.faces.store import TrailPerson as Trail
 from search.faces.store import enrol_face, find_trail
@@ -35,10 +35,13 @@ from search.ranking import FACE_CLOSE_DISTANCE, FACE_MATCH_DISTANCE
 from search.tables.core import EarlierStaySuggestion, SearchCase
 from search.tables.evidence import MissingPersonReport
 
-router = APIRouter(tags=["faces"])
+router = APIRouter(tags=["faces"], dependencies=[require_roles(*SEARCH_WORK)])
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_IMAGE_BASE64 = 4 * -(-MAX_IMAGE_BYTES // 3)
+# The request body of a route that takes a photo: the base64 image and a little more
+# (the chassis refuses larger bodies before reading them; rescue_chassis.limits).
+PHOTO_BODY = body_limit(MAX_IMAGE_BASE64 + 64 * KIB)
 
 #: Earlier records further than this are not worth showing at all.
 TRAIL_DISTANCE = FACE_CLOSE_DISTANCE
@@ -269,7 +272,12 @@ async def _trails(session, face: DetectedFace, exclude_person_id=None) -> list[T
 # ---- a case's photo -------------------------------------------------------------------------
 
 
-@router.post("/cases/{case_id}/face-photos", status_code=201, response_model=EnrolledFaceView)
+@router.post(
+    "/cases/{case_id}/face-photos",
+    status_code=201,
+    response_model=EnrolledFaceView,
+    openapi_extra=PHOTO_BODY,
+)
 async def enrol_case_photo(
     case_id: uuid.UUID,
     photo: FacePhoto,
@@ -319,12 +327,15 @@ async def enrol_case_photo(
             suggested.append(suggestion_id)
     await session.flush()
     proposed = await match_case(session, runtime, case)
+    # The trail names other stations' persons: for the reviewers (access.SENSITIVE);
+    # the staff who took the photo see that suggestions were made.
+    shown = may_see("face")
     view = EnrolledFaceView(
         face_record_id=record_id,
         box=_box(face),
         faces_in_photo=faces_in_photo,
-        trail=trail,
-        reports=_reports(trails),
+        trail=trail if shown else [],
+        reports=_reports(trails) if shown else [],
         suggestions=suggested,
         candidates_proposed=proposed,
     )
@@ -336,6 +347,7 @@ async def enrol_case_photo(
     "/missing-person-reports/{report_id}/face-photos",
     status_code=201,
     response_model=EnrolledFaceView,
+    openapi_extra=PHOTO_BODY,
 )
 async def enrol_report_photo(
     report_id: uuid.UUID,
@@ -366,8 +378,8 @@ async def enrol_report_photo(
         face_record_id=record_id,
         box=_box(face),
         faces_in_photo=faces_in_photo,
-        trail=_persons(trails),
-        reports=_reports(trails),
+        trail=_persons(trails) if may_see("face") else [],
+        reports=_reports(trails) if may_see("face") else [],
         suggestions=[],
         candidates_proposed=proposed,
     )
@@ -379,6 +391,7 @@ async def enrol_report_photo(
     "/face-searches",
     response_model=FaceSearchView,
     dependencies=[require_roles(*REVIEWERS)],
+    openapi_extra=PHOTO_BODY,
 )
 async def search_faces(request: FaceSearch, principal: PrincipalDep, session: SessionDep):
     """Who in the network's records looks like the faces on this photo (a police

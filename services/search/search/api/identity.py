@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
-from rescue_chassis.access import ensure_visible
+from rescue_chassis.access import REVIEWERS, SEARCH_WORK, ensure_visible, may_see, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
@@ -24,13 +24,13 @@ from rescue_events.contracts import (
     IdentityConfirmedV1,
 )
 from search.api.cases import CaseView
-from search.api.reports import REVIEWERS
 from search.evidence import (
     METHOD_BY_KIND,
     EvidenceClaim,
     EvidenceKind,
     admin_code_problem,
     evidence_refusal,
+    mask_national_id,
     national_id_problem,
     normalise_national_id,
     strongest,
@@ -43,7 +43,9 @@ from search.tables.core import EarlierStay, EarlierStaySuggestion, SearchCase
 from search.tables.evidence import IdentityCandidate, IdentityEvidence, MissingPersonReport
 from search.tasks import cancel_open_tasks
 
-router = APIRouter(prefix="/cases", tags=["search cases"])
+router = APIRouter(
+    prefix="/cases", tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)]
+)
 
 
 class SelfReportVerified(BaseModel):
@@ -177,11 +179,19 @@ def _claims(confirmation: IdentityConfirmation) -> list[EvidenceClaim]:
     ]
 
 
+def _shown(number: str | None) -> str | None:
+    """The national ID in full for the reviewers; masked for the rest of the case's
+    staff (rescue_chassis.access.SENSITIVE)."""
+    if number is None or may_see("national_id_number"):
+        return number
+    return mask_national_id(number)
+
+
 def _view(case: SearchCase, record: IdentityEvidence | None, report_id) -> ConfirmedIdentityView:
     return ConfirmedIdentityView(
         **CaseView.of(case).model_dump(exclude={"notice_overdue"}),
         evidence=record.evidence if record else [],
-        national_id_number=record.national_id_number if record else None,
+        national_id_number=_shown(record.national_id_number) if record else None,
         candidate_id=record.candidate_id if record else None,
         missing_person_report_id=report_id,
     )
@@ -318,6 +328,54 @@ async def confirm_identity(
     await idem.remember(session, 200, view.model_dump(mode="json"))
     await session.commit()
     return view
+
+
+class NationalIdLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    national_id_number: str = Field(
+        min_length=1,
+        max_length=30,
+        description="公民身份号码 to look for, exactly (case and spaces aside).",
+        examples=["11010519491231002X"],
+    )
+
+
+@router.post(
+    "/identity-lookup",
+    response_model=list[ConfirmedIdentityView],
+    dependencies=[require_roles(*REVIEWERS)],
+)
+async def find_confirmed_identities(
+    lookup: NationalIdLookup, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
+    """The confirmed identities with exactly this national identity number (of the
+    caller's station; the center sees all), e.g. was this person identified in an
+    earlier case? The number is encrypted at rest and found by its blind index; a
+    POST, so that it stays out of URLs and access logs."""
+    number = normalise_national_id(lookup.national_id_number)
+    if (problem := national_id_problem(number)) is not None:
+        raise invalid("national_id_number", problem)
+    query = (
+        select(SearchCase, IdentityEvidence)
+        .join(IdentityEvidence, IdentityEvidence.case_id == SearchCase.id)
+        .where(IdentityEvidence.national_id_lookup == number)  # digested as it is bound
+        .order_by(IdentityEvidence.confirmed_at)
+        .limit(100)
+    )
+    if not sees_network(principal, runtime.network):
+        query = query.where(SearchCase.station_id == principal.station_id)
+    views = []
+    for case, record in (await session.execute(query)).all():
+        report_id = None
+        if record.candidate_id is not None:
+            report_id = await session.scalar(
+                select(IdentityCandidate.report_id).where(
+                    IdentityCandidate.id == record.candidate_id
+                )
+            )
+        views.append(_view(case, record, report_id))
+    return views
 
 
 @router.get("/{case_id}/identity-confirmation", response_model=ConfirmedIdentityView)

@@ -10,15 +10,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
+from rescue_chassis.access import REVIEWERS, SEARCH_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
-from search.api.reports import REVIEWERS
 from search.names import find_names
 from search.places import gazetteer
 
-router = APIRouter(tags=["places and names"])
+router = APIRouter(tags=["places and names"], dependencies=[require_roles(*SEARCH_WORK)])
 
 
 class PlaceView(BaseModel):

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from rescue_chassis.access import ensure_visible
-from rescue_chassis.auth import Principal, PrincipalDep, Role
+from rescue_chassis.access import LEADS, SEARCH_WORK, ensure_visible
+from rescue_chassis.auth import Principal, PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -26,9 +26,11 @@ from search.notices import LIVE, NoticeStatus, RegionBasis
 from search.tables import SearchCase, tables
 from search.tables.notices import NoticeOverride, NoticeProtection, SearchNotice
 
-router = APIRouter(prefix="/cases", tags=["family-search notices"])
+router = APIRouter(
+    prefix="/cases", tags=["family-search notices"], dependencies=[require_roles(*SEARCH_WORK)]
+)
 
-OVERRIDE_ROLES = (Role.STATION_LEAD, Role.CENTER_COORDINATOR)
+OVERRIDE_ROLES = LEADS
 
 
 class RegionChoice(BaseModel):

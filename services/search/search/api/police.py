@@ -10,10 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from rescue_chassis.access import ensure_known_station, ensure_visible
+from rescue_chassis.access import SEARCH_WORK, ensure_known_station, ensure_visible, may_see
 from rescue_chassis.auth import Principal, PrincipalDep, Role, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
@@ -41,9 +41,11 @@ from search.tables import DnaSample, PoliceCheck, SearchCase, tables
 from search.tasks import complete_task
 
 router = APIRouter()
-stations = APIRouter(prefix="/cases", tags=["police checks and DNA"])
+stations = APIRouter(
+    prefix="/cases", tags=["police checks and DNA"], dependencies=[require_roles(*SEARCH_WORK)]
+)
 police = APIRouter(
-    prefix="/police", tags=["police partner API"], dependencies=[require_roles(Role.PARTNER)]
+    prefix="/police", tags=["police partner API"], dependencies=[require_roles(Role.POLICE)]
 )
 
 
@@ -89,6 +91,15 @@ class DnaSampleView(BaseModel):
     reported_at: datetime | None
     response_seconds: float | None = Field(description="reported_at − submitted_at.")
     note: str | None
+
+    @model_validator(mode="after")
+    def _by_role(self) -> DnaSampleView:
+        """DNA sample references and matches in full for the search specialists and
+        the center (rescue_chassis.access.SENSITIVE); the others see the status."""
+        if not may_see("dna"):
+            self.sample_ref = "•••" + self.sample_ref[-4:]
+            self.matched_record_id = None if self.matched_record_id is None else "•••"
+        return self
 
 
 class CasePoliceView(BaseModel):
@@ -266,7 +277,8 @@ async def submit_dna_sample(
     if submission.taken_at > now:
         raise invalid("taken_at", "is in the future")
     if await session.scalar(
-        select(DnaSample.id).where(DnaSample.sample_ref == submission.sample_ref)
+        # by the blind index: the reference itself is encrypted at rest
+        select(DnaSample.id).where(DnaSample.sample_ref_lookup == submission.sample_ref)
     ):
         raise Problem(
             409,

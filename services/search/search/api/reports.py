@@ -13,8 +13,15 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import or_, select
 
-from rescue_chassis.access import can_see, ensure_known_station, ensure_visible, sees_network
-from rescue_chassis.auth import PrincipalDep, Role, require_roles
+from rescue_chassis.access import (
+    REVIEWERS,
+    SEARCH_WORK,
+    can_see,
+    ensure_known_station,
+    ensure_visible,
+    sees_network,
+)
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -27,10 +34,9 @@ from search.tables import tables
 from search.tables.core import SearchCase
 from search.tables.evidence import IdentityCandidate, MissingPersonReport
 
-router = APIRouter(tags=["missing-person reports and review"])
-
-# Who may decide about an identity: reject a candidate, confirm an identity.
-REVIEWERS = (Role.SEARCH_SPECIALIST, Role.STATION_LEAD, Role.CENTER_COORDINATOR)
+router = APIRouter(
+    tags=["missing-person reports and review"], dependencies=[require_roles(*SEARCH_WORK)]
+)
 
 
 # ---- missing-person reports -------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import Column, DateTime, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
+from rescue_chassis.crypto import BlindIndex, EncryptedText
 from search.tables.core import Base
 
 __all__ = ["Clue", "IdentityCandidate", "IdentityEvidence", "MissingPersonReport"]
@@ -64,7 +65,7 @@ class MissingPersonReport(Base, table=True):
     last_seen_at: datetime | None = Field(default=None, sa_column=_ts(True))
     home_place: str | None = Field(default=None, max_length=300)
     contact_name: str = Field(max_length=100)
-    contact_phone: str = Field(max_length=30)
+    contact_phone: str = Field(sa_type=EncryptedText("missing_person_reports.contact_phone"))
     photo_refs: list[str] = Field(default_factory=list, sa_column=_strings())
     reported_by: str = Field(max_length=200)
     reported_at: datetime = Field(sa_column=_ts())
@@ -104,7 +105,13 @@ class IdentityEvidence(Base, table=True):
     __tablename__ = "identity_evidence"
 
     case_id: uuid.UUID = Field(foreign_key="search_cases.id", primary_key=True)
-    national_id_number: str | None = Field(default=None, max_length=18)
+    # Encrypted at rest; searched by its blind index (set from it on every write).
+    national_id_number: str | None = Field(
+        default=None, sa_type=EncryptedText("identity_evidence.national_id_number")
+    )
+    national_id_lookup: str | None = Field(
+        default=None, index=True, sa_type=BlindIndex("national_id", source="national_id_number")
+    )
     evidence: list[dict] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     candidate_id: uuid.UUID | None = Field(default=None, foreign_key="identity_candidates.id")
     confirmed_by: str = Field(max_length=200)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field
 
+from rescue_chassis.crypto import BlindIndex, EncryptedText
 from search.tables.core import Base
 
 __all__ = ["DnaSample", "PoliceCheck"]
@@ -60,7 +61,11 @@ class DnaSample(Base, table=True):
     case_id: uuid.UUID = Field(foreign_key="search_cases.id", index=True)
     person_id: uuid.UUID = Field(index=True)
     station_id: str = Field(max_length=64, index=True)
-    sample_ref: str = Field(max_length=100, unique=True, index=True)
+    # Encrypted at rest; unique and searched by its blind index (set from it on every write).
+    sample_ref: str = Field(sa_type=EncryptedText("dna_samples.sample_ref"))
+    sample_ref_lookup: str | None = Field(
+        default=None, unique=True, index=True, sa_type=BlindIndex("sample_ref", source="sample_ref")
+    )
     taken_at: datetime = Field(sa_column=_ts())
     taken_by: str = Field(max_length=200)
     submitted_by: str = Field(max_length=200)

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from rescue_chassis.access import sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
@@ -21,7 +21,9 @@ from transfer.domain import ReturnStatus
 from transfer.tables import Escalation, Return
 from transfer.views import EscalationView
 
-router = APIRouter(prefix="/escalations", tags=["escalations"])
+router = APIRouter(
+    prefix="/escalations", tags=["escalations"], dependencies=[require_roles(*STATION_WORK)]
+)
 
 
 class Resolution(BaseModel):

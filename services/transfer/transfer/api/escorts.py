@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from rescue_chassis.access import sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -37,7 +37,7 @@ from transfer.tables import Escort, EscortLeg, Return, tables
 from transfer.tables import Traveller as TravellerRow
 from transfer.views import EscortView, LegView
 
-router = APIRouter(prefix="/escorts", tags=["escorts"])
+router = APIRouter(prefix="/escorts", tags=["escorts"], dependencies=[require_roles(*STATION_WORK)])
 
 Place = Annotated[str, Field(min_length=1, max_length=100, examples=["信阳东站"])]
 

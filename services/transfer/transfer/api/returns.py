@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
-from rescue_chassis.access import ensure_known_station, sees_network
-from rescue_chassis.auth import PrincipalDep
+from rescue_chassis.access import STATION_WORK, ensure_known_station, sees_network
+from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.idempotency import HEADER, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
@@ -32,7 +32,7 @@ from transfer.settle import close_escort_if_finished
 from transfer.tables import Escalation, Escort, Return, ReturnNotice, Traveller, tables
 from transfer.views import PlanningGroup, ReturnView
 
-router = APIRouter(prefix="/returns", tags=["returns"])
+router = APIRouter(prefix="/returns", tags=["returns"], dependencies=[require_roles(*STATION_WORK)])
 
 # Where refusals go (流出地拒不接收 → 上级民政部门).
 HIGHER_LEVEL = "上级民政部门 (higher civil-affairs level)"
