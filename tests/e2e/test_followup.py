@@ -4,13 +4,21 @@ revisits, the at-risk register and town rosters, repeat wandering (issue 8)."""
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from journeys import events_for, handed_over, identified_person
 from support import poll, query, station_client, wait_for_more_sweeps
 
 pytestmark = pytest.mark.e2e
+
+CHINA = ZoneInfo("Asia/Shanghai")  # followup's days are the home town's calendar days
+
+
+def china_today() -> date:
+    return datetime.now(CHINA).date()
+
 
 FOLLOWUP_EVENTS = "rescue.followup.events"
 
@@ -45,7 +53,8 @@ def test_a_handover_opens_a_record_with_six_revisits_at_most_two_months_apart(ne
     assert [r["sequence"] for r in revisits] == [1, 2, 3, 4, 5, 6]
     assert {r["assigned_to"] for r in revisits} == {town}
     assert {r["status"] for r in revisits} == {"scheduled"}
-    handed_on = date.fromisoformat(record["handed_over_at"][:10])
+    # the home town's calendar (Asia/Shanghai), as followup counts days
+    handed_on = datetime.fromisoformat(record["handed_over_at"]).astimezone(CHINA).date()
     dues = [handed_on] + [date.fromisoformat(r["due_on"]) for r in revisits]
     assert all(
         timedelta(days=28) <= b - a <= timedelta(days=62)
@@ -79,7 +88,7 @@ def test_a_handover_opens_a_record_with_six_revisits_at_most_two_months_apart(ne
             f"{url}/revisits/2",
             json={
                 "mode": "visit",
-                "visited_on": str(date.today() + timedelta(days=3)),
+                "visited_on": str(china_today() + timedelta(days=3)),
                 "visited_by": "x",
                 "situation": "stable",
             },
@@ -121,7 +130,7 @@ def test_a_missed_revisit_becomes_overdue_once_and_escalates_once(network, urls)
     returned = handed_over(network, urls, province="贵州省", home_admin_code=new_town())
     record = record_of(network, urls, returned["person_id"])
     # Time passes: revisit 1 is three weeks late, revisit 2 two days late.
-    today = date.today()
+    today = china_today()
     query(
         network,
         "followup",
@@ -283,7 +292,7 @@ def test_the_same_person_admitted_again_elsewhere_is_flagged_as_repeat_wandering
             f"{urls['followup']}/at-risk-register", params={"person_id": first["person_id"]}
         ).json()
         assert entry[0]["reasons"] == ["repeat_wandering"]
-        today = date.today()
+        today = china_today()
         period = {
             "period_start": str(today - timedelta(days=1)),
             "period_end": str(today),
@@ -331,7 +340,7 @@ def test_the_center_assesses_the_county_helps_and_a_record_closes_by_settlement(
         assert plan.json()["help_plans"][0]["county_code"] == record["jurisdiction_code"][:6]
         service = gushi.post(
             f"{url}/social-work-services",
-            json={"service": "心理疏导", "owner": "社工 刘洋", "delivered_on": str(date.today())},
+            json={"service": "心理疏导", "owner": "社工 刘洋", "delivered_on": str(china_today())},
         )
         assert service.status_code == 201
         assert service.json()["social_work_services"][0]["owner"] == "社工 刘洋"

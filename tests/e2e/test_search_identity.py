@@ -295,7 +295,16 @@ def test_a_confirmed_candidate_reaches_transfer_and_ends_the_search(network, url
         closed = {r["id"]: r for r in reports}[report["id"]]
         assert (closed["status"], closed["found_case_id"]) == ("found", case["id"])
         kept = staff.get(f"{urls['search']}/cases/{case['id']}/identity-confirmation").json()
-        assert kept["national_id_number"] == national_id.upper()
+        # the staff see the number masked; the reviewers in full (access.SENSITIVE)
+        assert (
+            kept["national_id_number"]
+            == national_id.upper()[:6] + "*" * 11 + national_id.upper()[-1]
+        )
+    with station_client(network, roles=SPECIALIST) as specialist:
+        full = specialist.get(f"{urls['search']}/cases/{case['id']}/identity-confirmation")
+        assert full.json()["national_id_number"] == national_id.upper()
+    with station_client(network) as staff:
+        kept = staff.get(f"{urls['search']}/cases/{case['id']}/identity-confirmation").json()
         assert [e["kind"] for e in kept["evidence"]] == [
             "face_match_with_family_confirmation",
             "police_check",
