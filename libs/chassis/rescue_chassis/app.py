@@ -169,6 +169,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         try:
             yield
         finally:
+            await audit.drain()  # entries of answered writes, before the relay stops
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

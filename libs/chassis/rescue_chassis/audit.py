@@ -336,6 +336,9 @@ class AuditTrail:
         return await done
 
     async def _write_waiting(self) -> None:
+        # Let the requests of this moment join the group: one transaction for many
+        # entries instead of one each (2 ms more for a read; writes do not wait).
+        await asyncio.sleep(0.002)
         while self._waiting:
             group = self._waiting[: self.MAX_GROUP]
             del self._waiting[: self.MAX_GROUP]
@@ -569,6 +572,17 @@ _CORRELATION = b"x-correlation-id"
 _PURPOSE = PURPOSE_HEADER.lower().encode()
 
 
+# Entries of answered writes still being appended (see AuditMiddleware).
+_PENDING: set[asyncio.Task] = set()
+
+
+async def drain() -> None:
+    """Wait for the entries of answered writes: the app's shutdown calls this before
+    the database goes, so a graceful stop loses none."""
+    while _PENDING:
+        await asyncio.gather(*list(_PENDING), return_exceptions=True)
+
+
 class AuditMiddleware:
     """Records each access with a principal (see the module's docstring). Pure
     ASGI, like rescue_chassis.metrics; an unaudited request passes straight through."""
@@ -660,6 +674,17 @@ class AuditMiddleware:
             status_code=status,
             correlation_id=_correlation(start, scope),
         )
+        if not reading:
+            # A write is committed before its answer exists: holding the answer back
+            # until the entry is committed guarantees nothing more (a failed append
+            # cannot undo the write) and costs every write a second commit's wait
+            # (a third of intake's throughput, bench/intake_throughput.py). The answer
+            # goes out; the entry follows, grouped with others, and is drained at
+            # shutdown. Positions order entries as appended, not as answered.
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
+            self._record_later(access)
+            return
         try:
             await self.trail.append(access)
         except Exception:
@@ -676,6 +701,23 @@ class AuditMiddleware:
             # A write is done and committed; its answer goes out, the log keeps the entry.
         await send(start)  # its headers stand: the body is the one the handler sent
         await send({"type": "http.response.body", "body": content})
+
+    def _record_later(self, access: Access) -> None:
+        async def record() -> None:
+            try:
+                await self.trail.append(access)
+            except Exception:
+                log.exception(
+                    "audit: could not record %s %s by %s",
+                    access.method,
+                    access.route,
+                    access.subject,
+                    extra={"audit_entry": {**vars(access), "roles": list(access.roles)}},
+                )
+
+        task = asyncio.create_task(record(), name="audit-write-entry")
+        _PENDING.add(task)  # held until done, and awaited at shutdown (drain)
+        task.add_done_callback(_PENDING.discard)
 
     async def _record_failure(self, scope, principal: Principal, reading: bool) -> None:
         """The handler raised (the caller gets a 500): the attempt is still on record."""

@@ -13,7 +13,11 @@ from sqlalchemy.ext.asyncio import (
 
 
 def create_engine(url: str) -> AsyncEngine:
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout, per request. A connection
+    # lost to a database restart fails its request once (503 with Retry-After,
+    # rescue_chassis.problems; station apps retry with their Idempotency-Key), and
+    # SQLAlchemy then drops every pooled connection older than the failure.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -124,10 +124,20 @@ def database_problem(exc: DBAPIError) -> Problem | None:
     """The 4xx for a value the database refused, or None if the fault is not the
     client's (a lost connection, a bug): a 422 for a data exception (SQLSTATE class
     22, or a value the driver cannot send, e.g. an integer beyond 64 bits), a 409 for
-    a unique, exclusion or foreign-key conflict. Never the value itself.
+    a unique, exclusion or foreign-key conflict; a 503 for a connection lost under
+    the request (retry). Never the value itself.
 
     The net under strict validation at the edge: a model that misses a bound is a
     422 here instead of a 500."""
+    if exc.connection_invalidated:
+        # The database went away under this request (a restart, a failover): the
+        # pool has dropped the connection; the same request will work on a retry.
+        return Problem(
+            503,
+            "Database unavailable",
+            "The database connection was lost; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
     cause: BaseException | None = exc.orig
     while cause is not None:
         if isinstance(cause, AsyncpgDataError):  # the driver refused to encode a value
