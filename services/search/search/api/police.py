@@ -33,7 +33,6 @@ from search.police import (
     SampleStatus,
     answer_check,
     contact_station,
-    dna_hit_reverified,
     hit_to_reverify,
     report_dna_result,
 )
@@ -336,14 +335,18 @@ async def case_police(
     checks = await session.scalars(
         select(PoliceCheck).where(PoliceCheck.case_id == case.id).order_by(PoliceCheck.requested_at)
     )
-    samples = await session.scalars(
-        select(DnaSample).where(DnaSample.case_id == case.id).order_by(DnaSample.submitted_at)
-    )
+    samples = (
+        await session.scalars(
+            select(DnaSample).where(DnaSample.case_id == case.id).order_by(DnaSample.submitted_at)
+        )
+    ).all()
     return CasePoliceView(
         case_id=case.id,
         checks=[PoliceCheckView.model_validate(c, from_attributes=True) for c in checks],
         dna_samples=[DnaSampleView.model_validate(s, from_attributes=True) for s in samples],
-        dna_reverified=await dna_hit_reverified(session, case.id),
+        # from the same rows, not a second query: a result committed in between
+        # would show a confirmed hit next to a fresh sample still "submitted"
+        dna_reverified=any(s.status == SampleStatus.HIT_CONFIRMED.value for s in samples),
     )
 
 
