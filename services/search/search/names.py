@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from itertools import islice
 
-from pypinyin import Style, pinyin
 from rapidfuzz.distance import OSA
 from sqlalchemy import bindparam, delete, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -140,6 +139,8 @@ def _loose_key(syl: Iterable[str]) -> str:
 def usual_reading(ch: str) -> str:
     """pypinyin's usual reading of one character (its first heteronym), not the
     correction table's first (that is a place reading: 乐 "lao" of 乐亭)."""
+    from pypinyin import Style, pinyin  # on first use: its dictionaries are large
+
     found = pinyin(ch, style=Style.NORMAL, errors="ignore")
     return found[0][0].replace("ü", "v") if found and found[0] else char_readings(ch)[0]
 

@@ -27,8 +27,9 @@ from importlib import resources
 from itertools import product
 
 import yaml
-from pypinyin import Style, pinyin
-from pypinyin.pinyin_dict import pinyin_dict
+
+# pypinyin is imported where it is first needed: its dictionaries take ~45 MB,
+# which a search service that never matches a name should not carry at idle.
 
 #: At most this many reading combinations of one name are produced: a name of
 #: four characters with three readings each already gives 81.
@@ -58,6 +59,8 @@ def _toneless(reading: str) -> str:
 def syllables() -> frozenset[str]:
     """Every toneless syllable of Mandarin that pypinyin knows (about 410)."""
     found: set[str] = set()
+    from pypinyin.pinyin_dict import pinyin_dict
+
     for readings in pinyin_dict.values():
         for reading in readings.split(","):
             syllable = _toneless(reading)
@@ -77,6 +80,8 @@ def char_readings(ch: str) -> tuple[str, ...]:
     if not is_han(ch):
         return (ch.lower(),)
     extra = corrections()["characters"].get(ch, ())
+    from pypinyin import Style, pinyin
+
     found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
     readings = [r for r in extra]
     for r in found[0] if found else ():
