@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
+from search.faces.store import SAME_PERSON_DISTANCE
+from search.faces.store import similarity as face_similarity
 from search.names import name_similarity
 from search.readings import is_han
 
@@ -61,17 +63,14 @@ IDENTIFYING = ("face", "name", "place")
 #: Below this the pair is not worth a reviewer's time.
 MIN_SCORE = 0.2
 
-# dlib's 128-d embeddings: 0.6 is the usual "same person" distance; below 0.5 is
-# a confident match. Similarity is shown to reviewers as 1 − d/1.2, so 0.6 → 0.5.
+# dlib's 128-d embeddings: SAME_PERSON_DISTANCE (0.6) is the usual "same person"
+# distance, below 0.5 a confident match; similarity as the trail shows it
+# (search.faces.store: 1 − d/1.2, so 0.6 → 0.5).
 FACE_MATCH_DISTANCE = 0.5
-FACE_CLOSE_DISTANCE = 0.6
+FACE_CLOSE_DISTANCE = SAME_PERSON_DISTANCE
 
 AGE_MATCH_YEARS = 3
 AGE_CLOSE_YEARS = 7
-
-
-def face_similarity(distance: float) -> float:
-    return max(0.0, min(1.0, 1.0 - distance / 1.2))
 
 
 @dataclass(frozen=True)

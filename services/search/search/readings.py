@@ -48,11 +48,12 @@ def corrections() -> dict[str, dict[str, object]]:
     }
 
 
-def _toneless(reading: str) -> str:
-    # pypinyin's "ü" is "v" in Style.NORMAL; typed input uses "v" or "u" — both
-    # fold to "v" here and to "u" in ``loose``.
-    decomposed = unicodedata.normalize("NFKD", reading).replace("u\u0308", "v")
-    return decomposed.encode("ascii", "ignore").decode().lower()
+def toneless(text: str) -> str:
+    """Lower-case ASCII pinyin without tone marks: "Lǜ" and "lu:" are "lv".
+    pypinyin's "ü" is "v" in Style.NORMAL; typed input uses "v", "u:" or "ü" —
+    all fold to "v" here and to "u" in ``loose``."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("u:", "v"))
+    return decomposed.replace("u\u0308", "v").encode("ascii", "ignore").decode()
 
 
 @cache
@@ -63,7 +64,7 @@ def syllables() -> frozenset[str]:
 
     for readings in pinyin_dict.values():
         for reading in readings.split(","):
-            syllable = _toneless(reading)
+            syllable = toneless(reading)
             if syllable.isalpha():
                 found.add(syllable)
     return frozenset(found)
@@ -190,7 +191,7 @@ def split_pinyin(text: str) -> list[str]:
     """Typed pinyin cut into syllables: spaces, apostrophes and hyphens split first
     ("xi'an" is two), then each run is cut into the fewest known syllables. A run
     that spells no syllables (a typo) is kept whole, for fuzzy scoring."""
-    text = _toneless(text.lower().replace("u:", "v"))
+    text = toneless(text)
     out: list[str] = []
     for token in _LATIN.findall(text):
         pieces = _segment(token)

@@ -27,7 +27,13 @@ from rescue_chassis.db import SessionDep
 from rescue_chassis.limits import KIB, body_limit
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
-from search.faces.encoder import DetectedFace, PhotoProblem, default_encoder
+from search.faces.encoder import (
+    DetectedFace,
+    FaceProblem,
+    PhotoProblem,
+    default_encoder,
+    the_only_face,
+)
 from search.faces.store import TrailPerson as Trail
 from search.faces.store import enrol_face, find_trail
 from search.matching import match_case, match_report
@@ -172,22 +178,26 @@ async def _faces(image: bytes) -> list[DetectedFace]:
 
 
 def _one_face(faces: list[DetectedFace], chosen: int | None) -> DetectedFace:
-    if not faces:
-        raise invalid(
-            "image", "no face was found: take the photo again, facing the camera, in good light"
-        )
-    if chosen is not None:
+    """The face to enrol: the one chosen, or the photo's only face (the encoder's
+    rule, ``the_only_face``), with the answer a station worker can act on."""
+    if chosen is not None and faces:
         if chosen >= len(faces):
             shows = f"the photo shows {len(faces)} face(s)"
             raise invalid("face", f"{shows}; choose 0–{len(faces) - 1}")
         return faces[chosen]
-    if len(faces) > 1:
+    try:
+        return the_only_face(faces)
+    except FaceProblem as problem:
+        if problem.reason == "no_face":
+            raise invalid(
+                "image",
+                "no face was found: take the photo again, facing the camera, in good light",
+            ) from None
         raise invalid(
             "image",
             f"{len(faces)} faces were found: choose one with `face` (0 = the largest) "
             "or send a photo of the person alone",
-        )
-    return faces[0]
+        ) from None
 
 
 def _box(face: DetectedFace) -> Box:

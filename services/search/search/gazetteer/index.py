@@ -14,7 +14,6 @@ inside it keeps its score, one outside keeps 70–80% of it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -31,6 +30,7 @@ from search.readings import (
     loose,
     preferred_reading,
     syllables,
+    toneless,
 )
 
 _SCALE = (10**10, 10**8, 10**6, 10**3, 1)
@@ -183,11 +183,6 @@ def dialect_forms(syllable: str) -> tuple[str, ...]:
     elif syllable.endswith(("an", "en", "in")):
         forms.append(loose(syllable + "g"))
     return tuple(dict.fromkeys(forms))
-
-
-def _toneless(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("u:", "v"))
-    return decomposed.replace("u\u0308", "v").encode("ascii", "ignore").decode()
 
 
 def dialect_folds(a: str, b: str) -> list[str]:
@@ -392,7 +387,7 @@ class Gazetteer:
     def _variants(self, query: str) -> list[_Variant]:
         if is_pinyin(query):
             typed: list[tuple[tuple[str, ...], str, bool]] = []
-            for token in _LATIN.findall(_toneless(query)):
+            for token in _LATIN.findall(toneless(query)):
                 pieces = segment(token)
                 if pieces is None:
                     typed.append(((), token, True))
