@@ -12,11 +12,17 @@ from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import trace
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from support import JWT_SECRET, SPANS, eventually, migrated_database, produce_raw, read_topic
 
 from rescue_chassis.app import build_runtime
-from rescue_events.consumer import EventConsumer, Outcome, ReplayFailed, RetryPolicy
+from rescue_events.consumer import (
+    EventConsumer,
+    Outcome,
+    ReceivedRecord,
+    ReplayFailed,
+    RetryPolicy,
+)
 from rescue_events.contracts import (
     INTAKE_EVENTS,
     SEARCH_EVENTS,
@@ -108,14 +114,14 @@ def spy_on(consumer: EventConsumer) -> list[tuple[bytes, Outcome]]:
     """Outcomes by record key. A new group reads the topic from the start, so
     tests look only at their own person's records."""
     seen: list[tuple[bytes, Outcome]] = []
-    handle = consumer.handle
+    handle_batch = consumer.handle_batch
 
-    async def recording(record):
-        outcome = await handle(record)
-        seen.append((record.key, outcome))
-        return outcome
+    async def recording(records):
+        outcomes = await handle_batch(records)
+        seen.extend(zip((r.key for r in records), outcomes, strict=True))
+        return outcomes
 
-    consumer.handle = recording
+    consumer.handle_batch = recording
     return seen
 
 
@@ -356,6 +362,91 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
             .where(SearchCase.person_id == event.person_id),
         )
         == 1
+    )
+
+
+def as_fetched(messages: list[dict]) -> list[ReceivedRecord]:
+    """Records as one fetch would hand them over (one partition, consecutive offsets)."""
+    return [
+        ReceivedRecord(INTAKE_EVENTS.name, 0, offset, m["key"], m["value"], m["headers"])
+        for offset, m in enumerate(messages)
+    ]
+
+
+async def cases_of(runtime, person_id: uuid.UUID) -> int:
+    return await count(
+        runtime,
+        select(func.count()).select_from(SearchCase).where(SearchCase.person_id == person_id),
+    )
+
+
+async def test_a_fetch_is_applied_in_one_transaction_duplicates_and_poison_included(runtime):
+    consumer = a_consumer(runtime)
+    first, second = admission(), admission()
+    messages = [await kafka_message(first), await kafka_message(second)]
+    poison = {"key": b"k", "value": b"\x00not json", "headers": []}
+    records = as_fetched([messages[0], poison, messages[1], messages[0]])
+
+    outcomes = await consumer.handle_batch(records)
+
+    assert outcomes == [
+        Outcome.APPLIED,
+        Outcome.DEAD_LETTERED,
+        Outcome.APPLIED,
+        Outcome.DUPLICATE,  # the same event twice in one fetch
+    ]
+    assert await cases_of(runtime, first.person_id) == 1
+    assert await cases_of(runtime, second.person_id) == 1
+    # Both inbox rows were written by one transaction (the same xmin).
+    async with runtime.sessions() as session:
+        writers = await session.scalar(
+            text("SELECT count(DISTINCT xmin::text) FROM inbox WHERE consumer = :c"),
+            {"c": consumer.name},
+        )
+    assert writers == 1
+    # A second delivery of the whole fetch changes nothing.
+    again = await consumer.handle_batch(records)
+    assert again == [Outcome.DUPLICATE, Outcome.DEAD_LETTERED, Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert await cases_of(runtime, first.person_id) == 1
+
+
+async def test_a_handler_failing_in_a_fetch_costs_the_others_nothing(runtime):
+    """The batch rolls back; each record is then applied on its own. The failing one
+    counts the batch as its first attempt and is dead-lettered after the last."""
+    open_case = search_handlers(runtime)[PersonAdmittedV1]
+    good, bad, later = admission(), admission(), admission()
+    calls = []
+
+    async def failing_for_bad(session, admitted, envelope):
+        calls.append(admitted.person_id)
+        if admitted.person_id == bad.person_id:
+            raise RuntimeError("notice service misconfigured")
+        await open_case(session, admitted, envelope)
+
+    consumer = a_consumer(
+        runtime,
+        {PersonAdmittedV1: failing_for_bad},
+        RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05),
+    )
+    records = as_fetched([await kafka_message(e) for e in (good, bad, later)])
+
+    outcomes = await consumer.handle_batch(records)
+
+    assert outcomes == [Outcome.APPLIED, Outcome.DEAD_LETTERED, Outcome.APPLIED]
+    assert calls.count(bad.person_id) == 3  # the batch's try and two more
+    assert await cases_of(runtime, good.person_id) == 1
+    assert await cases_of(runtime, later.person_id) == 1
+    assert await cases_of(runtime, bad.person_id) == 0
+    dead = runtime.tables.plumbing.dead_letters
+    assert (
+        await count(
+            runtime,
+            select(dead.c.attempts).where(
+                dead.c.consumer == consumer.name,
+                dead.c.message_key == str(bad.person_id).encode(),
+            ),
+        )
+        == 3
     )
 
 

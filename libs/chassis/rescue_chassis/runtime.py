@@ -31,7 +31,9 @@ class Runtime:
     periodic: list[PeriodicJob] = field(default_factory=list)
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
+    # async, though it awaits nothing: FastAPI runs a plain-def dependency in a
+    # worker thread, a thread hop on every request for one attribute read.
     return request.app.state.runtime
 
 

@@ -14,6 +14,13 @@ Delivery guarantee, step by step:
    malformed message cannot fix it.
 Database outages are not the message's fault: they are retried until the
 database is back, and never dead-letter anything.
+
+Batches: the records of one fetch that can be read are applied together, in one
+transaction (one multi-row inbox insert, each handler in turn, one commit). A
+consumer that falls behind thus fetches more per round and pays the transaction
+once for all of them, so its lag shrinks instead of growing. If anything in the
+batch fails, the transaction rolls back and the records are applied one by one
+as above: the batch changes the cost, never the guarantees.
 """
 
 from __future__ import annotations
@@ -98,6 +105,34 @@ class PartitionLag:
     committed: int | None
     end: int
     lag: int
+
+
+@dataclass(frozen=True)
+class _Readable:
+    """A record whose envelope and payload were read: ready to apply."""
+
+    record: ReceivedRecord
+    envelope: Envelope
+    event: EventContract
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A record that can never be applied, and why (it is dead-lettered at once)."""
+
+    reason: DeadLetterReason
+    error: str
+    envelope: Envelope | None = None
+
+
+class _BatchFailed(Exception):
+    """A batch rolled back; ``failed`` is the record whose handler raised, if one did."""
+
+    def __init__(self, failed: _Readable | None, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.failed = failed
+        self.cause = cause
 
 
 class ReplayFailed(Exception):
@@ -226,13 +261,9 @@ class EventConsumer:
             batches = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batches:
                 continue
-            # Partitions are applied concurrently, each in order: one person's
-            # events share a partition (key = person_id), so their order holds.
-            # A TaskGroup: if one partition fails, the others stop with it and
-            # nothing is committed; the whole batch is redelivered (inbox-safe).
-            async with asyncio.TaskGroup() as group:
-                for records in batches.values():
-                    group.create_task(self._apply_in_order(records))
+            # One person's events share a partition (key = person_id) and each
+            # partition's records stay in order within the batch, so their order holds.
+            await self.handle_batch([record for records in batches.values() for record in records])
             offsets = {
                 TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
                 for tp, records in batches.items()
@@ -244,17 +275,98 @@ class EventConsumer:
                 # records again and the inbox will skip them.
                 log.info("offset commit after rebalance skipped: %s", exc)
 
-    async def _apply_in_order(self, records) -> None:
-        for record in records:
-            await self.handle(record)
+    # -- a fetch's records --------------------------------------------------------
+
+    async def handle_batch(self, records: Sequence[ReceivedRecord]) -> list[Outcome]:
+        """Apply the records of one fetch; returns each record's outcome, in order.
+
+        Unreadable records are dead-lettered, the readable ones applied in one
+        transaction; if that fails, each is applied on its own (with the usual
+        retries), the one whose handler failed counting the batch as its first try."""
+        outcomes: list[Outcome | None] = [None] * len(records)
+        readable: list[tuple[int, _Readable]] = []
+        for i, record in enumerate(records):
+            read = self._read(record)
+            if read is None:
+                outcomes[i] = Outcome.IGNORED
+            elif isinstance(read, _Unreadable):
+                outcomes[i] = await self._dead_letter(
+                    record, read.reason, read.error, read.envelope, 1
+                )
+            else:
+                readable.append((i, read))
+        if len(readable) == 1:
+            i, read = readable[0]
+            outcomes[i] = await self.handle(read.record)
+        elif readable:
+            try:
+                together = await self._apply_together([read for _, read in readable])
+            except _BatchFailed as failure:
+                log.info(
+                    "consumer %s: a batch of %d rolled back (%s); applying one by one",
+                    self.name,
+                    len(readable),
+                    failure.cause,
+                )
+                for i, read in readable:
+                    tried = 1 if read is failure.failed and not is_transient(failure.cause) else 0
+                    outcomes[i] = await self.handle(read.record, tried=tried)
+            else:
+                for (i, _), outcome in zip(readable, together, strict=True):
+                    outcomes[i] = outcome
+        assert all(o is not None for o in outcomes), "every record has its outcome"
+        return outcomes  # type: ignore[return-value]
+
+    async def _apply_together(self, batch: list[_Readable]) -> list[Outcome]:
+        """All of ``batch`` in one transaction: one inbox insert for every event,
+        then each first-time event's handler, in order. Raises _BatchFailed."""
+        inbox = self.tables.inbox
+        outcomes: list[Outcome] = []
+        failed: _Readable | None = None
+        try:
+            async with self.sessions() as session, session.begin():
+                new = set(
+                    (
+                        await session.execute(
+                            pg_insert(inbox)
+                            .values([self._inbox_row(read.record, read.envelope) for read in batch])
+                            .on_conflict_do_nothing(constraint="inbox_pkey")
+                            .returning(inbox.c.event_id)
+                        )
+                    ).scalars()
+                )
+                for read in batch:
+                    with self._span(read.record) as span:
+                        if read.envelope.id not in new:  # seen before, or twice in this batch
+                            outcomes.append(Outcome.DUPLICATE)
+                        else:
+                            new.discard(read.envelope.id)
+                            failed = read
+                            with caused_by(_causal(read.envelope)):
+                                await read.handler(session, read.event, read.envelope)
+                            failed = None
+                            outcomes.append(Outcome.APPLIED)
+                        span.set_attribute("rescue.outcome", outcomes[-1].value)
+        except Exception as exc:
+            raise _BatchFailed(failed, exc) from exc
+        return outcomes
 
     # -- one record -------------------------------------------------------------
 
-    async def handle(self, record: ReceivedRecord) -> Outcome:
-        parent = propagate.extract(_safe_trace_carrier(record.headers))
-        with tracer.start_as_current_span(
+    async def handle(self, record: ReceivedRecord, *, tried: int = 0) -> Outcome:
+        """Apply one record on its own; ``tried`` attempts were already made."""
+        with self._span(record) as span:
+            outcome = await self._process(record, replaying=False, tried=tried)
+            span.set_attribute("rescue.outcome", outcome.value)
+            if outcome is Outcome.DEAD_LETTERED:
+                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+            return outcome
+
+    def _span(self, record: ReceivedRecord):
+        """The record's process span, a child of the trace that staged the event."""
+        return tracer.start_as_current_span(
             f"{record.topic} process",
-            context=parent,
+            context=propagate.extract(_safe_trace_carrier(record.headers)),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
@@ -264,26 +376,18 @@ class EventConsumer:
                 "messaging.destination.partition.id": str(record.partition),
                 "messaging.kafka.offset": record.offset,
             },
-        ) as span:
-            outcome = await self._process(record, replaying=False)
-            span.set_attribute("rescue.outcome", outcome.value)
-            if outcome is Outcome.DEAD_LETTERED:
-                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
-            return outcome
+        )
 
-    async def _process(self, record: ReceivedRecord, *, replaying: bool) -> Outcome:
-        async def reject(reason: DeadLetterReason, error: str, envelope=None, attempts=1):
-            if replaying:
-                raise ReplayFailed(reason, error)
-            return await self._dead_letter(record, reason, error, envelope, attempts)
-
+    def _read(self, record: ReceivedRecord) -> _Readable | _Unreadable | None:
+        """The record's envelope and payload, why it can never be applied, or None
+        for an event type this consumer does not handle."""
         try:
             envelope = Envelope.from_headers(record.headers)
             name, version = parse_schema_urn(envelope.dataschema)
         except (MalformedEnvelope, ValueError) as exc:
-            return await reject(DeadLetterReason.MALFORMED_ENVELOPE, str(exc))
+            return _Unreadable(DeadLetterReason.MALFORMED_ENVELOPE, str(exc))
         if name != envelope.type:
-            return await reject(
+            return _Unreadable(
                 DeadLetterReason.MALFORMED_ENVELOPE,
                 f"ce_type {envelope.type!r} does not match ce_dataschema {envelope.dataschema!r}",
                 envelope,
@@ -291,25 +395,39 @@ class EventConsumer:
         found = self._handlers.get((name, version))
         if found is None:
             if name in self._handled_names:
-                return await reject(
+                return _Unreadable(
                     DeadLetterReason.UNSUPPORTED_VERSION,
                     f"{name} v{version} has no handler here",
                     envelope,
                 )
-            return Outcome.IGNORED
+            return None
         model, handler = found
         try:
             event = model.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            return await reject(DeadLetterReason.INVALID_PAYLOAD, _short(exc), envelope)
+            return _Unreadable(DeadLetterReason.INVALID_PAYLOAD, _short(exc), envelope)
         if envelope.subject and envelope.subject != str(event.person_id):
-            return await reject(
+            return _Unreadable(
                 DeadLetterReason.INVALID_PAYLOAD,
                 f"ce_subject {envelope.subject!r} is not the event's person_id {event.person_id}",
                 envelope,
             )
+        return _Readable(record, envelope, event, handler)
 
-        attempt = 0
+    async def _process(self, record: ReceivedRecord, *, replaying: bool, tried: int = 0) -> Outcome:
+        async def reject(reason: DeadLetterReason, error: str, envelope=None, attempts=1):
+            if replaying:
+                raise ReplayFailed(reason, error)
+            return await self._dead_letter(record, reason, error, envelope, attempts)
+
+        read = self._read(record)
+        if read is None:
+            return Outcome.IGNORED
+        if isinstance(read, _Unreadable):
+            return await reject(read.reason, read.error, read.envelope)
+        envelope, event, handler = read.envelope, read.event, read.handler
+
+        attempt = tried
         while True:
             attempt += 1
             try:
@@ -341,32 +459,30 @@ class EventConsumer:
 
     async def _apply(self, record, envelope: Envelope, event: EventContract, handler) -> bool:
         inbox = self.tables.inbox
-        causal = CausalContext(
-            correlation_id=envelope.correlation_id or envelope.id,
-            causation_id=envelope.id,
-            station_id=envelope.station_id,
-        )
         async with self.sessions() as session, session.begin():
             first_time = (
                 await session.execute(
                     pg_insert(inbox)
-                    .values(
-                        consumer=self.name,
-                        event_id=envelope.id,
-                        event_type=envelope.type,
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                    )
+                    .values(**self._inbox_row(record, envelope))
                     .on_conflict_do_nothing(constraint="inbox_pkey")
                     .returning(inbox.c.event_id)
                 )
             ).first()
             if first_time is None:
                 return False
-            with caused_by(causal):
+            with caused_by(_causal(envelope)):
                 await handler(session, event, envelope)
         return True
+
+    def _inbox_row(self, record: ReceivedRecord, envelope: Envelope) -> dict:
+        return {
+            "consumer": self.name,
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        }
 
     # -- dead letters -----------------------------------------------------------
 
@@ -470,6 +586,15 @@ class EventConsumer:
                 .values(replayed_at=datetime.now(UTC))
             )
         return outcome
+
+
+def _causal(envelope: Envelope) -> CausalContext:
+    """What the handler's own events will name as their correlation and cause."""
+    return CausalContext(
+        correlation_id=envelope.correlation_id or envelope.id,
+        causation_id=envelope.id,
+        station_id=envelope.station_id,
+    )
 
 
 def _safe_trace_carrier(headers) -> dict[str, str]:

@@ -255,16 +255,19 @@ async def match_case(session: AsyncSession, runtime: Runtime, case: SearchCase) 
     """Match an open case (new, or with a new clue or photo) against every open report."""
     if case.status != "open":
         return 0
-    resolve = await resolver(runtime.settings.gazetteer_dir)
-    now = datetime.now(UTC)
-    clues = await _clues_by_case(session, [case.id])
-    faces = await _faces(session, FaceRecord.case_id, [case.id])
-    person = person_profile(case, clues[case.id], faces[case.id])
     reports = (
         await session.scalars(
             select(MissingPersonReport).where(MissingPersonReport.status == "open")
         )
     ).all()
+    if not reports:
+        # Nothing to compare with: no gazetteer load (+64 MB, seconds of CPU) for it.
+        return 0
+    resolve = await resolver(runtime.settings.gazetteer_dir)
+    now = datetime.now(UTC)
+    clues = await _clues_by_case(session, [case.id])
+    faces = await _faces(session, FaceRecord.case_id, [case.id])
+    person = person_profile(case, clues[case.id], faces[case.id])
     report_faces = await _faces(session, FaceRecord.report_id, [r.id for r in reports])
     proposed = 0
     for report in reports:
@@ -278,11 +281,13 @@ async def match_report(session: AsyncSession, runtime: Runtime, report: MissingP
     """Match a report (new, or with a new photo) against every open case of the network."""
     if report.status != "open":
         return 0
+    cases = (await session.scalars(select(SearchCase).where(SearchCase.status == "open"))).all()
+    if not cases:
+        return 0
     resolve = await resolver(runtime.settings.gazetteer_dir)
     now = datetime.now(UTC)
     faces = await _faces(session, FaceRecord.report_id, [report.id])
     wanted = report_profile(report, now, faces[report.id])
-    cases = (await session.scalars(select(SearchCase).where(SearchCase.status == "open"))).all()
     case_ids = [c.id for c in cases]
     clues = await _clues_by_case(session, case_ids)
     case_faces = await _faces(session, FaceRecord.case_id, case_ids)
