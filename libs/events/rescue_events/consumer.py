@@ -325,13 +325,16 @@ class EventConsumer:
         failed: _Readable | None = None
         try:
             async with self.sessions() as session, session.begin():
+                # Parameters as a list, not .values([...]): SQLAlchemy then sends one
+                # multi-row INSERT from a cached statement (its "insertmanyvalues")
+                # instead of compiling a new one for every batch.
                 new = set(
                     (
                         await session.execute(
                             pg_insert(inbox)
-                            .values([self._inbox_row(read.record, read.envelope) for read in batch])
                             .on_conflict_do_nothing(constraint="inbox_pkey")
-                            .returning(inbox.c.event_id)
+                            .returning(inbox.c.event_id),
+                            [self._inbox_row(read.record, read.envelope) for read in batch],
                         )
                     ).scalars()
                 )
