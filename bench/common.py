@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,6 +84,90 @@ def parse_vmrss_kb(line: str) -> int:
     return int(number)
 
 
+# ---- process CPU ----------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def parse_stat_cpu_ticks(stat: str) -> int:
+    """utime + stime, in clock ticks, from a /proc/<pid>/stat line. The command name
+    (field 2, in parentheses) may hold spaces, so fields count from its ')'."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; 0 if it is gone."""
+    try:
+        return parse_stat_cpu_ticks(Path(f"/proc/{pid}/stat").read_text()) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def network_processes(net) -> dict[str, list[int]]:
+    """The processes that share the machine during a benchmark, by name: each
+    service, Postgres (its postmaster and every backend) and the broker."""
+    groups = {
+        name: [service.process.pid]
+        for name, service in net.services.items()
+        if service.process is not None
+    }
+    postmaster = next(Path(net.postgres.data_dir).rglob("postmaster.pid"), None)
+    if postmaster is not None:
+        pid = int(postmaster.read_text().split()[0])
+        groups["postgres"] = [pid, *children_of(pid)]
+    if net.broker.process is not None:
+        groups["broker (tansu)"] = [net.broker.process.pid]
+    return groups
+
+
+class CpuMeter:
+    """CPU used by each group of processes (and by this load generator) between
+    start() and stop(): where a benchmark's cores went."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+
+    def _sample(self) -> dict[str, float]:
+        used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
+        used["load generator"] = time.process_time()
+        return used
+
+    def start(self) -> None:
+        self._started, self._wall = self._sample(), time.perf_counter()
+
+    def stop(self) -> tuple[dict[str, float], float]:
+        """CPU seconds per group, and the wall-clock seconds measured."""
+        ended, wall = self._sample(), time.perf_counter() - self._wall
+        return {name: ended[name] - self._started.get(name, 0.0) for name in ended}, wall
+
+
+def cpu_table(used: dict[str, float], wall: float, admissions: int) -> list[str]:
+    """Lines: each group's CPU per admission and its share of the machine's cores."""
+    cores = os.cpu_count() or 1
+    lines = [f"  {'process':<16} {'ms CPU/admission':>17} {'cores':>6}"]
+    for name, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {name:<16} {1000 * seconds / admissions:>17.2f} {seconds / wall:>6.2f}")
+    total = sum(used.values())
+    lines.append(
+        f"  {'all':<16} {1000 * total / admissions:>17.2f} {total / wall:>6.2f}  (of {cores} cores)"
+    )
+    return lines
+
+
 # ---- the workload ----------------------------------------------------------------
 
 SEXES = ("male", "female")
@@ -111,15 +196,9 @@ def admission_headers(token: str) -> dict[str, str]:
 
 def a_network(data_dir: Path, only: Sequence[str] | None = None):
     """LocalNetwork on free ports; ``only`` limits which services are started."""
-    from rescue_localnet.broker import free_port
     from rescue_localnet.network import LocalNetwork
-    from rescue_localnet.services import SERVICES
 
-    net = LocalNetwork(
-        data_dir=data_dir,
-        broker_port=free_port(),
-        ports={name: free_port() for name in SERVICES},
-    )
+    net = LocalNetwork.on_free_ports(data_dir)
     net.start_infrastructure()
     net.prepare_services()
     if only is not None:

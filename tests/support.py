@@ -17,10 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from rescue_chassis import migrations
-from rescue_localnet.broker import free_port
 from rescue_localnet.network import LocalNetwork
 from rescue_localnet.postgres import EmbeddedPostgres
-from rescue_localnet.services import SERVICES
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -48,12 +46,7 @@ async def migrated_database(postgres: EmbeddedPostgres, migrations_dir: Path) ->
 
 def a_network(data_dir: Path, **extra_env: str) -> LocalNetwork:
     """The network on free ports, so tests never collide with a running `make run`."""
-    return LocalNetwork(
-        data_dir=data_dir,
-        broker_port=free_port(),
-        ports={name: free_port() for name in SERVICES},
-        extra_env=extra_env,
-    )
+    return LocalNetwork.on_free_ports(data_dir, extra_env=extra_env)
 
 
 async def read_topic(

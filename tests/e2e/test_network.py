@@ -189,8 +189,13 @@ def test_admissions_go_on_while_the_broker_is_away_and_are_delivered_when_it_is_
             assert ready["status"] == "ready" and ready["relay_connected"] is False
 
             net.broker.start()
-            poll(lambda: len(gushi.get(f"{search}/cases").json()) == 5, timeout=60)
-            assert {c["person_id"] for c in gushi.get(f"{search}/cases").json()} == set(people)
+
+            def five_cases():
+                answer = gushi.get(f"{search}/cases")
+                assert answer.status_code == 200, answer.text
+                return answer.json() if len(answer.json()) == 5 else None
+
+            assert {c["person_id"] for c in poll(five_cases, timeout=60)} == set(people)
             poll(lambda: ops.get(f"{intake}/ops/outbox").json()["unpublished"] == 0)
     finally:
         net.down()

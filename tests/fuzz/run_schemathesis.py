@@ -83,15 +83,9 @@ def out(line: str = "") -> None:
 
 
 def start_network(data_dir: Path, services: list[str]):
-    from rescue_localnet.broker import free_port
     from rescue_localnet.network import LocalNetwork
-    from rescue_localnet.services import SERVICES as ALL
 
-    net = LocalNetwork(
-        data_dir=data_dir,
-        broker_port=free_port(),
-        ports={name: free_port() for name in ALL},
-    )
+    net = LocalNetwork.on_free_ports(data_dir)
     net.start_infrastructure()
     net.prepare_services()
     net.services = {name: net.services[name] for name in services}

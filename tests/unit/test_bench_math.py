@@ -81,3 +81,27 @@ def test_parse_vmrss_kb():
     assert bench.parse_vmrss_kb("VmRSS:\t  123456 kB") == 123456
     with pytest.raises(ValueError):
         bench.parse_vmrss_kb("VmHWM:\t  1 kB")
+
+
+def test_cpu_ticks_are_read_after_a_command_name_with_spaces_and_parentheses():
+    # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    stat = "4242 (python (x) y) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 3 0"
+    assert bench.parse_stat_cpu_ticks(stat) == 325
+
+
+def test_the_cpu_of_this_process_grows_while_it_works():
+    import os
+
+    before = bench.cpu_seconds(os.getpid())
+    deadline = bench.time.process_time() + 0.05
+    while bench.time.process_time() < deadline:
+        pass
+    assert bench.cpu_seconds(os.getpid()) > before
+    assert bench.cpu_seconds(2**22 + 7) == 0.0  # no such process
+
+
+def test_the_cpu_table_shows_each_process_per_admission_and_in_cores():
+    lines = bench.cpu_table({"intake": 2.0, "followup": 0.5}, wall=10.0, admissions=1000)
+    assert lines[1].split() == ["intake", "2.00", "0.20"]
+    assert lines[2].split() == ["followup", "0.50", "0.05"]
+    assert lines[3].split()[:3] == ["all", "2.50", "0.25"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from rescue_chassis import access, audit, crypto, problems, routes, telemetry
+from rescue_chassis import access, audit, crypto, heap, problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
 from rescue_chassis.limits import install as install_limits
 from rescue_chassis.metrics import ServiceMetrics, WorkMetric
@@ -165,6 +165,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
                     run_forever(runtime.sessions, runtime.periodic, interval), name="periodic"
                 )
             )
+        heap.settle()  # what start-up built stays: no full GC pass walks it again
         log.info("%s started", definition.name)
         try:
             yield

@@ -14,6 +14,7 @@ event is usually on its way within milliseconds of the commit; a slow sweep
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable
 
@@ -21,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rescue_events.kafka import KafkaSettings, ensure_topics
@@ -53,6 +54,18 @@ class OutboxRelay:
         self.topics = list(topics)
         self.batch_size = batch_size
         self.idle_sweep_seconds = idle_sweep_seconds
+        # The service's own outbox table (rescue_events.tables).
+        name = f"{table.schema}.{table.name}" if table.schema else table.name
+        # One relay per database sweeps at a time (the lock, held to the commit);
+        # SKIP LOCKED keeps a second one from waiting on rows the first has picked.
+        self._pick = (
+            "WITH lock AS (SELECT pg_try_advisory_xact_lock($1) AS held) "
+            f"SELECT id, topic, message_key, headers, payload, trace_context, event_id "
+            f"FROM {name}, lock WHERE lock.held ORDER BY id LIMIT $2 "
+            f"FOR UPDATE OF {name} SKIP LOCKED"
+        )
+        self._delete = f"DELETE FROM {name} WHERE id = ANY($1::bigint[])"
+        self._failed = f"UPDATE {name} SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self.connected = False
@@ -132,39 +145,23 @@ class OutboxRelay:
     async def sweep_once(self) -> int:
         """Publish one batch; returns how many rows the broker acknowledged."""
         assert self._producer is not None, "relay not connected"
-        t = self.table
-        async with self.engine.begin() as conn:
-            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))):
-                return 0
-            rows = (
-                await conn.execute(
-                    select(
-                        t.c.id,
-                        t.c.topic,
-                        t.c.message_key,
-                        t.c.headers,
-                        t.c.payload,
-                        t.c.trace_context,
-                        t.c.event_id,
-                    )
-                    .order_by(t.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
-                return 0
-            outcomes = await self._publish(rows)
-            acked = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
-            failed = [(row.id, err) for row, err in zip(rows, outcomes, strict=True) if err]
-            if acked:
-                await conn.execute(delete(t).where(t.c.id.in_(acked)))
-            for row_id, error in failed:
-                await conn.execute(
-                    update(t)
-                    .where(t.c.id == row_id)
-                    .values(attempts=t.c.attempts + 1, last_error=str(error)[:2000])
-                )
+        # The sweep runs on every commit that staged events, in every service: on the
+        # driver connection, with the lock and the pick in one statement, it costs
+        # three round trips (begin, pick, delete + commit) and a fraction of the CPU
+        # SQLAlchemy's execution layer takes for the same statements.
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            async with driver.transaction():
+                rows = await driver.fetch(self._pick, _RELAY_LOCK_KEY, self.batch_size)
+                if not rows:
+                    return 0
+                outcomes = await self._publish(rows)
+                acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
+                failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
+                if acked:
+                    await driver.execute(self._delete, acked)
+                for row_id, error in failed:
+                    await driver.execute(self._failed, row_id, str(error)[:2000])
         if failed:
             # Keep the rows and let run() back off and reconnect.
             raise KafkaError(
@@ -177,29 +174,30 @@ class OutboxRelay:
         pending = []
         spans = []
         for row in rows:
-            parent = propagate.extract(row.trace_context or {})
+            parent = propagate.extract(_json(row["trace_context"]) or {})
             span = tracer.start_span(
-                f"{row.topic} publish",
+                f"{row['topic']} publish",
                 context=parent,
                 kind=SpanKind.PRODUCER,
                 attributes={
                     "messaging.system": "kafka",
                     "messaging.operation.type": "send",
-                    "messaging.destination.name": row.topic,
-                    "messaging.message.id": row.event_id,
-                    "messaging.kafka.message.key": row.message_key or "",
+                    "messaging.destination.name": row["topic"],
+                    "messaging.message.id": row["event_id"],
+                    "messaging.kafka.message.key": row["message_key"] or "",
                 },
             )
             carrier: dict[str, str] = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
-            headers = [(name, value.encode()) for name, value in row.headers]
+            headers = [(name, value.encode()) for name, value in _json(row["headers"])]
             headers += [(name, value.encode()) for name, value in carrier.items()]
             spans.append(span)
             try:
+                key = row["message_key"]
                 delivery = await producer.send(
-                    row.topic,
-                    value=row.payload,
-                    key=row.message_key.encode() if row.message_key is not None else None,
+                    row["topic"],
+                    value=row["payload"],
+                    key=key.encode() if key is not None else None,
                     headers=headers,
                 )
             except KafkaError as exc:  # e.g. no metadata for the topic yet
@@ -218,3 +216,9 @@ class OutboxRelay:
                 outcomes.append(None)
             span.end()
         return outcomes
+
+
+def _json(value):
+    """A JSONB column as the driver hands it over: decoded by the codec SQLAlchemy's
+    asyncpg dialect installs on its connections, or text without one."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rescue_chassis.auth import mint_token
 from rescue_chassis.crypto import generate_key
-from rescue_localnet.broker import TansuBroker
+from rescue_localnet.broker import TansuBroker, free_ports
 from rescue_localnet.postgres import EmbeddedPostgres
 from rescue_localnet.services import DEFAULT_PORTS, SERVICES, ServiceProcess
 
@@ -28,6 +28,18 @@ class LocalNetwork:
     postgres: EmbeddedPostgres = field(init=False)
     broker: TansuBroker = field(init=False)
     services: dict[str, ServiceProcess] = field(init=False, default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, **options) -> LocalNetwork:
+        """A network that cannot collide with a running `make run` (tests, benchmarks):
+        the broker and every service on distinct free ports."""
+        broker_port, *ports = free_ports(1 + len(SERVICES))
+        return cls(
+            data_dir=data_dir,
+            broker_port=broker_port,
+            ports=dict(zip(SERVICES, ports, strict=True)),
+            **options,
+        )
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()

@@ -40,7 +40,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
-from search.readings import char_readings, combinations, corrections, is_han, loose, syllables
+from search.readings import (
+    char_readings,
+    combinations,
+    corrections,
+    is_han,
+    loose,
+    pypinyin,
+    syllables,
+)
 from search.readings import split_pinyin as _split_pinyin
 from search.tables.names import NameEntry
 
@@ -139,9 +147,7 @@ def _loose_key(syl: Iterable[str]) -> str:
 def usual_reading(ch: str) -> str:
     """pypinyin's usual reading of one character (its first heteronym), not the
     correction table's first (that is a place reading: 乐 "lao" of 乐亭)."""
-    from pypinyin import Style, pinyin  # on first use: its dictionaries are large
-
-    found = pinyin(ch, style=Style.NORMAL, errors="ignore")
+    found = pypinyin().pinyin(ch, style=pypinyin().Style.NORMAL, errors="ignore")
     return found[0][0].replace("ü", "v") if found and found[0] else char_readings(ch)[0]
 
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from rescue_chassis import heap
 from search.gazetteer import Gazetteer, load_gazetteer
 from search.ranking import ResolvedPlace, place_resolver
 
@@ -26,6 +27,7 @@ def _load(data_dir: Path | None):
         if data_dir not in _loaded:
             gazetteer = load_gazetteer(data_dir)
             _loaded[data_dir] = (gazetteer, place_resolver(gazetteer.search))
+            heap.settle(collect=False)  # kept for good: out of the collector's way
         return _loaded[data_dir]
 
 

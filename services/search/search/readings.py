@@ -28,8 +28,22 @@ from itertools import product
 
 import yaml
 
+from rescue_chassis import heap
+
 # pypinyin is imported where it is first needed: its dictionaries take ~45 MB,
 # which a search service that never matches a name should not carry at idle.
+
+
+@cache
+def pypinyin():
+    """pypinyin, imported on first use; its dictionaries (hundreds of thousands of
+    objects, kept for good) then go out of the garbage collector's way."""
+    import pypinyin
+    import pypinyin.pinyin_dict
+
+    heap.settle(collect=False)  # no full pass now: the event loop may be waiting
+    return pypinyin
+
 
 #: At most this many reading combinations of one name are produced: a name of
 #: four characters with three readings each already gives 81.
@@ -60,9 +74,7 @@ def toneless(text: str) -> str:
 def syllables() -> frozenset[str]:
     """Every toneless syllable of Mandarin that pypinyin knows (about 410)."""
     found: set[str] = set()
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    for readings in pinyin_dict.values():
+    for readings in pypinyin().pinyin_dict.pinyin_dict.values():
         for reading in readings.split(","):
             syllable = toneless(reading)
             if syllable.isalpha():
@@ -81,9 +93,7 @@ def char_readings(ch: str) -> tuple[str, ...]:
     if not is_han(ch):
         return (ch.lower(),)
     extra = corrections()["characters"].get(ch, ())
-    from pypinyin import Style, pinyin
-
-    found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
+    found = pypinyin().pinyin(ch, style=pypinyin().Style.NORMAL, heteronym=True, errors="ignore")
     readings = [r for r in extra]
     for r in found[0] if found else ():
         r = r.replace("ü", "v")
