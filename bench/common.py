@@ -59,6 +59,14 @@ def latency_summary(ms: Sequence[float]) -> dict[str, float]:
     }
 
 
+def time_slots(points: Sequence[tuple[float, float]], width: float) -> list[tuple[float, list]]:
+    """(time, value) points grouped by slots of ``width`` seconds: [(slot start, values)]."""
+    slots: dict[int, list[float]] = {}
+    for at, value in points:
+        slots.setdefault(math.floor(at / width), []).append(value)
+    return [(index * width, slots[index]) for index in sorted(slots)]
+
+
 def verdict(value: float, target: float, *, at_most: bool) -> str:
     ok = value <= target if at_most else value >= target
     return "PASS" if ok else "FAIL"

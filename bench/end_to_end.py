@@ -51,8 +51,10 @@ from common import (
     cpu_table,
     emit,
     latency_summary,
+    median,
     network_processes,
     out,
+    time_slots,
     verdict,
 )
 
@@ -168,7 +170,8 @@ async def event_ids_by_person(bootstrap: str, within: float = 20.0) -> dict[str,
         await consumer.stop()
 
 
-async def latencies_ms(net, person_ids: list[str]) -> list[float]:
+async def latencies_ms(net, person_ids: list[str]) -> list[tuple[float, float]]:
+    """(seconds since the first admission, latency in ms) of each admission that arrived."""
     wanted = set(person_ids)
     by_event = await event_ids_by_person(net.broker.bootstrap_servers)
     intake = await asyncpg.connect(net.postgres.dsn("intake"))
@@ -191,12 +194,14 @@ async def latencies_ms(net, person_ids: list[str]) -> list[float]:
         await intake.close()
         await followup.close()
     result = []
+    start = min(admitted.values(), default=None)
     for row in processed:
         person = by_event.get(row["event_id"])
         if person in wanted and person in admitted:
             delta = row["processed_at"] - admitted[person]
-            result.append(delta.total_seconds() * 1000)
-    return result
+            at = (admitted[person] - start).total_seconds()
+            result.append((at, delta.total_seconds() * 1000))
+    return sorted(result)
 
 
 # The services on the measured path: the admission's (intake, with its relay) and
@@ -243,13 +248,13 @@ async def measure(net, args) -> list[dict]:
     runs = []
     for rate in args.rates:
         run = await load_at(net, token, rate, args.seconds, args.drain)
-        report(run)
+        report(run, args.timeline)
         runs.append(run)
     return runs
 
 
-def report(run: dict) -> None:
-    ms = run["latencies_ms"]
+def report(run: dict, timeline: bool) -> None:
+    ms = [latency for _, latency in run["latencies_ms"]]
     if not ms:
         shown = {k: v for k, v in run.items() if k != "cpu_seconds"}
         out(f"no admission reached followup: {shown}")
@@ -263,6 +268,11 @@ def report(run: dict) -> None:
         f"{run['arrived']}/{run['admitted']} admitted ({run['failures']} requests failed); "
         f"target p99 ≤ {TARGET_P99_MS:g} ms: {verdict(summary['p99'], TARGET_P99_MS, at_most=True)}"
     )
+    if timeline:
+        # A pause (a GC pass, a rebalance, a checkpoint) shows as one slow slot.
+        out("  latency by admission time (0.5 s slots): p50 / max ms")
+        for slot, values in time_slots(run["latencies_ms"], 0.5):
+            out(f"  {slot:6.1f} s  n={len(values):4d}  {median(values):7.1f} / {max(values):7.1f}")
     out(f"CPU while it ran ({run['cpu_wall_seconds']:.1f} s, until the last one arrived):")
     for line in cpu_table(run["cpu_seconds"], run["cpu_wall_seconds"], max(run["admitted"], 1)):
         out(line)
@@ -311,6 +321,9 @@ if __name__ == "__main__":
         type=lambda text: [float(r) for r in text.split(",")],
         default=[200.0],
         help="admissions per second; several (50,100,200) run one after another",
+    )
+    parser.add_argument(
+        "--timeline", action="store_true", help="latency by admission time, in 0.5 s slots"
     )
     parser.add_argument(
         "--services",

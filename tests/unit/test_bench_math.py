@@ -105,3 +105,8 @@ def test_the_cpu_table_shows_each_process_per_admission_and_in_cores():
     assert lines[1].split() == ["intake", "2.00", "0.20"]
     assert lines[2].split() == ["followup", "0.50", "0.05"]
     assert lines[3].split()[:3] == ["all", "2.50", "0.25"]
+
+
+def test_time_slots_group_points_by_when_they_happened():
+    points = [(0.1, 5.0), (0.4, 7.0), (0.6, 100.0), (1.7, 9.0)]
+    assert bench.time_slots(points, 0.5) == [(0.0, [5.0, 7.0]), (0.5, [100.0]), (1.5, [9.0])]
