@@ -210,9 +210,19 @@ async def latencies_ms(net, person_ids: list[str]) -> list[tuple[float, float]]:
 PATH_SERVICES = ("intake", "followup")
 
 
-async def load_at(net, token: str, rate: float, seconds: float, drain: float) -> dict:
-    """One open-loop run at ``rate``: latencies and the CPU each process used."""
+async def load_at(
+    net, token: str, rate: float, seconds: float, drain: float, warmup: float
+) -> dict:
+    """One open-loop run at ``rate``: latencies and the CPU each process used.
+
+    The first ``warmup`` seconds at the rate are not measured: going from idle to a
+    new rate opens pooled connections and prepares statements for larger batches,
+    a transient of about half a second (``--warmup-seconds 0`` shows it)."""
     followup_dsn = net.postgres.dsn("followup")
+    if warmup > 0:
+        before = await inbox_count(followup_dsn)
+        warm = await send_open_loop(net.services["intake"].url, token, rate, int(rate * warmup))
+        await wait_for_inbox(followup_dsn, before + len(warm["person_ids"]), within=drain)
     before = await inbox_count(followup_dsn)
     count = int(rate * seconds)
     out(f"load: {count} admissions at {rate:g}/s for {seconds:g} s, open loop")
@@ -247,7 +257,7 @@ async def measure(net, args) -> list[dict]:
     out(f"warm-up: {got}/{len(warm['person_ids'])} admissions reached followup")
     runs = []
     for rate in args.rates:
-        run = await load_at(net, token, rate, args.seconds, args.drain)
+        run = await load_at(net, token, rate, args.seconds, args.drain, args.warmup_seconds)
         report(run, args.timeline)
         runs.append(run)
     return runs
@@ -321,6 +331,12 @@ if __name__ == "__main__":
         type=lambda text: [float(r) for r in text.split(",")],
         default=[200.0],
         help="admissions per second; several (50,100,200) run one after another",
+    )
+    parser.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=2.0,
+        help="seconds at each rate before measuring it (0: measure the ramp from idle too)",
     )
     parser.add_argument(
         "--timeline", action="store_true", help="latency by admission time, in 0.5 s slots"

@@ -28,9 +28,10 @@ import os
 import sys
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
@@ -69,6 +70,8 @@ class Principal:
     subject: str
     station_id: str
     roles: frozenset[str]
+    # When the token that named this caller expires (its exp claim, epoch seconds).
+    expires_at: float | None = field(default=None, compare=False)
 
     def has_any(self, *roles: Role) -> bool:
         return any(r.value in self.roles for r in roles)
@@ -177,7 +180,13 @@ def principal_from_claims(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise invalid_token("subject", "The token names no subject (claim sub).")
-    return Principal(subject=subject, station_id=station, roles=frozenset(roles))
+    expires = claims.get("exp")
+    return Principal(
+        subject=subject,
+        station_id=station,
+        roles=frozenset(roles),
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
+    )
 
 
 # ------------------------------------------------------------- verifiers ---
@@ -238,6 +247,46 @@ class JwksVerifier:
         return principal_from_claims(claims, self.mapping)
 
 
+class RecentlyVerified:
+    """Tokens this process verified in the last ``max_age`` seconds, with the caller
+    each named. A station app sends the same bearer token with every request, and
+    parsing and checking it again each time was a few percent of an admission's
+    CPU (far more with an identity provider's RSA signatures). A token is never
+    trusted past its own ``exp``; a failed check is never remembered; and a key
+    the identity provider withdrew stops being honoured within ``max_age``."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        max_age: float = 60.0,
+        max_tokens: int = 4096,
+        clock=time.time,
+    ) -> None:
+        self.verifier = verifier
+        self.max_age = max_age
+        self.max_tokens = max_tokens
+        self.clock = clock
+        self._known: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def verify(self, token: str) -> Principal:
+        now = self.clock()
+        known = self._known.get(token)
+        if known is not None:
+            principal, until = known
+            if now < until:
+                return principal
+            del self._known[token]
+        principal = await self.verifier.verify(token)  # raises for a bad token
+        until = now + self.max_age
+        if principal.expires_at is not None:
+            until = min(until, principal.expires_at)
+        self._known[token] = (principal, until)
+        while len(self._known) > self.max_tokens:
+            self._known.popitem(last=False)  # the oldest
+        return principal
+
+
 def verifier_for(settings: ServiceSettings) -> TokenVerifier:
     """The verifier the settings ask for (see the module docstring)."""
     if not settings.oidc_enabled:
@@ -265,13 +314,17 @@ def verifier_for(settings: ServiceSettings) -> TokenVerifier:
     return JwksVerifier(oidc, mapping)
 
 
-def _verifier(request: Request) -> TokenVerifier:
-    """One verifier per app (its JWKS cache lives as long as the app)."""
-    state = request.app.state
+def app_verifier(state) -> TokenVerifier:
+    """One verifier per app: its JWKS cache and the tokens it recently verified live
+    as long as the app (the input limits read the caller from it too)."""
     verifier = getattr(state, "token_verifier", None)
     if verifier is None:
-        verifier = state.token_verifier = verifier_for(state.runtime.settings)
+        verifier = state.token_verifier = RecentlyVerified(verifier_for(state.runtime.settings))
     return verifier
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    return app_verifier(request.app.state)
 
 
 async def _principal(

@@ -32,6 +32,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
             app,
             host=args.host,
             port=args.port,
+            http="httptools",  # the C parser (a chassis dependency), not h11
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,

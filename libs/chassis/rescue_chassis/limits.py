@@ -180,9 +180,9 @@ def _verifier(scope: dict[str, Any]):
         return None
     verifier = getattr(state, "token_verifier", None)
     if verifier is None and getattr(state, "runtime", None) is not None:
-        from rescue_chassis.auth import verifier_for
+        from rescue_chassis.auth import app_verifier
 
-        verifier = state.token_verifier = verifier_for(state.runtime.settings)
+        verifier = app_verifier(state)
     return verifier
 
 

@@ -47,7 +47,7 @@ def handlers(runtime: Runtime):
         )
         session.add(case)
         await session.flush()
-        await index_case_names(session, case)
+        await index_case_names(session, case, new=True)
         open_tasks(session, case)
         await runtime.outbox.stage(
             session,

@@ -156,11 +156,15 @@ async def _clues_by_case(session: AsyncSession, case_ids: list[uuid.UUID]) -> di
     return found
 
 
-async def index_case_names(session: AsyncSession, case: SearchCase) -> None:
+async def index_case_names(session: AsyncSession, case: SearchCase, *, new: bool = False) -> None:
     """Every name the person gave, heard in the clues or confirmed goes into the name
     index of the network's history (kept when the case closes: a person who comes
-    back is found by name)."""
-    clue_names = (await session.scalars(select(Clue.names).where(Clue.case_id == case.id))).all()
+    back is found by name). A ``new`` case has no clues and nothing indexed yet."""
+    clue_names = (
+        ()
+        if new
+        else (await session.scalars(select(Clue.names).where(Clue.case_id == case.id))).all()
+    )
     names = [*split_names(case.stated_names), *(n for ns in clue_names for n in ns)]
     if case.full_name:
         names.append(case.full_name)
@@ -171,6 +175,7 @@ async def index_case_names(session: AsyncSession, case: SearchCase) -> None:
         station_id=case.station_id,
         names=names,
         person_id=case.person_id,
+        replacing=not new,
     )
 
 

@@ -554,9 +554,11 @@ async def index_names(
     station_id: str,
     names: Iterable[str],
     person_id: uuid.UUID | None = None,
+    replacing: bool = True,
 ) -> int:
     """Make the record's indexed names exactly ``names`` (e.g. a case's stated
-    names and its full name once known); the number of readings indexed."""
+    names and its full name once known); the number of readings indexed.
+    ``replacing=False``: the record has nothing indexed yet, nothing to remove."""
     keep: list[str] = []
     total = 0
     for name in names:
@@ -570,14 +572,15 @@ async def index_names(
         )
         if name_keys(name).name:
             keep.append(name_keys(name).name[:100])
-    table = NameEntry.__table__
-    await session.execute(
-        delete(table).where(
-            table.c.record_kind == record_kind,
-            table.c.record_id == record_id,
-            table.c.name.not_in(keep),
+    if replacing:
+        table = NameEntry.__table__
+        await session.execute(
+            delete(table).where(
+                table.c.record_kind == record_kind,
+                table.c.record_id == record_id,
+                table.c.name.not_in(keep),
+            )
         )
-    )
     return total
 
 
