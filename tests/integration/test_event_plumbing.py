@@ -38,6 +38,9 @@ from search.tables import SearchCase
 
 pytestmark = pytest.mark.integration
 
+# Three attempts, milliseconds apart: a failing handler reaches its dead letter fast.
+QUICK_RETRIES = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05)
+
 
 def admission(person_id: uuid.UUID | None = None) -> PersonAdmittedV1:
     now = datetime.now(UTC)
@@ -329,7 +332,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
     consumer = a_consumer(
         runtime,
         {PersonAdmittedV1: flaky},
-        RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05),
+        QUICK_RETRIES,
     )
     await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **await kafka_message(event))
     running.start(consumer.run())
@@ -426,7 +429,7 @@ async def test_a_handler_failing_in_a_fetch_costs_the_others_nothing(runtime):
     consumer = a_consumer(
         runtime,
         {PersonAdmittedV1: failing_for_bad},
-        RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05),
+        QUICK_RETRIES,
     )
     records = as_fetched([await kafka_message(e) for e in (good, bad, later)])
 
