@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.problems import Problem, invalid
+from rescue_events.driver import in_transaction, jsonb, run
 
 HEADER = "Idempotency-Key"
 
@@ -62,18 +63,29 @@ class IdempotentRequest:
             return
         # ON CONFLICT instead of a savepoint: one round trip, and a key taken by a
         # concurrent request (it waited for that request's commit) is a 409.
-        stored = await session.scalar(
-            pg_insert(self.table)
-            .values(
-                key=self.key,
-                subject=self.subject,
-                request_hash=self.request_hash,
-                status_code=status,
-                response=response,
+        # On the driver (rescue_events.driver) once check() has begun the transaction.
+        driver = await in_transaction(session)
+        if driver is not None:
+            sql = (
+                f"INSERT INTO {self.table.name} (key, subject, request_hash, status_code, "
+                "response) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (key, subject) DO NOTHING RETURNING key"
             )
-            .on_conflict_do_nothing(index_elements=["key", "subject"])
-            .returning(self.table.c.key)
-        )
+            args = (self.key, self.subject, self.request_hash, status, jsonb(response))
+            stored = await run(sql, driver.fetchval(sql, *args))
+        else:
+            stored = await session.scalar(
+                pg_insert(self.table)
+                .values(
+                    key=self.key,
+                    subject=self.subject,
+                    request_hash=self.request_hash,
+                    status_code=status,
+                    response=response,
+                )
+                .on_conflict_do_nothing(index_elements=["key", "subject"])
+                .returning(self.table.c.key)
+            )
         if stored is None:
             raise Problem(
                 409,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rescue_events import context
 from rescue_events.contracts.base import EventContract
+from rescue_events.driver import in_transaction, jsonb, run
 from rescue_events.envelope import Envelope
 from rescue_events.registry import Registry, registry
 
@@ -79,13 +80,30 @@ class Outbox:
     ) -> None:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
+        rows = [list(h) for h in headers]
+        driver = await in_transaction(session)
+        if driver is not None:  # the usual case: the business rows are written already
+            sql = self.insert_sql
+            args = (event_id, topic, key, jsonb(rows), payload, jsonb(carrier))
+            await run(sql, driver.execute(sql, *args))
+            return
         await session.execute(
             insert(self.table).values(
                 event_id=event_id,
                 topic=topic,
                 message_key=key,
-                headers=[list(h) for h in headers],
+                headers=rows,
                 payload=payload,
                 trace_context=carrier,
             )
+        )
+
+    @property
+    def insert_sql(self) -> str:
+        """One outbox row, for the driver (rescue_events.driver): event id, topic,
+        key, headers (JSONB text), payload, trace context (JSONB text)."""
+        name = f"{self.table.schema}.{self.table.name}" if self.table.schema else self.table.name
+        return (
+            f"INSERT INTO {name} (event_id, topic, message_key, headers, payload, trace_context) "
+            "VALUES ($1, $2, $3, $4, $5, $6)"
         )

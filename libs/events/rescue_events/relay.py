@@ -14,7 +14,6 @@ event is usually on its way within milliseconds of the commit; a slow sweep
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterable
 
@@ -25,6 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from rescue_events.driver import from_jsonb
 from rescue_events.kafka import KafkaSettings, ensure_topics
 from rescue_events.registry import Topic
 from rescue_events.tables import OUTBOX_CHANNEL
@@ -174,7 +174,7 @@ class OutboxRelay:
         pending = []
         spans = []
         for row in rows:
-            parent = propagate.extract(_json(row["trace_context"]) or {})
+            parent = propagate.extract(from_jsonb(row["trace_context"]) or {})
             span = tracer.start_span(
                 f"{row['topic']} publish",
                 context=parent,
@@ -189,7 +189,7 @@ class OutboxRelay:
             )
             carrier: dict[str, str] = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
-            headers = [(name, value.encode()) for name, value in _json(row["headers"])]
+            headers = [(name, value.encode()) for name, value in from_jsonb(row["headers"])]
             headers += [(name, value.encode()) for name, value in carrier.items()]
             spans.append(span)
             try:
@@ -216,9 +216,3 @@ class OutboxRelay:
                 outcomes.append(None)
             span.end()
         return outcomes
-
-
-def _json(value):
-    """A JSONB column as the driver hands it over: decoded by the codec SQLAlchemy's
-    asyncpg dialect installs on its connections, or text without one."""
-    return json.loads(value) if isinstance(value, str) else value
