@@ -20,6 +20,7 @@ from rescue_ops.render import display_width, table
 
 from rescue_chassis.auth import verify_token
 from rescue_chassis.network import StationKind, load_network
+from rescue_localnet.broker import free_ports
 
 SECRET = "unit-test-ops-secret-" + "q" * 32
 HUANGCHUAN = [
@@ -345,14 +346,8 @@ def test_tables_align_chinese_text():
 # -- services that do not answer ---------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_an_unreachable_service_is_reported_with_a_non_zero_exit(capsys):
-    ports = {name: free_port() for name in SERVICES}
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     argv = ["health"]
     for name, port in ports.items():
         argv += ["--url", f"{name}=http://127.0.0.1:{port}"]

@@ -61,7 +61,7 @@ from rescue_chassis.auth import Principal, Role, require_roles
 from rescue_chassis.problems import PROBLEM_JSON, TYPE_BASE
 from rescue_events.contracts.audit import AuditAction, AuditRecordedV1
 from rescue_events.contracts.topics import AUDIT_EVENTS
-from rescue_events.driver import jsonb, run
+from rescue_events.driver import jsonb, own_transaction, run
 from rescue_events.envelope import Envelope
 from rescue_events.registry import registry
 
@@ -370,20 +370,8 @@ class AuditTrail:
     async def _write(self, group: list[tuple[Access, dict[str, str]]]) -> list[AuditRecordedV1]:
         # On the driver (rescue_events.driver): a group follows nearly every request,
         # and SQLAlchemy's execution layer cost several times its four statements.
-        async with self.runtime.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            transaction = driver.transaction()
-            await run("BEGIN", transaction.start())
-            try:
-                events = await self._append(driver, group)
-            except BaseException:
-                try:
-                    await transaction.rollback()
-                except Exception:  # the connection is gone: never back to the pool
-                    await conn.invalidate()
-                raise
-            await run("COMMIT", transaction.commit())
-            return events
+        async with own_transaction(self.runtime.engine) as driver:
+            return await self._append(driver, group)
 
     async def _append(self, driver, group) -> list[AuditRecordedV1]:
         # Serialise appends across processes; READ COMMITTED: the next statement

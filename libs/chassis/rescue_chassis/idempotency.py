@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.problems import Problem, invalid
-from rescue_events.driver import in_transaction, jsonb, run
+from rescue_events.driver import in_transaction, jsonb, run, table_name
 
 HEADER = "Idempotency-Key"
 
@@ -67,7 +67,7 @@ class IdempotentRequest:
         driver = await in_transaction(session)
         if driver is not None:
             sql = (
-                f"INSERT INTO {self.table.name} (key, subject, request_hash, status_code, "
+                f"INSERT INTO {table_name(self.table)} (key, subject, request_hash, status_code, "
                 "response) VALUES ($1, $2, $3, $4, $5) "
                 "ON CONFLICT (key, subject) DO NOTHING RETURNING key"
             )

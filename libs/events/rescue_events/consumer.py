@@ -297,7 +297,7 @@ class EventConsumer:
                 readable.append((i, read))
         if len(readable) == 1:
             i, read = readable[0]
-            outcomes[i] = await self.handle(read.record)
+            outcomes[i] = await self.handle(read.record, read=read)
         elif readable:
             try:
                 together = await self._apply_together([read for _, read in readable])
@@ -310,7 +310,7 @@ class EventConsumer:
                 )
                 for i, read in readable:
                     tried = 1 if read is failure.failed and not is_transient(failure.cause) else 0
-                    outcomes[i] = await self.handle(read.record, tried=tried)
+                    outcomes[i] = await self.handle(read.record, tried=tried, read=read)
             else:
                 for (i, _), outcome in zip(readable, together, strict=True):
                     outcomes[i] = outcome
@@ -356,10 +356,13 @@ class EventConsumer:
 
     # -- one record -------------------------------------------------------------
 
-    async def handle(self, record: ReceivedRecord, *, tried: int = 0) -> Outcome:
-        """Apply one record on its own; ``tried`` attempts were already made."""
+    async def handle(
+        self, record: ReceivedRecord, *, tried: int = 0, read: _Readable | None = None
+    ) -> Outcome:
+        """Apply one record on its own; ``tried`` attempts were already made, and
+        ``read`` is the record already read (handle_batch's), not to be read again."""
         with self._span(record) as span:
-            outcome = await self._process(record, replaying=False, tried=tried)
+            outcome = await self._process(record, replaying=False, tried=tried, read=read)
             span.set_attribute("rescue.outcome", outcome.value)
             if outcome is Outcome.DEAD_LETTERED:
                 span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
@@ -417,17 +420,26 @@ class EventConsumer:
             )
         return _Readable(record, envelope, event, handler)
 
-    async def _process(self, record: ReceivedRecord, *, replaying: bool, tried: int = 0) -> Outcome:
+    async def _process(
+        self,
+        record: ReceivedRecord,
+        *,
+        replaying: bool,
+        tried: int = 0,
+        read: _Readable | None = None,
+    ) -> Outcome:
         async def reject(reason: DeadLetterReason, error: str, envelope=None, attempts=1):
             if replaying:
                 raise ReplayFailed(reason, error)
             return await self._dead_letter(record, reason, error, envelope, attempts)
 
-        read = self._read(record)
         if read is None:
-            return Outcome.IGNORED
-        if isinstance(read, _Unreadable):
-            return await reject(read.reason, read.error, read.envelope)
+            found = self._read(record)
+            if found is None:
+                return Outcome.IGNORED
+            if isinstance(found, _Unreadable):
+                return await reject(found.reason, found.error, found.envelope)
+            read = found
         envelope, event, handler = read.envelope, read.event, read.handler
 
         attempt = tried

@@ -20,12 +20,14 @@ Two rules keep the two in step:
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 T = TypeVar("T")
 
@@ -38,12 +40,41 @@ _LOST = (
 )
 
 
+def table_name(table: Table) -> str:
+    """The table's name as the driver's SQL text writes it (with its schema, if any)."""
+    return f"{table.schema}.{table.name}" if table.schema else table.name
+
+
+async def _driver_of(connection: AsyncConnection) -> Any:
+    return (await connection.get_raw_connection()).driver_connection
+
+
 async def in_transaction(executor: AsyncSession | AsyncConnection) -> Any | None:
     """The asyncpg connection of ``executor``'s transaction, or None if no statement
     has begun it yet."""
     connection = await executor.connection() if isinstance(executor, AsyncSession) else executor
-    driver = (await connection.get_raw_connection()).driver_connection
+    driver = await _driver_of(connection)
     return driver if driver.is_in_transaction() else None
+
+
+@asynccontextmanager
+async def own_transaction(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's driver in a transaction of its own (the relay's sweep,
+    the audit's group): committed at the end, rolled back on any error. A connection
+    whose rollback fails is gone: it is dropped, never put back mid-transaction."""
+    async with engine.connect() as connection:
+        driver = await _driver_of(connection)
+        transaction = driver.transaction()
+        await run("BEGIN", transaction.start())
+        try:
+            yield driver
+        except BaseException:
+            try:
+                await transaction.rollback()
+            except Exception:
+                await connection.invalidate()
+            raise
+        await run("COMMIT", transaction.commit())
 
 
 async def run(statement: str, call: Awaitable[T]) -> T:

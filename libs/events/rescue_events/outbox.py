@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 
 from opentelemetry import propagate
 from sqlalchemy import Table, insert
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rescue_events import context
 from rescue_events.contracts.base import EventContract
-from rescue_events.driver import in_transaction, jsonb, run
+from rescue_events.driver import in_transaction, jsonb, run, table_name
 from rescue_events.envelope import Envelope
 from rescue_events.registry import Registry, registry
 
@@ -98,12 +99,12 @@ class Outbox:
             )
         )
 
-    @property
+    @cached_property
     def insert_sql(self) -> str:
         """One outbox row, for the driver (rescue_events.driver): event id, topic,
         key, headers (JSONB text), payload, trace context (JSONB text)."""
-        name = f"{self.table.schema}.{self.table.name}" if self.table.schema else self.table.name
         return (
-            f"INSERT INTO {name} (event_id, topic, message_key, headers, payload, trace_context) "
+            f"INSERT INTO {table_name(self.table)} "
+            "(event_id, topic, message_key, headers, payload, trace_context) "
             "VALUES ($1, $2, $3, $4, $5, $6)"
         )

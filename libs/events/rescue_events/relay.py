@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rescue_events.driver import from_jsonb
+from rescue_events.driver import from_jsonb, own_transaction, run, table_name
 from rescue_events.kafka import KafkaSettings, ensure_topics
 from rescue_events.registry import Topic
 from rescue_events.tables import OUTBOX_CHANNEL
@@ -54,8 +54,7 @@ class OutboxRelay:
         self.topics = list(topics)
         self.batch_size = batch_size
         self.idle_sweep_seconds = idle_sweep_seconds
-        # The service's own outbox table (rescue_events.tables).
-        name = f"{table.schema}.{table.name}" if table.schema else table.name
+        name = table_name(table)  # the service's own outbox (rescue_events.tables)
         # One relay per database sweeps at a time (the lock, held to the commit);
         # SKIP LOCKED keeps a second one from waiting on rows the first has picked.
         self._pick = (
@@ -149,21 +148,19 @@ class OutboxRelay:
         # driver connection, with the lock and the pick in one statement, it costs
         # three round trips (begin, pick, delete + commit) and a fraction of the CPU
         # SQLAlchemy's execution layer takes for the same statements.
-        async with self.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            async with driver.transaction():
-                rows = await driver.fetch(self._pick, _RELAY_LOCK_KEY, self.batch_size)
-                if not rows:
-                    return 0
-                outcomes = await self._publish(rows)
-                acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
-                failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
-                if acked:
-                    await driver.execute(self._delete, acked)
-                for row_id, error in failed:
-                    await driver.execute(self._failed, row_id, str(error)[:2000])
+        async with own_transaction(self.engine) as driver:
+            rows = await run(self._pick, driver.fetch(self._pick, _RELAY_LOCK_KEY, self.batch_size))
+            if not rows:
+                return 0
+            outcomes = await self._publish(rows)
+            acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
+            failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
+            if acked:
+                await run(self._delete, driver.execute(self._delete, acked))
+            for row_id, error in failed:
+                await run(self._failed, driver.execute(self._failed, row_id, str(error)[:2000]))
         if failed:
-            # Keep the rows and let run() back off and reconnect.
+            # Keep the rows and let OutboxRelay.run() back off and reconnect.
             raise KafkaError(
                 f"{len(failed)} of {len(rows)} events not acknowledged: {failed[0][1]}"
             )
