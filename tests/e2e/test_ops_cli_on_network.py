@@ -20,7 +20,8 @@ pytestmark = pytest.mark.e2e
 def ops(network, urls, capsys, monkeypatch):
     for name in ("TOKEN", "DEV_JWT_SECRET"):
         monkeypatch.delenv(f"RESCUE_OPS_{name}", raising=False)
-    options = ["--dev-secret", network.jwt_secret]
+    # "=": a random secret may begin with "-", which argparse would take for an option.
+    options = [f"--dev-secret={network.jwt_secret}"]
     for name, url in urls.items():
         options += ["--url", f"{name}={url}"]
 
