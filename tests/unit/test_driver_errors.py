@@ -56,3 +56,25 @@ def test_jsonb_goes_as_text_and_comes_back_decoded_either_way():
     value = {"person_id": "b9d7…", "names": ["王小明"]}
     assert from_jsonb(jsonb(value)) == value  # text, as asyncpg's own codec gives it
     assert from_jsonb(value) == value  # already decoded by SQLAlchemy's codec
+
+
+async def test_a_lost_connection_wrapped_by_sqlalchemys_adapter_is_still_transient():
+    """``begun`` begins through SQLAlchemy's asyncpg adapter, which wraps the driver's
+    error in a DBAPI error of its own: read through, it is a lost connection still."""
+    lost = asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    async def adapter_begin():
+        try:
+            raise lost
+        except asyncpg.PostgresError as exc:
+            raise RuntimeError("adapter's InterfaceError") from exc
+
+    with pytest.raises(OperationalError) as raised:
+        await run("BEGIN", adapter_begin())
+    assert raised.value.orig is lost
+    assert is_transient(raised.value)
+
+
+async def test_an_error_that_is_not_the_drivers_passes_unchanged():
+    with pytest.raises(KeyError):
+        await run("SELECT …", failing(KeyError("not a database error")))

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -46,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rescue_events.context import CausalContext, caused_by
 from rescue_events.contracts.base import EventContract
+from rescue_events.driver import begun, run, table_name
 from rescue_events.envelope import TRACE_HEADERS, Envelope, MalformedEnvelope, trace_carrier
 from rescue_events.kafka import KafkaSettings, ensure_topics
 from rescue_events.outbox import Outbox
@@ -320,24 +322,11 @@ class EventConsumer:
     async def _apply_together(self, batch: list[_Readable]) -> list[Outcome]:
         """All of ``batch`` in one transaction: one inbox insert for every event,
         then each first-time event's handler, in order. Raises _BatchFailed."""
-        inbox = self.tables.inbox
         outcomes: list[Outcome] = []
         failed: _Readable | None = None
         try:
             async with self.sessions() as session, session.begin():
-                # Parameters as a list, not .values([...]): SQLAlchemy then sends one
-                # multi-row INSERT from a cached statement (its "insertmanyvalues")
-                # instead of compiling a new one for every batch.
-                new = set(
-                    (
-                        await session.execute(
-                            pg_insert(inbox)
-                            .on_conflict_do_nothing(constraint="inbox_pkey")
-                            .returning(inbox.c.event_id),
-                            [self._inbox_row(read.record, read.envelope) for read in batch],
-                        )
-                    ).scalars()
-                )
+                new = await self._record_in_inbox(session, batch)
                 for read in batch:
                     with self._span(read.record) as span:
                         if read.envelope.id not in new:  # seen before, or twice in this batch
@@ -473,31 +462,41 @@ class EventConsumer:
                 await asyncio.sleep(self.retry.delay(attempt))
 
     async def _apply(self, record, envelope: Envelope, event: EventContract, handler) -> bool:
-        inbox = self.tables.inbox
         async with self.sessions() as session, session.begin():
-            first_time = (
-                await session.execute(
-                    pg_insert(inbox)
-                    .values(**self._inbox_row(record, envelope))
-                    .on_conflict_do_nothing(constraint="inbox_pkey")
-                    .returning(inbox.c.event_id)
-                )
-            ).first()
-            if first_time is None:
+            if not await self._record_in_inbox(
+                session, [_Readable(record, envelope, event, handler)]
+            ):
                 return False
             with caused_by(_causal(envelope)):
                 await handler(session, event, envelope)
         return True
 
-    def _inbox_row(self, record: ReceivedRecord, envelope: Envelope) -> dict:
-        return {
-            "consumer": self.name,
-            "event_id": envelope.id,
-            "event_type": envelope.type,
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-        }
+    async def _record_in_inbox(self, session: AsyncSession, batch: list[_Readable]) -> set[str]:
+        """Insert the inbox rows of ``batch`` in the session's transaction; the ids of
+        the events seen for the first time (a duplicate, even within ``batch``, is not).
+
+        One statement on the driver (rescue_events.driver) for the whole fetch: it
+        runs once per transaction of every consumer."""
+        driver = await begun(session)
+        columns = (
+            [read.envelope.id for read in batch],
+            [read.envelope.type for read in batch],
+            [read.record.topic for read in batch],
+            [read.record.partition for read in batch],
+            [read.record.offset for read in batch],
+        )
+        sql = self._inbox_sql
+        rows = await run(sql, driver.fetch(sql, self.name, *columns))
+        return {row[0] for row in rows}
+
+    @cached_property
+    def _inbox_sql(self) -> str:
+        return (
+            f"INSERT INTO {table_name(self.tables.inbox)} "
+            '(consumer, event_id, event_type, topic, partition, "offset") '
+            "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[]) "
+            "ON CONFLICT ON CONSTRAINT inbox_pkey DO NOTHING RETURNING event_id"
+        )
 
     # -- dead letters -----------------------------------------------------------
 

@@ -4,13 +4,16 @@ Every write stages events, stores an idempotency key, and appends an audit
 entry. Through SQLAlchemy's execution layer one such INSERT costs about 150 µs
 of CPU; on the driver about 20 µs (measured on this machine). The plumbing's
 statements are few, fixed and written once, so they go to the driver; the
-business code keeps the ORM.
+business code keeps the ORM, except the few statements a consumer runs for every
+admission of the network (its hot path: ``begun``), measured by
+bench/consumer_cost.py.
 
 Two rules keep the two in step:
 
 - SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first
   statement it executes: a driver statement is sent only inside a transaction
-  already begun (``in_transaction``); before that, the caller uses SQLAlchemy.
+  already begun (``in_transaction``); before that, the caller uses SQLAlchemy,
+  or ``begun`` begins it the adapter's way.
 - The driver's errors come out as SQLAlchemy's (``run``), so everything that
   reads them reads them as before: a lost connection is an OperationalError with
   ``connection_invalidated`` (a 503 with Retry-After in a request, a transient
@@ -25,7 +28,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -49,12 +52,53 @@ async def _driver_of(connection: AsyncConnection) -> Any:
     return (await connection.get_raw_connection()).driver_connection
 
 
+_CACHED = "rescue_events.driver"
+
+
 async def in_transaction(executor: AsyncSession | AsyncConnection) -> Any | None:
     """The asyncpg connection of ``executor``'s transaction, or None if no statement
-    has begun it yet."""
-    connection = await executor.connection() if isinstance(executor, AsyncSession) else executor
+    has begun it yet.
+
+    A session remembers it for the rest of its transaction (in ``session.info``,
+    with the transaction it belongs to): finding it costs two greenlet hops, more
+    than the statement a consumer then sends for each event."""
+    if isinstance(executor, AsyncSession):
+        transaction = executor.sync_session.get_transaction()
+        cached = executor.info.get(_CACHED)
+        if cached is not None and transaction is not None and cached[0] is transaction:
+            return cached[1]
+        connection = await executor.connection()
+    else:
+        connection = executor
     driver = await _driver_of(connection)
-    return driver if driver.is_in_transaction() else None
+    if not driver.is_in_transaction():
+        return None
+    if isinstance(executor, AsyncSession):
+        executor.info[_CACHED] = (executor.sync_session.get_transaction(), driver)
+    return driver
+
+
+async def begun(session: AsyncSession) -> Any:
+    """The asyncpg connection of ``session``'s transaction, begun if no statement has
+    begun it yet, the way SQLAlchemy's adapter begins it, so its commit ends it.
+
+    Changes the session holds are flushed first, as SQLAlchemy's autoflush does
+    before a query: what the caller then reads on the driver includes them."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    driver = await in_transaction(session)
+    if driver is not None:
+        return driver
+    connection = await session.connection()
+    adapter = (await connection.get_raw_connection()).dbapi_connection
+    start = getattr(adapter, "_start_transaction", None)
+    if start is not None and getattr(adapter, "_transaction", None) is None:
+        # What the adapter does before its first statement (SQLAlchemy 2.1, pinned):
+        # BEGIN at the connection's isolation level, tracked for its commit and rollback.
+        await run("BEGIN", start())
+    else:  # an adapter without it: its first statement begins the transaction
+        await session.execute(text("SELECT 1"))
+    return await in_transaction(session)
 
 
 @asynccontextmanager
@@ -78,13 +122,25 @@ async def own_transaction(engine: AsyncEngine) -> AsyncIterator[Any]:
 
 
 async def run(statement: str, call: Awaitable[T]) -> T:
-    """Await a driver call; its errors raised as SQLAlchemy's (see the module docstring)."""
+    """Await a driver call; its errors raised as SQLAlchemy's (see the module docstring).
+
+    A driver error that SQLAlchemy's adapter already wrapped in its own DBAPI error
+    (as its BEGIN does, in ``begun``) is read through to the driver's error."""
     try:
         return await call
-    except _LOST as exc:
-        raise OperationalError(statement, None, exc, connection_invalidated=True) from exc
-    except asyncpg.PostgresError as exc:
-        raise DBAPIError(statement, None, exc) from exc
+    except Exception as exc:
+        translated = _as_sqlalchemy(statement, exc) or _as_sqlalchemy(statement, exc.__cause__)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def _as_sqlalchemy(statement: str, exc: BaseException | None) -> DBAPIError | None:
+    if isinstance(exc, _LOST):
+        return OperationalError(statement, None, exc, connection_invalidated=True)
+    if isinstance(exc, asyncpg.PostgresError):
+        return DBAPIError(statement, None, exc)
+    return None
 
 
 def jsonb(value: Any) -> str:

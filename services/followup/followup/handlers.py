@@ -19,7 +19,19 @@ from rescue_events.contracts import (
     PersonAdmittedV1,
     PersonHandedOverV1,
 )
+from rescue_events.driver import begun, run, table_name
 from rescue_events.envelope import Envelope
+
+# The person's projection, and whether they have a stabilisation record (returned
+# home through the network before): one round trip.
+REMEMBER_PERSON = (
+    f"WITH remembered AS (INSERT INTO {table_name(Person.__table__)} "
+    "(person_id, station_id, categories) VALUES ($1, $2, $3) "
+    "ON CONFLICT (person_id) DO UPDATE SET station_id = excluded.station_id, "
+    "categories = excluded.categories) "
+    f"SELECT EXISTS (SELECT 1 FROM {table_name(StabilisationRecord.__table__)} "
+    "WHERE person_id = $1)"
+)
 
 
 def handlers(runtime: Runtime):
@@ -27,12 +39,13 @@ def handlers(runtime: Runtime):
         session: AsyncSession, event: PersonAdmittedV1, envelope: Envelope
     ) -> None:
         categories = [c.value for c in event.categories]
-        values = dict(station_id=event.station_id, categories=categories)
-        await session.execute(
-            insert(Person)
-            .values(person_id=event.person_id, **values)
-            .on_conflict_do_update(index_elements=[Person.person_id], set_=values)
-        )
+        # Every admission of the network passes here: the projection and "has this
+        # person a stabilisation record?" in one fixed statement on the driver
+        # (rescue_events.driver); the ORM only for a returned person.
+        driver = await begun(session)
+        args = (event.person_id, event.station_id, categories)
+        if not await run(REMEMBER_PERSON, driver.fetchval(REMEMBER_PERSON, *args)):
+            return
         record = await _record_of(session, event.person_id)
         if record is None:
             return

@@ -22,29 +22,44 @@ from rescue_events.contracts import (
     PersonAdmittedV1,
     ReferralStatus,
 )
+from rescue_events.driver import begun, run, table_name
 from rescue_events.envelope import Envelope
+
+REMEMBER_PERSON = (
+    f"INSERT INTO {table_name(Person.__table__)} (person_id, station_id, sex, estimated_age, "
+    "categories, full_name, registered_home_admin_code) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "ON CONFLICT (person_id) DO UPDATE SET station_id = excluded.station_id, "
+    "sex = excluded.sex, estimated_age = excluded.estimated_age, "
+    "categories = excluded.categories, full_name = excluded.full_name, "
+    "registered_home_admin_code = excluded.registered_home_admin_code"
+)
 
 
 def handlers(runtime: Runtime):
     async def when_person_admitted_refer_by_category(
         session: AsyncSession, event: PersonAdmittedV1, envelope: Envelope
     ) -> None:
-        values = dict(
-            station_id=event.station_id,
-            sex=event.sex.value,
-            estimated_age=event.estimated_age,
-            categories=[c.value for c in event.categories],
-            full_name=event.full_name,
-            registered_home_admin_code=event.registered_home_admin_code,
+        categories = [c.value for c in event.categories]
+        # Every admission of the network passes here: the projection in one fixed
+        # statement on the driver (rescue_events.driver); the ORM only when a
+        # mandatory rule applies.
+        driver = await begun(session)
+        args = (
+            event.person_id,
+            event.station_id,
+            event.sex.value,
+            event.estimated_age,
+            categories,
+            event.full_name,
+            event.registered_home_admin_code,
         )
-        await session.execute(
-            insert(Person)
-            .values(person_id=event.person_id, **values)
-            .on_conflict_do_update(index_elements=[Person.person_id], set_=values)
-        )
+        await run(REMEMBER_PERSON, driver.execute(REMEMBER_PERSON, *args))
+        mandatory = rules().for_reasons(categories)
+        if not mandatory:
+            return
         person = await session.get(Person, event.person_id, populate_existing=True)
         now = datetime.now(UTC)
-        for rule in rules().for_reasons(person.categories):
+        for rule in mandatory:
             await open_referral(session, runtime, person, rule, opened_by="rule", now=now)
 
     async def when_identity_confirmed_route_home(

@@ -5,17 +5,46 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import IdentityStatus, PersonAdmittedV1, SearchCaseOpenedV1
+from rescue_events.driver import begun, run, table_name
 from rescue_events.envelope import Envelope
 from search import evidence_handlers, notice_handlers, police_handlers
 from search.domain import notice_due_at
 from search.matching import index_case_names
-from search.tables import SearchCase
-from search.tasks import open_tasks
+from search.tables import SearchCase, SearchTask
+from search.tasks import task_rows
+
+OPEN_CASE_COLUMNS = (
+    "id",
+    "person_id",
+    "station_id",
+    "status",
+    "arrived_at",
+    "opened_at",
+    "notice_due_at",
+    "stated_names",
+    "stated_places",
+    "dialect",
+    "categories",
+    "sex",
+    "estimated_age",
+)
+_case_values = ", ".join(f"${n}" for n in range(1, len(OPEN_CASE_COLUMNS) + 1))
+_tasks = len(OPEN_CASE_COLUMNS)
+OPEN_CASE = (
+    f"WITH opened AS (INSERT INTO {table_name(SearchCase.__table__)} "
+    f"({', '.join(OPEN_CASE_COLUMNS)}) VALUES ({_case_values}) "
+    "ON CONFLICT (person_id) DO NOTHING RETURNING id, station_id), "
+    f"tasks AS (INSERT INTO {table_name(SearchTask.__table__)} "
+    "(id, case_id, station_id, kind, status, due_at) "
+    "SELECT t.id, opened.id, opened.station_id, t.kind, 'open', t.due_at FROM opened, "
+    f"unnest(${_tasks + 1}::uuid[], ${_tasks + 2}::text[], ${_tasks + 3}::timestamptz[]) "
+    "AS t(id, kind, due_at)) "
+    "SELECT id FROM opened"
+)
 
 
 def handlers(runtime: Runtime):
@@ -23,11 +52,6 @@ def handlers(runtime: Runtime):
         session: AsyncSession, event: PersonAdmittedV1, envelope: Envelope
     ) -> None:
         if event.identity_status is not IdentityStatus.UNKNOWN:
-            return
-        existing = await session.scalar(
-            select(SearchCase.id).where(SearchCase.person_id == event.person_id)
-        )
-        if existing is not None:  # the same person admitted again: one case per person
             return
         now = datetime.now(UTC)
         case = SearchCase(
@@ -45,10 +69,20 @@ def handlers(runtime: Runtime):
             sex=event.sex.value,
             estimated_age=event.estimated_age,
         )
-        session.add(case)
-        await session.flush()
+        # Every unidentified admission of the network passes here: the case and its
+        # tasks in one fixed statement on the driver (rescue_events.driver). The same
+        # person admitted again keeps their one case (ON CONFLICT: nothing opened).
+        driver = await begun(session)
+        tasks = task_rows(case)
+        args = (
+            *(getattr(case, column) for column in OPEN_CASE_COLUMNS),
+            [t.id for t in tasks],
+            [t.kind for t in tasks],
+            [t.due_at for t in tasks],
+        )
+        if await run(OPEN_CASE, driver.fetchval(OPEN_CASE, *args)) is None:
+            return
         await index_case_names(session, case, new=True)
-        open_tasks(session, case)
         await runtime.outbox.stage(
             session,
             SearchCaseOpenedV1(

@@ -13,8 +13,9 @@ from search.domain import TaskKind, task_due_at
 from search.tables import SearchCase, SearchTask
 
 
-def open_tasks(session: AsyncSession, case: SearchCase) -> list[SearchTask]:
-    tasks = [
+def task_rows(case: SearchCase) -> list[SearchTask]:
+    """The tasks every new case opens with, each with its deadline (not yet added)."""
+    return [
         SearchTask(
             id=uuid.uuid4(),
             case_id=case.id,
@@ -25,8 +26,6 @@ def open_tasks(session: AsyncSession, case: SearchCase) -> list[SearchTask]:
         )
         for kind in TaskKind
     ]
-    session.add_all(tasks)
-    return tasks
 
 
 async def complete_task(

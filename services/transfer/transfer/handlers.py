@@ -4,31 +4,38 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1, ReturnOpenedV1
+from rescue_events.driver import begun, run, table_name
 from rescue_events.envelope import Envelope
 from transfer.domain import ReturnStatus, escort_station
 from transfer.tables import Return, Traveller
+
+REMEMBER_TRAVELLER = (
+    f"INSERT INTO {table_name(Traveller.__table__)} "
+    "(person_id, station_id, sex, estimated_age, categories) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (person_id) DO UPDATE SET station_id = excluded.station_id, "
+    "sex = excluded.sex, estimated_age = excluded.estimated_age, categories = excluded.categories"
+)
 
 
 def handlers(runtime: Runtime):
     async def when_person_admitted_remember_traveller(
         session: AsyncSession, event: PersonAdmittedV1, envelope: Envelope
     ) -> None:
-        values = dict(
-            station_id=event.station_id,
-            sex=event.sex.value,
-            estimated_age=event.estimated_age,
-            categories=[c.value for c in event.categories],
+        # Every admission of the network passes here: one fixed statement on the
+        # driver (rescue_events.driver), not a Core statement built per event.
+        driver = await begun(session)
+        args = (
+            event.person_id,
+            event.station_id,
+            event.sex.value,
+            event.estimated_age,
+            [c.value for c in event.categories],
         )
-        await session.execute(
-            insert(Traveller)
-            .values(person_id=event.person_id, **values)
-            .on_conflict_do_update(index_elements=[Traveller.person_id], set_=values)
-        )
+        await run(REMEMBER_TRAVELLER, driver.execute(REMEMBER_TRAVELLER, *args))
 
     async def when_identity_confirmed_open_return(
         session: AsyncSession, event: IdentityConfirmedV1, envelope: Envelope
