@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.problems import Problem, invalid
-from rescue_events.driver import in_transaction, jsonb, run, table_name
+from rescue_events.driver import begun, from_jsonb, in_transaction, jsonb, run, table_name
 
 HEADER = "Idempotency-Key"
 
@@ -45,17 +45,19 @@ class IdempotentRequest:
             return request
         if not 1 <= len(key) <= 200 or not key.isprintable():
             raise invalid(f"header.{HEADER}", "must be 1 to 200 printable characters")
-        row = (
-            await session.execute(
-                select(table.c.request_hash, table.c.status_code, table.c.response).where(
-                    table.c.key == key, table.c.subject == subject
-                )
-            )
-        ).first()
+        # The first statement of the request's transaction, on the driver
+        # (rescue_events.driver) like the rest of the plumbing's.
+        driver = await begun(session)
+        sql = (
+            f"SELECT request_hash, status_code, response FROM {table_name(table)} "
+            "WHERE key = $1 AND subject = $2"
+        )
+        row = await run(sql, driver.fetchrow(sql, key, subject))
         if row is not None:
-            if row.request_hash != digest:
+            if row["request_hash"] != digest:
                 raise invalid(f"header.{HEADER}", "was already used for a different request body")
-            request.stored_status, request.stored_response = row.status_code, row.response
+            request.stored_status = row["status_code"]
+            request.stored_response = from_jsonb(row["response"])
         return request
 
     async def remember(self, session: AsyncSession, status: int, response: Any) -> None:
