@@ -6,6 +6,7 @@ Uses the search service's own schema and handler as the consumer under test.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
@@ -485,3 +486,112 @@ async def test_the_consumer_continues_the_trace_of_the_business_transaction(
     )
     assert publish.parent.span_id == request_span.get_span_context().span_id
     assert process.parent.span_id == publish.context.span_id
+
+
+# -- offsets: after the database commit, coalesced, before partitions move ---------
+
+
+def a_member(runtime, group: str, interval_ms: int) -> tuple[EventConsumer, list[dict]]:
+    """A consumer of ``group`` whose offset commits are recorded as they are sent."""
+    consumer = EventConsumer(
+        name=group,
+        kafka=dataclasses.replace(runtime.relay.kafka, offset_commit_interval_ms=interval_ms),
+        sessions=runtime.sessions,
+        tables=runtime.tables.plumbing,
+        outbox=runtime.outbox,
+        handlers=search_handlers(runtime),
+    )
+    commits: list[dict] = []
+    new_kafka_consumer = consumer._new_kafka_consumer
+
+    def recorded():
+        kafka_consumer = new_kafka_consumer()
+        commit = kafka_consumer.commit
+
+        async def recording(offsets=None):
+            commits.append(dict(offsets or {}))
+            return await commit(offsets)
+
+        kafka_consumer.commit = recording
+        return kafka_consumer
+
+    consumer._new_kafka_consumer = recorded
+    return consumer, commits
+
+
+async def admit(broker, event) -> bytes:
+    message = await kafka_message(event)
+    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **message)
+    return message["key"]
+
+
+async def test_applied_offsets_are_committed_within_the_interval_not_once_per_fetch(
+    runtime, running, broker
+):
+    group = f"search-test-{uuid.uuid4().hex[:8]}"
+    consumer, commits = a_member(runtime, group, interval_ms=2000)
+    outcomes = spy_on(consumer)
+    running.start(consumer.run())
+    await eventually(lambda: consumer.connected and consumer._live.assignment(), timeout=30)
+
+    events = [admission() for _ in range(6)]
+    for event in events:  # one at a time: each arrives in a fetch of its own
+        key = await admit(broker, event)
+        await eventually(lambda key=key: any(k == key for k, _ in outcomes), timeout=30)
+    for event in events:
+        assert await cases_of(runtime, event.person_id) == 1
+
+    # Every applied record's offset reaches the broker within the interval …
+    await eventually(lambda: _lags_are_zero(consumer), timeout=10)
+    # … in fewer commits than the six fetches (each fetch committed its own before).
+    assert 1 <= len(commits) < len(events)
+
+
+async def _lags_are_zero(consumer) -> bool:
+    lags = await consumer.lag()
+    return bool(lags) and all(p.lag == 0 for p in lags if p.topic == INTAKE_EVENTS.name)
+
+
+async def test_records_applied_but_not_yet_committed_are_read_again_and_applied_once(
+    runtime, broker
+):
+    group = f"search-test-{uuid.uuid4().hex[:8]}"
+    event = admission()
+    key = await admit(broker, event)
+
+    first, commits = a_member(runtime, group, interval_ms=600_000)  # never due in this test
+    seen_first = spy_on(first)
+    stopped = Running()
+    stopped.start(first.run())
+    await eventually(lambda: (key, Outcome.APPLIED) in seen_first, timeout=30)
+    await stopped.stop()  # stopped before its offsets were due: none was sent
+    assert commits == []
+
+    second, _ = a_member(runtime, group, interval_ms=400)
+    seen_second = spy_on(second)
+    stopped.start(second.run())
+    try:
+        # The same group reads the record again; the inbox knows it.
+        await eventually(lambda: (key, Outcome.DUPLICATE) in seen_second, timeout=30)
+    finally:
+        await stopped.stop()
+    assert await cases_of(runtime, event.person_id) == 1
+
+
+async def test_a_member_losing_partitions_commits_what_it_applied_first(runtime, running, broker):
+    group = f"search-test-{uuid.uuid4().hex[:8]}"
+    first, commits = a_member(runtime, group, interval_ms=600_000)  # only a rebalance commits
+    seen_first = spy_on(first)
+    running.start(first.run())
+    await eventually(lambda: first.connected and first._live.assignment(), timeout=30)
+    key = await admit(broker, admission())
+    await eventually(lambda: (key, Outcome.APPLIED) in seen_first, timeout=30)
+    assert commits == []
+
+    second, _ = a_member(runtime, group, interval_ms=600_000)
+    running.start(second.run())
+    # The group rebalances to share the partitions: the first member sends what it
+    # applied before giving any partition up.
+    await eventually(lambda: commits, timeout=30)
+    committed = {tp.partition: offset for tp, offset in commits[0].items()}
+    assert committed and all(offset > 0 for offset in committed.values())

@@ -5,7 +5,9 @@ Delivery guarantee, step by step:
    in one database transaction; a second delivery of the same event finds the
    inbox row and changes nothing;
 2. the Kafka offset is committed only after that transaction commits, so a
-   crash in between means a redelivery, never a loss;
+   crash in between means a redelivery, never a loss; offsets are sent at most
+   every ``offset_commit_interval_ms`` and before partitions move to another
+   member (a commit per fetch cost more than most handlers);
 3. a failing handler is retried with backoff; after the last attempt the record
    is written to ``dead_letters`` and, through the outbox, to the consumer's
    dead-letter topic, in one transaction. Only then does the offset move on.
@@ -29,13 +31,14 @@ import asyncio
 import base64
 import enum
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -242,7 +245,6 @@ class EventConsumer:
 
     def _new_kafka_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            *(t.name for t in self.topics),
             bootstrap_servers=self.kafka.bootstrap_servers,
             client_id=f"{self.kafka.client_id}-consumer",
             group_id=self.name,
@@ -259,23 +261,25 @@ class EventConsumer:
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        offsets = _PendingOffsets(consumer, self.kafka.offset_commit_interval_ms / 1000)
+        consumer.subscribe([t.name for t in self.topics], listener=offsets)
         while True:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
-            if not batches:
-                continue
-            # One person's events share a partition (key = person_id) and each
-            # partition's records stay in order within the batch, so their order holds.
-            await self.handle_batch([record for records in batches.values() for record in records])
-            offsets = {
-                TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
-                for tp, records in batches.items()
-            }
-            try:
-                await consumer.commit(offsets)
-            except CommitFailedError as exc:
-                # The partitions moved to another member; it will see these
-                # records again and the inbox will skip them.
-                log.info("offset commit after rebalance skipped: %s", exc)
+            batches = await consumer.getmany(
+                timeout_ms=offsets.wait_ms(1000), max_records=self.max_batch
+            )
+            if batches:
+                # One person's events share a partition (key = person_id) and each
+                # partition's records stay in order within the batch, so their order holds.
+                records = [record for records in batches.values() for record in records]
+                await self.handle_batch(records)
+                # Applied and committed to the database: their offsets may move.
+                offsets.applied(
+                    {
+                        TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
+                        for tp, records in batches.items()
+                    }
+                )
+            await offsets.commit_if_due()
 
     # -- a fetch's records --------------------------------------------------------
 
@@ -622,6 +626,53 @@ def _short(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in exc.errors()[:10]
     )
+
+
+class _PendingOffsets(ConsumerRebalanceListener):
+    """Offsets of records already applied (their database transaction committed),
+    sent to the broker at most every ``interval`` seconds, and before partitions
+    are handed to another member. What is still pending when a consumer dies is
+    only read again, and the inbox skips it: the delay changes the cost, never the
+    guarantees."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, interval: float) -> None:
+        self.consumer = consumer
+        self.interval = interval
+        self.pending: dict[TopicPartition, int] = {}
+        self.last = time.monotonic()
+
+    def applied(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.pending.update(offsets)
+
+    def wait_ms(self, idle_ms: int) -> int:
+        """How long the next fetch may wait: until pending offsets are due."""
+        if not self.pending:
+            return idle_ms
+        due = self.last + self.interval - time.monotonic()
+        return max(0, min(idle_ms, int(due * 1000)))
+
+    async def commit_if_due(self) -> None:
+        if self.pending and time.monotonic() - self.last >= self.interval:
+            await self.commit()
+
+    async def commit(self) -> None:
+        offsets, self.pending = self.pending, {}
+        self.last = time.monotonic()
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The partitions moved to another member; it will see these
+            # records again and the inbox will skip them.
+            log.info("offset commit after rebalance skipped: %s", exc)
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        # Before another member takes them over: it starts after what was applied.
+        await self.commit()
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        pass
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
