@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # ---- statistics ----------------------------------------------------------------
@@ -144,23 +144,37 @@ def network_processes(net) -> dict[str, list[int]]:
 
 class CpuMeter:
     """CPU used by each group of processes (and by this load generator) between
-    start() and stop(): where a benchmark's cores went."""
+    start() and stop(): where a benchmark's cores went.
 
-    def __init__(self, groups: dict[str, list[int]]) -> None:
+    ``groups`` is asked again at stop(): a process that started meanwhile (a
+    Postgres backend for a new pooled connection) counts with all its CPU, since
+    all of it was used in the window. A process gone by then is not counted."""
+
+    def __init__(self, groups: Callable[[], dict[str, list[int]]]) -> None:
         self.groups = groups
 
-    def _sample(self) -> dict[str, float]:
-        used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
-        used["load generator"] = time.process_time()
-        return used
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {
+            name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in self.groups().items()
+        }
 
     def start(self) -> None:
-        self._started, self._wall = self._sample(), time.perf_counter()
+        self._started = self._sample()
+        self._own, self._wall = time.process_time(), time.perf_counter()
 
     def stop(self) -> tuple[dict[str, float], float]:
         """CPU seconds per group, and the wall-clock seconds measured."""
         ended, wall = self._sample(), time.perf_counter() - self._wall
-        return {name: ended[name] - self._started.get(name, 0.0) for name in ended}, wall
+        used = {
+            name: sum(
+                seconds - self._started.get(name, {}).get(pid, 0.0)
+                for pid, seconds in pids.items()
+                if seconds > 0.0
+            )
+            for name, pids in ended.items()
+        }
+        used["load generator"] = time.process_time() - self._own
+        return used, wall
 
 
 def cpu_table(used: dict[str, float], wall: float, admissions: int) -> list[str]:

@@ -226,7 +226,7 @@ async def load_at(
     before = await inbox_count(followup_dsn)
     count = int(rate * seconds)
     out(f"load: {count} admissions at {rate:g}/s for {seconds:g} s, open loop")
-    meter = CpuMeter(network_processes(net))
+    meter = CpuMeter(lambda: network_processes(net))
     meter.start()
     sent = await send_open_loop(net.services["intake"].url, token, rate, count)
     admitted = len(sent["person_ids"])

@@ -100,6 +100,28 @@ def test_the_cpu_of_this_process_grows_while_it_works():
     assert bench.cpu_seconds(2**22 + 7) == 0.0  # no such process
 
 
+def test_the_cpu_meter_counts_a_process_that_started_while_it_measured():
+    """A Postgres backend opened during a run: all its CPU falls in the window."""
+    import subprocess
+    import sys
+
+    children: list[int] = []
+    meter = bench.CpuMeter(lambda: {"backends": list(children)})
+    meter.start()
+    busy = "import time\nend = time.process_time() + 0.2\nwhile time.process_time() < end: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", busy + "input()"], stdin=subprocess.PIPE)
+    try:
+        children.append(child.pid)
+        deadline = bench.time.monotonic() + 30
+        while bench.cpu_seconds(child.pid) < 0.2 and bench.time.monotonic() < deadline:
+            bench.time.sleep(0.05)
+        used, _ = meter.stop()
+    finally:
+        child.communicate(b"\n")
+    assert used["backends"] >= 0.2
+    assert "load generator" in used
+
+
 def test_the_cpu_table_shows_each_process_per_admission_and_in_cores():
     lines = bench.cpu_table({"intake": 2.0, "followup": 0.5}, wall=10.0, admissions=1000)
     assert lines[1].split() == ["intake", "2.00", "0.20"]
