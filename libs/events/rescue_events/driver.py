@@ -23,7 +23,7 @@ Two rules keep the two in step:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -46,6 +46,18 @@ _LOST = (
 def table_name(table: Table) -> str:
     """The table's name as the driver's SQL text writes it (with its schema, if any)."""
     return f"{table.schema}.{table.name}" if table.schema else table.name
+
+
+def upsert_sql(table: Table, columns: Sequence[str], *, key: str) -> str:
+    """An INSERT of ``columns`` (parameters $1, $2 … in their order) that replaces
+    the other columns of the row already there with the same ``key``: a service's
+    projection of what events told it."""
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    replaced = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    return (
+        f"INSERT INTO {table_name(table)} ({', '.join(columns)}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {replaced}"
+    )
 
 
 async def _driver_of(connection: AsyncConnection) -> Any:

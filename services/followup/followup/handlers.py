@@ -19,17 +19,15 @@ from rescue_events.contracts import (
     PersonAdmittedV1,
     PersonHandedOverV1,
 )
-from rescue_events.driver import begun, run, table_name
+from rescue_events.driver import begun, run, table_name, upsert_sql
 from rescue_events.envelope import Envelope
 
 # The person's projection, and whether they have a stabilisation record (returned
 # home through the network before): one round trip.
 REMEMBER_PERSON = (
-    f"WITH remembered AS (INSERT INTO {table_name(Person.__table__)} "
-    "(person_id, station_id, categories) VALUES ($1, $2, $3) "
-    "ON CONFLICT (person_id) DO UPDATE SET station_id = excluded.station_id, "
-    "categories = excluded.categories) "
-    f"SELECT EXISTS (SELECT 1 FROM {table_name(StabilisationRecord.__table__)} "
+    "WITH remembered AS ("
+    + upsert_sql(Person.__table__, ("person_id", "station_id", "categories"), key="person_id")
+    + f") SELECT EXISTS (SELECT 1 FROM {table_name(StabilisationRecord.__table__)} "
     "WHERE person_id = $1)"
 )
 

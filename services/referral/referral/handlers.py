@@ -22,16 +22,21 @@ from rescue_events.contracts import (
     PersonAdmittedV1,
     ReferralStatus,
 )
-from rescue_events.driver import begun, run, table_name
+from rescue_events.driver import begun, run, upsert_sql
 from rescue_events.envelope import Envelope
 
-REMEMBER_PERSON = (
-    f"INSERT INTO {table_name(Person.__table__)} (person_id, station_id, sex, estimated_age, "
-    "categories, full_name, registered_home_admin_code) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "ON CONFLICT (person_id) DO UPDATE SET station_id = excluded.station_id, "
-    "sex = excluded.sex, estimated_age = excluded.estimated_age, "
-    "categories = excluded.categories, full_name = excluded.full_name, "
-    "registered_home_admin_code = excluded.registered_home_admin_code"
+REMEMBER_PERSON = upsert_sql(
+    Person.__table__,
+    (
+        "person_id",
+        "station_id",
+        "sex",
+        "estimated_age",
+        "categories",
+        "full_name",
+        "registered_home_admin_code",
+    ),
+    key="person_id",
 )
 
 

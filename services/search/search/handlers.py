@@ -15,7 +15,7 @@ from search import evidence_handlers, notice_handlers, police_handlers
 from search.domain import notice_due_at
 from search.matching import index_case_names
 from search.tables import SearchCase, SearchTask
-from search.tasks import task_rows
+from search.tasks import first_deadlines
 
 OPEN_CASE_COLUMNS = (
     "id",
@@ -73,12 +73,12 @@ def handlers(runtime: Runtime):
         # tasks in one fixed statement on the driver (rescue_events.driver). The same
         # person admitted again keeps their one case (ON CONFLICT: nothing opened).
         driver = await begun(session)
-        tasks = task_rows(case)
+        deadlines = first_deadlines(case.arrived_at)
         args = (
             *(getattr(case, column) for column in OPEN_CASE_COLUMNS),
-            [t.id for t in tasks],
-            [t.kind for t in tasks],
-            [t.due_at for t in tasks],
+            [uuid.uuid4() for _ in deadlines],
+            [kind.value for kind, _ in deadlines],
+            [due_at for _, due_at in deadlines],
         )
         if await run(OPEN_CASE, driver.fetchval(OPEN_CASE, *args)) is None:
             return

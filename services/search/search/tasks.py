@@ -10,22 +10,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from search.domain import TaskKind, task_due_at
-from search.tables import SearchCase, SearchTask
+from search.tables import SearchTask
 
 
-def task_rows(case: SearchCase) -> list[SearchTask]:
-    """The tasks every new case opens with, each with its deadline (not yet added)."""
-    return [
-        SearchTask(
-            id=uuid.uuid4(),
-            case_id=case.id,
-            station_id=case.station_id,
-            kind=kind.value,
-            status="open",
-            due_at=task_due_at(kind, case.arrived_at),
-        )
-        for kind in TaskKind
-    ]
+def first_deadlines(arrived_at: datetime) -> list[tuple[TaskKind, datetime]]:
+    """The tasks every new case opens with, and when each is due."""
+    return [(kind, task_due_at(kind, arrived_at)) for kind in TaskKind]
 
 
 async def complete_task(

@@ -8,16 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1, ReturnOpenedV1
-from rescue_events.driver import begun, run, table_name
+from rescue_events.driver import begun, run, upsert_sql
 from rescue_events.envelope import Envelope
 from transfer.domain import ReturnStatus, escort_station
 from transfer.tables import Return, Traveller
 
-REMEMBER_TRAVELLER = (
-    f"INSERT INTO {table_name(Traveller.__table__)} "
-    "(person_id, station_id, sex, estimated_age, categories) VALUES ($1, $2, $3, $4, $5) "
-    "ON CONFLICT (person_id) DO UPDATE SET station_id = excluded.station_id, "
-    "sex = excluded.sex, estimated_age = excluded.estimated_age, categories = excluded.categories"
+REMEMBER_TRAVELLER = upsert_sql(
+    Traveller.__table__,
+    ("person_id", "station_id", "sex", "estimated_age", "categories"),
+    key="person_id",
 )
 
 
