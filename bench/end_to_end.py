@@ -140,8 +140,11 @@ async def wait_for_inbox(followup_dsn: str, expected: int, within: float) -> int
     return seen
 
 
-async def event_ids_by_person(bootstrap: str, within: float = 20.0) -> dict[str, str]:
-    """event id → person id for every person_admitted on the intake topic."""
+async def event_ids_by_person(bootstrap: str, within: float = 20.0) -> dict[str, tuple[str, float]]:
+    """event id → (person id, the record's timestamp in epoch seconds) for every
+    person_admitted on the intake topic. The timestamp is the producer's (the relay
+    sets it when it hands the record to its client): where a latency splits into
+    intake's commit → relay and relay → followup."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -155,7 +158,7 @@ async def event_ids_by_person(bootstrap: str, within: float = 20.0) -> dict[str,
         consumer.assign(tps)
         await consumer.seek_to_beginning()
         ends = await consumer.end_offsets(tps)
-        mapping: dict[str, str] = {}
+        mapping: dict[str, tuple[str, float]] = {}
         while time.monotonic() < deadline:
             positions = [await consumer.position(tp) for tp in tps]
             if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
@@ -164,14 +167,15 @@ async def event_ids_by_person(bootstrap: str, within: float = 20.0) -> dict[str,
                 for record in batch:
                     headers = {k: v.decode() for k, v in record.headers}
                     if headers.get("ce_type", "").endswith("person_admitted"):
-                        mapping[headers["ce_id"]] = record.key.decode()
+                        mapping[headers["ce_id"]] = (record.key.decode(), record.timestamp / 1000)
         return mapping
     finally:
         await consumer.stop()
 
 
-async def latencies_ms(net, person_ids: list[str]) -> list[tuple[float, float]]:
-    """(seconds since the first admission, latency in ms) of each admission that arrived."""
+async def latencies_ms(net, person_ids: list[str]) -> list[tuple[float, float, float]]:
+    """(seconds since the first admission, latency in ms, of which ms until the relay
+    published it) of each admission that arrived."""
     wanted = set(person_ids)
     by_event = await event_ids_by_person(net.broker.bootstrap_servers)
     intake = await asyncpg.connect(net.postgres.dsn("intake"))
@@ -196,11 +200,12 @@ async def latencies_ms(net, person_ids: list[str]) -> list[tuple[float, float]]:
     result = []
     start = min(admitted.values(), default=None)
     for row in processed:
-        person = by_event.get(row["event_id"])
+        person, published = by_event.get(row["event_id"], (None, 0.0))
         if person in wanted and person in admitted:
             delta = row["processed_at"] - admitted[person]
             at = (admitted[person] - start).total_seconds()
-            result.append((at, delta.total_seconds() * 1000))
+            relayed = published - admitted[person].timestamp()
+            result.append((at, delta.total_seconds() * 1000, relayed * 1000))
     return sorted(result)
 
 
@@ -264,7 +269,7 @@ async def measure(net, args) -> list[dict]:
 
 
 def report(run: dict, timeline: bool) -> None:
-    ms = [latency for _, latency in run["latencies_ms"]]
+    ms = [latency for _, latency, _ in run["latencies_ms"]]
     if not ms:
         shown = {k: v for k, v in run.items() if k != "cpu_seconds"}
         out(f"no admission reached followup: {shown}")
@@ -278,10 +283,26 @@ def report(run: dict, timeline: bool) -> None:
         f"{run['arrived']}/{run['admitted']} admitted ({run['failures']} requests failed); "
         f"target p99 ≤ {TARGET_P99_MS:g} ms: {verdict(summary['p99'], TARGET_P99_MS, at_most=True)}"
     )
+    # Where it went: before the relay picked the row (intake's commit, the sweep
+    # waking and picking: up to the record's timestamp, set at the producer's
+    # send) or after (the produce request, Kafka, followup's fetch and consumer).
+    relayed = [r for _, _, r in run["latencies_ms"]]
+    after = [total - r for _, total, r in run["latencies_ms"]]
+    split = {
+        "commit_to_relay": latency_summary(relayed),
+        "relay_to_followup": latency_summary(after),
+    }
+    run["split_ms"] = split
+    out(
+        "  of which commit → relay published: p50 {0[p50]:.1f} ms, p99 {0[p99]:.1f} ms; "
+        "relay → followup: p50 {1[p50]:.1f} ms, p99 {1[p99]:.1f} ms".format(
+            split["commit_to_relay"], split["relay_to_followup"]
+        )
+    )
     if timeline:
         # A pause (a GC pass, a rebalance, a checkpoint) shows as one slow slot.
         out("  latency by admission time (0.5 s slots): p50 / max ms")
-        for slot, values in time_slots(run["latencies_ms"], 0.5):
+        for slot, values in time_slots([(at, ms) for at, ms, _ in run["latencies_ms"]], 0.5):
             out(f"  {slot:6.1f} s  n={len(values):4d}  {median(values):7.1f} / {max(values):7.1f}")
     out(f"CPU while it ran ({run['cpu_wall_seconds']:.1f} s, until the last one arrived):")
     for line in cpu_table(run["cpu_seconds"], run["cpu_wall_seconds"], max(run["admitted"], 1)):

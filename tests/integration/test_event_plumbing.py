@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import pytest
 from opentelemetry import trace
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 from support import JWT_SECRET, SPANS, eventually, migrated_database, produce_raw, read_topic
 
 from rescue_chassis.app import build_runtime
@@ -172,6 +174,48 @@ async def test_relay_publishes_committed_events_and_never_rolled_back_ones(
     assert headers["ce_dataschema"] == "urn:rescue-network:events:search_case_opened:v1"
     assert headers["traceparent"].startswith("00-")
     assert json.loads(mine[0].value)["case_id"] == str(committed.case_id)
+    await eventually(lambda: _is_zero(outbox_rows(runtime)))
+
+
+async def test_the_relay_publishes_while_requests_hold_every_pooled_connection(
+    runtime, running, broker
+):
+    """Under load a service's requests hold all its pooled connections; the relay
+    sweeps on its own, so events still go out (they waited behind the requests)."""
+    running.start(runtime.relay.run())
+    await eventually(lambda: runtime.relay.connected and runtime.engine.pool.checkedout() >= 1)
+    pool = runtime.engine.pool
+    held = [await runtime.engine.connect() for _ in range(pool.size() + pool._max_overflow - 1)]
+    person_id = uuid.uuid4()
+    # Staged from outside the pool, as a request that got the last connection would.
+    other = create_async_engine(runtime.settings.database_url, poolclass=NullPool)
+    try:
+        async with AsyncSession(other) as session:
+            await runtime.outbox.stage(
+                session,
+                SearchCaseOpenedV1(
+                    person_id=person_id,
+                    case_id=uuid.uuid4(),
+                    station_id="gushi",
+                    opened_at=datetime.now(UTC),
+                    notice_due_at=datetime.now(UTC),
+                ),
+            )
+            await session.commit()
+        # Well within the pool's 30 s checkout timeout: a sweep that needed a pooled
+        # connection would still be waiting.
+        records = await read_topic(
+            broker.bootstrap_servers,
+            SEARCH_EVENTS.name,
+            until=lambda rs: any(r.key == str(person_id).encode() for r in rs),
+            timeout=10,
+        )
+        assert [r.key for r in records].count(str(person_id).encode()) == 1
+        assert pool.checkedout() == len(held) + 1
+    finally:
+        for connection in held:
+            await connection.close()
+        await other.dispose()
     await eventually(lambda: _is_zero(outbox_rows(runtime)))
 
 

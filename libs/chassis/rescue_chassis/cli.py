@@ -33,6 +33,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             http="httptools",  # the C parser (a chassis dependency), not h11
+            loop="uvloop",  # libuv's loop (a chassis dependency), not asyncio's
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,

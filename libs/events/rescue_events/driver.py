@@ -115,22 +115,29 @@ async def begun(session: AsyncSession) -> Any:
 
 @asynccontextmanager
 async def own_transaction(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """A pooled connection's driver in a transaction of its own (the relay's sweep,
-    the audit's group): committed at the end, rolled back on any error. A connection
-    whose rollback fails is gone: it is dropped, never put back mid-transaction."""
-    async with engine.connect() as connection:
-        driver = await _driver_of(connection)
-        transaction = driver.transaction()
-        await run("BEGIN", transaction.start())
+    """A pooled connection's driver in a transaction of its own (the audit's group),
+    as ``transaction_on``."""
+    async with engine.connect() as connection, transaction_on(connection) as driver:
+        yield driver
+
+
+@asynccontextmanager
+async def transaction_on(connection: AsyncConnection) -> AsyncIterator[Any]:
+    """The driver of ``connection`` (held by the caller) in a transaction: committed
+    at the end, rolled back on any error. A connection whose rollback fails is gone:
+    it is invalidated, never put back in the pool mid-transaction."""
+    driver = await _driver_of(connection)
+    transaction = driver.transaction()
+    await run("BEGIN", transaction.start())
+    try:
+        yield driver
+    except BaseException:
         try:
-            yield driver
-        except BaseException:
-            try:
-                await transaction.rollback()
-            except Exception:
-                await connection.invalidate()
-            raise
-        await run("COMMIT", transaction.commit())
+            await transaction.rollback()
+        except Exception:
+            await connection.invalidate()
+        raise
+    await run("COMMIT", transaction.commit())
 
 
 async def run(statement: str, call: Awaitable[T]) -> T:
