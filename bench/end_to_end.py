@@ -70,6 +70,7 @@ async def send_open_loop(url: str, token: str, rate: float, count: int) -> dict:
     person_ids: list[str] = []
     failures: list[int | str] = []
     late_ms: list[float] = []
+    answered_ms: list[float] = []  # each 201's request → response, as the station app sees it
     # A station network's apps do not queue thousands of requests: at most 64 in
     # flight; beyond that the sends fall behind schedule, and "late" shows it.
     inflight = asyncio.Semaphore(64)
@@ -87,15 +88,19 @@ async def send_open_loop(url: str, token: str, rate: float, count: int) -> dict:
             body = json.dumps(admission_body(i), ensure_ascii=False).encode()
             headers = {**admission_headers(token), "Content-Type": "application/json"}
             try:
-                async with inflight, session.post(target, data=body, headers=headers) as response:
-                    status = response.status
-                    content = await response.read()
+                async with inflight:
+                    sent_at = time.perf_counter()
+                    async with session.post(target, data=body, headers=headers) as response:
+                        status = response.status
+                        content = await response.read()
+                    took = (time.perf_counter() - sent_at) * 1000
             # A timeout under overload counts as a failure, as does a refused connection.
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failures.append(type(exc).__name__)
                 return
             if status == 201:
                 person_ids.append(json.loads(content)["id"])
+                answered_ms.append(took)
             else:
                 failures.append(status)
                 if len(failures) == 1:
@@ -118,6 +123,7 @@ async def send_open_loop(url: str, token: str, rate: float, count: int) -> dict:
         "failures": failures,
         "send_seconds": sent_in,
         "late_ms": late_ms,
+        "answered_ms": answered_ms,
     }
 
 
@@ -247,6 +253,7 @@ async def load_at(
         "arrived_by_count": arrived_total - before,
         "send_seconds": sent["send_seconds"],
         "scheduler_late_ms_max": max(sent["late_ms"]) if sent["late_ms"] else 0.0,
+        "answered_ms": latency_summary(sent["answered_ms"]) if sent["answered_ms"] else None,
         "cpu_seconds": used,
         "cpu_wall_seconds": wall,
         "latencies_ms": ms,
@@ -299,6 +306,12 @@ def report(run: dict, timeline: bool) -> None:
             split["commit_to_relay"], split["relay_to_followup"]
         )
     )
+    if run["answered_ms"]:
+        out(
+            "  intake answered POST /persons in p50 {0[p50]:.1f} ms, p99 {0[p99]:.1f} ms".format(
+                run["answered_ms"]
+            )
+        )
     if timeline:
         # A pause (a GC pass, a rebalance, a checkpoint) shows as one slow slot.
         out("  latency by admission time (0.5 s slots): p50 / max ms")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.problems import Problem, invalid
 from rescue_events.driver import begun, from_jsonb, in_transaction, jsonb, run, table_name
+from rescue_events.writes import Writes
 
 HEADER = "Idempotency-Key"
 
@@ -68,13 +69,8 @@ class IdempotentRequest:
         # On the driver (rescue_events.driver) once check() has begun the transaction.
         driver = await in_transaction(session)
         if driver is not None:
-            sql = (
-                f"INSERT INTO {table_name(self.table)} (key, subject, request_hash, status_code, "
-                "response) VALUES ($1, $2, $3, $4, $5) "
-                "ON CONFLICT (key, subject) DO NOTHING RETURNING key"
-            )
-            args = (self.key, self.subject, self.request_hash, status, jsonb(response))
-            stored = await run(sql, driver.fetchval(sql, *args))
+            sql = self._insert_sql
+            stored = await run(sql, driver.fetchval(sql, *self._row(status, response)))
         else:
             stored = await session.scalar(
                 pg_insert(self.table)
@@ -88,7 +84,29 @@ class IdempotentRequest:
                 .on_conflict_do_nothing(index_elements=["key", "subject"])
                 .returning(self.table.c.key)
             )
-        if stored is None:
+        self._stored_or_in_progress(0 if stored is None else 1)
+
+    def remember_in(self, writes: Writes, status: int, response: Any) -> None:
+        """As ``remember``, as one of the inserts ``writes`` sends in one statement;
+        the 409 comes when it is sent."""
+        if self.key is not None:
+            writes.add(
+                self._insert_sql, *self._row(status, response), then=self._stored_or_in_progress
+            )
+
+    @property
+    def _insert_sql(self) -> str:
+        return (
+            f"INSERT INTO {table_name(self.table)} (key, subject, request_hash, status_code, "
+            "response) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (key, subject) DO NOTHING RETURNING key"
+        )
+
+    def _row(self, status: int, response: Any) -> tuple:
+        return (self.key, self.subject, self.request_hash, status, jsonb(response))
+
+    def _stored_or_in_progress(self, stored: int) -> None:
+        if not stored:
             raise Problem(
                 409,
                 "Request in progress",

@@ -20,6 +20,7 @@ from rescue_events.contracts.base import EventContract
 from rescue_events.driver import in_transaction, jsonb, run, table_name
 from rescue_events.envelope import Envelope
 from rescue_events.registry import Registry, registry
+from rescue_events.writes import Writes
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,24 @@ class Outbox:
         )
         return StagedEvent(envelope=envelope, topic=topic, key=key)
 
+    def stage_in(self, writes: Writes, event: EventContract) -> StagedEvent:
+        """As ``stage``, as one of the inserts ``writes`` sends in one statement."""
+        envelope, topic = self.envelope_for(event)
+        key = str(event.person_id)
+        writes.add(
+            self.insert_sql,
+            *self._row(envelope.id, topic, key, envelope.to_headers(), event.model_dump_json()),
+        )
+        return StagedEvent(envelope=envelope, topic=topic, key=key)
+
+    @staticmethod
+    def _row(event_id, topic, key, headers, payload) -> tuple:
+        """insert_sql's parameters; the trace context is the caller's, now."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        payload = payload.encode() if isinstance(payload, str) else payload
+        return (event_id, topic, key, jsonb([list(h) for h in headers]), payload, jsonb(carrier))
+
     async def stage_raw(
         self,
         session: AsyncSession | AsyncConnection,
@@ -79,21 +98,20 @@ class Outbox:
         headers: list[tuple[str, str]],
         payload: bytes,
     ) -> None:
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        rows = [list(h) for h in headers]
         driver = await in_transaction(session)
         if driver is not None:  # the usual case: the business rows are written already
             sql = self.insert_sql
-            args = (event_id, topic, key, jsonb(rows), payload, jsonb(carrier))
+            args = self._row(event_id, topic, key, headers, payload)
             await run(sql, driver.execute(sql, *args))
             return
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
         await session.execute(
             insert(self.table).values(
                 event_id=event_id,
                 topic=topic,
                 message_key=key,
-                headers=rows,
+                headers=[list(h) for h in headers],
                 payload=payload,
                 trace_context=carrier,
             )

@@ -1,0 +1,146 @@
+"""A transaction's inserts sent to the driver as one statement: one round trip.
+
+An admission writes four rows (the person, the stay, person_admitted in the
+outbox, the idempotency record), each its own statement through the ORM and the
+plumbing: four round trips, each a wait in the service's event loop behind every
+other request. Here each insert is a data-modifying CTE of one statement:
+
+    WITH w0 AS (INSERT INTO persons …), w1 AS (INSERT INTO stays …), …
+    SELECT (SELECT count(*) FROM w3) AS w3
+
+Postgres runs every sub-statement exactly once, to completion, with one snapshot;
+foreign keys are checked at the end of the statement, so a stay may name the
+person inserted beside it. The statement runs inside the caller's transaction
+(``rescue_events.driver.begun``): nothing is committed until the caller commits,
+and an insert refused rolls all of them back with the transaction.
+
+Only for hot paths whose rows are plain (no server-side defaults to read back,
+nothing encrypted by a column type): ``insert`` refuses a column it cannot write
+as the ORM would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import Table, types
+
+from rescue_events.driver import jsonb, run, table_name
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(\S+)", re.IGNORECASE)
+tracer = trace.get_tracer("rescue_events.writes")
+
+
+class Writes:
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._sql: list[str] = []
+        self._args: list[Any] = []
+        self._checks: list[tuple[str, Callable[[int], None]]] = []
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def add(self, sql: str, *args: Any, then: Callable[[int], None] | None = None) -> None:
+        """One INSERT (parameters $1, $2 … of its own). With ``then``, it must end in
+        RETURNING: ``then`` gets how many rows it inserted, after the statement ran,
+        and may raise (an ON CONFLICT DO NOTHING that did nothing, say)."""
+        offset = len(self._args)
+        name = f"w{len(self._parts)}"
+        renumbered = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+        self._parts.append(f"{name} AS ({renumbered})")
+        self._sql.append(sql)
+        self._args.extend(args)
+        if then is not None:
+            self._checks.append((name, then))
+
+    def insert(self, row: Any) -> None:
+        """An ORM object's row, every column as the object holds it."""
+        table: Table = type(row).__table__
+        columns, values = [], []
+        for column in table.columns:
+            value = getattr(row, column.key)
+            if value is None and (column.server_default is not None or _has_default(column)):
+                raise ValueError(
+                    f"{table.name}.{column.name} has a default the ORM would apply: "
+                    "write this row through the session"
+                )
+            if not _writable_as_is(column.type):
+                raise ValueError(
+                    f"{table.name}.{column.name} is {column.type!r}: write this row through "
+                    "the session, whose column types convert it"
+                )
+            columns.append(column.name)
+            values.append(
+                _json(column.type, value) if isinstance(column.type, types.JSON) else value
+            )
+        placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        self.add(
+            f"INSERT INTO {table_name(table)} ({', '.join(columns)}) VALUES ({placeholders})",
+            *values,
+        )
+
+    def statement(self) -> str:
+        counts = ", ".join(f"(SELECT count(*) FROM {name}) AS {name}" for name, _ in self._checks)
+        return f"WITH {', '.join(self._parts)} SELECT {counts or '1'}"
+
+    async def send(self, driver: Any) -> None:
+        """Run them all, in the transaction ``driver`` is in; then each ``then``."""
+        if not self._parts:
+            return
+        sql = self.statement()
+        # The statement's span, as SQLAlchemy's instrumentation gives the ORM's
+        # (recorded only where spans are exported: rescue_chassis.telemetry).
+        targets = [m.group(1) for m in map(_TARGET.match, self._sql) if m]
+        with tracer.start_as_current_span(
+            f"INSERT {' '.join(dict.fromkeys(targets))}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system.name": "postgresql",
+                "db.operation.name": "INSERT",
+                "db.query.text": sql,
+            },
+        ):
+            row = await run(sql, driver.fetchrow(sql, *self._args))
+        for name, then in self._checks:
+            then(row[name])
+
+
+def _json(type_: types.JSON, value: Any) -> str | None:
+    # As SQLAlchemy writes it: None is JSON null unless the column says SQL NULL.
+    return None if value is None and type_.none_as_null else jsonb(value)
+
+
+def _has_default(column) -> bool:
+    default = column.default
+    return default is not None and getattr(default, "arg", None) is not None
+
+
+# Column types asyncpg takes as Python holds them, with no bind processing of
+# SQLAlchemy's (JSON is serialised here, as the driver's other statements do).
+_PLAIN = (
+    types.String,
+    types.Integer,
+    types.Boolean,
+    types.DateTime,
+    types.Date,
+    types.Uuid,
+    types.ARRAY,
+    types.LargeBinary,
+    types.Float,
+    types.JSON,
+)
+
+
+def _writable_as_is(type_: types.TypeEngine) -> bool:
+    if isinstance(type_, types.TypeDecorator):
+        # SQLModel's AutoString: a String that converts nothing. A decorator that
+        # converts (an encrypted column's) needs SQLAlchemy to write it.
+        converts = type(type_).process_bind_param is not types.TypeDecorator.process_bind_param
+        return not converts and _writable_as_is(type_.impl_instance)
+    return isinstance(type_, _PLAIN)

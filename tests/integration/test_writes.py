@@ -1,0 +1,155 @@
+"""A transaction's inserts in one statement (rescue_events.writes), on the real
+embedded Postgres with intake's schema: the same rows as the ORM writes, one
+transaction's fate, and the columns it must leave to the ORM."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from support import migrated_database
+
+from intake.app import service as intake_service
+from intake.tables import Lead, Person, Stay
+from rescue_chassis.problems import Problem
+from rescue_events.driver import begun
+from rescue_events.writes import Writes
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def engine(postgres):
+    url = await migrated_database(postgres, intake_service.migrations_dir)
+    engine = create_async_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+def a_person() -> Person:
+    return Person(
+        id=uuid.uuid4(),
+        station_id="gushi",
+        identity_status="unknown",
+        sex="female",
+        estimated_age=70,
+        stated_names=["王", "老王"],
+        stated_places=[],
+        dialect=None,
+        categories=["elderly"],
+    )
+
+
+def a_stay(person: Person, handover: dict | None) -> Stay:
+    now = datetime.now(UTC)
+    return Stay(
+        id=uuid.uuid4(),
+        person_id=person.id,
+        sequence=1,
+        station_id="gushi",
+        arrival_route="own_request",
+        arrived_at=now,
+        admitted_at=now,
+        admitted_by="dev-user",
+        consent_given=True,
+        handover=handover,
+    )
+
+
+async def row(engine, table: str, row_id: uuid.UUID) -> dict:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text(
+                # Every column but the ids and times, which differ by construction.
+                f"SELECT to_jsonb(t) - 'id' - 'person_id' - 'current_stay_id' - 'arrived_at' "
+                f"- 'admitted_at' FROM {table} t WHERE id = :id"
+            ),
+            {"id": row_id},
+        )
+        return found.scalar_one()
+
+
+@pytest.mark.parametrize("handover", [None, {"officer": "刘队长", "reference_number": "CG-1"}])
+async def test_a_person_and_stay_written_in_one_statement_are_the_rows_the_orm_writes(
+    engine, handover
+):
+    by_orm, by_writes = a_person(), a_person()
+    orm_stay, writes_stay = a_stay(by_orm, handover), a_stay(by_writes, handover)
+    ids = (by_orm.id, orm_stay.id, by_writes.id, writes_stay.id)
+    async with AsyncSession(engine) as session:
+        session.add_all([by_orm, orm_stay])
+        await session.commit()
+    async with AsyncSession(engine) as session:
+        writes = Writes()
+        writes.insert(by_writes)
+        writes.insert(writes_stay)  # names the person inserted beside it
+        await writes.send(await begun(session))
+        await session.commit()
+
+    assert await row(engine, "persons", ids[2]) == await row(engine, "persons", ids[0])
+    written = await row(engine, "stays", ids[3])
+    assert written == await row(engine, "stays", ids[1])
+    assert written["handover"] == handover  # JSON null for None, as the ORM writes it
+
+
+async def test_a_check_that_fails_after_the_statement_leaves_nothing_written(engine):
+    person = a_person()
+    refused = []
+
+    def in_progress(rows: int) -> None:
+        refused.append(rows)
+        raise Problem(409, "Request in progress", "taken")
+
+    async with AsyncSession(engine) as session:
+        writes = Writes()
+        writes.insert(person)
+        writes.add(
+            "INSERT INTO persons (id, station_id, status, identity_status, sex, stated_names, "
+            "stated_places, categories) SELECT $1, 'gushi', 'in_station', 'unknown', 'male', "
+            "'{}', '{}', '{}' WHERE false RETURNING id",
+            uuid.uuid4(),
+            then=in_progress,
+        )
+        with pytest.raises(Problem):
+            await writes.send(await begun(session))
+        await session.rollback()
+
+    assert refused == [0]
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT count(*) FROM persons WHERE id = :id"), {"id": person.id}
+        )
+    assert count == 0
+
+
+async def test_a_refused_insert_rolls_back_the_others_of_the_statement(engine):
+    person = a_person()
+    orphan = a_stay(a_person(), None)  # its person is nowhere: the foreign key refuses it
+    async with AsyncSession(engine) as session:
+        writes = Writes()
+        writes.insert(person)
+        writes.insert(orphan)
+        with pytest.raises(Exception, match="foreign key"):
+            await writes.send(await begun(session))
+        await session.rollback()
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT count(*) FROM persons WHERE id = :id"), {"id": person.id}
+        )
+    assert count == 0
+
+
+def test_a_column_its_type_converts_is_left_to_the_orm():
+    lead = Lead(caller_phone="13800000000")  # encrypted at rest by its column type
+    with pytest.raises(ValueError, match="caller_phone"):
+        Writes().insert(lead)
+
+
+def test_a_missing_value_the_orm_would_default_is_refused():
+    person = a_person()
+    person.status = None  # the column's default ('in_station') is the ORM's to apply
+    with pytest.raises(ValueError, match="persons.status has a default"):
+        Writes().insert(person)
