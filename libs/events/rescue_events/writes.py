@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from opentelemetry import trace
@@ -61,29 +62,17 @@ class Writes:
 
     def insert(self, row: Any) -> None:
         """An ORM object's row, every column as the object holds it."""
-        table: Table = type(row).__table__
-        columns, values = [], []
-        for column in table.columns:
+        sql, columns = _insert_plan(type(row).__table__)
+        values = []
+        for column, default, as_json in columns:
             value = getattr(row, column.key)
-            if value is None and (column.server_default is not None or _has_default(column)):
+            if value is None and default:
                 raise ValueError(
-                    f"{table.name}.{column.name} has a default the ORM would apply: "
+                    f"{column.table.name}.{column.name} has a default the ORM would apply: "
                     "write this row through the session"
                 )
-            if not _writable_as_is(column.type):
-                raise ValueError(
-                    f"{table.name}.{column.name} is {column.type!r}: write this row through "
-                    "the session, whose column types convert it"
-                )
-            columns.append(column.name)
-            values.append(
-                _json(column.type, value) if isinstance(column.type, types.JSON) else value
-            )
-        placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-        self.add(
-            f"INSERT INTO {table_name(table)} ({', '.join(columns)}) VALUES ({placeholders})",
-            *values,
-        )
+            values.append(_json(column.type, value) if as_json else value)
+        self.add(sql, *values)
 
     def statement(self) -> str:
         counts = ", ".join(f"(SELECT count(*) FROM {name}) AS {name}" for name, _ in self._checks)
@@ -109,6 +98,24 @@ class Writes:
             row = await run(sql, driver.fetchrow(sql, *self._args))
         for name, then in self._checks:
             then(row[name])
+
+
+@cache
+def _insert_plan(table: Table) -> tuple[str, list[tuple[Any, bool, bool]]]:
+    """The table's INSERT and, per column, (column, has a default, is JSON): once
+    per table, not per row (every admission passes here)."""
+    columns = []
+    for column in table.columns:
+        if not _writable_as_is(column.type):
+            raise ValueError(
+                f"{table.name}.{column.name} is {column.type!r}: write this row through "
+                "the session, whose column types convert it"
+            )
+        default = column.server_default is not None or _has_default(column)
+        columns.append((column, default, isinstance(column.type, types.JSON)))
+    names = ", ".join(column.name for column, _, _ in columns)
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    return f"INSERT INTO {table_name(table)} ({names}) VALUES ({placeholders})", columns
 
 
 def _json(type_: types.JSON, value: Any) -> str | None:
