@@ -31,8 +31,12 @@ class KafkaSettings:
     request_timeout_ms: int = 10_000
     # How long a fetch may wait for data. Short, because a person's next step
     # waits on it; an idle consumer then asks about 20 times a second, which
-    # Apache Kafka serves cheaply. (aiokafka's 500 ms default added ~130 ms of
-    # latency per hop here; bench/event_pipeline.py measures it.)
+    # Apache Kafka serves cheaply. Apache Kafka answers a waiting fetch when data
+    # comes; tansu (the local broker) does so only for a fetch of one partition:
+    # a fetch of several reads them all, then sleeps out the wait before reading
+    # again (its broker/fetch.rs), so data arriving meanwhile waits up to this
+    # long. Measured here, 500 ms: +100 ms median per hop for 2+ partitions, 2 ms
+    # for one (bench/event_pipeline.py --fetch-wait-ms compares waits).
     fetch_max_wait_ms: int = 50
     # Offsets are committed after the database commit, at most this often: an
     # offset only bounds what a restarted or rebalanced consumer reads again, and
