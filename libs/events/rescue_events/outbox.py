@@ -58,34 +58,41 @@ class Outbox:
         self, session: AsyncSession | AsyncConnection, event: EventContract
     ) -> StagedEvent:
         """Add ``event`` to the caller's open transaction; nothing is sent yet."""
-        envelope, topic = self.envelope_for(event)
-        key = str(event.person_id)
+        staged = self._staged(event)
         await self.stage_raw(
             session,
-            event_id=envelope.id,
-            topic=topic,
-            key=key,
-            headers=envelope.to_headers(),
+            event_id=staged.envelope.id,
+            topic=staged.topic,
+            key=staged.key,
+            headers=staged.envelope.to_headers(),
             payload=event.model_dump_json().encode(),
         )
-        return StagedEvent(envelope=envelope, topic=topic, key=key)
+        return staged
 
     def stage_in(self, writes: Writes, event: EventContract) -> StagedEvent:
         """As ``stage``, as one of the inserts ``writes`` sends in one statement."""
-        envelope, topic = self.envelope_for(event)
-        key = str(event.person_id)
+        staged = self._staged(event)
         writes.add(
             self.insert_sql,
-            *self._row(envelope.id, topic, key, envelope.to_headers(), event.model_dump_json()),
+            *self._row(
+                staged.envelope.id,
+                staged.topic,
+                staged.key,
+                staged.envelope.to_headers(),
+                event.model_dump_json().encode(),
+            ),
         )
-        return StagedEvent(envelope=envelope, topic=topic, key=key)
+        return staged
+
+    def _staged(self, event: EventContract) -> StagedEvent:
+        envelope, topic = self.envelope_for(event)
+        return StagedEvent(envelope=envelope, topic=topic, key=str(event.person_id))
 
     @staticmethod
-    def _row(event_id, topic, key, headers, payload) -> tuple:
+    def _row(event_id, topic, key, headers, payload: bytes) -> tuple:
         """insert_sql's parameters; the trace context is the caller's, now."""
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        payload = payload.encode() if isinstance(payload, str) else payload
         return (event_id, topic, key, jsonb([list(h) for h in headers]), payload, jsonb(carrier))
 
     async def stage_raw(

@@ -40,12 +40,9 @@ tracer = trace.get_tracer("rescue_events.writes")
 class Writes:
     def __init__(self) -> None:
         self._parts: list[str] = []
-        self._sql: list[str] = []
+        self._targets: list[str] = []  # the tables written, for the span's name
         self._args: list[Any] = []
         self._checks: list[tuple[str, Callable[[int], None]]] = []
-
-    def __len__(self) -> int:
-        return len(self._parts)
 
     def add(self, sql: str, *args: Any, then: Callable[[int], None] | None = None) -> None:
         """One INSERT (parameters $1, $2 … of its own). With ``then``, it must end in
@@ -55,7 +52,8 @@ class Writes:
         name = f"w{len(self._parts)}"
         renumbered = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
         self._parts.append(f"{name} AS ({renumbered})")
-        self._sql.append(sql)
+        if target := _TARGET.match(sql):
+            self._targets.append(target.group(1))
         self._args.extend(args)
         if then is not None:
             self._checks.append((name, then))
@@ -85,9 +83,8 @@ class Writes:
         sql = self.statement()
         # The statement's span, as SQLAlchemy's instrumentation gives the ORM's
         # (recorded only where spans are exported: rescue_chassis.telemetry).
-        targets = [m.group(1) for m in map(_TARGET.match, self._sql) if m]
         with tracer.start_as_current_span(
-            f"INSERT {' '.join(dict.fromkeys(targets))}",
+            f"INSERT {' '.join(dict.fromkeys(self._targets))}",
             kind=SpanKind.CLIENT,
             attributes={
                 "db.system.name": "postgresql",

@@ -344,48 +344,67 @@ async def start_stay(
         sequence=sequence,
         stay_id=stay_id,
     )
+    await write_stay(session, runtime, person, stay, source=source, placement_id=placement_id)
+    return stay
+
+
+async def write_stay(
+    session,
+    runtime: Runtime,
+    person: Person,
+    stay: Stay,
+    *,
+    source: ArrivalSource | None = None,
+    placement_id: uuid.UUID | None = None,
+) -> None:
+    """The stay (and where a transfer came from) through the session, and
+    person_admitted staged, in the caller's transaction."""
     session.add(stay)
     await session.flush()
     if source is not None:
+        hospital = stay.arrival_route == ArrivalRoute.HOSPITAL_TRANSFER.value
         session.add(
             StaySource(
                 stay_id=stay.id,
-                kind="hospital" if route is ArrivalRoute.HOSPITAL_TRANSFER else "station",
+                kind="hospital" if hospital else "station",
                 placement_id=placement_id,
                 **source.model_dump(),
             )
         )
         await session.flush()
     await runtime.outbox.stage(session, person_admitted(person, stay))
-    return stay
 
 
-def new_person(
+def new_admission(
     runtime: Runtime,
     request: AdmissionRequest,
     *,
     station_id: str,
+    admitted_by: str,
     now: datetime,
     person_id: uuid.UUID | None = None,
     via_lead: bool = False,
-) -> Person:
-    """The rules of an arrival checked (a refusal is a 422 naming the field) and
-    the new person's record built; nothing written."""
+    stay_id: uuid.UUID | None = None,
+) -> tuple[Person, Stay]:
+    """The rules of an arrival checked (a refusal is a 422 naming the field), and
+    the new person's record and first stay built; nothing written."""
+    arrived_at = request.arrived_at or now
+    route = ArrivalRoute(request.arrival_route)
     check_arrival(
         runtime,
         station_id=station_id,
-        route=ArrivalRoute(request.arrival_route),
+        route=route,
         categories=set(request.categories),
         consent_given=request.consent_given,
         handover=request.handover,
         suspected_conditions=request.suspected_conditions,
         source=request.source,
-        arrived_at=request.arrived_at or now,
+        arrived_at=arrived_at,
         now=now,
         via_lead=via_lead,
     )
     identity = IdentityStatus.CONFIRMED if request.full_name else IdentityStatus.UNKNOWN
-    return Person(
+    person = Person(
         id=person_id or uuid.uuid4(),
         station_id=station_id,
         status="in_station",
@@ -401,6 +420,19 @@ def new_person(
         categories=[c.value for c in request.categories],
         identity_confirmed_at=now if request.full_name else None,
     )
+    stay = begin_stay(
+        person,
+        station_id=station_id,
+        route=route,
+        arrived_at=arrived_at,
+        now=now,
+        consent_given=request.consent_given,
+        handover=request.handover,
+        admitted_by=admitted_by,
+        sequence=1,
+        stay_id=stay_id,
+    )
+    return person, stay
 
 
 async def admit(
@@ -421,27 +453,21 @@ async def admit(
 
     A lead's closure and a hospital placement's discharge admit through here,
     with the ``person_id`` they minted (``via_lead`` for a lead)."""
-    person = new_person(
-        runtime, request, station_id=station_id, now=now, person_id=person_id, via_lead=via_lead
+    person, stay = new_admission(
+        runtime,
+        request,
+        station_id=station_id,
+        admitted_by=admitted_by,
+        now=now,
+        person_id=person_id,
+        via_lead=via_lead,
+        stay_id=stay_id,
     )
-    # Not flushed alone: start_stay flushes the person and the stay together (the
+    # Not flushed alone: write_stay flushes the person and the stay together (the
     # stay's foreign key orders the two inserts), saving round trips per admission.
     session.add(person)
-    stay = await start_stay(
-        session,
-        runtime,
-        person,
-        station_id=station_id,
-        route=ArrivalRoute(request.arrival_route),
-        arrived_at=request.arrived_at or now,
-        now=now,
-        consent_given=request.consent_given,
-        handover=request.handover,
-        admitted_by=admitted_by,
-        source=request.source,
-        placement_id=placement_id,
-        stay_id=stay_id,
-        sequence=1,
+    await write_stay(
+        session, runtime, person, stay, source=request.source, placement_id=placement_id
     )
     return person, stay
 
@@ -467,43 +493,29 @@ async def admit_person(
             status_code=idem.stored_status,
             headers={"Location": f"/persons/{idem.stored_response['id']}"},
         )
-    now = datetime.now(UTC)
-    if request.source is not None:  # a transfer from a station or a hospital: its record too
-        person, stay = await admit(
-            session,
-            runtime,
-            request,
-            station_id=principal.station_id,
-            admitted_by=principal.subject,
-            now=now,
-        )
-        view = view_of(person, [stay], [])  # a new person: one stay, no incidents
+    person, stay = new_admission(
+        runtime,
+        request,
+        station_id=principal.station_id,
+        admitted_by=principal.subject,
+        now=datetime.now(UTC),
+    )
+    view = view_of(person, [stay], [])  # a new person: one stay, no incidents
+    if request.source is not None:  # a transfer: its source record, encrypted, by the ORM
+        session.add(person)
+        await write_stay(session, runtime, person, stay, source=request.source)
         await idem.remember(session, 201, view.model_dump(mode="json"))
-        await session.commit()
     else:
-        # The common admission, as admit() writes it, in one statement (the person,
-        # the stay, person_admitted and the idempotency record): one round trip
-        # instead of four, each a wait behind every other request under load.
-        person = new_person(runtime, request, station_id=principal.station_id, now=now)
-        stay = begin_stay(
-            person,
-            station_id=principal.station_id,
-            route=ArrivalRoute(request.arrival_route),
-            arrived_at=request.arrived_at or now,
-            now=now,
-            consent_given=request.consent_given,
-            handover=request.handover,
-            admitted_by=principal.subject,
-            sequence=1,
-        )
-        view = view_of(person, [stay], [])
+        # The common admission in one statement (the person, the stay, person_admitted
+        # and the idempotency record): one round trip instead of four, each a wait
+        # behind every other request under load.
         writes = Writes()
         writes.insert(person)
         writes.insert(stay)
         runtime.outbox.stage_in(writes, person_admitted(person, stay))
         idem.remember_in(writes, 201, view.model_dump(mode="json"))
         await writes.send(await begun(session))
-        await session.commit()
+    await session.commit()
     response.headers["Location"] = f"/persons/{person.id}"
     return view
 
