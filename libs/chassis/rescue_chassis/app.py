@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from rescue_chassis import access, audit, crypto, heap, problems, routes, telemetry
+from rescue_chassis import access, audit, crypto, gate, heap, problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
 from rescue_chassis.limits import install as install_limits
 from rescue_chassis.metrics import ServiceMetrics, WorkMetric
@@ -186,6 +186,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.runtime = runtime
     problems.install(app)
 
+    # Inside the limits (a request refused waits for nothing; a body is bounded
+    # before the gate reads it) and the metrics (a wait counts in the latency).
+    gate.install(app, settings)
     install_limits(app, settings)  # body size, rate, URL and headers; no trace to clients
     app.add_middleware(CorrelationMiddleware)
     ServiceMetrics(runtime, definition.work_metrics).install(app)

@@ -34,7 +34,6 @@ Every refusal is an ``application/problem+json`` body (``rescue_chassis.problems
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -45,7 +44,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from rescue_chassis.problems import PROBLEM_JSON, Problem
+from rescue_chassis.problems import send_problem
 from rescue_events.context import current
 
 log = logging.getLogger(__name__)
@@ -222,16 +221,20 @@ class InputLimits:
             scope.get("query_string", b"")
         )
         if url_bytes > self.max_url_bytes:
-            await _refuse(send, scope, 414, "URI too long", f"At most {self.max_url_bytes} bytes.")
+            await send_problem(
+                send, scope, 414, "URI too long", f"At most {self.max_url_bytes} bytes."
+            )
             return
         if _NUL_IN_URL in (scope.get("raw_path") or b"") or _NUL_IN_URL in scope.get(
             "query_string", b""
         ):
-            await _refuse(send, scope, 400, "Bad request", "The URL holds a NUL character (%00).")
+            await send_problem(
+                send, scope, 400, "Bad request", "The URL holds a NUL character (%00)."
+            )
             return
         header_bytes = sum(len(k) + len(v) + 4 for k, v in scope["headers"])
         if header_bytes > self.max_header_bytes:
-            await _refuse(
+            await send_problem(
                 send,
                 scope,
                 431,
@@ -247,7 +250,7 @@ class InputLimits:
             wait = self.buckets.take(key)
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
-                await _refuse(
+                await send_problem(
                     send,
                     scope,
                     429,
@@ -263,7 +266,7 @@ class InputLimits:
         if declared is not None and declared > limit:
             limit = self._limit_for(scope)
             if declared > limit:
-                await _refuse(
+                await send_problem(
                     send,
                     scope,
                     413,
@@ -308,7 +311,7 @@ class InputLimits:
             if started:
                 raise
             title = "Payload too large" if exc.status_code == 413 else "Invalid request"
-            await _refuse(send, scope, exc.status_code, title, exc.detail, exc.headers)
+            await send_problem(send, scope, exc.status_code, title, exc.detail, exc.headers)
         except Exception:
             if started:
                 raise  # nothing more can be said to this client; the server closes
@@ -323,7 +326,7 @@ class InputLimits:
             detail = "Something went wrong; it has been logged."
             if correlation_id:
                 detail += f" Correlation id: {correlation_id}."
-            await _refuse(
+            await send_problem(
                 send,
                 scope,
                 500,
@@ -373,30 +376,6 @@ def _content_length(scope) -> int | None:
 def _client(scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
-
-
-async def _refuse(
-    send,
-    scope,
-    status: int,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    *,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    problem = Problem(status, title, detail)
-    body = problem.body(scope["path"][:200])
-    if extra:
-        body.update(extra)
-    payload = json.dumps(body).encode()
-    raw_headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(payload)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 def install(app, settings) -> None:

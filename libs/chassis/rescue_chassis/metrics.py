@@ -82,10 +82,11 @@ class ServiceMetrics:
         self._snapshot = _Snapshot()
         self.registry.register(self._snapshot)
         self._lock = asyncio.Lock()
+        self._app_state = None  # the app's, once installed: the request gate is there
 
     def install(self, app: FastAPI) -> None:
         service = self.runtime.name
-
+        self._app_state = app.state
         app.add_middleware(_RequestMetrics, metrics=self, service=service)
 
         @app.get("/metrics", include_in_schema=False)
@@ -107,7 +108,34 @@ class ServiceMetrics:
             except Exception as exc:  # noqa: BLE001  (a scrape reports what it can)
                 log.warning("metrics: part of the state could not be read: %s", exc)
         families.extend(self._periodic(service))
+        families.extend(self._gate(service))
         return families
+
+    def _gate(self, service: str) -> list[Metric]:
+        gate = getattr(self._app_state, "request_gate", None)
+        if gate is None:
+            return []
+        shed = CounterMetricFamily(
+            "rescue_http_requests_shed",
+            "Requests answered 503 after waiting for a turn too long (rescue_chassis.gate).",
+            labels=["service"],
+        )
+        shed.add_metric([service], gate.shed)
+        return [
+            _gauge(
+                "rescue_http_requests_in_progress",
+                f"Requests being worked on (at most {gate.limit}).",
+                service,
+                gate.in_progress,
+            ),
+            _gauge(
+                "rescue_http_requests_waiting",
+                "Requests waiting for a turn.",
+                service,
+                gate.waiting,
+            ),
+            shed,
+        ]
 
     async def _plumbing(self, service: str) -> list[Metric]:
         outbox = self.runtime.tables.plumbing.outbox

@@ -55,6 +55,30 @@ class Problem(Exception):
         return body
 
 
+async def send_problem(
+    send,
+    scope,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """A problem answered from pure ASGI middleware, before any route (limits, gate)."""
+    body = Problem(status, title, detail).body(scope["path"][:200])
+    if extra:
+        body.update(extra)
+    payload = json.dumps(body).encode()
+    raw_headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
 def field_error(field: str, reason: str) -> dict[str, str]:
     return {"field": field, "reason": reason}
 

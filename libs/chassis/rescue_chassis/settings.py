@@ -79,6 +79,11 @@ class ServiceSettings(BaseSettings):
     # subject at hundreds a second; a deployment sets what its clients need.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 10_000
+    # Requests worked on at once (rescue_chassis.gate); the rest wait in arrival
+    # order, up to request_queue_timeout_seconds, then 503 with Retry-After. 0: no gate.
+    # Below the pool's 10 connections, so a request in progress never waits for one.
+    max_concurrent_requests: int = 8
+    request_queue_timeout_seconds: float = 10.0
 
     @property
     def oidc_enabled(self) -> bool:
