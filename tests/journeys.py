@@ -107,8 +107,11 @@ def events_for(
     def mine(records):
         found = []
         for record in records:
-            payload = json.loads(record.value)
-            if payload.get(field) == return_id:
+            try:
+                payload = json.loads(record.value)
+            except (TypeError, ValueError):
+                continue  # a poison record another test put on the topic
+            if isinstance(payload, dict) and payload.get(field) == return_id:
                 found.append((dict(record.headers)["ce_type"].decode(), payload))
         return found
 

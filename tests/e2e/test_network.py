@@ -80,6 +80,25 @@ def test_an_admission_retried_with_its_idempotency_key_admits_once(network, urls
     assert rows[0][0] == 1
 
 
+def test_retries_sent_at_once_with_one_key_admit_once_and_all_get_its_answer(network, urls):
+    # A station app whose line stalls may send the same admission again before the
+    # first has been answered: the later ones wait for the first's row, then replay it.
+    body = {"arrival_route": "own_request", "sex": "male", "estimated_age": 41}
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+
+    def send(_):
+        with client(network) as gushi:
+            return gushi.post(f"{urls['intake']}/persons", json=body, headers=key)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(send, range(6)))
+    assert [a.status_code for a in answers] == [201] * 6
+    ids = {a.json()["id"] for a in answers}
+    assert len(ids) == 1
+    rows = query(network, "intake", "select count(*) from persons where id = $1::uuid", *ids)
+    assert rows[0][0] == 1
+
+
 def test_one_trace_runs_from_the_station_app_through_kafka_into_every_service(network, urls, otlp):
     # The station app traces the walkthrough as one operation and sends its
     # span as traceparent on every call; the services carry it through the

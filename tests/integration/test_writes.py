@@ -15,7 +15,7 @@ from support import migrated_database
 from intake.app import service as intake_service
 from intake.tables import Lead, Person, Stay
 from rescue_chassis.problems import Problem
-from rescue_events.driver import begun
+from rescue_events.driver import autocommit, begun
 from rescue_events.writes import Writes
 
 pytestmark = pytest.mark.integration
@@ -153,3 +153,82 @@ def test_a_missing_value_the_orm_would_default_is_refused():
     person.status = None  # the column's default ('in_station') is the ORM's to apply
     with pytest.raises(ValueError, match="persons.status has a default"):
         Writes().insert(person)
+
+
+# -- with a claim, in autocommit: one statement, nothing else around it ---------------
+
+CLAIM = (
+    "INSERT INTO idempotency_keys (key, subject, request_hash, status_code, response) "
+    "VALUES ($1, 'dev-user', 'h', 201, '{}') ON CONFLICT (key, subject) DO NOTHING RETURNING key"
+)
+
+
+async def count(engine, table: str, row_id: uuid.UUID) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(
+            text(f"SELECT count(*) FROM {table} WHERE id = :id"), {"id": row_id}
+        )
+
+
+def claimed_admission(key: str) -> tuple[Writes, Person, Stay]:
+    person = a_person()
+    stay = a_stay(person, None)
+    writes = Writes()
+    writes.insert(person)
+    writes.insert(stay)
+    writes.claim(CLAIM, key)
+    return writes, person, stay
+
+
+async def test_a_new_claim_writes_everything_in_one_committed_statement(engine):
+    key = f"k-{uuid.uuid4()}"
+    writes, person, stay = claimed_admission(key)
+    async with autocommit(engine) as driver:
+        await writes.send(driver)
+        assert not driver.is_in_transaction()  # nothing left open: it committed itself
+    assert writes.claimed is True
+    assert (await count(engine, "persons", person.id), await count(engine, "stays", stay.id)) == (
+        1,
+        1,
+    )
+
+
+async def test_a_claim_taken_before_writes_nothing_else(engine):
+    key = f"k-{uuid.uuid4()}"
+    first, _, _ = claimed_admission(key)
+    again, person, stay = claimed_admission(key)
+    async with autocommit(engine) as driver:
+        await first.send(driver)
+        await again.send(driver)
+    assert (first.claimed, again.claimed) == (True, False)
+    assert (await count(engine, "persons", person.id), await count(engine, "stays", stay.id)) == (
+        0,
+        0,
+    )
+
+
+async def test_a_refused_insert_leaves_the_claim_untaken(engine):
+    key = f"k-{uuid.uuid4()}"
+    writes = Writes()
+    person = a_person()
+    writes.insert(person)
+    writes.insert(a_stay(a_person(), None))  # its person is nowhere: refused
+    writes.claim(CLAIM, key)
+    async with autocommit(engine) as driver:
+        with pytest.raises(Exception, match="foreign key"):
+            await writes.send(driver)
+    assert await count(engine, "persons", person.id) == 0
+    retry, again, _ = claimed_admission(key)  # the key is still free for a retry
+    async with autocommit(engine) as driver:
+        await retry.send(driver)
+    assert retry.claimed is True and await count(engine, "persons", again.id) == 1
+
+
+def test_a_claim_must_be_an_insert_that_can_do_nothing_and_say_so():
+    with pytest.raises(ValueError, match="ON CONFLICT"):
+        Writes().claim("INSERT INTO idempotency_keys (key) VALUES ($1)", "k")
+    writes = Writes()
+    writes.add("INSERT INTO persons (id) VALUES ($1) ON CONFLICT DO NOTHING", uuid.uuid4())
+    writes.claim(CLAIM, "k")
+    with pytest.raises(ValueError, match="one-row INSERT"):
+        writes.statement()  # only a plain VALUES insert can be made to depend on it

@@ -37,29 +37,37 @@ class IdempotentRequest:
         return self.stored_status is not None
 
     @classmethod
+    def of(cls, table: Table, key: str | None, subject: str, body: BaseModel) -> IdempotentRequest:
+        """The request's key and body hash, checked; nothing read yet."""
+        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        if key is not None and (not 1 <= len(key) <= 200 or not key.isprintable()):
+            raise invalid(f"header.{HEADER}", "must be 1 to 200 printable characters")
+        return cls(table=table, key=key, subject=subject, request_hash=digest)
+
+    @classmethod
     async def check(
         cls, session: AsyncSession, table: Table, key: str | None, subject: str, body: BaseModel
     ) -> IdempotentRequest:
-        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-        request = cls(table=table, key=key, subject=subject, request_hash=digest)
-        if key is None:
-            return request
-        if not 1 <= len(key) <= 200 or not key.isprintable():
-            raise invalid(f"header.{HEADER}", "must be 1 to 200 printable characters")
-        # The first statement of the request's transaction, on the driver
-        # (rescue_events.driver) like the rest of the plumbing's.
-        driver = await begun(session)
+        request = cls.of(table, key, subject, body)
+        if key is not None:
+            # The first statement of the request's transaction, on the driver
+            # (rescue_events.driver) like the rest of the plumbing's.
+            await request.read_stored(await begun(session))
+        return request
+
+    async def read_stored(self, driver: Any) -> None:
+        """The response stored for this key, if any (then ``replayed``); a key used
+        before for another body is a 422."""
         sql = (
-            f"SELECT request_hash, status_code, response FROM {table_name(table)} "
+            f"SELECT request_hash, status_code, response FROM {table_name(self.table)} "
             "WHERE key = $1 AND subject = $2"
         )
-        row = await run(sql, driver.fetchrow(sql, key, subject))
+        row = await run(sql, driver.fetchrow(sql, self.key, self.subject))
         if row is not None:
-            if row["request_hash"] != digest:
+            if row["request_hash"] != self.request_hash:
                 raise invalid(f"header.{HEADER}", "was already used for a different request body")
-            request.stored_status = row["status_code"]
-            request.stored_response = from_jsonb(row["response"])
-        return request
+            self.stored_status = row["status_code"]
+            self.stored_response = from_jsonb(row["response"])
 
     async def remember(self, session: AsyncSession, status: int, response: Any) -> None:
         if self.key is None:
@@ -86,13 +94,12 @@ class IdempotentRequest:
             )
         self._stored_or_in_progress(0 if stored is None else 1)
 
-    def remember_in(self, writes: Writes, status: int, response: Any) -> None:
-        """As ``remember``, as one of the inserts ``writes`` sends in one statement;
-        the 409 comes when it is sent."""
+    def claim_in(self, writes: Writes, status: int, response: Any) -> None:
+        """The record as the claim of ``writes`` (rescue_events.writes): the other
+        inserts happen only if this key is new. After they are sent, if
+        ``writes.claimed`` is False, ``read_stored`` reads the first response."""
         if self.key is not None:
-            writes.add(
-                self._insert_sql, *self._row(status, response), then=self._stored_or_in_progress
-            )
+            writes.claim(self._insert_sql, *self._row(status, response))
 
     @property
     def _insert_sql(self) -> str:

@@ -14,6 +14,15 @@ person inserted beside it. The statement runs inside the caller's transaction
 (``rescue_events.driver.begun``): nothing is committed until the caller commits,
 and an insert refused rolls all of them back with the transaction.
 
+With a claim (``claim``: an ``INSERT … ON CONFLICT DO NOTHING RETURNING``, an
+idempotency key's record, say), every other insert happens only if the claim
+inserted its row: ``INSERT INTO t (…) SELECT $1, … WHERE EXISTS (SELECT FROM
+claim)``. One statement is atomic by itself, so such writes need no transaction
+around them: sent on a connection in autocommit (``rescue_events.driver.autocommit``)
+they are one round trip in all, BEGIN and COMMIT included, and a second request
+with the same key writes nothing (its statement waits for the first's row, then
+finds it).
+
 Only for hot paths whose rows are plain (no server-side defaults to read back,
 nothing encrypted by a column type): ``insert`` refuses a column it cannot write
 as the ORM would.
@@ -34,15 +43,19 @@ from rescue_events.driver import jsonb, run, table_name
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(\S+)", re.IGNORECASE)
+# A one-row insert's VALUES, the only form a claim can make conditional.
+_VALUES = re.compile(r"\)\s+VALUES\s+\(([^()]*)\)\s*$", re.IGNORECASE)
 tracer = trace.get_tracer("rescue_events.writes")
 
 
 class Writes:
     def __init__(self) -> None:
-        self._parts: list[str] = []
+        self._parts: list[tuple[str, str]] = []  # (name, INSERT)
         self._targets: list[str] = []  # the tables written, for the span's name
         self._args: list[Any] = []
         self._checks: list[tuple[str, Callable[[int], None]]] = []
+        self._claim: str | None = None  # the name of the claim's part, once claimed
+        self.claimed: bool | None = None  # after send(), with a claim: did it insert?
 
     def add(self, sql: str, *args: Any, then: Callable[[int], None] | None = None) -> None:
         """One INSERT (parameters $1, $2 … of its own). With ``then``, it must end in
@@ -51,12 +64,26 @@ class Writes:
         offset = len(self._args)
         name = f"w{len(self._parts)}"
         renumbered = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
-        self._parts.append(f"{name} AS ({renumbered})")
+        self._parts.append((name, renumbered))
         if target := _TARGET.match(sql):
             self._targets.append(target.group(1))
         self._args.extend(args)
         if then is not None:
             self._checks.append((name, then))
+
+    def claim(self, sql: str, *args: Any) -> None:
+        """The insert all the others depend on: an ``INSERT … ON CONFLICT DO NOTHING
+        RETURNING``. After ``send``, ``claimed`` says whether it inserted its row
+        (and so whether the others did)."""
+        if self._claim is not None:
+            raise ValueError("one claim per statement")
+        if "ON CONFLICT" not in sql.upper() or "RETURNING" not in sql.upper():
+            raise ValueError("a claim is an INSERT … ON CONFLICT DO NOTHING RETURNING")
+        self._claim = f"w{len(self._parts)}"
+        self.add(sql, *args, then=self._was_claimed)
+
+    def _was_claimed(self, inserted: int) -> None:
+        self.claimed = inserted > 0
 
     def insert(self, row: Any) -> None:
         """An ORM object's row, every column as the object holds it."""
@@ -73,11 +100,27 @@ class Writes:
         self.add(sql, *values)
 
     def statement(self) -> str:
+        # The claim first: a CTE names only those before it.
+        ordered = sorted(self._parts, key=lambda part: part[0] != self._claim)
+        parts = ", ".join(f"{name} AS ({self._as_sent(name, sql)})" for name, sql in ordered)
         counts = ", ".join(f"(SELECT count(*) FROM {name}) AS {name}" for name, _ in self._checks)
-        return f"WITH {', '.join(self._parts)} SELECT {counts or '1'}"
+        return f"WITH {parts} SELECT {counts or '1'}"
+
+    def _as_sent(self, name: str, sql: str) -> str:
+        if self._claim is None or name == self._claim:
+            return sql
+        # Postgres types the parameters of INSERT … SELECT by the target columns, as
+        # with VALUES: no casts needed, and a value too long is refused as before.
+        conditional, replaced = _VALUES.subn(
+            f") SELECT \\1 WHERE EXISTS (SELECT FROM {self._claim})", sql
+        )
+        if not replaced:
+            raise ValueError(f"only a one-row INSERT … VALUES can depend on a claim: {sql}")
+        return conditional
 
     async def send(self, driver: Any) -> None:
-        """Run them all, in the transaction ``driver`` is in; then each ``then``."""
+        """Run them all, in the transaction ``driver`` is in (or, with a claim, in
+        none: the statement commits by itself); then each ``then``."""
         if not self._parts:
             return
         sql = self.statement()

@@ -34,7 +34,7 @@ from rescue_events.contracts import (
     Sex,
 )
 from rescue_events.contracts.intake_arrivals import SuspectedCondition
-from rescue_events.driver import begun
+from rescue_events.driver import autocommit
 from rescue_events.writes import Writes
 
 router = APIRouter(prefix="/persons", tags=["persons"], dependencies=[require_roles(*STATION_WORK)])
@@ -484,40 +484,82 @@ async def admit_person(
     """Admit a person to the caller's station (入站登记). See the request's rules:
     a refused admission answers 422 naming the field at fault."""
     ensure_known_station(principal, runtime.network)
+    if request.source is not None:  # a transfer: its source record, encrypted, by the ORM
+        return await _admit_transfer(
+            request, principal, session, runtime, response, idempotency_key
+        )
+    # The common admission in one statement in autocommit: the idempotency record
+    # as its claim, and the person, the stay and person_admitted only if the key
+    # is new (rescue_events.writes). One round trip instead of BEGIN, a read of
+    # the key, the inserts and COMMIT, each a wait behind every other request.
+    idem = IdempotentRequest.of(tables.idempotency, idempotency_key, principal.subject, request)
+    async with autocommit(runtime.engine) as driver:
+        try:
+            person, stay = _arrival_of(runtime, request, principal)
+        except Problem:
+            # A retry is answered as the first request was, even where the rules
+            # would now refuse it (as a key read first would have).
+            if idem.key is not None:
+                await idem.read_stored(driver)
+                if idem.replayed:
+                    return _replayed(idem)
+            raise
+        view = view_of(person, [stay], [])  # a new person: one stay, no incidents
+        writes = Writes()
+        writes.insert(person)
+        writes.insert(stay)
+        runtime.outbox.stage_in(writes, person_admitted(person, stay))
+        idem.claim_in(writes, 201, view.model_dump(mode="json"))
+        await writes.send(driver)
+        if writes.claimed is False:  # the key's record is there: nothing was written
+            await idem.read_stored(driver)
+            if not idem.replayed:  # gone again meanwhile (expired): nothing to answer with
+                raise Problem(409, "Request in progress", "Retry with the same key shortly.")
+            return _replayed(idem)
+    response.headers["Location"] = f"/persons/{person.id}"
+    return view
+
+
+async def _admit_transfer(
+    request: AdmissionRequest,
+    principal,
+    session,
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: str | None,
+):
     idem = await IdempotentRequest.check(
         session, tables.idempotency, idempotency_key, principal.subject, request
     )
     if idem.replayed:
-        return JSONResponse(
-            idem.stored_response,
-            status_code=idem.stored_status,
-            headers={"Location": f"/persons/{idem.stored_response['id']}"},
-        )
-    person, stay = new_admission(
+        return _replayed(idem)
+    person, stay = _arrival_of(runtime, request, principal)
+    view = view_of(person, [stay], [])
+    session.add(person)
+    await write_stay(session, runtime, person, stay, source=request.source)
+    await idem.remember(session, 201, view.model_dump(mode="json"))
+    await session.commit()
+    response.headers["Location"] = f"/persons/{person.id}"
+    return view
+
+
+def _arrival_of(runtime: Runtime, request: AdmissionRequest, principal) -> tuple[Person, Stay]:
+    """The caller's own admission, at their station, now (new_admission)."""
+    return new_admission(
         runtime,
         request,
         station_id=principal.station_id,
         admitted_by=principal.subject,
         now=datetime.now(UTC),
     )
-    view = view_of(person, [stay], [])  # a new person: one stay, no incidents
-    if request.source is not None:  # a transfer: its source record, encrypted, by the ORM
-        session.add(person)
-        await write_stay(session, runtime, person, stay, source=request.source)
-        await idem.remember(session, 201, view.model_dump(mode="json"))
-    else:
-        # The common admission in one statement (the person, the stay, person_admitted
-        # and the idempotency record): one round trip instead of four, each a wait
-        # behind every other request under load.
-        writes = Writes()
-        writes.insert(person)
-        writes.insert(stay)
-        runtime.outbox.stage_in(writes, person_admitted(person, stay))
-        idem.remember_in(writes, 201, view.model_dump(mode="json"))
-        await writes.send(await begun(session))
-    await session.commit()
-    response.headers["Location"] = f"/persons/{person.id}"
-    return view
+
+
+def _replayed(idem: IdempotentRequest) -> JSONResponse:
+    return JSONResponse(
+        idem.stored_response,
+        status_code=idem.stored_status,
+        headers={"Location": f"/persons/{idem.stored_response['id']}"},
+    )
 
 
 @router.post("/{person_id}/stays", status_code=201, response_model=PersonView)
