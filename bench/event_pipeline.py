@@ -23,6 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common import emit, percentile, verdict
 from sqlalchemy import func, insert, select
 
 from rescue_chassis import migrations
@@ -34,6 +35,8 @@ from rescue_localnet.broker import TansuBroker, free_port
 from rescue_localnet.postgres import EmbeddedPostgres
 from search.app import service
 from search.settings import SearchSettings
+
+RELAY_TARGET = 5_000  # events/s, issue 11
 
 
 def admission() -> PersonAdmittedV1:
@@ -47,11 +50,6 @@ def admission() -> PersonAdmittedV1:
         identity_status="unknown",
         sex="male",
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 async def measure_latency(runtime, events: int, rate: float, fetch_wait_ms: int) -> list[float]:
@@ -172,7 +170,16 @@ async def main(args) -> None:
             print(
                 f"relay drain of {args.backlog} outbox rows (acks=all), 3 runs: "
                 f"median {statistics.median(relay_rates):,.0f} events/s "
-                f"(runs: {', '.join(f'{r:,.0f}' for r in relay_rates)})"
+                f"(runs: {', '.join(f'{r:,.0f}' for r in relay_rates)}); "
+                f"target ≥ {RELAY_TARGET:,} events/s: "
+                f"{verdict(statistics.median(relay_rates), RELAY_TARGET, at_most=False)}"
+            )
+            emit(
+                {
+                    "relay_events_per_second": statistics.median(relay_rates),
+                    "relay_runs": relay_rates,
+                    "relay_target": RELAY_TARGET,
+                }
             )
             await runtime.engine.dispose()
         finally:

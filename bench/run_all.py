@@ -102,10 +102,18 @@ def main(args) -> int:
     elif code:
         crashed.append("service_memory.py")
 
-    _, lines, code = run("event_pipeline.py", args.quick)
-    for line in lines:
-        if line.startswith("relay drain"):
-            rows.append(("relay throughput (event_pipeline.py)", line.split(": ", 1)[1], "—", ""))
+    results, _, code = run("event_pipeline.py", args.quick)
+    if results:
+        rate, target = results["relay_events_per_second"], results["relay_target"]
+        runs = ", ".join(f"{r:,.0f}" for r in results["relay_runs"])
+        rows.append(
+            (
+                "relay throughput (event_pipeline.py)",
+                f"median {rate:,.0f} events/s (runs: {runs})",
+                f"≥ {target:,}/s",
+                verdict(rate, target, at_most=False),
+            )
+        )
     if code:
         crashed.append("event_pipeline.py")
 
