@@ -51,6 +51,18 @@ def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
+async def while_one_holds_the_only_turn(app: FastAPI, work: Work, ask) -> httpx.Response:
+    """``ask`` (a call on the client) sent while request 1 holds the gate's one turn;
+    then the turn is released and request 1 answered."""
+    async with client(app) as http:
+        holding = asyncio.create_task(http.post("/work/1"))
+        await until(lambda: work.entered == [1])
+        answer = await ask(http)
+        work.release.set()
+        assert (await holding).status_code == 200
+    return answer
+
+
 async def until(condition, timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():  # noqa: ASYNC110  (conditions of several objects)
@@ -82,12 +94,7 @@ async def test_a_request_without_a_turn_in_time_is_shed_with_503_and_never_reach
 ):
     work = Work()
     app = work.app(limit=1, queue_timeout=0.05)
-    async with client(app) as http:
-        holding = asyncio.create_task(http.post("/work/1"))
-        await until(lambda: work.entered == [1])
-        shed = await http.post("/work/2")
-        work.release.set()
-        assert (await holding).status_code == 200
+    shed = await while_one_holds_the_only_turn(app, work, lambda http: http.post("/work/2"))
     assert shed.status_code == 503
     assert shed.headers["content-type"] == "application/problem+json"
     assert shed.headers["retry-after"] == "1"
@@ -100,12 +107,7 @@ async def test_a_request_without_a_turn_in_time_is_shed_with_503_and_never_reach
 async def test_health_probes_pass_a_full_gate() -> None:
     work = Work()
     app = work.app(limit=1, queue_timeout=0.05)
-    async with client(app) as http:
-        holding = asyncio.create_task(http.post("/work/1"))
-        await until(lambda: work.entered == [1])
-        live = await http.get("/health/live")
-        work.release.set()
-        await holding
+    live = await while_one_holds_the_only_turn(app, work, lambda http: http.get("/health/live"))
     assert live.status_code == 200
     assert app.state.request_gate.shed == 0
 

@@ -493,23 +493,25 @@ async def admit_person(
     # is new (rescue_events.writes). One round trip instead of BEGIN, a read of
     # the key, the inserts and COMMIT, each a wait behind every other request.
     idem = IdempotentRequest.of(tables.idempotency, idempotency_key, principal.subject, request)
-    async with autocommit(runtime.engine) as driver:
-        try:
-            person, stay = _arrival_of(runtime, request, principal)
-        except Problem:
-            # A retry is answered as the first request was, even where the rules
-            # would now refuse it (as a key read first would have).
-            if idem.key is not None:
+    try:
+        person, stay = _arrival_of(runtime, request, principal)
+    except Problem:
+        # A retry is answered as the first request was, even where the rules
+        # would now refuse it (as a key read first would have).
+        if idem.key is not None:
+            async with autocommit(runtime.engine) as driver:
                 await idem.read_stored(driver)
-                if idem.replayed:
-                    return _replayed(idem)
-            raise
-        view = view_of(person, [stay], [])  # a new person: one stay, no incidents
-        writes = Writes()
-        writes.insert(person)
-        writes.insert(stay)
-        runtime.outbox.stage_in(writes, person_admitted(person, stay))
-        idem.claim_in(writes, 201, view.model_dump(mode="json"))
+            if idem.replayed:
+                return _replayed(idem)
+        raise
+    view = view_of(person, [stay], [])  # a new person: one stay, no incidents
+    writes = Writes()
+    writes.insert(person)
+    writes.insert(stay)
+    runtime.outbox.stage_in(writes, person_admitted(person, stay))
+    idem.claim_in(writes, 201, view.model_dump(mode="json"))
+    # A pooled connection for the statement only, not for the rules and rows above.
+    async with autocommit(runtime.engine) as driver:
         await writes.send(driver)
         if writes.claimed is False:  # the key's record is there: nothing was written
             await idem.read_stored(driver)
