@@ -181,16 +181,10 @@ async def test_the_relay_publishes_while_requests_hold_every_pooled_connection(
     runtime, running, broker
 ):
     """Under load a service's requests hold all its pooled connections; the relay
-    sweeps on its own, so events still go out (they waited behind the requests)."""
-    running.start(runtime.relay.run())
-    await eventually(lambda: runtime.relay.connected and runtime.engine.pool.checkedout() >= 1)
-    pool = runtime.engine.pool
-    held = [await runtime.engine.connect() for _ in range(pool.size() + pool._max_overflow - 1)]
-    person_id = uuid.uuid4()
-    # Staged from outside the pool, as a request that got the last connection would.
-    other = create_async_engine(runtime.settings.database_url, poolclass=NullPool)
-    try:
-        async with AsyncSession(other) as session:
+    sweeps on its own, taken out of the pool, so events still go out (they waited
+    behind the requests)."""
+    async def stage_case_of(person_id, engine):
+        async with AsyncSession(engine) as session:
             await runtime.outbox.stage(
                 session,
                 SearchCaseOpenedV1(
@@ -202,6 +196,18 @@ async def test_the_relay_publishes_while_requests_hold_every_pooled_connection(
                 ),
             )
             await session.commit()
+
+    running.start(runtime.relay.run())
+    # Published: the relay has its own connection and sweeps.
+    await stage_case_of(uuid.uuid4(), runtime.engine)
+    await eventually(lambda: _is_zero(outbox_rows(runtime)))
+    pool = runtime.engine.pool
+    held = [await runtime.engine.connect() for _ in range(pool.size() + pool._max_overflow)]
+    person_id = uuid.uuid4()
+    # Staged from outside the pool, as a request that got the last connection would.
+    other = create_async_engine(runtime.settings.database_url, poolclass=NullPool)
+    try:
+        await stage_case_of(person_id, other)
         # Well within the pool's 30 s checkout timeout: a sweep that needed a pooled
         # connection would still be waiting.
         records = await read_topic(
@@ -211,12 +217,60 @@ async def test_the_relay_publishes_while_requests_hold_every_pooled_connection(
             timeout=10,
         )
         assert [r.key for r in records].count(str(person_id).encode()) == 1
-        assert pool.checkedout() == len(held) + 1
+        assert pool.checkedout() == len(held)
     finally:
         for connection in held:
             await connection.close()
         await other.dispose()
     await eventually(lambda: _is_zero(outbox_rows(runtime)))
+
+
+async def test_two_relays_on_one_database_publish_each_event_once_and_in_order(
+    runtime, running, broker
+):
+    """Replicas: one relay holds the database's relay lock and publishes; when it
+    stops, its connection closes with the lock and the other takes over."""
+    person_id = uuid.uuid4()
+    staged: list[str] = []
+
+    async def stage(n: int) -> None:
+        for _ in range(n):  # one commit each, as requests do
+            async with runtime.sessions() as session:
+                event = admission(person_id)
+                staged.append((await runtime.outbox.stage(session, event)).envelope.id)
+                await session.commit()
+
+    def published(records) -> list[str]:
+        key = str(person_id).encode()
+        return [dict(r.headers)["ce_id"].decode() for r in records if r.key == key]
+
+    async def read_until(count: int) -> list[str]:
+        records = await read_topic(
+            broker.bootstrap_servers,
+            INTAKE_EVENTS.name,
+            until=lambda rs: len(published(rs)) >= count,
+        )
+        return published(records)
+
+    second = build_runtime(search_service, runtime.settings).relay
+    second.engine = runtime.engine
+    relays = [runtime.relay, second]
+    for relay in relays:
+        running.start(relay.run())
+    await eventually(lambda: all(relay.connected for relay in relays))
+    await stage(10)
+    assert await read_until(10) == staged
+    await eventually(lambda: _is_zero(outbox_rows(runtime)))
+    holders = [i for i, relay in enumerate(relays) if relay._holds_lock]
+    assert len(holders) == 1
+
+    holder, other = holders[0], 1 - holders[0]
+    running.tasks[holder].cancel()
+    await asyncio.wait([running.tasks[holder]], timeout=15)
+    await stage(5)
+    assert await read_until(15) == staged  # once each, in the order they were staged
+    await eventually(lambda: _is_zero(outbox_rows(runtime)))
+    assert relays[other]._holds_lock
 
 
 async def _is_zero(awaitable) -> bool:

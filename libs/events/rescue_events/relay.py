@@ -14,6 +14,16 @@ The relay sweeps on the connection it LISTENs on, its own for as long as it
 runs: under load the service's requests hold every pooled connection, and a
 sweep waiting in the pool's queue behind them (up to 430 ms per sweep at 200
 admissions/s) held back every event of the service.
+
+Replicas: one relay per service database sweeps, the one holding the
+database's relay lock (a session advisory lock on that connection), so two
+never reorder one person's events between them. The holder keeps it while its
+connection lives; when the relay stops or its connection breaks, the
+connection is closed, never pooled, and the lock passes to the next replica
+that wakes. Holding it for the connection's life, rather than per sweep, lets a
+sweep run in autocommit: a pick and a delete, two round trips instead of four
+(begin, pick, delete, commit), each waiting behind the service's requests on
+its event loop.
 """
 
 from __future__ import annotations
@@ -27,9 +37,9 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rescue_events.driver import from_jsonb, run, table_name, transaction_on
+from rescue_events.driver import from_jsonb, run, table_name
 from rescue_events.kafka import KafkaSettings, ensure_topics
 from rescue_events.registry import Topic
 from rescue_events.tables import OUTBOX_CHANNEL
@@ -37,9 +47,10 @@ from rescue_events.tables import OUTBOX_CHANNEL
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("rescue_events.relay")
 
-# One relay per service database sweeps at a time, so replicas never reorder
-# one person's events between them. The key is arbitrary but fixed.
+# The relay lock of a service database (see the module docstring). The key is
+# arbitrary but fixed, and not the audit's.
 _RELAY_LOCK_KEY = 0x5E5C0E
+_LOCK = "SELECT pg_try_advisory_lock($1)"
 
 
 class OutboxRelay:
@@ -60,18 +71,15 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_sweep_seconds = idle_sweep_seconds
         name = table_name(table)  # the service's own outbox (rescue_events.tables)
-        # One relay per database sweeps at a time (the lock, held to the commit);
-        # SKIP LOCKED keeps a second one from waiting on rows the first has picked.
         self._pick = (
-            "WITH lock AS (SELECT pg_try_advisory_xact_lock($1) AS held) "
-            f"SELECT id, topic, message_key, headers, payload, trace_context, event_id "
-            f"FROM {name}, lock WHERE lock.held ORDER BY id LIMIT $2 "
-            f"FOR UPDATE OF {name} SKIP LOCKED"
+            "SELECT id, topic, message_key, headers, payload, trace_context, event_id "
+            f"FROM {name} ORDER BY id LIMIT $1"
         )
         self._delete = f"DELETE FROM {name} WHERE id = ANY($1::bigint[])"
         self._failed = f"UPDATE {name} SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        self._holds_lock = False  # on the connection of the current _sweep_forever
         self.connected = False
 
     def wake(self) -> None:
@@ -128,16 +136,20 @@ class OutboxRelay:
 
     async def _sweep_forever(self) -> None:
         async with self.engine.connect() as own:
-            raw = await own.get_raw_connection()
-            listener = raw.driver_connection  # asyncpg: LISTEN needs the driver itself
+            # asyncpg itself: LISTEN needs it, and the sweep's statements go to it.
+            driver = (await own.get_raw_connection()).driver_connection
+            # Out of the pool for good: closed, not pooled, when the relay stops or
+            # fails, so the relay lock it may hold is released with it (sweep_once).
+            await own.run_sync(lambda connection: connection.detach())
+            self._holds_lock = False
             on_notify = lambda *_: self.wake()  # noqa: E731
-            await listener.add_listener(OUTBOX_CHANNEL, on_notify)
+            await driver.add_listener(OUTBOX_CHANNEL, on_notify)
             try:
                 while True:
-                    published = await self.sweep_once(own)
+                    published = await self.sweep_once(driver)
                     if published >= self.batch_size:
                         continue  # a backlog: keep draining without waiting
-                    if listener.is_closed():
+                    if driver.is_closed():
                         raise ConnectionError("LISTEN connection closed")
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.idle_sweep_seconds)
@@ -145,28 +157,35 @@ class OutboxRelay:
                         pass
                     self._wake.clear()
             finally:
-                if not listener.is_closed():
-                    await listener.remove_listener(OUTBOX_CHANNEL, on_notify)
+                if not driver.is_closed():
+                    await driver.remove_listener(OUTBOX_CHANNEL, on_notify)
 
-    async def sweep_once(self, connection: AsyncConnection) -> int:
-        """Publish one batch, in a transaction on ``connection`` (the relay's own);
-        returns how many rows the broker acknowledged."""
+    async def sweep_once(self, driver) -> int:
+        """Publish one batch if this relay holds the relay lock, taking it if free,
+        on ``driver`` (the asyncpg connection of the relay's own, detached from
+        the pool); returns how many rows the broker acknowledged.
+
+        Each statement commits on its own: the lock makes this relay the only one
+        picking, and a row is deleted only once the broker acknowledged it, so a
+        crash in between publishes it again (the consumers' inbox skips it)."""
         assert self._producer is not None, "relay not connected"
-        # The sweep runs on every commit that staged events, in every service: on the
-        # driver connection, with the lock and the pick in one statement, it costs
-        # four round trips (begin, pick, delete, commit) and a fraction of the CPU
-        # SQLAlchemy's execution layer takes for the same statements.
-        async with transaction_on(connection) as driver:
-            rows = await run(self._pick, driver.fetch(self._pick, _RELAY_LOCK_KEY, self.batch_size))
-            if not rows:
-                return 0
-            outcomes = await self._publish(rows)
-            acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
-            failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
-            if acked:
-                await run(self._delete, driver.execute(self._delete, acked))
-            for row_id, error in failed:
-                await run(self._failed, driver.execute(self._failed, row_id, str(error)[:2000]))
+        # On the driver: the sweep runs on every commit that staged events, in
+        # every service, and SQLAlchemy's execution layer costs several times the
+        # CPU of these fixed statements.
+        if not self._holds_lock:
+            self._holds_lock = await run(_LOCK, driver.fetchval(_LOCK, _RELAY_LOCK_KEY))
+            if not self._holds_lock:
+                return 0  # another replica's relay sweeps this database
+        rows = await run(self._pick, driver.fetch(self._pick, self.batch_size))
+        if not rows:
+            return 0
+        outcomes = await self._publish(rows)
+        acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
+        failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
+        if acked:
+            await run(self._delete, driver.execute(self._delete, acked))
+        for row_id, error in failed:
+            await run(self._failed, driver.execute(self._failed, row_id, str(error)[:2000]))
         if failed:
             # Keep the rows and let OutboxRelay.run() back off and reconnect.
             raise KafkaError(
