@@ -183,6 +183,7 @@ async def test_the_relay_publishes_while_requests_hold_every_pooled_connection(
     """Under load a service's requests hold all its pooled connections; the relay
     sweeps on its own, taken out of the pool, so events still go out (they waited
     behind the requests)."""
+
     async def stage_case_of(person_id, engine):
         async with AsyncSession(engine) as session:
             await runtime.outbox.stage(
