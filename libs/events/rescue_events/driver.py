@@ -98,19 +98,26 @@ async def begun(session: AsyncSession) -> Any:
     before a query: what the caller then reads on the driver includes them."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    driver = await in_transaction(session)
-    if driver is not None:
-        return driver
-    connection = await session.connection()
-    adapter = (await connection.get_raw_connection()).dbapi_connection
-    start = getattr(adapter, "_start_transaction", None)
-    if start is not None and getattr(adapter, "_transaction", None) is None:
-        # What the adapter does before its first statement (SQLAlchemy 2.1, pinned):
-        # BEGIN at the connection's isolation level, tracked for its commit and rollback.
-        await run("BEGIN", start())
-    else:  # an adapter without it: its first statement begins the transaction
-        await session.execute(text("SELECT 1"))
-    return await in_transaction(session)
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_CACHED)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1]
+    # Each step below is a greenlet hop; a consumer begins a transaction for every
+    # fetch, so they are taken once each (a connection, its raw connection).
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    if not driver.is_in_transaction():
+        adapter = raw.dbapi_connection
+        start = getattr(adapter, "_start_transaction", None)
+        if start is not None and getattr(adapter, "_transaction", None) is None:
+            # What the adapter does before its first statement (SQLAlchemy 2.1, pinned):
+            # BEGIN at the connection's isolation level, tracked for its commit and
+            # rollback.
+            await run("BEGIN", start())
+        else:  # an adapter without it: its first statement begins the transaction
+            await session.execute(text("SELECT 1"))
+    session.info[_CACHED] = (session.sync_session.get_transaction(), driver)
+    return driver
 
 
 @asynccontextmanager
