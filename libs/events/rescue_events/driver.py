@@ -67,6 +67,19 @@ async def _driver_of(connection: AsyncConnection) -> Any:
 _CACHED = "rescue_events.driver"
 
 
+def _remembered(session: AsyncSession) -> Any | None:
+    """The driver ``session`` remembered for its current transaction, if any."""
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_CACHED)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1]
+    return None
+
+
+def _remember(session: AsyncSession, driver: Any) -> None:
+    session.info[_CACHED] = (session.sync_session.get_transaction(), driver)
+
+
 async def in_transaction(executor: AsyncSession | AsyncConnection) -> Any | None:
     """The asyncpg connection of ``executor``'s transaction, or None if no statement
     has begun it yet.
@@ -75,10 +88,8 @@ async def in_transaction(executor: AsyncSession | AsyncConnection) -> Any | None
     with the transaction it belongs to): finding it costs two greenlet hops, more
     than the statement a consumer then sends for each event."""
     if isinstance(executor, AsyncSession):
-        transaction = executor.sync_session.get_transaction()
-        cached = executor.info.get(_CACHED)
-        if cached is not None and transaction is not None and cached[0] is transaction:
-            return cached[1]
+        if (driver := _remembered(executor)) is not None:
+            return driver
         connection = await executor.connection()
     else:
         connection = executor
@@ -86,7 +97,7 @@ async def in_transaction(executor: AsyncSession | AsyncConnection) -> Any | None
     if not driver.is_in_transaction():
         return None
     if isinstance(executor, AsyncSession):
-        executor.info[_CACHED] = (executor.sync_session.get_transaction(), driver)
+        _remember(executor, driver)
     return driver
 
 
@@ -98,10 +109,8 @@ async def begun(session: AsyncSession) -> Any:
     before a query: what the caller then reads on the driver includes them."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    transaction = session.sync_session.get_transaction()
-    cached = session.info.get(_CACHED)
-    if cached is not None and transaction is not None and cached[0] is transaction:
-        return cached[1]
+    if (driver := _remembered(session)) is not None:
+        return driver
     # Each step below is a greenlet hop; a consumer begins a transaction for every
     # fetch, so they are taken once each (a connection, its raw connection).
     raw = await (await session.connection()).get_raw_connection()
@@ -116,7 +125,7 @@ async def begun(session: AsyncSession) -> Any:
             await run("BEGIN", start())
         else:  # an adapter without it: its first statement begins the transaction
             await session.execute(text("SELECT 1"))
-    session.info[_CACHED] = (session.sync_session.get_transaction(), driver)
+    _remember(session, driver)
     return driver
 
 
