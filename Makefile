@@ -10,7 +10,7 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 
 # make ops ARGS="health"   the on-call command against the local network
-.PHONY: setup run demo token ops faults bench-search bench-quick bench-pipeline bench-consumers fuzz test test-unit test-integration test-e2e bench schemas lint clean
+.PHONY: setup run demo token ops faults bench-search bench-quick bench-pipeline bench-consumers bench-broker fuzz test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
@@ -75,6 +75,11 @@ bench-pipeline: setup
 # CPU per person_admitted of each consumer service, by fetch size (no Kafka).
 bench-consumers: setup
 	$(RUN) python bench/consumer_cost.py
+
+# The local broker's hop (producer → waiting consumer) and idle polling CPU, by
+# the consumers' fetch wait: tansu alone.
+bench-broker: setup
+	$(RUN) python bench/broker_hop.py
 
 # Issue 9's proof: Schemathesis against every service's OpenAPI document (the
 # local network on free ports; ≤ ~10 minutes). Per service: operations tested,
