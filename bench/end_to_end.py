@@ -25,7 +25,7 @@ Beside each run's latencies it prints the CPU each process used per admission
 and in cores (services, Postgres with its backends, the broker, this load
 generator): whether the machine had the cores the rate asks for.
 
-    python bench/end_to_end.py                 # 200 admissions/s for 20 s
+    python bench/end_to_end.py                 # 200 admissions/s for 20 s, 3 rounds
     python bench/end_to_end.py --rate 50 --seconds 5
     python bench/end_to_end.py --rate 20,50,100,200 --seconds 10   # highest rate at target
     python bench/end_to_end.py --services path # only intake and followup run
@@ -322,8 +322,8 @@ def report(run: dict, timeline: bool) -> None:
         out(line)
 
 
-def main(args) -> dict:
-    services = PATH_SERVICES if args.services == "path" else None
+def one_network(args, services) -> list[dict]:
+    """Every rate of ``args`` on one new network: each run's figures."""
     with tempfile.TemporaryDirectory() as tmp:
         net = None
         try:
@@ -334,23 +334,54 @@ def main(args) -> dict:
         finally:
             if net is not None:
                 net.down()
+    for run in runs:
+        run.pop("latencies_ms")
+    return runs
+
+
+def main(args) -> dict:
+    services = PATH_SERVICES if args.services == "path" else None
+    # Rounds on new networks: the same run on this shared machine has given a p99
+    # anywhere from 70 to 200 ms at 200/s, so one run decides nothing.
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            out(f"— round {number} of {args.rounds}, on a new network")
+        rounds.append(one_network(args, services))
     out(
         "  (admitted_at is set in intake's handler just before its commit; processed_at "
         "is now() of followup's consumer transaction; same machine clock)"
     )
-    for run in runs:
-        run.pop("latencies_ms")
-    meeting = [r["rate"] for r in runs if r.get("p99_ms", float("inf")) <= TARGET_P99_MS]
-    if len(runs) > 1:
+    by_rate = {
+        run["rate"]: [r for runs in rounds for r in runs if r["rate"] == run["rate"]]
+        for run in rounds[0]
+    }
+    p99s = {rate: [r.get("p99_ms", float("inf")) for r in runs] for rate, runs in by_rate.items()}
+    if args.rounds > 1:
+        for rate, values in p99s.items():
+            shown = " / ".join(f"{v:.1f}" for v in values)
+            out(
+                f"p99 at {rate:g}/s per round: {shown} ms; median {median(values):.1f} ms; "
+                f"target ≤ {TARGET_P99_MS:g} ms: "
+                f"{verdict(median(values), TARGET_P99_MS, at_most=True)}"
+            )
+    meeting = [rate for rate, values in p99s.items() if median(values) <= TARGET_P99_MS]
+    if len(by_rate) > 1:
         best = f"{max(meeting):g}/s" if meeting else "none of the rates tried"
         out(f"highest rate with p99 ≤ {TARGET_P99_MS:g} ms ({args.services}): {best}")
-    # The last rate's figures at the top level (bench/run_all.py reads them), every run below.
+    # The last rate at the top level (bench/run_all.py reads it): the round whose p99
+    # is the median's, with the median itself; every run of every round below.
+    last = list(by_rate)[-1]
+    middle = median(p99s[last])
+    typical = min(by_rate[last], key=lambda r: abs(r.get("p99_ms", float("inf")) - middle))
     results = {
-        **runs[-1],
+        **typical,
+        "p99_ms": middle,
+        "rounds_p99_ms": p99s[last],
         "services": args.services,
         "seconds": args.seconds,
         "target_p99_ms": TARGET_P99_MS,
-        "runs": runs,
+        "runs": [run for runs in rounds for run in runs],
         "highest_rate_meeting_target": max(meeting) if meeting else None,
     }
     emit(results)
@@ -382,6 +413,9 @@ if __name__ == "__main__":
         help="all five services, or only those on the path (intake, followup)",
     )
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="new networks, one after another; medians of p99"
+    )
     parser.add_argument("--warmup", type=int, default=20, help="admissions before measuring")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for arrivals")
     main(parser.parse_args())
