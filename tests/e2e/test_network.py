@@ -214,6 +214,7 @@ def test_admissions_go_on_while_the_broker_is_away_and_are_delivered_when_it_is_
             poll(lambda: ops.get(f"{intake}/ops/outbox").json()["unpublished"] == 10)
             ready = gushi.get(f"{intake}/health/ready").json()
             assert ready["status"] == "ready" and ready["relay_connected"] is False
+            assert ready["relay_sweeping"] is False
 
             net.broker.start()
 
@@ -224,6 +225,8 @@ def test_admissions_go_on_while_the_broker_is_away_and_are_delivered_when_it_is_
 
             assert {c["person_id"] for c in poll(five_cases, timeout=60)} == set(people)
             poll(lambda: ops.get(f"{intake}/ops/outbox").json()["unpublished"] == 0)
+            # The one replica's relay holds the relay lock now: it is the one publishing.
+            assert gushi.get(f"{intake}/health/ready").json()["relay_sweeping"] is True
     finally:
         net.down()
 

@@ -262,7 +262,7 @@ async def test_two_relays_on_one_database_publish_each_event_once_and_in_order(
     await stage(10)
     assert await read_until(10) == staged
     await eventually(lambda: _is_zero(outbox_rows(runtime)))
-    holders = [i for i, relay in enumerate(relays) if relay._holds_lock]
+    holders = [i for i, relay in enumerate(relays) if relay.sweeping]
     assert len(holders) == 1
 
     holder, other = holders[0], 1 - holders[0]
@@ -271,7 +271,8 @@ async def test_two_relays_on_one_database_publish_each_event_once_and_in_order(
     await stage(5)
     assert await read_until(15) == staged  # once each, in the order they were staged
     await eventually(lambda: _is_zero(outbox_rows(runtime)))
-    assert relays[other]._holds_lock
+    assert relays[other].sweeping
+    assert not relays[holder].sweeping
 
 
 async def _is_zero(awaitable) -> bool:

@@ -44,6 +44,8 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         "status": "ready" if database == "up" else "not ready",
         "database": database,
         "relay_connected": runtime.relay.connected,
+        # Of the service's replicas, the one whose relay publishes (docs/runbook.md).
+        "relay_sweeping": runtime.relay.sweeping,
         "consumer_connected": runtime.consumer.connected if runtime.consumer else None,
     }
     return JSONResponse(body, status_code=200 if database == "up" else 503)

@@ -82,6 +82,12 @@ class OutboxRelay:
         self._holds_lock = False  # on the connection of the current _sweep_forever
         self.connected = False
 
+    @property
+    def sweeping(self) -> bool:
+        """Whether this relay holds its database's relay lock: of a service's
+        replicas, the one publishing (the others wait for the lock)."""
+        return self.connected and self._holds_lock
+
     def wake(self) -> None:
         self._wake.set()
 
