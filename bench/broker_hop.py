@@ -36,7 +36,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from common import cpu_seconds, emit, latency_summary, out
+from common import comma_list, cpu_seconds, emit, latency_summary, out
 
 from rescue_events.kafka import KafkaSettings
 from rescue_localnet.broker import TansuBroker, free_port
@@ -180,7 +180,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--waits",
-        type=lambda text: [int(w) for w in text.split(",")],
+        type=comma_list(int),
         default=[10, 20, 50, 100],
         help="fetch_max_wait_ms values, in ms",
     )

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 # ---- statistics ----------------------------------------------------------------
 
@@ -65,6 +66,11 @@ def time_slots(points: Sequence[tuple[float, float]], width: float) -> list[tupl
     for at, value in points:
         slots.setdefault(math.floor(at / width), []).append(value)
     return [(index * width, slots[index]) for index in sorted(slots)]
+
+
+def comma_list(kind: Callable[[str], Any] = str) -> Callable[[str], list]:
+    """An argparse type for "50,100,200": each item converted by ``kind``."""
+    return lambda text: [kind(item) for item in text.split(",")]
 
 
 def verdict(value: float, target: float, *, at_most: bool) -> str:

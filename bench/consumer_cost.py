@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import children_of, cpu_seconds, median, out
+from common import children_of, comma_list, cpu_seconds, median, out
 
 SERVICES = ("search", "transfer", "referral", "followup")
 CATEGORIES = ((), (), (), ("elderly",), (), ("minor",), (), ("disabled",))
@@ -165,7 +165,7 @@ async def main(args) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=600)
-    parser.add_argument("--batches", type=lambda t: [int(b) for b in t.split(",")], default=[1, 10])
-    parser.add_argument("--services", type=lambda t: t.split(","), default=list(SERVICES))
+    parser.add_argument("--batches", type=comma_list(int), default=[1, 10])
+    parser.add_argument("--services", type=comma_list(), default=list(SERVICES))
     os.environ.setdefault("OTEL_SDK_DISABLED", "false")
     asyncio.run(main(parser.parse_args()))

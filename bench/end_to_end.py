@@ -48,6 +48,7 @@ from common import (
     a_network,
     admission_body,
     admission_headers,
+    comma_list,
     cpu_table,
     emit,
     latency_summary,
@@ -393,7 +394,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rate",
         dest="rates",
-        type=lambda text: [float(r) for r in text.split(",")],
+        type=comma_list(float),
         default=[200.0],
         help="admissions per second; several (50,100,200) run one after another",
     )

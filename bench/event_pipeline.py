@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import emit, percentile, verdict
+from common import comma_list, emit, percentile, verdict
 from sqlalchemy import func, insert, select
 
 from rescue_chassis import migrations
@@ -195,7 +195,7 @@ if __name__ == "__main__":
     parser.add_argument("--backlog", type=int, default=20000)
     parser.add_argument(
         "--fetch-wait-ms",
-        type=lambda v: [int(x) for x in v.split(",")],
+        type=comma_list(int),
         default=[KafkaSettings.fetch_max_wait_ms],
         help="consumer fetch waits to compare in one run, e.g. 500,50",
     )

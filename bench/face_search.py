@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import latency_summary, verdict  # noqa: E402
+from common import comma_list, latency_summary, verdict  # noqa: E402
 
 TARGET_P99_MS = 20.0
 TARGET_RECALL = 0.95
@@ -393,7 +393,7 @@ def main() -> None:
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument(
         "--ef-search",
-        type=lambda v: [int(x) for x in v.split(",")],
+        type=comma_list(int),
         default=[40, 100, 200],
         help="comma-separated; the verdict is on the service's EF_SEARCH if listed",
     )

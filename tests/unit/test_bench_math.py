@@ -15,6 +15,14 @@ bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 
+def test_a_comma_list_converts_each_item():
+    assert bench.comma_list(float)("50,100,200") == [50.0, 100.0, 200.0]
+    assert bench.comma_list(int)("7") == [7]
+    assert bench.comma_list()("search,followup") == ["search", "followup"]
+    with pytest.raises(ValueError):
+        bench.comma_list(int)("50,x")
+
+
 def test_percentile_interpolates_between_closest_ranks():
     values = [1.0, 2.0, 3.0, 4.0]
     assert bench.percentile(values, 0.0) == 1.0
