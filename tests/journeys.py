@@ -92,7 +92,7 @@ def receipt(**overrides) -> dict:
         "received_by": "王秀英",
         "relation": "wife",
         "id_document_type": "resident_id_card",
-        "id_document_number": "510000196501010022",
+        "id_document_number": "511324196501010027",  # a valid GB 11643 number
         "place": "四川省某县某镇",
         "signature_png": signature_png(),
         **overrides,

@@ -290,3 +290,47 @@ def shared_testdata() -> Path:
         if (candidate / "faces").is_dir():
             return candidate
     raise FileNotFoundError(f"no shared test data in {[str(c) for c in candidates]}")
+
+
+# ---- real administrative codes, each handed out once per test run ----------------
+# Codes are checked against the gazetteer (rescue_divisions): tests that need a
+# home or a jurisdiction of their own take a real one nobody else in this run has.
+
+_handed_out: set[str] = set()  # cities and counties given to a test already
+
+
+def _real_codes(filename: str) -> list[str]:
+    import random
+
+    from rescue_divisions import default_dir
+
+    lines = (default_dir() / filename).read_text("utf-8").splitlines()[1:]
+    codes = [line.split(",", 1)[0] for line in lines]
+    random.SystemRandom().shuffle(codes)
+    return codes
+
+
+def a_real_county(province: str = "", *, avoid: tuple[str, ...] = ("41",)) -> str:
+    """A current county code (of ``province``'s 2 digits, if given) in a city no
+    earlier call of this run had, so a test's directory entries and figures by
+    county or city are its own. ``avoid``: provinces left out (41: the network's
+    own stations serve Henan)."""
+    for county in _real_codes("areas.csv"):
+        city = county[:4]
+        if county.startswith(province) and not county.startswith(avoid) and city not in _handed_out:
+            _handed_out.update((city, county))
+            return county
+    raise AssertionError(f"no county of {province or 'China'} left for this test run")
+
+
+def a_real_town(within: str) -> str:
+    """A current town code: of the county ``within`` (6 digits), or of a province
+    (2 digits) in a county no earlier call of this run had."""
+    for town in _real_codes("streets.csv"):
+        county = town[:6]
+        if not town.startswith(within):
+            continue
+        if len(within) == 6 or county not in _handed_out:
+            _handed_out.add(county)
+            return town
+    raise AssertionError(f"no town of {within} left for this test run")

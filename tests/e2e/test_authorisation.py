@@ -148,7 +148,7 @@ def test_a_partner_reads_only_what_was_sent_to_its_agency(network, urls):
                 json={
                     "name": f"仪陇县妇联 {suffix}",
                     "partner_type": "womens_federation",
-                    "jurisdiction_code": home if suffix == "a" else "511300",
+                    "jurisdiction_code": home if suffix == "a" else "5113",
                     "contacts": [{"name": "值班", "phone": "0817-7222222"}],
                 },
             )

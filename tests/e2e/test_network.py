@@ -78,7 +78,7 @@ def test_an_admission_retried_with_its_idempotency_key_admits_once(network, urls
     assert first.json() == again.json()
     location = f"/persons/{first.json()['id']}"
     assert again.headers["Location"] == first.headers["Location"] == location
-    assert other.status_code == 422
+    assert other.status_code == 409  # the same key for another request: a conflict
     assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
     rows = query(
         network, "intake", "select count(*) from persons where id = $1::uuid", first.json()["id"]

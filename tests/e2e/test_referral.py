@@ -14,7 +14,16 @@ from typing import NamedTuple
 
 import pytest
 from journeys import events_for
-from support import WebhookReceiver, poll, produce_raw, query, station_client, wait_for_more_sweeps
+from support import (
+    WebhookReceiver,
+    a_real_county,
+    a_real_town,
+    poll,
+    produce_raw,
+    query,
+    station_client,
+    wait_for_more_sweeps,
+)
 
 from referral.webhooks import SIGNATURE_HEADER, verify
 from rescue_chassis.access import PARTNER_TYPES
@@ -29,8 +38,8 @@ REFERRAL_EVENTS = "rescue.referral.events"
 
 
 def new_county() -> str:
-    """A county code of this test's own (62xxxx), so directory matches are its own."""
-    return f"62{secrets.randbelow(10**4):04d}"
+    """A real county, in a city of this test's own, so directory matches are its own."""
+    return a_real_county()
 
 
 def register_agency(network, urls, partner_type: str, jurisdiction: str, **extra) -> str:
@@ -116,7 +125,7 @@ def test_a_dv_admission_goes_to_the_federation_of_her_registered_home_with_only_
         estimated_age=34,
         full_name="张某",
         categories=["domestic_violence_victim", "suspected_trafficking"],
-        registered_home_admin_code=f"{home}101",
+        registered_home_admin_code=a_real_town(home),
         stated_places=["她说的村名"],
     )
     found = referrals_of(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support import poll, station_client
 
-from search.evidence import national_id_check_character
+from rescue_divisions.national_id import national_id_check_character
 
 pytestmark = pytest.mark.e2e
 

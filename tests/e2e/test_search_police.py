@@ -75,7 +75,7 @@ def request_check(network, urls, case_id: str, **body) -> dict:
     with station_client(network) as staff:
         asked = staff.post(
             f"{urls['search']}/cases/{case_id}/police-checks",
-            json={"sex": "male", "estimated_age": 50, **body},
+            json={"sex": "male", "estimated_age": 50, "agency_id": POLICE, **body},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         assert asked.status_code == 201, asked.text
@@ -87,7 +87,12 @@ def submit_sample(network, urls, case_id: str, ref: str, taken_at: datetime) -> 
     with station_client(network, roles=("search_specialist",)) as staff:
         sent = staff.post(
             f"{urls['search']}/cases/{case_id}/dna-samples",
-            json={"sample_ref": ref, "taken_at": taken_at.isoformat(), "taken_by": "张警官"},
+            json={
+                "sample_ref": ref,
+                "taken_at": taken_at.isoformat(),
+                "taken_by": "张警官",
+                "agency_id": POLICE,
+            },
         )
         assert sent.status_code == 201, sent.text
         return sent.json()
@@ -203,7 +208,7 @@ def test_the_police_answer_on_the_answers_topic_and_unknown_requests_are_dead_le
     network, urls
 ):
     case = unidentified_case(network, urls, stated_names=["王二"])
-    check = request_check(network, urls, case["id"])
+    check = request_check(network, urls, case["id"], agency_id="gushi-police")
     sent = events_for(network, case["person_id"], bool, topic=POLICE_TOPIC, field="person_id")
     assert sent[0][1]["station_id"] == "gushi"
     assert sent[0][1]["stated_names"] == ["王二"]  # the admission's names when none are given
@@ -282,6 +287,7 @@ def test_a_dna_hit_is_trusted_only_once_a_fresh_sample_hits_the_same_record(netw
                 "sample_ref": first["sample_ref"],
                 "taken_at": datetime.now(UTC).isoformat(),
                 "taken_by": "张警官",
+                "agency_id": POLICE,
             },
         )
     assert same.status_code == 409, "a re-verification needs a new sample"

@@ -88,7 +88,9 @@ def test_the_case_remembers_sex_and_age_so_police_checks_need_not_repeat_them(ne
                 f"{urls['search']}/cases", params={"person_id": admitted["id"]}
             ).json()
         )[0]
-        asked = gushi.post(f"{urls['search']}/cases/{case['id']}/police-checks", json={})
+        asked = gushi.post(
+            f"{urls['search']}/cases/{case['id']}/police-checks", json={"agency_id": "gushi-police"}
+        )
         assert asked.status_code == 201, asked.text
     found = events_for(
         network,

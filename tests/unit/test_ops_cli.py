@@ -107,8 +107,22 @@ def test_stations_list_shows_every_station(capsys, network_file):
         (["--id", "Huang Chuan"], "lower-case"),
         (["--id=-huangchuan"], "lower-case"),
         (["--kind", "center"], "center"),
+        # checked against the gazetteer (var/gazetteer): issue 22
+        (["--admin-code", "419999"], "419999 is not a current or former administrative"),
+        (["--admin-code", "410000"], "a station serves a city or county"),
+        (["--admin-code", "511324"], "511324 is in 四川省, not in province 河南省"),
     ],
-    ids=["duplicate-id", "short-admin-code", "letter-in-admin-code", "bad-id", "dash-id", "center"],
+    ids=[
+        "duplicate-id",
+        "short-admin-code",
+        "letter-in-admin-code",
+        "bad-id",
+        "dash-id",
+        "center",
+        "admin-code-of-nowhere",
+        "admin-code-of-a-province",
+        "admin-code-of-another-province",
+    ],
 )
 def test_a_bad_station_is_refused_and_the_file_untouched(capsys, network_file, change, reason):
     before = network_file.read_bytes()

@@ -5,16 +5,18 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from rescue_divisions.national_id import (
+    admin_code_problem,
+    mask_national_id,
+    national_id_check_character,
+    national_id_problem,
+)
 from search.evidence import (
     EvidenceClaim,
     EvidenceKind,
-    admin_code_problem,
     age_now,
     evidence_refusal,
-    mask_national_id,
     median,
-    national_id_check_character,
-    national_id_problem,
     strongest,
 )
 

@@ -8,6 +8,10 @@
   handed to it, the center sees the network; a record outside the caller's scope
   answers 404, so its existence does not leak. A partner agency sees only what was
   addressed to it (its token's station_id names the agency).
+- **A known station.** A token with a station role must name a station of the
+  network (403 otherwise), on every business route: the app factory adds
+  ``KNOWN_STATION`` to each, so no list answers ``[]`` for a made-up station.
+  Partner tokens name an agency; ops, admin and auditor work network-wide.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute
 
-from rescue_chassis.auth import Principal, Role, current_principal
+from rescue_chassis.auth import Principal, PrincipalDep, Role, current_principal
 from rescue_chassis.network import Network
-from rescue_chassis.problems import Problem
+from rescue_chassis.problems import Problem, invalid
+from rescue_chassis.runtime import RuntimeDep
 
 # ---- the roles, grouped as the work is ------------------------------------------------
 
@@ -147,3 +152,25 @@ def ensure_known_station(principal: Principal, network: Network) -> None:
         raise Problem(
             403, "Unknown station", f"Station {principal.station_id!r} is not part of this network."
         )
+
+
+def viewed_station(principal: Principal, network: Network, station_id: str | None) -> str:
+    """The station a station view shows: the one asked for if the caller sees the
+    network, else the caller's own; asking for no station of the network is a 422."""
+    if station_id and network.station(station_id) is None:
+        raise invalid("station_id", "is not a station of the network")
+    return station_id if station_id and sees_network(principal, network) else principal.station_id
+
+
+#: The roles whose work is scoped by the token's station (see KNOWN_STATION).
+STATION_ROLES = frozenset(SEARCH_WORK)
+
+
+async def _known_station(principal: PrincipalDep, runtime: RuntimeDep) -> None:
+    if principal.has_any(*STATION_ROLES):
+        ensure_known_station(principal, runtime.network)
+
+
+#: Every business route's first dependency (the app factory adds it): a token with a
+#: station role names a station of the network, before any role check or lookup.
+KNOWN_STATION = Depends(_known_station)

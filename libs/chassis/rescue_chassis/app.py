@@ -87,6 +87,9 @@ class ServiceDefinition:
     periodic: Callable[[Runtime], Sequence[PeriodicJob]] | None = None
     # Figures of the service's own work for /metrics (rescue_chassis.metrics).
     work_metrics: Sequence[WorkMetric] = ()
+    # Loaded before serving, in a thread (reference data such as the division
+    # codes): the first request does not wait, and a failure stops the start.
+    startup: Sequence[Callable[[], object]] = ()
     version: str = "0.1.0"
     extra: dict = field(default_factory=dict)
 
@@ -165,6 +168,8 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
                     run_forever(runtime.sessions, runtime.periodic, interval), name="periodic"
                 )
             )
+        for load in definition.startup:
+            await asyncio.to_thread(load)
         heap.settle()  # what start-up built stays: no full GC pass walks it again
         log.info("%s started", definition.name)
         try:
@@ -199,6 +204,6 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     if unguarded := access.unguarded_routes(definition.routers):
         raise RuntimeError(f"{definition.name}: routes without roles: {', '.join(unguarded)}")
     for router in definition.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[access.KNOWN_STATION])
     telemetry.instrument(app, runtime.engine)
     return app

@@ -58,6 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from rescue_chassis.auth import Principal, Role, require_roles
+from rescue_chassis.moments import PeriodInstant, ensure_period
 from rescue_chassis.problems import PROBLEM_JSON, TYPE_BASE
 from rescue_events.contracts.audit import AuditAction, AuditRecordedV1
 from rescue_events.contracts.topics import AUDIT_EVENTS
@@ -845,14 +846,16 @@ async def audit_entries(
     ] = None,
     station_id: str | None = None,
     action: AuditAction | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: PeriodInstant | None = None,
+    until: PeriodInstant | None = None,
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="Only positions after this one.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryView]:
     """Entries in chain order; page on with ``after`` = the last position seen."""
+    if since is not None and until is not None:
+        ensure_period(since, until, start_name="since", end_name="until", end_inclusive=False)
     trail = _trail(request)
     t = trail.table
     query = select(t).order_by(t.c.id).limit(limit)

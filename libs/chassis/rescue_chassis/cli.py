@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
 from rescue_chassis import migrations
 from rescue_chassis.app import ServiceDefinition, create_app
+from rescue_chassis.crypto import KeyConfigurationError
+from rescue_chassis.settings import SettingsError, load_settings
+
+EXIT_SETTINGS = 2  # a setting is wrong: restarting will not help
 
 
 def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
@@ -21,13 +26,18 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
     revision.add_argument("-m", "--message", required=True)
     args = parser.parse_args(argv)
 
-    settings = definition.settings_class()
+    try:  # one line naming the variable, not pydantic's traceback (issue 22)
+        settings = load_settings(definition.settings_class)
+        if args.command == "serve":
+            app = create_app(definition, settings)
+    except (SettingsError, KeyConfigurationError) as error:
+        print(f"{definition.name} cannot start: {error}", file=sys.stderr)
+        return EXIT_SETTINGS
     if args.command == "migrate":
         migrations.upgrade(definition.migrations_dir, settings.database_url)
     elif args.command == "revision":
         migrations.revision(definition.migrations_dir, settings.database_url, args.message)
     else:
-        app = create_app(definition, settings)
         uvicorn.run(
             app,
             host=args.host,

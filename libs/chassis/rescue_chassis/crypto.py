@@ -47,6 +47,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,7 +85,8 @@ class DecryptionError(Exception):
 
 
 def normalise_national_id(value: str) -> str:
-    return "".join(value.split()).upper()
+    # As rescue_divisions.national_id reads a typed number: full-width digits too.
+    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
 
 
 def normalise_phone(value: str) -> str:

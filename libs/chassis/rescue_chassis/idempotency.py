@@ -3,24 +3,69 @@
 A station app on a flaky line retries; the retry must not admit the person
 twice. The key and the response are stored in the same transaction as the
 business rows, so a retry gets the first response back, byte for byte.
+
+A key belongs to its caller (the principal at their station) and to its
+request (method, path and body): another caller's same key is a fresh key, and
+the caller's own key sent again for another request is a 409.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rescue_chassis.problems import Problem, invalid
+from rescue_chassis.auth import Principal
+from rescue_chassis.problems import Problem, field_error
 from rescue_events.driver import begun, from_jsonb, in_transaction, jsonb, run, table_name
 from rescue_events.writes import Writes
 
 HEADER = "Idempotency-Key"
+# 1 to 200 visible ASCII characters, inner spaces allowed (HTTP strips the outer ones).
+KEY_PATTERN = r"^[!-~]([ -~]{0,198}[!-~])?$"
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """The header's value and the request it was sent with."""
+
+    value: str
+    target: str  # "POST /persons/…": the same key on another resource is another request
+
+
+def _request_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=200,
+            pattern=KEY_PATTERN,
+            description="Makes a retry safe: the same key, caller and body within a day "
+            "answers as the first request did, without doing the work again. 1 to 200 "
+            "visible ASCII characters; a new key for each new request.",
+            examples=["3f1c9a52-7b1e-4c1e-9a53-2f0d8f7c6b10"],
+        ),
+    ] = None,
+) -> RequestKey | None:
+    return None if key is None else RequestKey(key, f"{request.method} {request.url.path}")
+
+
+# The route parameter every creating POST takes: `idempotency_key: IdempotencyKey`.
+IdempotencyKey = Annotated[RequestKey | None, Depends(_request_key)]
+
+
+def caller_of(principal: Principal) -> str:
+    """Whose keys these are: the principal at their station (the column holds 200)."""
+    caller = f"{principal.station_id}/{principal.subject}"
+    return caller if len(caller) <= 200 else hashlib.sha256(caller.encode()).hexdigest()
 
 
 @dataclass
@@ -37,18 +82,29 @@ class IdempotentRequest:
         return self.stored_status is not None
 
     @classmethod
-    def of(cls, table: Table, key: str | None, subject: str, body: BaseModel) -> IdempotentRequest:
-        """The request's key and body hash, checked; nothing read yet."""
-        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-        if key is not None and (not 1 <= len(key) <= 200 or not key.isprintable()):
-            raise invalid(f"header.{HEADER}", "must be 1 to 200 printable characters")
-        return cls(table=table, key=key, subject=subject, request_hash=digest)
+    def of(
+        cls, table: Table, key: RequestKey | None, caller: Principal, body: BaseModel
+    ) -> IdempotentRequest:
+        """The request's key, its caller and its hash; nothing read yet."""
+        request = f"{key.target}\n" if key is not None else ""
+        digest = hashlib.sha256((request + body.model_dump_json()).encode()).hexdigest()
+        return cls(
+            table=table,
+            key=key.value if key is not None else None,
+            subject=caller_of(caller),
+            request_hash=digest,
+        )
 
     @classmethod
     async def check(
-        cls, session: AsyncSession, table: Table, key: str | None, subject: str, body: BaseModel
+        cls,
+        session: AsyncSession,
+        table: Table,
+        key: RequestKey | None,
+        caller: Principal,
+        body: BaseModel,
     ) -> IdempotentRequest:
-        request = cls.of(table, key, subject, body)
+        request = cls.of(table, key, caller, body)
         if key is not None:
             # The first statement of the request's transaction, on the driver
             # (rescue_events.driver) like the rest of the plumbing's.
@@ -56,8 +112,8 @@ class IdempotentRequest:
         return request
 
     async def read_stored(self, driver: Any) -> None:
-        """The response stored for this key, if any (then ``replayed``); a key used
-        before for another body is a 422."""
+        """The response stored for this caller's key, if any (then ``replayed``); a
+        key used before for another request is a 409."""
         sql = (
             f"SELECT request_hash, status_code, response FROM {table_name(self.table)} "
             "WHERE key = $1 AND subject = $2"
@@ -65,7 +121,16 @@ class IdempotentRequest:
         row = await run(sql, driver.fetchrow(sql, self.key, self.subject))
         if row is not None:
             if row["request_hash"] != self.request_hash:
-                raise invalid(f"header.{HEADER}", "was already used for a different request body")
+                raise Problem(
+                    409,
+                    "Idempotency-Key reused",
+                    f"This {HEADER} was already used for a different request (another body "
+                    "or another resource); send a new key for a new request.",
+                    type_="idempotency-key-reused",
+                    errors=[
+                        field_error(f"header.{HEADER}", "was already used for another request")
+                    ],
+                )
             self.stored_status = row["status_code"]
             self.stored_response = from_jsonb(row["response"])
 

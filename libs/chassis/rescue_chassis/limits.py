@@ -44,7 +44,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from rescue_chassis.problems import send_problem
+from rescue_chassis.problems import send_problem, served_routes
 from rescue_events.context import current
 
 log = logging.getLogger(__name__)
@@ -348,8 +348,8 @@ class InputLimits:
 
 def _declared_limits(app) -> list[tuple[Any, int]]:
     found = []
-    for route in getattr(app, "routes", ()):
-        extra = getattr(route, "openapi_extra", None) or {}
+    for route in served_routes(app):  # included routers' routes too, with their prefixes
+        extra = getattr(route.original_route, "openapi_extra", None) or {}
         if BODY_LIMIT_KEY in extra:
             found.append((route, int(extra[BODY_LIMIT_KEY])))
     return found

@@ -14,6 +14,8 @@ from asyncpg.exceptions._base import DataError as AsyncpgDataError  # a value no
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import RouteContext, iter_route_contexts
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -193,11 +195,103 @@ def _unstorable(reason: str) -> Problem:
     )
 
 
+# ---- a body that is not JSON: what to send instead ------------------------------
+
+JSON_MEDIA = "application/json"
+_BASE64_OF = "x-base64-of"  # what a base64 field carries, for the answer to a form upload
+
+
+def base64_field(what: str) -> dict[str, str]:
+    """``json_schema_extra`` of a field carrying a file as base64 text (``what``: "the
+    photo"): a form upload to its route is told to send the file there instead."""
+    return {"contentEncoding": "base64", _BASE64_OF: what}
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _base64_fields(request: Request) -> list[tuple[str, str]]:
+    """(field, what) of the route's body model fields declared with ``base64_field``."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    found = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("contentEncoding") == "base64":
+            found.append((info.alias or name, str(extra.get(_BASE64_OF) or "the file")))
+    return found
+
+
+def _unsupported_media(request: Request, exc: RequestValidationError) -> Problem | None:
+    """A 415 for a JSON route's body sent as something else (a form, text, no type).
+    FastAPI parses only JSON types; the raw bytes it validates then say nothing useful."""
+    if not isinstance(exc.body, bytes | bytearray) or not exc.body:
+        return None
+    if not any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+        return None
+    media = _media_type(request.headers.get("content-type"))
+    if not media:
+        reason = f"is missing: a body is read only as {JSON_MEDIA}"
+        detail = f"The body has no Content-Type: send it as JSON, Content-Type: {JSON_MEDIA}."
+    else:
+        reason = f"must be {JSON_MEDIA}, not {_clip(media)}"
+        detail = f"This route takes a JSON body (Content-Type: {JSON_MEDIA}), not {_clip(media)}."
+        if media.startswith("multipart/") or media == "application/x-www-form-urlencoded":
+            files = _base64_fields(request)
+            carried = " or ".join(f"{what} in the field `{name}`" for name, what in files)
+            detail += (
+                f" Not a form upload: send {carried}, base64-encoded, in a JSON object."
+                if files
+                else " Not a form: send the fields as a JSON object (a file base64-encoded)."
+            )
+    headers = {"Accept-Post": JSON_MEDIA} if request.method == "POST" else None
+    if request.method == "PATCH":
+        headers = {"Accept-Patch": JSON_MEDIA}
+    return Problem(
+        415,
+        "Unsupported media type",
+        detail,
+        errors=[field_error("Content-Type", reason)],
+        headers=headers,
+    )
+
+
+def _malformed_json(exc: RequestValidationError) -> Problem | None:
+    """Where the JSON text breaks and how, instead of FastAPI's "JSON decode error"."""
+    found = exc.errors()
+    if len(found) != 1 or found[0].get("type") != "json_invalid":
+        return None
+    loc = tuple(found[0].get("loc", ()))
+    what = str((found[0].get("ctx") or {}).get("error") or "not valid JSON")
+    reason = what
+    if len(loc) > 1 and isinstance(loc[1], int) and isinstance(exc.body, str):
+        pos, doc = loc[1], exc.body
+        line, column = doc.count("\n", 0, pos) + 1, pos - doc.rfind("\n", 0, pos)
+        reason = f"{what} at line {line}, column {column} (character {pos})"
+    return Problem(
+        422,
+        "Invalid request",
+        f"The body is not valid JSON: {reason}.",
+        type_="validation-error",
+        errors=[field_error("body", reason)],
+    )
+
+
+def served_routes(app) -> list[RouteContext]:
+    """Every route ``app`` serves, each with its full path (``path_regex``,
+    ``matches``) and its ``original_route`` (``openapi_extra``, ``body_field``).
+    Not ``app.routes``: FastAPI keeps an included router there as one entry."""
+    return list(iter_route_contexts(getattr(app, "routes", ())))
+
+
 def _allowed_methods(request: Request) -> str:
     methods: set[str] = set()
-    for route in request.app.routes:
+    for route in served_routes(request.app):
         regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
+        if regex is not None and regex.match(request.url.path) and route.methods:
             methods |= route.methods
     return ", ".join(sorted(methods))
 
@@ -237,6 +331,7 @@ _PROBLEM_RESPONSES: dict[int, tuple[str, str, dict[str, Any] | None]] = {
     409: ("Conflict", "The resource's state does not allow this now.", None),
     413: ("PayloadTooLarge", "The request body is larger than this route accepts.", None),
     414: ("UriTooLong", "The URL (path and query) is too long.", None),
+    415: ("UnsupportedMediaType", "The body is not JSON (Content-Type: application/json).", None),
     422: ("ValidationError", "A field is missing or invalid; `errors` names each.", None),
     429: ("TooManyRequests", "The caller's request rate limit is reached.", _RETRY_AFTER),
     431: ("HeadersTooLarge", "The request's headers are too large.", None),
@@ -272,6 +367,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             for status, (name, _, _) in _PROBLEM_RESPONSES.items():
                 if status in _AUTH_ONLY and not secured:
                     continue
+                if status == 415 and "requestBody" not in operation:
+                    continue
                 own = declared.get(str(status))
                 if own is None or "$ref" in own or status == 422:
                     declared[str(status)] = {"$ref": f"#/components/responses/{name}"}
@@ -306,6 +403,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        unreadable = _unsupported_media(request, exc) or _malformed_json(exc)
+        if unreadable is not None:
+            return _response(unreadable, request)
         # Never the input itself, and bounded: a field name can be a client's key.
         found = exc.errors()
         errors = [

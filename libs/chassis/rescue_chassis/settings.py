@@ -14,9 +14,10 @@ Authentication has two modes (see ``rescue_chassis.auth``), never both at once:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET_MARKERS = ("change-me", "changeme", "dev", "secret", "placeholder")
@@ -94,6 +95,12 @@ class ServiceSettings(BaseSettings):
         """The issuer (iss) a token must name."""
         return self.oidc_issuer or self.jwt_issuer
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_only(cls, url: str) -> str:
+        # Without a scheme it is a placeholder (unit tests); load_settings refuses it.
+        return check_database_url(url) if "://" in url else url
+
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
     def _split_algorithms(cls, value: object) -> object:
@@ -147,3 +154,103 @@ class ServiceSettings(BaseSettings):
             # Development tokens (python -m rescue_chassis.auth) must not open production.
             raise ValueError("jwt_issuer is the development issuer; set the production issuer")
         return self
+
+
+# ---- start-up: settings that cannot be loaded, said in one line ------------------
+
+DATABASE_URL_EXAMPLE = "postgresql+asyncpg://user:password@host:5432/database"
+_POSTGRESQL = ("postgresql", "postgres")
+_ASYNC_DRIVER = "asyncpg"  # the one driver installed (rescue_chassis.db: an async engine)
+# What to set a required value to, when it is missing.
+_MISSING_HINTS = {
+    "database_url": f"the service's PostgreSQL database, e.g. {DATABASE_URL_EXAMPLE}",
+    "kafka_bootstrap_servers": "the Kafka brokers, host:port[,host:port…]",
+}
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class SettingsError(Exception):
+    """Settings a service cannot start with; the message is one line naming the
+    environment variables at fault, what is wrong and what to set."""
+
+
+def check_database_url(url: str) -> str:
+    """The URL as the engine takes it (``postgresql://`` gets the asyncpg driver);
+    ValueError saying what is wrong with any other."""
+    scheme, found, rest = url.partition("://")
+    if not found or not scheme or not rest:
+        raise ValueError(f"is not a database URL: use {DATABASE_URL_EXAMPLE}")
+    dialect, _, driver = scheme.lower().partition("+")
+    if dialect not in _POSTGRESQL:
+        raise ValueError(
+            f"only postgresql URLs are supported, not {_clip(dialect)}://: "
+            f"use {DATABASE_URL_EXAMPLE}"
+        )
+    if driver not in ("", _ASYNC_DRIVER):
+        raise ValueError(
+            f"the driver {_clip(driver)!r} is not installed: use postgresql+asyncpg:// "
+            "(or postgresql://)"
+        )
+    return f"postgresql+{_ASYNC_DRIVER}://{rest}"
+
+
+def env_name(settings_class: type[ServiceSettings], field: str) -> str:
+    """The environment variable a setting is read from (``INTAKE_DATABASE_URL``)."""
+    return (str(settings_class.model_config.get("env_prefix") or "") + field).upper()
+
+
+def load_settings(settings_class: type[S]) -> S:
+    """The service's settings from its environment, or ``SettingsError``."""
+    try:
+        settings = settings_class()
+    except ValidationError as error:
+        raise SettingsError(describe_settings_error(error, settings_class)) from None
+    if "://" not in settings.database_url:
+        name = env_name(settings_class, "database_url")
+        raise SettingsError(f"{name} is not a database URL: use {DATABASE_URL_EXAMPLE}")
+    return settings
+
+
+def describe_settings_error(error: ValidationError, settings_class: type[ServiceSettings]) -> str:
+    """One line naming each environment variable at fault; never a value (secrets)."""
+    fields = list(settings_class.model_fields)
+    parts = []
+    for found in error.errors(include_url=False, include_input=False)[:5]:
+        loc = [str(part) for part in found.get("loc", ())]
+        message = str(found.get("msg", "is invalid"))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        if loc and loc[0] in fields:
+            name = env_name(settings_class, loc[0])
+            if found.get("type") == "missing":
+                hint = _MISSING_HINTS.get(loc[0], "a value")
+                parts.append(f"{name} is not set: set it to {hint}")
+            else:
+                parts.append(
+                    f"{name} {message}"
+                    if message.startswith("is ")
+                    else f"{name} is wrong: {message}"
+                )
+        else:  # a rule across settings: its message names them by field
+            parts.append(_env_names_in(message, settings_class, fields))
+    if len(error.errors()) > 5:
+        parts.append(f"and {len(error.errors()) - 5} more")
+    return "; ".join(parts)
+
+
+def _env_names_in(message: str, settings_class: type[ServiceSettings], fields: list[str]) -> str:
+    """``message`` with each setting it names (jwt_secret, JWT_SECRET, "lookup key")
+    replaced by its environment variable."""
+    names: dict[str, str] = {}
+    for field in fields:
+        env = env_name(settings_class, field)
+        names[field] = names[field.upper()] = env
+        if "_" in field:
+            names[field.replace("_", " ").removesuffix("s")] = env  # "data key(s)"
+    pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.sub(rf"\b({pattern})s?\b", lambda m: names.get(m.group(1), m.group(0)), message)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

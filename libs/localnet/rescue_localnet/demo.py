@@ -204,7 +204,7 @@ def run_demo(
             "received_by": "李红",
             "relation": "daughter",
             "id_document_type": "resident_id_card",
-            "id_document_number": "511324199001010023",
+            "id_document_number": "511324199001010024",
             "place": "四川省南充市仪陇县马鞍镇",
             "signature_png": signature_png(),
         },

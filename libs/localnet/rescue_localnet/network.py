@@ -86,7 +86,9 @@ class LocalNetwork:
             prefix + "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
             prefix + "JWT_SECRET": self.jwt_secret,
             **{prefix + name: value for name, value in self.data_keys.items()},
-            prefix + "ENVIRONMENT": "development",
+            prefix + "ENVIRONMENT": "development",  # webhooks over http too
+            # partners' webhooks on this machine (local receivers): an explicit allowance
+            "REFERRAL_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
             "OTEL_SERVICE_NAME": name,
             **self.extra_env,
         }

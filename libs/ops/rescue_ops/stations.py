@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from rescue_divisions import DivisionCodes, DivisionDataMissing, division_codes
 from rescue_ops import SERVICES
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -86,7 +87,23 @@ def check_station(station: Any, index: int) -> list[str]:
     code = station.get("admin_code")
     if code is not None and not ADMIN_CODE_PATTERN.match(str(code)):
         errors.append(f"{label}: admin_code {code!r} must be 6 digits (a city or county code)")
+    elif code is not None and (codes := _division_codes()) is not None:
+        if reason := codes.station_problem(str(code)):
+            errors.append(f"{label}: admin_code {reason}")
+        elif isinstance(province := station.get("province"), str) and (
+            reason := codes.province_problem(str(code), province, field="province")
+        ):
+            errors.append(f"{label}: admin_code {reason}")
     return errors
+
+
+def _division_codes() -> DivisionCodes | None:
+    """The gazetteer's codes when its data is here (`make setup`; $GAZETTEER_DIR),
+    else None: then admin codes are checked for their shape only."""
+    try:
+        return division_codes()
+    except DivisionDataMissing:
+        return None
 
 
 def check(stations: list[Any]) -> list[str]:

@@ -8,6 +8,7 @@ from intake.metrics import WORK_METRICS
 from intake.settings import IntakeSettings
 from intake.tables import tables
 from rescue_chassis.app import ServiceDefinition
+from rescue_divisions import preload as preload_division_codes
 from rescue_events.contracts import INTAKE_EVENTS
 
 service = ServiceDefinition(
@@ -22,4 +23,5 @@ service = ServiceDefinition(
     handlers=handlers.handlers,
     periodic=sweeps.jobs,
     work_metrics=WORK_METRICS,
+    startup=[preload_division_codes],  # admin codes in requests are checked against them
 )

@@ -59,17 +59,19 @@ def photo_content_type(image: bytes) -> str | None:
 def decode_photo(encoded: str) -> tuple[bytes, str]:
     """The image and its content type from base64 text: a JPEG or PNG of at most
     MAX_PHOTO_BYTES. Raises PhotoTooLarge or CareRefused("image", …)."""
+    if not encoded:
+        raise CareRefused("image", "the photo is empty")
     if len(encoded) > MAX_PHOTO_BASE64:
         raise PhotoTooLarge(f"the image is larger than {MAX_PHOTO_BYTES} bytes")
     try:
         image = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise CareRefused("image", "is not base64") from None
+        raise CareRefused("image", "is not base64 (the photo's bytes, with padding)") from None
     if len(image) > MAX_PHOTO_BYTES:
         raise PhotoTooLarge(f"the image is larger than {MAX_PHOTO_BYTES} bytes")
     content_type = photo_content_type(image)
     if content_type is None:
-        raise CareRefused("image", "is not a JPEG or PNG image")
+        raise CareRefused("image", "the photo is not a JPEG or PNG image")
     return image, content_type
 
 

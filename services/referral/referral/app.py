@@ -8,6 +8,7 @@ from referral.metrics import WORK_METRICS
 from referral.settings import ReferralSettings
 from referral.tables import tables
 from rescue_chassis.app import ServiceDefinition
+from rescue_divisions import preload as preload_division_codes
 from rescue_events.contracts import PARTNER_ANSWERS, PARTNER_TOPICS, REFERRAL_EVENTS
 
 service = ServiceDefinition(
@@ -27,4 +28,5 @@ service = ServiceDefinition(
     handlers=handlers.handlers,
     periodic=sweeps.jobs,
     work_metrics=WORK_METRICS,
+    startup=[preload_division_codes],  # admin codes in requests are checked against them
 )

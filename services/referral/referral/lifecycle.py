@@ -23,6 +23,7 @@ from referral.domain import (
 from referral.feeds import partner_feed
 from referral.tables import Agency, Person, Referral
 from rescue_chassis.runtime import Runtime
+from rescue_divisions import division_codes
 from rescue_events.contracts import (
     PartnerType,
     ReferralOpenedV2,
@@ -100,7 +101,10 @@ async def responsible_agency(
     station = runtime.network.station(person.station_id)
     here = station.admin_code if station else None
     if rule.by_registered_home:
-        return choose_agency(agencies, person.registered_home_admin_code, here)
+        home = person.registered_home_admin_code
+        # A former code is kept as given; the agencies serve current divisions.
+        home_now = (division_codes().resolve(home) or home) if home else None
+        return choose_agency(agencies, home_now, here)
     return choose_agency(agencies, here)
 
 

@@ -22,7 +22,8 @@ BATCH = 200
 
 
 def jobs(runtime: Runtime) -> list[PeriodicJob]:
-    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+    policy = runtime.settings.webhook_policy
+    client = policy.client(timeout=httpx.Timeout(5.0), follow_redirects=False)
     retry_base = runtime.settings.webhook_retry_base_seconds
 
     async def deadlines(session: AsyncSession, now: datetime) -> int:
@@ -32,7 +33,7 @@ def jobs(runtime: Runtime) -> list[PeriodicJob]:
         return await route_waiting(session, runtime, now)
 
     async def deliveries(session: AsyncSession, now: datetime) -> int:
-        return await webhooks.deliver_due(session, now, client, retry_base)
+        return await webhooks.deliver_due(session, now, client, retry_base, policy)
 
     return [
         PeriodicJob("referral-deadlines", deadlines),

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.tables import Agency, WebhookDelivery
+from rescue_chassis.outbound import OutboundPolicy
 from rescue_events.contracts import PartnerReferral
 from rescue_events.registry import registry
 
@@ -62,8 +63,15 @@ def enqueue(session: AsyncSession, agency: Agency, event: PartnerReferral, now: 
 
 
 async def deliver_due(
-    session: AsyncSession, now: datetime, client: httpx.AsyncClient, retry_base: float
+    session: AsyncSession,
+    now: datetime,
+    client: httpx.AsyncClient,
+    retry_base: float,
+    policy: OutboundPolicy,
 ) -> int:
+    """Post what is due. ``client`` should be ``policy.client()``: it refuses hosts that
+    resolve to forbidden addresses; the URL itself is checked here again (rows stored
+    before the rules, or under other settings)."""
     due = (
         await session.execute(
             select(WebhookDelivery, Agency)
@@ -80,6 +88,8 @@ async def deliver_due(
         try:
             if not agency.webhook_url or not agency.webhook_secret:
                 raise ValueError("the agency has no webhook configured any more")
+            if (refusal := policy.url_refusal(agency.webhook_url)) is not None:
+                raise ValueError(f"webhook_url refused: {refusal}")
             response = await client.post(
                 agency.webhook_url,
                 content=body,

@@ -1,93 +1,18 @@
 """Rules of identification evidence (DOMAIN.md, "The life of a case", 2). No I/O.
 
-- the citizen identity number (公民身份号码, GB 11643-1999): 18 characters, the
-  last a check character computed over the first 17 (ISO 7064 MOD 11-2);
-- administrative division codes (GB/T 2260): 6 digits (county), 9 (town) or 12
-  (village), starting with a province that exists;
+(The citizen identity number, GB 11643, and administrative division codes,
+GB/T 2260, are every service's: ``rescue_divisions``.)
+
 - when the evidence for an identity is enough;
 - ages of missing-person reports, for matching them against admitted persons.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
-
-# ---- GB 11643: the citizen identity number -----------------------------------
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-
-
-def national_id_check_character(first17: str) -> str:
-    """The check character of an identity number from its first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
-        raise ValueError("the first 17 characters must be digits")
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
-
-
-def national_id_problem(number: str, *, today: date | None = None) -> str | None:
-    """Why ``number`` is not a valid identity number, or None when it is.
-    (A lower-case x is accepted as the check character; normalise first.)"""
-    number = normalise_national_id(number)
-    if len(number) != 18:
-        return "must be 18 characters"
-    if not _ID_SHAPE.match(number):
-        return "must be 17 digits followed by a digit or X"
-    if admin_code_problem(number[:6]) is not None:
-        return "does not start with a valid administrative division code"
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return "does not contain a valid date of birth"
-    if born > (today or date.today()) or born.year < 1900:
-        return "does not contain a plausible date of birth"
-    if national_id_check_character(number[:17]) != number[17]:
-        return "fails the GB 11643 check character"
-    return None
-
-
-def normalise_national_id(number: str) -> str:
-    return number.strip().upper()
-
-
-def mask_national_id(number: str) -> str:
-    """For lists and logs: the region and the check character only."""
-    return number[:6] + "*" * 11 + number[-1:]
-
-
-# ---- GB/T 2260: administrative division codes ---------------------------------
-
-# Provinces, autonomous regions and municipalities; 71 Taiwan, 81 Hong Kong, 82 Macao.
-PROVINCE_CODES = frozenset(
-    {
-        *range(11, 16),
-        *range(21, 24),
-        *range(31, 38),
-        *range(41, 47),
-        *range(50, 55),
-        *range(61, 66),
-        71,
-        81,
-        82,
-    }
-)
-_ADMIN_SHAPE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
-
-
-def admin_code_problem(code: str) -> str | None:
-    """Why ``code`` is not a GB/T 2260 code (with town/village extension), or None."""
-    if not _ADMIN_SHAPE.match(code):
-        return "must be 6, 9 or 12 digits"
-    if int(code[:2]) not in PROVINCE_CODES:
-        return f"starts with {code[:2]}, which is no province (11-65, 71, 81, 82)"
-    return None
-
 
 # ---- evidence of an identity ----------------------------------------------------
 

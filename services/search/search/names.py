@@ -599,10 +599,12 @@ FULL_CAP, NEAR_PER_KEY, NEAR_CAP, GIVEN_CAP = 200, 8, 200, 100
 MAX_QUERY_KEYS, MAX_NEAR_KEYS = 8, 240
 
 _COLUMNS = "record_kind, record_id, person_id, station_id, name"
+# the caller's stations (search.visibility); :everywhere for the center
+_SCOPE = "(CAST(:everywhere AS boolean) OR station_id = ANY(:stations))"
 _FIND = text(
     f"""
     (SELECT 0 AS branch, {_COLUMNS} FROM name_index
-      WHERE loose_key = ANY(:full) AND record_kind = ANY(:kinds)
+      WHERE loose_key = ANY(:full) AND record_kind = ANY(:kinds) AND {_SCOPE}
       ORDER BY (name = :name) DESC, (reading = ANY(:readings)) DESC
       LIMIT {FULL_CAP})
     UNION ALL
@@ -610,12 +612,13 @@ _FIND = text(
        FROM unnest(CAST(:near AS varchar[])) AS k(key)
        CROSS JOIN LATERAL (
          SELECT {_COLUMNS} FROM name_index
-          WHERE loose_key = k.key AND record_kind = ANY(:kinds) LIMIT {NEAR_PER_KEY}) AS x
+          WHERE loose_key = k.key AND record_kind = ANY(:kinds) AND {_SCOPE}
+          LIMIT {NEAR_PER_KEY}) AS x
       LIMIT {NEAR_CAP})
     UNION ALL
     (SELECT 2, {_COLUMNS} FROM name_index
       WHERE (given_loose_key = ANY(:given) OR loose_key = ANY(:given))
-        AND record_kind = ANY(:kinds)
+        AND record_kind = ANY(:kinds) AND {_SCOPE}
       LIMIT {GIVEN_CAP})
     """
 ).bindparams(
@@ -624,6 +627,7 @@ _FIND = text(
     bindparam("given", type_=ARRAY(String)),
     bindparam("kinds", type_=ARRAY(String)),
     bindparam("readings", type_=ARRAY(String)),
+    bindparam("stations", type_=ARRAY(String)),
 )
 
 
@@ -658,16 +662,25 @@ async def find_names(
     kinds: Sequence[str] = RECORD_KINDS,
     limit: int = 20,
     min_score: float = CLOSE_FROM,
+    stations: Sequence[str] | None = None,
 ) -> list[NameMatch]:
     """Records whose names sound like ``query`` (characters or typed pinyin), best
-    first; only "match" and "close" ones (``min_score``), one per record."""
+    first; only "match" and "close" ones (``min_score``), one per record; only of
+    ``stations`` when given (None: every station)."""
     keys = name_keys(query)
     if not keys.name:
         return []
     lookups = query_keys(keys)
     result = await session.execute(
         _FIND,
-        {**lookups, "kinds": list(kinds), "name": keys.name, "readings": list(keys.readings)},
+        {
+            **lookups,
+            "kinds": list(kinds),
+            "name": keys.name,
+            "readings": list(keys.readings),
+            "everywhere": stations is None,
+            "stations": list(stations or ()),
+        },
     )
     scores: dict[str, NameSimilarity] = {}
     best: dict[tuple[str, uuid.UUID], tuple[float, int, NameMatch]] = {}

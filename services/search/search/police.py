@@ -68,6 +68,11 @@ def contact_station(network: Network, station_id: str, categories: list[str]) ->
     return station_id
 
 
+def addressed_to(asked: PoliceCheck | DnaSample, agency_id: str) -> bool:
+    """Whether this agency was asked (a check or a sample): only its answer counts."""
+    return asked.agency_id is not None and asked.agency_id == agency_id
+
+
 def may_reverify(
     hit_sample_ref: str, hit_reported_at: datetime, fresh_sample_ref: str, fresh_taken_at: datetime
 ) -> bool:

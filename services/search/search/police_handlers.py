@@ -9,7 +9,7 @@ from rescue_chassis.runtime import Runtime
 from rescue_events.consumer import Rejected
 from rescue_events.contracts.search_police import PoliceDnaResultV1, PoliceIdentityCheckAnswerV1
 from rescue_events.envelope import Envelope
-from search.police import Answerer, PoliceRefused, answer_check, report_dna_result
+from search.police import Answerer, PoliceRefused, addressed_to, answer_check, report_dna_result
 from search.tables import DnaSample, PoliceCheck
 
 
@@ -20,6 +20,8 @@ def handlers(runtime: Runtime) -> dict:
         check = await session.get(PoliceCheck, event.request_id, with_for_update=True)
         if check is None or check.person_id != event.person_id:
             raise Rejected(f"no identity check {event.request_id} for person {event.person_id}")
+        if not addressed_to(check, event.agency_id):
+            raise Rejected(f"identity check {check.id} was not asked of {event.agency_id}")
         try:
             await answer_check(
                 session,
@@ -43,6 +45,8 @@ def handlers(runtime: Runtime) -> dict:
         sample = await session.get(DnaSample, event.sample_id, with_for_update=True)
         if sample is None or sample.person_id != event.person_id:
             raise Rejected(f"no DNA sample {event.sample_id} for person {event.person_id}")
+        if not addressed_to(sample, event.agency_id):
+            raise Rejected(f"DNA sample {sample.id} was not sent to {event.agency_id}")
         try:
             await report_dna_result(
                 session,

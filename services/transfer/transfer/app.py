@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from rescue_chassis.app import ServiceDefinition
+from rescue_divisions import preload as preload_division_codes
 from rescue_events.contracts import TRANSFER_EVENTS
 from transfer import handlers
 from transfer.api import routers
@@ -24,4 +25,5 @@ service = ServiceDefinition(
     routers=routers,
     handlers=handlers.handlers,
     work_metrics=WORK_METRICS,
+    startup=[preload_division_codes],  # admin codes in requests are checked against them
 )

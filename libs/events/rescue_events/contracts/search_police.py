@@ -33,6 +33,17 @@ class DnaResult(StrEnum):
     UNUSABLE = "unusable"  # the sample could not be profiled: take another
 
 
+def asked_agency():
+    return Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The police agency asked: only its answer is taken (a partner token's "
+        "station_id, the answer's agency_id).",
+        examples=["gushi-police"],
+    )
+
+
 def contact_station():
     return Field(
         description=(
@@ -56,6 +67,7 @@ class PoliceIdentityCheckRequestedV1(EventContract):
     request_id: UUID = Field(description="Answer with this id.")
     case_id: UUID
     station_id: StationId = contact_station()
+    agency_id: str | None = asked_agency()
     sex: Sex
     estimated_age: int | None = Field(default=None, ge=0, le=120)
     stated_names: list[str] = Field(
@@ -82,6 +94,7 @@ class PoliceDnaSampleSubmittedV1(EventContract):
     sample_id: UUID = Field(description="Report the result with this id.")
     case_id: UUID
     station_id: StationId = contact_station()
+    agency_id: str | None = asked_agency()
     sample_ref: str = Field(max_length=100, description="The sample's label or barcode.")
     taken_at: Timestamp
     taken_by: str = Field(max_length=200)

@@ -3,7 +3,7 @@ compliance per town or county, over a period."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -18,7 +18,7 @@ from followup.views import FiguresRow
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.problems import invalid
+from rescue_chassis.moments import PeriodDay, ensure_period
 from rescue_chassis.runtime import RuntimeDep
 
 router = APIRouter(prefix="/figures", tags=["figures"], dependencies=[require_roles(*STATION_WORK)])
@@ -29,15 +29,14 @@ async def figures(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    period_start: date,
-    period_end: date,
+    period_start: PeriodDay,
+    period_end: PeriodDay,
     level: Literal["town", "county"] = "town",
 ):
     """Per jurisdiction: persons handed over in the period and how many of them were
     admitted again (repeat-wandering rate); revisits due in the period (up to today)
     and how many were made, and made on time (revisit compliance)."""
-    if period_end < period_start:
-        raise invalid("period_end", "is before period_start")
+    ensure_period(period_start, period_end)
     today = datetime.now(UTC).astimezone(CHINA).date()
     code = StabilisationRecord.jurisdiction_code
     key = func.coalesce(code if level == "town" else func.substr(code, 1, 6), "unknown")

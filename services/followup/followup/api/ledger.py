@@ -4,7 +4,7 @@ risk assessment, the county's help plan, social workers' services, closing."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -34,8 +34,10 @@ from followup.views import StabilisationView
 from rescue_chassis.access import STATION_WORK, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
+from rescue_chassis.moments import PastDay
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
+from rescue_divisions.fields import AdminCodeFilter
 from rescue_events.contracts import (
     HelpTaskOpenedV1,
     RevisitMode,
@@ -60,7 +62,7 @@ class RevisitReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: RevisitMode
-    visited_on: date
+    visited_on: PastDay
     visited_by: Name = Field(examples=["马鞍镇民政办 张敏"])
     situation: Situation
     note: str | None = Field(default=None, max_length=2000)
@@ -91,7 +93,7 @@ class Service(BaseModel):
 
     service: Annotated[str, Field(min_length=1, max_length=100)] = Field(examples=["心理疏导"])
     owner: Name = Field(description="The social worker.")
-    delivered_on: date
+    delivered_on: PastDay
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -139,7 +141,9 @@ async def list_stabilisations(
     runtime: RuntimeDep,
     person_id: uuid.UUID | None = None,
     status: RecordStatus | None = None,
-    jurisdiction_code: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3})?$")] = None,
+    jurisdiction_code: Annotated[
+        str | None, Query(pattern=r"^[0-9]{6}([0-9]{3})?$"), AdminCodeFilter
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     """The ledger of returned persons (返乡受助人员信息台账): the caller's station's,

@@ -21,6 +21,7 @@ from rescue_chassis.access import STATION_WORK, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
+from rescue_divisions.fields import AdminCodeFilter
 
 router = APIRouter(
     prefix="/at-risk-register",
@@ -28,7 +29,9 @@ router = APIRouter(
     dependencies=[require_roles(*STATION_WORK)],
 )
 
-JurisdictionCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3})?$", examples=["511324105"])]
+JurisdictionCode = Annotated[
+    str, Path(pattern=r"^[0-9]{6}([0-9]{3})?$", examples=["511324105"]), AdminCodeFilter
+]
 
 
 class Registration(BaseModel):
@@ -60,7 +63,9 @@ async def list_register(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    jurisdiction_code: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3})?$")] = None,
+    jurisdiction_code: Annotated[
+        str | None, Query(pattern=r"^[0-9]{6}([0-9]{3})?$"), AdminCodeFilter
+    ] = None,
     person_id: uuid.UUID | None = None,
 ):
     query = _scoped_entries(

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from intake.api.persons import load_person
-from intake.api.record import IdempotencyKey, conflict, open_stay, refused
+from intake.api.record import conflict, open_stay, refused
 from intake.api.stays import Discharge, discharge_stay
 from intake.care_rules import (
     VISIT_INTERVAL,
@@ -27,10 +27,11 @@ from intake.care_rules import (
 )
 from intake.tables import Stay, tables
 from intake.tables.record import OutsourcedCare, OutsourcedCareVisit
-from rescue_chassis.access import STATION_WORK, ensure_known_station, sees_network
+from rescue_chassis.access import STATION_WORK, ensure_known_station, viewed_station
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_care import (
@@ -60,7 +61,7 @@ class OutsourcedCareStart(BaseModel):
         description="Where it is: where monitoring visits go.",
         examples=["河南省信阳市固始县城关镇福利路8号"],
     )
-    started_at: AwareDatetime | None = Field(
+    started_at: PastInstant | None = Field(
         default=None,
         description="When the person was placed, with its offset; now if omitted.",
         examples=["2026-11-24T10:00:00+08:00"],
@@ -84,7 +85,7 @@ class MonitoringVisit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    visited_at: AwareDatetime = Field(
+    visited_at: PastInstant = Field(
         description="When the visit took place, with its offset.",
         examples=["2026-12-10T15:00:00+08:00"],
     )
@@ -119,11 +120,11 @@ class OutsourcedCareEnd(BaseModel):
     outcome: OutsourcedCareOutcome = Field(
         description="back_in_station, or discharged (then `discharge` says how the stay ends)."
     )
-    ended_at: AwareDatetime | None = Field(
+    ended_at: PastInstant | None = Field(
         default=None,
         description="When the placement ended, with its offset; now if omitted. Also the "
         "discharge time unless `discharge.discharged_at` says otherwise.",
-        examples=["2027-01-05T09:00:00+08:00"],
+        examples=["2026-11-05T09:00:00+08:00"],
     )
     note: str | None = Field(
         default=None,
@@ -228,7 +229,7 @@ async def start_outsourced_care(
 ):
     """Place a person who is in the station in outsourced care (409 otherwise)."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -297,7 +298,7 @@ async def record_visit(
     """Record a monitoring visit to the open placement; answers the placement, its
     health status now current."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, visit
+        session, tables.idempotency, idempotency_key, principal, visit
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -445,8 +446,7 @@ async def station_outsourced_care(
     """The station's open placements, longest without a visit first, each with the
     days since its last visit and whether a visit is overdue."""
     ensure_known_station(principal, runtime.network)
-    station = station_id if station_id and sees_network(principal, runtime.network) else None
-    station = station or principal.station_id
+    station = viewed_station(principal, runtime.network, station_id)
     now = datetime.now(UTC)
     placements = (
         await session.scalars(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from rescue_events.contracts import PersonCategory, Sex
 
@@ -18,7 +18,7 @@ class PersonDescription(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sex: Sex = Field(description="male, female, or unknown.")
-    estimated_age: int | None = Field(
+    estimated_age: StrictInt | None = Field(
         default=None, ge=0, le=120, description="Age as staff estimate it.", examples=[61]
     )
     stated_names: list[Text] = Field(

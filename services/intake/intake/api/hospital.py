@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from intake.api.fields import PersonDescription, Place, Text
@@ -23,7 +23,8 @@ from intake.views import PersonView, person_view
 from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
 from rescue_events.contracts import ArrivalRoute, PersonCategory, Sex
@@ -54,7 +55,7 @@ class Placement(PersonDescription):
         max_length=3,
         description="Why hospital first: mental_illness, critical_illness, intoxication.",
     )
-    placed_at: AwareDatetime | None = Field(
+    placed_at: PastInstant | None = Field(
         default=None,
         description="When the person was handed to the hospital; now if omitted.",
         examples=["2026-11-23T23:05:00+08:00"],
@@ -87,7 +88,7 @@ class Screening(BaseModel):
         description="Places the person named at the hospital; added to the record.",
         examples=[["安徽省阜阳市颍上县"]],
     )
-    screened_at: AwareDatetime | None = Field(
+    screened_at: PastInstant | None = Field(
         default=None,
         description="When the screening took place; now if omitted.",
         examples=["2026-11-25T10:00:00+08:00"],
@@ -100,7 +101,7 @@ class HospitalDischarge(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    discharged_at: AwareDatetime | None = Field(
+    discharged_at: PastInstant | None = Field(
         default=None,
         description="When the hospital discharged the person (their arrival at the "
         "station); now if omitted.",
@@ -202,13 +203,13 @@ async def place_in_hospital(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Place a person in hospital before any admission; hospital_placement_made goes
     out under a person id minted now."""
     ensure_known_station(principal, runtime.network)
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -262,12 +263,12 @@ async def record_screening(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Identity screening at the hospital; the latest name found goes onto the
     admission at discharge."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -320,7 +321,7 @@ async def discharge_from_hospital(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """The hospital discharges the person: the placement ends and the person is
     admitted to the placing station in the same transaction (hospital_transfer,
@@ -328,7 +329,7 @@ async def discharge_from_hospital(
     hospital_placement_ended goes out, then person_admitted, on the same person id."""
     ensure_known_station(principal, runtime.network)
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from intake.api.persons import load_person
 from intake.api.stays import Discharge, discharge_stay
@@ -18,7 +17,8 @@ from intake.views import PersonView, person_view
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import DischargeReason, IncidentKind, IncidentReportedV1
@@ -32,7 +32,7 @@ class IncidentReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: IncidentKind = Field(description="death, missing (走失) or injury.")
-    occurred_at: AwareDatetime = Field(
+    occurred_at: PastInstant = Field(
         description="When it happened (or was noticed), with its offset.",
         examples=["2026-11-23T02:40:00+08:00"],
     )
@@ -51,12 +51,12 @@ async def report_incident(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """A death ends the stay (discharged: died); a person gone missing is marked
     missing until found or discharged; every incident goes out at once."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, report
+        session, tables.idempotency, idempotency_key, principal, report
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

@@ -9,9 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from intake.api.persons import AdmissionRequest, admit
@@ -35,7 +35,8 @@ from rescue_chassis.access import (
 )
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
 from rescue_events.contracts.intake_arrivals import (
@@ -70,7 +71,7 @@ class LeadReport(BaseModel):
     place: Annotated[str, Field(min_length=1, max_length=300)] = Field(
         description="Where the person was seen.", examples=["固始县史河大桥东侧桥洞"]
     )
-    seen_at: AwareDatetime | None = Field(
+    seen_at: PastInstant | None = Field(
         default=None,
         description="When the caller saw the person, with its offset.",
         examples=["2026-11-23T05:40:00+08:00"],
@@ -174,7 +175,7 @@ def _out_of_order(error: OutOfOrder) -> Problem:
 
 async def _replayed(session, idempotency_key, principal, request) -> IdempotentRequest:
     return await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
 
 
@@ -193,7 +194,7 @@ async def receive_lead(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """A hotline tip comes in; lead_received goes out under a person id minted now."""
     ensure_known_station(principal, runtime.network)
@@ -247,7 +248,7 @@ async def triage_lead(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """How urgent the lead is: urgent, normal, or no_action."""
     idem = await _replayed(session, idempotency_key, principal, request)
@@ -282,7 +283,7 @@ async def assign_lead(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Who goes out. A new assignment replaces the last (the next shift takes over)."""
     idem = await _replayed(session, idempotency_key, principal, request)
@@ -316,7 +317,7 @@ async def close_lead(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """The lead's outcome. `admitted` admits the person to the lead's station in the
     same transaction (the admission rules apply; a refused admission leaves the lead

@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import func, select
 
 from intake.api.fields import PersonDescription, Place, Text
@@ -20,12 +20,20 @@ from intake.domain import AdmissionRefused, check_admission
 from intake.domain import ArrivalSource as SourceFacts
 from intake.tables import Person, Stay, StaySource, tables
 from intake.views import PersonView, person_view, view_of
-from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
+from rescue_chassis.access import (
+    STATION_WORK,
+    can_see,
+    ensure_known_station,
+    ensure_visible,
+    sees_network,
+)
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest, RequestKey
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
+from rescue_divisions.fields import HomeAdminCode
 from rescue_events.contracts import (
     ArrivalRoute,
     IdentityStatus,
@@ -58,7 +66,7 @@ class HandoverRecord(BaseModel):
     found_place: Place = Field(
         description="Where the patrol found the person.", examples=["固始县人民广场"]
     )
-    found_at: AwareDatetime = Field(
+    found_at: PastInstant = Field(
         description="When the patrol found the person, with its offset.",
         examples=["2026-11-23T06:10:00+08:00"],
     )
@@ -118,7 +126,7 @@ class AdmissionRequest(PersonDescription):
         description="How the person came: street_patrol, own_request, hotline_tip (only "
         "through a lead's closure), hospital_transfer or station_transfer."
     )
-    arrived_at: AwareDatetime | None = Field(
+    arrived_at: PastInstant | None = Field(
         default=None,
         description="When the person reached the station; now if omitted.",
         examples=["2026-11-23T07:30:00+08:00"],
@@ -128,13 +136,14 @@ class AdmissionRequest(PersonDescription):
         description="Only when the identity is already confirmed.",
         examples=["王建国"],
     )
-    registered_home_admin_code: str | None = Field(
+    registered_home_admin_code: HomeAdminCode | None = Field(
         default=None,
-        pattern=r"^\d{6}(\d{3}(\d{3})?)?$",
-        description="The registered home (户籍地) when known: where referrals go.",
+        description="The registered home (户籍地) when known: where referrals go. The code "
+        "of a county (6 digits), town (9) or village (12), current or former (kept as "
+        "given); a code that names no such division is refused.",
         examples=["411502"],
     )
-    consent_given: bool | None = Field(
+    consent_given: StrictBool | None = Field(
         default=None,
         description="street_patrol: the person consented to the escort. Needed for a "
         "capable adult; minors and persons with a mental illness or dementia go without.",
@@ -166,15 +175,15 @@ class Readmission(BaseModel):
     arrival_route: ArrivalRoute = Field(
         description="How the person came back (hotline_tip is not possible here)."
     )
-    arrived_at: AwareDatetime | None = Field(
+    arrived_at: PastInstant | None = Field(
         default=None,
         description="When the person reached the station; now if omitted.",
-        examples=["2027-03-02T15:00:00+08:00"],
+        examples=["2026-12-02T15:00:00+08:00"],
     )
     categories: list[PersonCategory] | None = Field(
         default=None, max_length=9, description="Categories now; the record's if omitted."
     )
-    consent_given: bool | None = Field(
+    consent_given: StrictBool | None = Field(
         default=None,
         description="street_patrol: the person consented to the escort.",
         examples=[True],
@@ -478,7 +487,7 @@ async def admit_person(
     principal: PrincipalDep,
     runtime: RuntimeDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Admit a person to the caller's station (入站登记). See the request's rules:
     a refused admission answers 422 naming the field at fault."""
@@ -495,7 +504,7 @@ async def admit_person(
     # as its claim, and the person, the stay and person_admitted only if the key
     # is new (rescue_events.writes). One round trip instead of BEGIN, a read of
     # the key, the inserts and COMMIT, each a wait behind every other request.
-    idem = IdempotentRequest.of(tables.idempotency, idempotency_key, principal.subject, request)
+    idem = IdempotentRequest.of(tables.idempotency, idempotency_key, principal, request)
     try:
         person, stay = _arrival_of(runtime, request, principal)
     except Problem:
@@ -531,10 +540,10 @@ async def _admit_transfer(
     session,
     runtime: Runtime,
     response: Response,
-    idempotency_key: str | None,
+    idempotency_key: RequestKey | None,
 ):
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return _replayed(idem)
@@ -574,13 +583,15 @@ async def readmit_person(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """The person is back (at any station of the network): a new stay on the same
-    record, so the stay history stays whole and followup sees a repeat wanderer."""
+    record, so the stay history stays whole and followup sees a repeat wanderer.
+    A person still in a station is a 409; it names that station only to those who
+    see the person (that station itself and the center), others read "another station"."""
     ensure_known_station(principal, runtime.network)
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -588,10 +599,16 @@ async def readmit_person(
     if person is None:
         raise Problem(404, "Not found", "No such person.")
     if person.status != "discharged":
+        # Any station may readmit, but only those who see the person learn where they are.
+        where = (
+            f"at {person.station_id}"
+            if can_see(principal, runtime.network, person.station_id)
+            else "at another station"
+        )
         raise Problem(
             409,
             "Still in a station",
-            f"The person's stay at {person.station_id} has not ended; discharge it first.",
+            f"The person's stay {where} has not ended; that station discharges it first.",
         )
     now = datetime.now(UTC)
     arrived_at = request.arrived_at or now

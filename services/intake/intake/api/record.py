@@ -8,11 +8,10 @@ import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
@@ -36,9 +35,10 @@ from intake.tables.record import Belonging, HealthCheck, PersonPhoto
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
 from rescue_chassis.limits import MIB, body_limit
-from rescue_chassis.problems import Problem, invalid
+from rescue_chassis.moments import PastInstant
+from rescue_chassis.problems import Problem, base64_field, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_care import (
     BelongingsRecordedV1,
@@ -49,8 +49,6 @@ from rescue_events.contracts.intake_care import (
 
 router = APIRouter(prefix="/persons", tags=["record"], dependencies=[require_roles(*STATION_WORK)])
 log = logging.getLogger(__name__)
-
-IdempotencyKey = Annotated[str | None, Header(alias=HEADER)]
 
 
 async def open_stay(session, person: Person, *, for_update: bool = False) -> Stay:
@@ -79,12 +77,12 @@ class PhotoUpload(BaseModel):
 
     kind: PhotoKind = Field(description="face, full_body or belongings.")
     image: str = Field(
-        min_length=4,
         description=f"The JPEG or PNG image, base64 (standard alphabet, with padding); at "
         f"most {MAX_PHOTO_BYTES} bytes decoded. Larger images are refused with 413.",
         examples=["/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8U"],
+        json_schema_extra=base64_field("the photo"),
     )
-    taken_at: AwareDatetime = Field(
+    taken_at: PastInstant = Field(
         description="When the photo was taken, with its offset.",
         examples=["2026-11-23T09:05:00+08:00"],
     )
@@ -141,7 +139,7 @@ async def add_photo(
     except CareRefused as error:
         raise refused(error) from None
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, upload
+        session, tables.idempotency, idempotency_key, principal, upload
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -264,7 +262,7 @@ class BelongingItem(BaseModel):
         description="What the item is.",
         examples=["黑色双肩包"],
     )
-    quantity: int = Field(default=1, ge=1, le=10_000, description="How many.", examples=[1])
+    quantity: StrictInt = Field(default=1, ge=1, le=10_000, description="How many.", examples=[1])
     condition: str | None = Field(
         default=None,
         max_length=300,
@@ -284,7 +282,7 @@ class BelongingsInventory(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    received_at: AwareDatetime | None = Field(
+    received_at: PastInstant | None = Field(
         default=None,
         description="When the station took them in, with its offset; now if omitted.",
         examples=["2026-11-23T09:10:00+08:00"],
@@ -324,7 +322,7 @@ async def record_belongings(
     """Record belongings taken in for the current stay; they must be returned (or
     it said why not) when the stay ends."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, inventory
+        session, tables.idempotency, idempotency_key, principal, inventory
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -394,7 +392,7 @@ class HealthCheckRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checked_at: AwareDatetime | None = Field(
+    checked_at: PastInstant | None = Field(
         default=None,
         description="When the check was done, with its offset; now if omitted.",
         examples=["2026-11-23T09:20:00+08:00"],
@@ -405,28 +403,28 @@ class HealthCheckRequest(BaseModel):
         description="Who examined the person (doctor, nurse or staff member).",
         examples=["站医 王芳"],
     )
-    temperature_c: float | None = Field(
+    temperature_c: StrictFloat | None = Field(
         default=None,
         ge=TEMPERATURE_C[0],
         le=TEMPERATURE_C[1],
         description="Body temperature, °C.",
         examples=[36.8],
     )
-    systolic_mmhg: int | None = Field(
+    systolic_mmhg: StrictInt | None = Field(
         default=None,
         ge=SYSTOLIC_MMHG[0],
         le=SYSTOLIC_MMHG[1],
         description="Blood pressure, systolic, mmHg (with diastolic_mmhg).",
         examples=[128],
     )
-    diastolic_mmhg: int | None = Field(
+    diastolic_mmhg: StrictInt | None = Field(
         default=None,
         ge=DIASTOLIC_MMHG[0],
         le=DIASTOLIC_MMHG[1],
         description="Blood pressure, diastolic, mmHg (with systolic_mmhg).",
         examples=[82],
     )
-    pulse_per_minute: int | None = Field(
+    pulse_per_minute: StrictInt | None = Field(
         default=None,
         ge=PULSE_PER_MINUTE[0],
         le=PULSE_PER_MINUTE[1],
@@ -500,7 +498,7 @@ async def record_health_check(
     except CareRefused as error:
         raise refused(error) from None
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, check
+        session, tables.idempotency, idempotency_key, principal, check
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from intake.domain import AdmissionRefused, check_moment
@@ -18,7 +18,8 @@ from intake.tables import Refusal, tables
 from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_arrivals import HelpRefusedV1
@@ -39,7 +40,7 @@ class RefusalRecord(BaseModel):
     found_place: Annotated[str, Field(min_length=1, max_length=300)] = Field(
         description="Where the person was found.", examples=["固始县人民广场东门"]
     )
-    found_at: AwareDatetime | None = Field(
+    found_at: PastInstant | None = Field(
         default=None,
         description="When staff met the person, with its offset; now if omitted.",
         examples=["2026-11-23T21:15:00+08:00"],
@@ -88,12 +89,12 @@ async def record_refusal(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Record a refusal of help with the advice given; help_refused goes out."""
     ensure_known_station(principal, runtime.network)
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, record
+        session, tables.idempotency, idempotency_key, principal, record
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from intake.api.persons import load_person
-from intake.api.record import IdempotencyKey, conflict, refused
+from intake.api.record import conflict, refused
 from intake.care_rules import (
     CareConflict,
     CareRefused,
@@ -30,7 +30,8 @@ from intake.tables.record import SettlementStepRecord
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastDay
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.intake_care import SettlementStep, SettlementStepRecordedV1
 
@@ -51,10 +52,10 @@ class SettlementStepRequest(BaseModel):
         "registration_applied, registration_granted, support_applied, support_granted, "
         "placed_in_institution."
     )
-    date: dt.date = Field(
+    date: PastDay = Field(
         description="The day it was done (the stations' calendar, UTC+8); not before the "
         "previous step.",
-        examples=["2027-03-01"],
+        examples=["2026-11-30"],
     )
     by: str = Field(
         min_length=1,
@@ -131,7 +132,7 @@ async def record_settlement_step(
     """Record the next step of the current stay's settlement procedure: only once
     the stay has reached long stay, and only in order (409 otherwise)."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

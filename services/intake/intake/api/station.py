@@ -4,7 +4,7 @@ for the periodic summary table (情况汇总表)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -15,10 +15,15 @@ from sqlalchemy import func, select
 from intake.api.persons import load_person
 from intake.tables import Incident, Person, Stay
 from intake.views import PersonView, person_view
-from rescue_chassis.access import STATION_WORK, ensure_known_station, sees_network
+from rescue_chassis.access import (
+    STATION_WORK,
+    ensure_known_station,
+    sees_network,
+    viewed_station,
+)
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.problems import invalid
+from rescue_chassis.moments import PeriodDay, ensure_period
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import IdentityStatus, PersonCategory
 
@@ -59,8 +64,7 @@ async def in_my_station(
 ):
     """Who is in the station now (or missing from it), longest stay first."""
     ensure_known_station(principal, runtime.network)
-    station = station_id if station_id and sees_network(principal, runtime.network) else None
-    station = station or principal.station_id
+    station = viewed_station(principal, runtime.network, station_id)
     query = (
         select(Person)
         .join(Stay, Stay.id == Person.current_stay_id)
@@ -145,13 +149,12 @@ async def summary(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    period_start: date,
-    period_end: date,
+    period_start: PeriodDay,
+    period_end: PeriodDay,
 ):
     """Counts per station for the period (calendar days, inclusive): the caller's
     station, or every station for the center."""
-    if period_end < period_start:
-        raise invalid("period_end", "is before period_start")
+    ensure_period(period_start, period_end)
     start = datetime.combine(period_start, time.min, CHINA)
     end = datetime.combine(period_end + timedelta(days=1), time.min, CHINA)
     stations = (

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 
 from intake.api.persons import load_person
@@ -26,6 +26,7 @@ from intake.views import PersonView, person_view
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
 from rescue_events.contracts import DischargeReason, PersonDischargedV1
@@ -51,7 +52,7 @@ class Discharge(BaseModel):
         "(say where in `transferred_to`), settled (only after the settlement procedure's "
         "last step, placed_in_institution) or died."
     )
-    discharged_at: AwareDatetime | None = Field(
+    discharged_at: PastInstant | None = Field(
         default=None,
         description="When the stay ended, with its offset; now if omitted.",
         examples=["2026-11-30T10:00:00+08:00"],
@@ -68,7 +69,7 @@ class Discharge(BaseModel):
         description="What the record should keep about the discharge.",
         examples=["由女儿接回"],
     )
-    belongings_returned: bool = Field(
+    belongings_returned: StrictBool = Field(
         default=False,
         description="The stay's belongings were handed back to the person: every item not "
         "yet returned is marked returned at the discharge time. Required (or "

@@ -24,6 +24,8 @@ from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, Role, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import invalid
+from rescue_chassis.runtime import RuntimeDep
+from rescue_divisions.fields import JurisdictionPrefix
 from rescue_events.contracts import PartnerType
 
 router = APIRouter(prefix="/partners", tags=["partner directory"])
@@ -53,9 +55,10 @@ class AgencyEntry(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["信阳市妇女联合会"])
     partner_type: PartnerType
-    jurisdiction_code: str = Field(
-        pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$",
-        description="The admin code (prefix) the agency serves: province 2 digits … village 12.",
+    jurisdiction_code: JurisdictionPrefix = Field(
+        description="The admin code (prefix) the agency serves: province 2 digits, city 4, "
+        "county 6, town 9, village 12; a current division (411500 is refused: 信阳市's "
+        "prefix is 4115).",
         examples=["4115"],
     )
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
@@ -86,11 +89,19 @@ async def list_partners(
     response_model=AgencyView,
     dependencies=[require_roles(Role.ADMIN, Role.OPS)],
 )
-async def put_partner(agency_id: AgencyId, entry: AgencyEntry, session: SessionDep):
+async def put_partner(
+    agency_id: AgencyId, entry: AgencyEntry, session: SessionDep, runtime: RuntimeDep
+):
     """Add or update an agency (admins). Referrals waiting for an agency in its
-    jurisdiction are routed to it by the next routing sweep."""
+    jurisdiction are routed to it by the next routing sweep. A webhook URL must be
+    HTTPS (HTTP in development) on a public address, unless the network is allowed
+    (REFERRAL_WEBHOOK_ALLOWED_NETWORKS); delivery checks the resolved address again."""
     if (entry.webhook_url is None) != (entry.webhook_secret is None):
         raise invalid("webhook_secret", "give both webhook_url and webhook_secret, or neither")
+    if entry.webhook_url is not None:
+        refusal = runtime.settings.webhook_policy.url_refusal(str(entry.webhook_url))
+        if refusal is not None:
+            raise invalid("webhook_url", refusal)
     agency = await session.get(Agency, agency_id, with_for_update=True)
     values = entry.model_dump(mode="json")
     values["partner_type"] = entry.partner_type.value

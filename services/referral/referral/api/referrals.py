@@ -15,7 +15,13 @@ from referral.domain import OPEN, ReferralRefused, rules
 from referral.lifecycle import advance, change_status, open_referral
 from referral.tables import Person, Referral
 from referral.views import ReferralView
-from rescue_chassis.access import STATION_WORK, ensure_known_station, ensure_visible, sees_network
+from rescue_chassis.access import (
+    STATION_WORK,
+    can_see,
+    ensure_known_station,
+    ensure_visible,
+    sees_network,
+)
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.problems import Problem, invalid
@@ -128,9 +134,9 @@ async def refer_by_staff_decision(
         known = ", ".join(sorted(rules().by_reason))
         raise invalid("reason", f"no referral rule for it; known reasons: {known}")
     person = await session.get(Person, request.person_id)
-    if person is None:
+    # another station's person answers as one never admitted: no existence leak
+    if person is None or not can_see(principal, runtime.network, person.station_id):
         raise invalid("person_id", "no such person has been admitted")
-    ensure_visible(principal, runtime.network, "person", person.station_id)
     opened = await open_referral(
         session, runtime, person, rule, opened_by=principal.subject, now=datetime.now(UTC)
     )

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, computed_field
 from sqlalchemy import select
 
-from rescue_chassis.access import SEARCH_WORK, ensure_visible, sees_network
+from rescue_chassis.access import SEARCH_WORK, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 from search.domain import notice_overdue
 from search.tables import SearchCase, SearchTask
+from search.visibility import case_stations, visible_case
 
 router = APIRouter(
     prefix="/cases", tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)]
@@ -68,8 +68,8 @@ async def list_cases(
     """Search cases of the caller's station (the center sees all); `overdue=true` for
     cases whose family-search notice is past its 24-hour deadline."""
     query = select(SearchCase).order_by(SearchCase.notice_due_at).limit(limit)
-    if not sees_network(principal, runtime.network):
-        query = query.where(SearchCase.station_id == principal.station_id)
+    if (stations := case_stations(principal, runtime.network)) is not None:
+        query = query.where(SearchCase.station_id.in_(stations))
     if status:
         query = query.where(SearchCase.status == status)
     if person_id:
@@ -89,11 +89,7 @@ async def list_cases(
 async def get_case(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
-    case = await session.get(SearchCase, case_id)
-    if case is None:
-        raise Problem(404, "Not found", "No such search case.")
-    ensure_visible(principal, runtime.network, "search case", case.station_id)
-    return CaseView.of(case)
+    return CaseView.of(await visible_case(session, principal, runtime.network, case_id))
 
 
 class TaskView(BaseModel):
@@ -117,10 +113,7 @@ async def case_tasks(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
     """The case's tasks with their deadlines: notice, police check, DNA sample."""
-    case = await session.get(SearchCase, case_id)
-    if case is None:
-        raise Problem(404, "Not found", "No such search case.")
-    ensure_visible(principal, runtime.network, "search case", case.station_id)
+    await visible_case(session, principal, runtime.network, case_id)
     tasks = await session.scalars(
         select(SearchTask).where(SearchTask.case_id == case_id).order_by(SearchTask.due_at)
     )

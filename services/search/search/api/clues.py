@@ -8,15 +8,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from sqlalchemy import select
 
 from rescue_chassis.access import SEARCH_WORK, ensure_visible
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import Sex
@@ -76,7 +77,7 @@ class ClueRecord(BaseModel):
     apparent_sex: Sex | None = Field(
         default=None, description="The sex as observed (for matching).", examples=["male"]
     )
-    apparent_age: int | None = Field(
+    apparent_age: StrictInt | None = Field(
         default=None, ge=0, le=120, description="The age as estimated now.", examples=[60]
     )
     author: str | None = Field(
@@ -86,7 +87,7 @@ class ClueRecord(BaseModel):
         description="Who talked with the person; the caller when not given.",
         examples=["社工 张敏"],
     )
-    noted_at: AwareDatetime | None = Field(
+    noted_at: PastInstant | None = Field(
         default=None,
         description="When the conversation took place; now when not given.",
         examples=["2026-11-24T10:30:00+08:00"],
@@ -135,12 +136,12 @@ async def record_clue(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Record a clue (`clue_recorded`); the case is matched again against the open
     missing-person reports, and new candidates go to the review queue."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, record
+        session, tables.idempotency, idempotency_key, principal, record
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

@@ -17,15 +17,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from rescue_chassis.access import REVIEWERS, SEARCH_WORK, ensure_visible, may_see, sees_network
+from rescue_chassis.access import REVIEWERS, SEARCH_WORK, ensure_visible
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
 from rescue_chassis.limits import KIB, body_limit
-from rescue_chassis.problems import Problem, invalid
+from rescue_chassis.moments import PastInstant
+from rescue_chassis.problems import Problem, base64_field, invalid
 from rescue_chassis.runtime import RuntimeDep
 from search.faces.encoder import (
     DetectedFace,
@@ -38,8 +39,15 @@ from search.faces.store import TrailPerson as Trail
 from search.faces.store import enrol_face, find_trail
 from search.matching import match_case, match_report
 from search.ranking import FACE_CLOSE_DISTANCE, FACE_MATCH_DISTANCE
-from search.tables.core import EarlierStaySuggestion, SearchCase
+from search.tables.core import EarlierStaySuggestion
 from search.tables.evidence import MissingPersonReport
+from search.visibility import (
+    case_stations,
+    may_see_case,
+    may_see_trails,
+    trail_rule,
+    visible_case,
+)
 
 router = APIRouter(tags=["faces"], dependencies=[require_roles(*SEARCH_WORK)])
 
@@ -61,19 +69,19 @@ class FacePhoto(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image: str = Field(
-        min_length=4,
         max_length=MAX_IMAGE_BASE64,
         description=f"A JPEG, PNG or WebP image, base64 (standard alphabet); at most "
         f"{MAX_IMAGE_BYTES} bytes decoded.",
         examples=["/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8U"],
+        json_schema_extra=base64_field("the photo"),
     )
-    face: int | None = Field(
+    face: StrictInt | None = Field(
         default=None,
         ge=0,
         le=20,
         description="Which face to take when the photo shows several (0 = the largest).",
     )
-    taken_at: AwareDatetime | None = Field(
+    taken_at: PastInstant | None = Field(
         default=None,
         description="When the photo was taken (default: now).",
         examples=["2026-11-23T09:05:00+08:00"],
@@ -90,11 +98,11 @@ class FaceSearch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image: str = Field(
-        min_length=4,
         max_length=MAX_IMAGE_BASE64,
         description=f"A JPEG, PNG or WebP image, base64; at most {MAX_IMAGE_BYTES} bytes decoded.",
+        json_schema_extra=base64_field("the photo"),
     )
-    limit: int = Field(default=10, ge=1, le=50, description="Persons per face.")
+    limit: StrictInt = Field(default=10, ge=1, le=50, description="Persons per face.")
 
 
 class Box(BaseModel):
@@ -159,13 +167,24 @@ class FaceSearchView(BaseModel):
 
 
 def _image(encoded: str) -> bytes:
+    if not encoded:  # said here: pydantic's "at least 4 characters" says nothing of a photo
+        raise invalid("image", "the photo is empty")
     try:
         image = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid("image", "is not base64") from None
+        raise invalid("image", "is not base64 (the photo's bytes, standard alphabet)") from None
     if len(image) > MAX_IMAGE_BYTES:
         raise Problem(413, "Photo too large", f"image: larger than {MAX_IMAGE_BYTES} bytes")
     return image
+
+
+def photo_reason(problem: PhotoProblem) -> str:
+    """What is wrong with the photo, in words a station worker can act on."""
+    if problem.reason == "too_large":
+        return f"the photo is too large: {problem.detail}"
+    if problem.reason == "too_small":
+        return f"the photo is too small to show a face: {problem.detail}"
+    return f"the photo is {problem.detail}"  # the encoder's words: "empty", "not a JPEG, …"
 
 
 async def _faces(image: bytes) -> list[DetectedFace]:
@@ -174,7 +193,7 @@ async def _faces(image: bytes) -> list[DetectedFace]:
     try:
         return await asyncio.to_thread(default_encoder().encode, image)
     except PhotoProblem as problem:
-        raise invalid("image", str(problem)) from None
+        raise invalid("image", photo_reason(problem)) from None
 
 
 def _one_face(faces: list[DetectedFace], chosen: int | None) -> DetectedFace:
@@ -279,6 +298,14 @@ async def _trails(session, face: DetectedFace, exclude_person_id=None) -> list[T
     )
 
 
+async def _shown(session, principal, runtime, trails: list[Trail]) -> list[Trail]:
+    """The trails as the caller may see them (visibility.trail_rule, as suggestions)."""
+    shown = await trail_rule(
+        session, principal, runtime.network, (s.case_id for t in trails for s in t.stays)
+    )
+    return [t for t in trails if all(shown(s.station_id, s.case_id) for s in t.stays)]
+
+
 # ---- a case's photo -------------------------------------------------------------------------
 
 
@@ -300,10 +327,7 @@ async def enrol_case_photo(
     search specialist (accept it with `POST /cases/{id}/earlier-stays`); the case is
     ranked again against the open missing-person reports. A photo with no face, or
     several faces and no `face` chosen, is refused with 422."""
-    case = await session.get(SearchCase, case_id)
-    if case is None:
-        raise Problem(404, "Not found", "No such search case.")
-    ensure_visible(principal, runtime.network, "search case", case.station_id)
+    case = await visible_case(session, principal, runtime.network, case_id)
     face, faces_in_photo, record_id = await _enrol(
         session,
         photo,
@@ -339,13 +363,13 @@ async def enrol_case_photo(
     proposed = await match_case(session, runtime, case)
     # The trail names other stations' persons: for the reviewers (access.SENSITIVE);
     # the staff who took the photo see that suggestions were made.
-    shown = may_see("face")
+    shown = await _shown(session, principal, runtime, trails)
     view = EnrolledFaceView(
         face_record_id=record_id,
         box=_box(face),
         faces_in_photo=faces_in_photo,
-        trail=trail if shown else [],
-        reports=_reports(trails) if shown else [],
+        trail=_persons(shown),
+        reports=_reports(trails) if may_see_trails(principal) else [],
         suggestions=suggested,
         candidates_proposed=proposed,
     )
@@ -388,8 +412,8 @@ async def enrol_report_photo(
         face_record_id=record_id,
         box=_box(face),
         faces_in_photo=faces_in_photo,
-        trail=_persons(trails) if may_see("face") else [],
-        reports=_reports(trails) if may_see("face") else [],
+        trail=_persons(await _shown(session, principal, runtime, trails)),
+        reports=_reports(trails) if may_see_trails(principal) else [],
         suggestions=[],
         candidates_proposed=proposed,
     )
@@ -403,7 +427,9 @@ async def enrol_report_photo(
     dependencies=[require_roles(*REVIEWERS)],
     openapi_extra=PHOTO_BODY,
 )
-async def search_faces(request: FaceSearch, principal: PrincipalDep, session: SessionDep):
+async def search_faces(
+    request: FaceSearch, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
     """Who in the network's records looks like the faces on this photo (a police
     photo, a family's photo): every face, each with its persons ranked by
     similarity. Nothing is enrolled or recorded. For search specialists, station
@@ -418,7 +444,7 @@ async def search_faces(request: FaceSearch, principal: PrincipalDep, session: Se
         found.append(
             FaceView(
                 box=_box(face),
-                matches=_persons(trails, request.limit),
+                matches=_persons(await _shown(session, principal, runtime, trails), request.limit),
                 reports=_reports(trails, request.limit),
             )
         )
@@ -473,11 +499,30 @@ async def list_suggestions(
         .order_by(EarlierStaySuggestion.similarity.desc(), EarlierStaySuggestion.suggested_at)
         .limit(limit)
     )
-    if not sees_network(principal, runtime.network):
-        query = query.where(EarlierStaySuggestion.station_id == principal.station_id)
+    if (stations := case_stations(principal, runtime.network)) is not None:
+        query = query.where(EarlierStaySuggestion.station_id.in_(stations))  # the case's
     if case_id:
         query = query.where(EarlierStaySuggestion.case_id == case_id)
-    return [SuggestionView.model_validate(s) for s in (await session.scalars(query)).all()]
+    found = (await session.scalars(query)).all()
+    return await _suggestion_views(session, principal, runtime, found)
+
+
+async def _suggestion_views(session, principal, runtime, suggestions) -> list[SuggestionView]:
+    """Suggestions with their trails as the caller may see them: the same rule as the
+    enrolment's answer (visibility.trail_rule), so the staff see no other station's
+    case, place or times here either."""
+    shown = await trail_rule(
+        session,
+        principal,
+        runtime.network,
+        (r.get("case_id") for s in suggestions for r in s.trail),
+    )
+    return [
+        SuggestionView.model_validate(s).model_copy(
+            update={"trail": [r for r in s.trail if shown(r["station_id"], r.get("case_id"))]}
+        )
+        for s in suggestions
+    ]
 
 
 @router.post(
@@ -495,15 +540,14 @@ async def reject_suggestion(
     """Not the same person: the suggestion stays on record as rejected and is not made
     again for this case."""
     suggestion = await session.get(EarlierStaySuggestion, suggestion_id, with_for_update=True)
-    if suggestion is None:
+    if suggestion is None or not may_see_case(principal, runtime.network, suggestion.station_id):
         raise Problem(404, "Not found", "No such suggestion.")
-    ensure_visible(principal, runtime.network, "suggestion", suggestion.station_id)
     if suggestion.status != "pending":
         raise Problem(409, "Already reviewed", f"This suggestion is {suggestion.status}.")
     suggestion.status = "rejected"
     suggestion.reviewed_by = principal.subject
     suggestion.reviewed_at = datetime.now(UTC)
     suggestion.rejection_reason = rejection.reason
-    view = SuggestionView.model_validate(suggestion)
+    (view,) = await _suggestion_views(session, principal, runtime, [suggestion])
     await session.commit()
     return view

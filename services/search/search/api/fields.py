@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from rescue_events.contracts import Sex
 from search.tables import SearchCase
@@ -16,7 +16,7 @@ class AsSeen(BaseModel):
     sex: Sex | None = Field(
         default=None, description="As seen; the admission's if left out.", examples=["male"]
     )
-    estimated_age: int | None = Field(
+    estimated_age: StrictInt | None = Field(
         default=None,
         ge=0,
         le=120,

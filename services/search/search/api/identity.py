@@ -7,17 +7,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
 from sqlalchemy import select, update
 
 from rescue_chassis.access import REVIEWERS, SEARCH_WORK, ensure_visible, may_see, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
+from rescue_divisions.fields import HomeAdminCode, NationalIdNumber, home_in_province
+from rescue_divisions.national_id import mask_national_id
 from rescue_events.contracts import (
     EarlierStayRecognisedV1,
     IdentificationMethod,
@@ -28,11 +30,7 @@ from search.evidence import (
     METHOD_BY_KIND,
     EvidenceClaim,
     EvidenceKind,
-    admin_code_problem,
     evidence_refusal,
-    mask_national_id,
-    national_id_problem,
-    normalise_national_id,
     strongest,
 )
 from search.matching import index_case_names
@@ -106,7 +104,7 @@ class FaceMatchWithFamilyConfirmation(BaseModel):
         description="The family's confirmation: who confirmed, how (video call, visit).",
         examples=["其女李小红视频通话确认为其父"],
     )
-    similarity: float | None = Field(
+    similarity: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="The face comparison's score.", examples=[0.93]
     )
 
@@ -136,12 +134,11 @@ class IdentityConfirmation(BaseModel):
     full_name: str = Field(
         min_length=1, max_length=100, description="The person's name.", examples=["李建国"]
     )
-    national_id_number: str | None = Field(
+    national_id_number: NationalIdNumber | None = Field(
         default=None,
-        min_length=1,
-        max_length=30,
-        description="公民身份号码 (GB 11643, 18 characters with its check character). Kept "
-        "in search; never sent on an event.",
+        description="公民身份号码 (GB 11643, 18 characters with its check character; "
+        "full-width digits, spaces and a lower-case x are read as meant). Kept in search; "
+        "never sent on an event.",
         examples=["11010519491231002X"],
     )
     home_province: str = Field(
@@ -153,12 +150,14 @@ class IdentityConfirmation(BaseModel):
         description="The registered home address (户籍地址).",
         examples=["四川省南充市仪陇县新政镇石桥村3组"],
     )
-    home_admin_code: str | None = Field(
+    home_admin_code: HomeAdminCode | None = Field(
         default=None,
-        max_length=12,
-        description="GB/T 2260 code of the home: 6 (county), 9 (town) or 12 (village) digits.",
+        description="GB/T 2260 code of the home: 6 (county), 9 (town) or 12 (village) digits, "
+        "current or former (kept as given), in home_province.",
         examples=["511324"],
     )
+
+    _home_in_province = field_validator("home_admin_code")(home_in_province("home_province"))
 
 
 class ConfirmedIdentityView(CaseView):
@@ -208,25 +207,18 @@ async def confirm_identity(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """A search specialist, station lead or center coordinator confirms who the
     person is, on evidence (`identity_confirmed`: return and referral start). A DNA
     hit counts only once re-verified with a fresh sample. The case's open tasks are
     cancelled, its notices come down, its other candidates are superseded."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, confirmation
+        session, tables.idempotency, idempotency_key, principal, confirmation
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
-    national_id = None
-    if confirmation.national_id_number is not None:
-        national_id = normalise_national_id(confirmation.national_id_number)
-        if (problem := national_id_problem(national_id)) is not None:
-            raise invalid("national_id_number", problem)
-    if confirmation.home_admin_code is not None:
-        if (problem := admin_code_problem(confirmation.home_admin_code)) is not None:
-            raise invalid("home_admin_code", problem)
+    national_id = confirmation.national_id_number  # normalised and checked (GB 11643)
     case = await session.get(SearchCase, case_id, with_for_update=True)
     if case is None:
         raise Problem(404, "Not found", "No such search case.")
@@ -333,10 +325,8 @@ async def confirm_identity(
 class NationalIdLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    national_id_number: str = Field(
-        min_length=1,
-        max_length=30,
-        description="公民身份号码 to look for, exactly (case and spaces aside).",
+    national_id_number: NationalIdNumber = Field(
+        description="公民身份号码 to look for, exactly (case, spaces and full-width digits aside).",
         examples=["11010519491231002X"],
     )
 
@@ -353,9 +343,7 @@ async def find_confirmed_identities(
     caller's station; the center sees all), e.g. was this person identified in an
     earlier case? The number is encrypted at rest and found by its blind index; a
     POST, so that it stays out of URLs and access logs."""
-    number = normalise_national_id(lookup.national_id_number)
-    if (problem := national_id_problem(number)) is not None:
-        raise invalid("national_id_number", problem)
+    number = lookup.national_id_number  # normalised and checked (GB 11643)
     query = (
         select(SearchCase, IdentityEvidence)
         .join(IdentityEvidence, IdentityEvidence.case_id == SearchCase.id)
@@ -405,7 +393,7 @@ class EarlierStayRecognition(BaseModel):
 
     earlier_person_id: uuid.UUID
     method: IdentificationMethod = Field(examples=["face_comparison"])
-    similarity: float | None = Field(default=None, ge=0, le=1)
+    similarity: StrictFloat | None = Field(default=None, ge=0, le=1)
 
 
 class EarlierStayView(BaseModel):

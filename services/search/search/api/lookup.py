@@ -17,6 +17,7 @@ from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 from search.names import find_names
 from search.places import gazetteer
+from search.visibility import case_stations
 
 router = APIRouter(tags=["places and names"], dependencies=[require_roles(*SEARCH_WORK)])
 
@@ -110,6 +111,7 @@ class NameView(BaseModel):
 async def search_names(
     principal: PrincipalDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     q: Annotated[
         str,
         Query(
@@ -124,11 +126,13 @@ async def search_names(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ):
-    """Names of the whole network's history that sound like this one (homophones,
-    surname readings, dialect mergers), best first, each with why. For search
-    specialists, station leads and the center."""
+    """Names of the history that sound like this one (homophones, surname readings,
+    dialect mergers), best first, each with why: of the records the caller may open
+    (its station's; the center: the whole network). For search specialists, station
+    leads and the center."""
     kinds = (kind,) if kind else ("case", "report")
-    found = await find_names(session, q, kinds=kinds, limit=limit)
+    stations = case_stations(principal, runtime.network)  # the cases' own rule
+    found = await find_names(session, q, kinds=kinds, limit=limit, stations=stations)
     return [
         NameView(
             record_kind=m.record_kind,

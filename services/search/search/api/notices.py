@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 
 from rescue_chassis.access import LEADS, SEARCH_WORK, ensure_visible
 from rescue_chassis.auth import Principal, PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import Runtime, RuntimeDep
 from rescue_events.contracts.search_notices import NoticeKind
@@ -147,7 +146,7 @@ async def publish_notices(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Publish the national notice (completes the family_search_notice task) or push
     to regions (one request per region). Answers once the endpoints answered: each
@@ -155,7 +154,7 @@ async def publish_notices(
     409 for a protected person without an override, a closed search, or a notice
     already up."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -284,7 +283,7 @@ async def publish_notices(
 class ProtectionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endangered: bool = Field(
+    endangered: StrictBool = Field(
         description="True: the person is endangered, no public notice (live ones come "
         "down). False lifts the mark (station lead or center coordinator only).",
         examples=[True],
@@ -399,12 +398,12 @@ async def override_protection(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """A station lead or center coordinator authorises public notices for a protected
     person, with the reason (403 for other roles; 409 if the person is not protected)."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

@@ -8,15 +8,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from rescue_chassis.access import SEARCH_WORK, ensure_known_station, ensure_visible, may_see
 from rescue_chassis.auth import Principal, PrincipalDep, Role, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.search_police import (
@@ -31,6 +32,7 @@ from search.police import (
     Answerer,
     PoliceRefused,
     SampleStatus,
+    addressed_to,
     answer_check,
     contact_station,
     hit_to_reverify,
@@ -61,7 +63,7 @@ class PoliceCheckView(BaseModel):
     requested_by: str
     requested_at: datetime
     result: str | None
-    agency_id: str | None = Field(description="The police agency that answered.")
+    agency_id: str | None = Field(description="The police agency asked: it alone answers.")
     answered_by: str | None
     answered_via: str | None
     answered_at: datetime | None
@@ -127,6 +129,13 @@ class PoliceAnswerView(BaseModel):
 class PoliceCheckRequest(AsSeen):
     model_config = ConfigDict(extra="forbid")
 
+    agency_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The police agency asked (its partner tokens' station_id): only its "
+        "answer is taken.",
+        examples=["gushi-police"],
+    )
     face_photo_ref: str | None = Field(
         default=None,
         min_length=1,
@@ -159,13 +168,19 @@ class PoliceCheckRequest(AsSeen):
 class DnaSampleSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    agency_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The police agency the sample goes to: only its result is taken.",
+        examples=["gushi-police"],
+    )
     sample_ref: str = Field(
         min_length=1,
         max_length=100,
         description="The sample's label or barcode; a re-verification needs a new one.",
         examples=["DNA-411500-2026-00042"],
     )
-    taken_at: AwareDatetime = Field(
+    taken_at: PastInstant = Field(
         description="When the sample was taken (with an offset).",
         examples=["2026-11-23T09:30:00+08:00"],
     )
@@ -195,14 +210,14 @@ async def request_police_check(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Ask the police to identify the person (`police_identity_check_requested` on
     rescue.partner.police): only sex, age, names, description and a photo reference;
     a domestic-violence victim's station is never named (the center is). Completes
     the case's police-check task."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, request
+        session, tables.idempotency, idempotency_key, principal, request
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -228,6 +243,7 @@ async def request_police_check(
         requested_by=request.requested_by or principal.subject,
         requested_at=now,
         status="requested",
+        agency_id=request.agency_id,
     )
     session.add(check)
     await session.flush()
@@ -239,6 +255,7 @@ async def request_police_check(
             request_id=check.id,
             case_id=case.id,
             station_id=contact_station(runtime.network, case.station_id, case.categories),
+            agency_id=check.agency_id,
             sex=sex,
             estimated_age=estimated_age,
             stated_names=names,
@@ -260,14 +277,14 @@ async def submit_dna_sample(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Send a DNA sample to the police for the anti-trafficking database
     (`police_dna_sample_submitted`). While the case has an unverified hit, a sample
     with another reference taken after the hit re-verifies it. Completes the case's
     DNA-sample task."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, submission
+        session, tables.idempotency, idempotency_key, principal, submission
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -298,6 +315,7 @@ async def submit_dna_sample(
         submitted_at=now,
         reverifies_sample_id=hit.id if hit else None,
         status=SampleStatus.SUBMITTED.value,
+        agency_id=submission.agency_id,
     )
     session.add(sample)
     await session.flush()
@@ -309,6 +327,7 @@ async def submit_dna_sample(
             sample_id=sample.id,
             case_id=case.id,
             station_id=contact_station(runtime.network, case.station_id, case.categories),
+            agency_id=sample.agency_id,
             sample_ref=sample.sample_ref,
             taken_at=sample.taken_at,
             taken_by=sample.taken_by,
@@ -415,7 +434,7 @@ class DnaResultReport(BaseModel):
 
 
 def answerer(principal: Principal) -> Answerer:
-    # Any police agency may answer for now; the token's station_id names it.
+    # The token's station_id names the agency; only the one asked may answer.
     return Answerer(
         agency_id=principal.station_id, by=f"{principal.station_id}:{principal.subject}", via="api"
     )
@@ -431,8 +450,9 @@ async def answer_police_check(
 ):
     """A police agency answers an identity check; the response time is recorded."""
     check = await session.get(PoliceCheck, request_id, with_for_update=True)
-    if check is None:
-        raise Problem(404, "Not found", "No such identity check.")
+    if check is None or not addressed_to(check, principal.station_id):
+        # as referral's partner API: another agency learns nothing of the check
+        raise Problem(404, "Not found", "No such identity check for your agency.")
     try:
         await answer_check(
             session,
@@ -467,8 +487,8 @@ async def report_police_dna_result(
     if body.result is DnaResult.HIT and body.matched_record_id is None:
         raise invalid("matched_record_id", "is required with a hit")
     sample = await session.get(DnaSample, sample_id, with_for_update=True)
-    if sample is None:
-        raise Problem(404, "Not found", "No such DNA sample.")
+    if sample is None or not addressed_to(sample, principal.station_id):
+        raise Problem(404, "Not found", "No such DNA sample for your agency.")
     try:
         await report_dna_result(
             session,

@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from sqlalchemy import or_, select
 
 from rescue_chassis.access import (
@@ -23,7 +23,8 @@ from rescue_chassis.access import (
 )
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant, PeriodInstant, ensure_period
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import Sex
@@ -33,6 +34,7 @@ from search.matching import index_report_name, match_report
 from search.tables import tables
 from search.tables.core import SearchCase
 from search.tables.evidence import IdentityCandidate, MissingPersonReport
+from search.visibility import candidate_scope, may_see_candidate, protected_cases
 
 router = APIRouter(
     tags=["missing-person reports and review"], dependencies=[require_roles(*SEARCH_WORK)]
@@ -51,10 +53,10 @@ class MissingPersonReportIn(BaseModel):
         min_length=1, max_length=100, description="The missing person's name.", examples=["李建国"]
     )
     sex: Sex = Field(description="The missing person's sex.", examples=["male"])
-    age: int | None = Field(
+    age: StrictInt | None = Field(
         default=None, ge=0, le=120, description="Age when reported.", examples=[62]
     )
-    birth_year: int | None = Field(
+    birth_year: StrictInt | None = Field(
         default=None, ge=1900, le=2100, description="Year of birth.", examples=[1964]
     )
     description: str | None = Field(
@@ -69,7 +71,7 @@ class MissingPersonReportIn(BaseModel):
         description="Where the person was last seen.",
         examples=["四川省南充市仪陇县新政镇"],
     )
-    last_seen_at: AwareDatetime | None = Field(
+    last_seen_at: PastInstant | None = Field(
         default=None,
         description="When the person was last seen.",
         examples=["2026-10-02T08:00:00+08:00"],
@@ -135,13 +137,13 @@ async def file_report(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """File a family's report. It is matched at once against every open case of the
     network; later admissions and clues are matched against it as they come.
     Candidates go to the review queue; nothing is merged."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, report_in
+        session, tables.idempotency, idempotency_key, principal, report_in
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -274,7 +276,8 @@ async def review_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ):
     """Candidates waiting for review, best score first: those for persons the caller's
-    station cares for or for reports filed there (the center sees all)."""
+    station cares for or for reports filed there, unless the person is protected (the
+    center sees all)."""
     query = (
         select(IdentityCandidate, SearchCase, MissingPersonReport)
         .join(SearchCase, SearchCase.id == IdentityCandidate.case_id)
@@ -283,13 +286,8 @@ async def review_queue(
         .order_by(IdentityCandidate.score.desc(), IdentityCandidate.proposed_at)
         .limit(limit)
     )
-    if not sees_network(principal, runtime.network):
-        query = query.where(
-            or_(
-                IdentityCandidate.station_id == principal.station_id,
-                IdentityCandidate.report_station_id == principal.station_id,
-            )
-        )
+    if (scope := candidate_scope(principal, runtime.network)) is not None:
+        query = query.where(scope)
     if case_id:
         query = query.where(IdentityCandidate.case_id == case_id)
     if report_id:
@@ -324,11 +322,14 @@ async def reject_candidate(
     """Not the same person (`identity_candidate_rejected`); the pair is not proposed
     again. Needs a search specialist, station lead or center coordinator."""
     candidate = await session.get(IdentityCandidate, candidate_id, with_for_update=True)
-    if candidate is None:
+    if candidate is None or not may_see_candidate(
+        principal,
+        runtime.network,
+        candidate.station_id,
+        candidate.report_station_id,
+        protected=bool(await protected_cases(session, [candidate.case_id])),
+    ):
         raise Problem(404, "Not found", "No such candidate.")
-    ensure_visible(
-        principal, runtime.network, "candidate", candidate.station_id, candidate.report_station_id
-    )
     if candidate.status != "pending":
         raise Problem(409, "Already reviewed", f"This candidate is already {candidate.status}.")
     case = await session.get(SearchCase, candidate.case_id)
@@ -378,14 +379,13 @@ async def identification_figures(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    period_start: AwareDatetime,
-    period_end: AwareDatetime,
+    period_start: PeriodInstant,
+    period_end: PeriodInstant,
 ):
     """The identification rate per station, the key result of search: of the cases
     opened in [period_start, period_end), how many were identified by its end, and
     how fast. A satellite sees its own station, the center every station."""
-    if period_end <= period_start:
-        raise invalid("query.period_end", "must be after period_start")
+    ensure_period(period_start, period_end, end_inclusive=False)
     everyone = sees_network(principal, runtime.network)
     stations = sorted(runtime.network.stations) if everyone else [principal.station_id]
     query = select(

@@ -165,7 +165,10 @@ def decode_photo(
         KeyError,
         IndexError,
     ) as error:  # what Pillow's decoders raise on damaged or hostile input
-        raise PhotoProblem("not_an_image", f"not a JPEG, PNG or WebP photo ({error})") from error
+        # Words only: Pillow's message names Python objects (<_io.BytesIO object at …>).
+        raise PhotoProblem(
+            "not_an_image", "not a JPEG, PNG or WebP image, or a damaged one"
+        ) from error
     if min(array.shape[0], array.shape[1]) < min_side:
         raise PhotoProblem(
             "too_small", f"{array.shape[1]}×{array.shape[0]} pixels, each side at least {min_side}"

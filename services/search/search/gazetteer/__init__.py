@@ -7,8 +7,9 @@ spoken suffixes), with optional province/county context.
     gaz.search("xiao he zhuang", province="河北")
     gaz.lookup("410525")
 
-The data comes from pinned public packages (search.gazetteer.fetch) into
-``var/gazetteer``; the index is built from it in memory at load.
+The data comes from pinned public packages (rescue_divisions.fetch, shared with
+every service that checks administrative codes) into ``var/gazetteer``; the
+index is built from it in memory at load.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from rescue_divisions.fetch import FetchError, default_dir, fetch
 from search.gazetteer.build import Tables, build_tables
-from search.gazetteer.fetch import FetchError, default_dir, fetch
 from search.gazetteer.index import Gazetteer, PlaceMatch
 
 __all__ = [

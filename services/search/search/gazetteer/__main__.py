@@ -1,6 +1,6 @@
 """`python -m search.gazetteer [--dir DIR]`: fetch the gazetteer's pinned sources
-(what `make setup` runs)."""
+(the same as `python -m rescue_divisions`, which `make setup` runs)."""
 
-from search.gazetteer.fetch import main
+from rescue_divisions.fetch import main
 
 raise SystemExit(main())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.gazetteer import fetch as sources
+from rescue_divisions import fetch as sources
 from search.gazetteer.text import core_name
 from search.readings import char_readings, loose, preferred_reading
 

@@ -6,15 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.access import STATION_WORK, can_see, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant, PlannedInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import (
@@ -58,8 +59,8 @@ class PlannedLeg(BaseModel):
     origin: Place
     destination: Place
     mode: TransportMode
-    planned_departure_at: AwareDatetime
-    planned_arrival_at: AwareDatetime | None = None
+    planned_departure_at: PlannedInstant
+    planned_arrival_at: PlannedInstant | None = None
 
 
 class EscortPlan(BaseModel):
@@ -78,13 +79,13 @@ class EscortPlan(BaseModel):
 class Departure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    departed_at: AwareDatetime | None = None
+    departed_at: PastInstant | None = None
 
 
 class Arrival(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    arrived_at: AwareDatetime | None = None
+    arrived_at: PastInstant | None = None
 
 
 async def escort_view(session, escort: Escort) -> EscortView:
@@ -132,12 +133,12 @@ async def plan_escort(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Plan one escort for one or several pending returns to the same province
     (`escort_planned` for each person)."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, plan
+        session, tables.idempotency, idempotency_key, principal, plan
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)
@@ -150,6 +151,10 @@ async def plan_escort(
             )
         ).all()
     )
+    # another station's return is "no such return", as a made-up id: no existence, no escort
+    returns = [
+        r for r in returns if can_see(principal, runtime.network, r.station_id, r.escort_station_id)
+    ]
     missing = set(plan.return_ids) - {r.id for r in returns}
     if missing:
         raise invalid("return_ids", f"no such return: {sorted(map(str, missing))[0]}")

