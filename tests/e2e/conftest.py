@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from support import OtlpReceiver, a_network
+from support import OtlpReceiver, a_network, station_client
 
 
 class NoticeSite:
@@ -130,9 +130,20 @@ def network(tmp_path_factory, otlp, notice_site):
     )
     try:
         net.up()
+        _warm_gazetteer(net)
         yield net
     finally:
         net.down()
+
+
+def _warm_gazetteer(net) -> None:
+    """Search builds its gazetteer on the first place it reads (seconds, by design:
+    most processes never need it); built once here, no test's 10 s timeout pays it."""
+    with station_client(net, roles=("search_specialist",)) as staff:
+        warmed = staff.get(
+            f"{net.services['search'].url}/places", params={"q": "固始"}, timeout=180
+        )
+        assert warmed.status_code == 200, warmed.text
 
 
 @pytest.fixture
