@@ -10,13 +10,23 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 
 # make ops ARGS="health"   the on-call command against the local network
-.PHONY: setup run demo token ops faults bench-search bench-quick bench-pipeline bench-consumers bench-broker fuzz test test-unit test-integration test-e2e bench schemas lint clean
+.PHONY: setup setup-browser run demo token ops faults bench-search bench-quick bench-pipeline bench-consumers bench-broker fuzz test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
 	@$(UV) --version 2>/dev/null | grep -q "^uv $(UV_VERSION) " || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --all-packages
 	$(RUN) python -m rescue_divisions
+
+# The console's browser tests: Debian's chromium and CJK fonts, installed only when
+# missing (playwright cannot download browsers here). A failed install fails the
+# tests instead of skipping them.
+BROWSER_DEBS := chromium fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+setup-browser:
+	@[ "$$(dpkg-query -W -f='$${db:Status-Status}\n' $(BROWSER_DEBS) 2>/dev/null | grep -cx installed)" = 2 ] || \
+	  { echo "installing $(BROWSER_DEBS) (apt)"; $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BROWSER_DEBS) >/dev/null; }
 
 run: setup
 	$(RUN) python -m rescue_localnet up
@@ -35,7 +45,7 @@ ARGS ?= health
 ops:
 	@RESCUE_OPS_DEV_JWT_SECRET="$$(cat var/localnet/jwt-secret)" $(RUN) rescue-ops $(ARGS)
 
-test: setup
+test: setup setup-browser
 	$(RUN) pytest
 
 # The long fault-injection run (minutes): every service SIGKILLed, Postgres
@@ -49,7 +59,7 @@ test-unit: setup
 test-integration: setup
 	$(RUN) pytest tests/integration
 
-test-e2e: setup
+test-e2e: setup setup-browser
 	$(RUN) pytest tests/e2e
 
 # Figures, not assertions: issue 11's targets, printed with PASS/FAIL words

@@ -1,0 +1,172 @@
+"""Admission (入站登记): the form, the fields each arrival route needs, and the
+service's refusals shown next to the fields they name, with nothing typed lost."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from rescue_console import wording
+from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+
+router = APIRouter()
+
+ROUTES = ("street_patrol", "own_request", "hospital_transfer", "station_transfer")
+HANDOVER = ("escorting_unit", "officer", "reference_number", "found_place", "found_at")
+SOURCES = {
+    "hospital_transfer": ("hospital", "discharge_reference"),
+    "station_transfer": ("station_id", "station_name", "transfer_reference"),
+}
+OPTIONAL_TEXT = ("dialect", "physical_description", "full_name", "registered_home_admin_code")
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # what intake accepts as an Idempotency-Key
+_LIST_SPLIT = re.compile(r"[,，、;；\n]+")
+
+
+@router.get("/admissions/new")
+async def admission_form(request: Request, console: ConsoleDep, user: UserDep):
+    return _form(request, console, user, {}, key=str(uuid.uuid4()))
+
+
+@router.post("/admissions")
+async def admit_person(request: Request, console: ConsoleDep, user: UserDep):
+    form = await form_of(request)
+    check_csrf(request, user, form)
+    values = {
+        name: vals if len(vals) > 1 or name in _LISTS else vals[0] for name, vals in form.items()
+    }
+    key = values.get("idempotency_key", "")
+    if not isinstance(key, str) or not _KEY.match(key):
+        key = str(uuid.uuid4())
+    answer = await console.services.call(
+        user.token,
+        "intake",
+        "POST",
+        "/persons",
+        json=admission_request(values),
+        headers={"Idempotency-Key": key},
+    )
+    still_signed_in(console, user, answer)
+    if answer.ok:  # 201, or 200 when a double submit is answered as the first
+        return RedirectResponse(f"/persons/{answer.body['id']}", status_code=303)
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    for error in answer.field_errors:
+        field = wording.form_field(str(error.get("field", "")))
+        words = wording.reason_in_chinese(field, str(error.get("reason", "")))
+        name = _FORM_NAMES.get(field, field)
+        (errors.setdefault(name, []) if name in _FIELDS else general).append(words)
+    if answer.unreachable:
+        # The outcome is unknown: the same key makes the retry admit at most once.
+        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
+    elif answer.status == 409:
+        # The key was used (a submit still running, or one that admitted): keep it,
+        # so no further submit of this form can admit a second person.
+        general.append(
+            "此表单已提交过，可能已登记成功：请先在值班看板核对；如需另行登记，请重新打开入站登记。"
+        )
+    else:
+        key = str(uuid.uuid4())  # refused: nothing was admitted, the next try is new
+        if answer.status == 403:
+            general.append("您的角色或所在站无权入站登记。")
+        elif not errors and not general:
+            general.append(f"登记未被接受：{answer.detail or answer.status}")
+    return _form(
+        request,
+        console,
+        user,
+        values,
+        key=key,
+        errors=errors,
+        general=general,
+        status=422 if errors else answer.status or 503,
+    )
+
+
+def admission_request(values: dict) -> dict:
+    """The form as intake's AdmissionRequest: empty fields left out, so the
+    service names what is missing; only the chosen route's own fields sent."""
+    route = values.get("arrival_route") or None
+    body: dict = {"arrival_route": route, "sex": values.get("sex") or None}
+    age = str(values.get("estimated_age", "")).strip()
+    if age:
+        body["estimated_age"] = int(age) if age.isdigit() else age
+    for name in ("stated_names", "stated_places"):
+        items = [part.strip() for part in _LIST_SPLIT.split(str(values.get(name, "")))]
+        if any(items):
+            body[name] = [item for item in items if item]
+    for name in OPTIONAL_TEXT:
+        if str(values.get(name, "")).strip():
+            body[name] = str(values[name]).strip()
+    if values.get("arrived_at"):
+        body["arrived_at"] = _china_instant(values["arrived_at"])
+    body["categories"] = list(values.get("categories", []))
+    body["suspected_conditions"] = list(values.get("suspected_conditions", []))
+    if route == "street_patrol":
+        handover = {f: str(values.get(f"handover.{f}", "")).strip() for f in HANDOVER}
+        if any(handover.values()):
+            if handover["found_at"]:
+                handover["found_at"] = _china_instant(handover["found_at"])
+            body["handover"] = {k: v for k, v in handover.items() if v}
+        consent = values.get("consent")
+        if consent in ("yes", "no"):
+            body["consent_given"] = consent == "yes"
+    if route in SOURCES:
+        source = {f: str(values.get(f"source.{f}", "")).strip() for f in SOURCES[route]}
+        body["source"] = {k: v for k, v in source.items() if v}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _china_instant(local: str) -> str:
+    # <input type=datetime-local> has no offset: the station's clock is Beijing time.
+    return f"{local}:00+08:00" if len(local) == 16 else f"{local}+08:00"
+
+
+_LISTS = ("categories", "suspected_conditions")
+# The service's field → the form's, where they differ.
+_FORM_NAMES = {"consent_given": "consent"}
+_FIELDS = {
+    "arrival_route",
+    "arrived_at",
+    "sex",
+    "estimated_age",
+    "stated_names",
+    "stated_places",
+    "dialect",
+    "physical_description",
+    "full_name",
+    "registered_home_admin_code",
+    "categories",
+    "suspected_conditions",
+    "consent",
+    "handover",
+    *(f"handover.{f}" for f in HANDOVER),
+    "source",
+    *(f"source.{f}" for fields in SOURCES.values() for f in fields),
+}
+
+
+def _form(request, console, user, values, *, key, errors=None, general=None, status=200):
+    stations = [s for s in console.network.stations.values() if s.id != user.station_id]
+    return page(
+        request,
+        "admission.html",
+        {
+            "v": values,
+            "key": key,
+            "errors": errors or {},
+            "general": general or [],
+            "routes": ROUTES,
+            "other_stations": stations,
+            "medical_first": "suspected_conditions" in (errors or {}),
+        },
+        status=status,
+        user=user,
+    )
+
+
+@router.get("/hospital-placements/new")
+async def medical_first(request: Request, user: UserDep):
+    return page(request, "medical_first.html", {}, user=user)

@@ -1,0 +1,83 @@
+"""Calls to the services' public APIs with the signed-in user's token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # 0: the service could not be reached
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+    @property
+    def field_errors(self) -> list[dict[str, str]]:
+        """A problem+json's ``errors``: [{field, reason}]."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("errors"), list):
+            return [e for e in self.body["errors"] if isinstance(e, dict)]
+        return []
+
+    @property
+    def detail(self) -> str:
+        if isinstance(self.body, dict):
+            return str(self.body.get("detail") or self.body.get("title") or "")
+        return ""
+
+
+class Services:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._urls = urls
+        self._client = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=transport
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def call(
+        self,
+        token: str,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        try:
+            response = await self._client.request(
+                method,
+                self._urls[service] + path,
+                params=params,
+                json=json,
+                headers={"Authorization": f"Bearer {token}", **(headers or {})},
+            )
+        except httpx.HTTPError:
+            return Answer(0)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        return Answer(response.status_code, body, dict(response.headers))
+
+    async def get(self, token: str, service: str, path: str, **params: Any) -> Answer:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return await self.call(token, service, "GET", path, params=clean)

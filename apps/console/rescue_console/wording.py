@@ -1,0 +1,154 @@
+"""The console's words: domain terms in Simplified Chinese, times in Asia/Shanghai,
+and the services' refusals said so staff can act on them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+ARRIVAL_ROUTES = {
+    "street_patrol": "街面巡查护送",
+    "own_request": "自愿求助",
+    "hospital_transfer": "医院转入",
+    "station_transfer": "站际转入",
+    "hotline_tip": "热线线索",
+}
+SEX = {"male": "男", "female": "女", "unknown": "不详"}
+CATEGORIES = {
+    "minor": "未成年人",
+    "elderly": "老年人",
+    "disabled": "残疾人",
+    "mental_illness": "精神障碍",
+    "dementia": "痴呆/阿尔茨海默病",
+    "pregnant": "孕妇",
+    "domestic_violence_victim": "家暴受害人",
+    "suspected_trafficking": "疑似被拐卖",
+    "coerced_begging": "疑似被胁迫乞讨",
+}
+SUSPECTED_CONDITIONS = {
+    "mental_illness": "疑似精神障碍",
+    "critical_illness": "危重病症",
+    "intoxication": "醉酒或中毒",
+}
+PERSON_STATUS = {"in_station": "在站", "missing": "走失", "discharged": "已离站"}
+IDENTITY_STATUS = {"unknown": "身份不明", "confirmed": "身份已确认"}
+ROLES = {
+    "station_staff": "站内工作人员",
+    "station_lead": "站领导",
+    "center_coordinator": "中心站协调员",
+    "search_specialist": "寻亲甄别专员",
+    "auditor": "审计",
+}
+DISCHARGE_REASONS = {
+    "returned_home": "返乡",
+    "transferred": "转出（医院、机构或他站）",
+    "settled": "落户安置",
+    "left": "自行离站",
+    "died": "死亡",
+}
+INCIDENTS = {"death": "死亡", "missing": "走失", "injury": "受伤"}
+TIMELINE = {
+    "arrived": "到站",
+    "admitted": "入站登记",
+    "long stay reached": "滞留满三个月",
+    "identity confirmed": "身份确认",
+}
+
+# (field, a phrase of the service's reason) → what staff should do, in Chinese.
+# The first match wins; a field with no match shows the service's own words.
+_REASONS: list[tuple[str, str, str]] = [
+    (
+        "handover",
+        "",
+        "街面巡查护送须附书面交接手续：护送单位、经办民警或队员、交接单号、发现地点和时间。",
+    ),
+    (
+        "consent_given",
+        "",
+        "护送具有完全民事行为能力的成年人须经本人同意；本人不同意的，请记录劝导情况（拒绝救助），不予入站。未成年人、精神障碍或痴呆者选“免于同意”。",
+    ),
+    (
+        "suspected_conditions",
+        "",
+        "先救治，后救助：疑似精神障碍、危重病症或醉酒者须先送医院救治，出院后再入站登记。",
+    ),
+    ("arrived_at", "future", "到站时间不能晚于现在。"),
+    ("arrival_route", "hotline", "热线线索须在线索处理中以“已入站”结案，不能在此登记。"),
+    ("source.hospital", "", "请填写转出医院。"),
+    ("source.discharge_reference", "", "请填写医院的出院或转院单号。"),
+    ("source.station_id", "not a station", "不是本网络的救助站；网络外的救助站请填写站名。"),
+    ("source.station_id", "admitting station itself", "不能从本站转入本站。"),
+    ("source.station_id", "once", "转出站只填一处：网络内的站从列表选择，网络外的站填写站名。"),
+    ("source.transfer_reference", "", "请填写转出站的转站单号。"),
+    ("source", "hospital transfer names a hospital", "医院转入只填写医院，不填转出站。"),
+    ("source", "station transfer names a sending station, not", "站际转入只填写转出站，不填医院。"),
+    ("source", "hospital", "医院转入须填写转出医院及其出院或转院单号。"),
+    ("source", "station", "站际转入须填写转出站及其转站单号。"),
+    (
+        "registered_home_admin_code",
+        "",
+        "户籍地区划代码无效：请填写县（6位）、乡镇（9位）或村（12位）代码。",
+    ),
+]
+# Pydantic's own words, for any field.
+_GENERIC: list[tuple[str, str]] = [
+    (r"Field required|missing", "此项必填。"),
+    (r"at least 1 character", "此项不能为空。"),
+    (r"at most \d+ character", "内容过长，请精简。"),
+    (r"valid integer", "请填写整数。"),
+    (r"less than or equal to", "数值过大。"),
+    (r"greater than or equal to", "数值过小。"),
+    (r"valid datetime|datetime", "时间格式不正确。"),
+    (r"Input should be", "请从选项中选择。"),
+]
+
+
+def reason_in_chinese(field: str, reason: str) -> str:
+    for name, phrase, words in _REASONS:
+        if field == name and phrase.lower() in reason.lower():
+            return words
+    for pattern, words in _GENERIC:
+        if re.search(pattern, reason):
+            return words
+    return f"服务未接受此项：{reason}"
+
+
+def form_field(field: str) -> str:
+    """A problem's field as the form names it (``stated_names.0`` → ``stated_names``)."""
+    return re.sub(r"\.\d+$", "", field)
+
+
+def local_time(value: str | datetime | None) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def time_left(due: str | datetime, now: datetime) -> tuple[str, bool]:
+    """("还剩 3小时12分", False) or ("已逾期 2小时", True)."""
+    moment = datetime.fromisoformat(due) if isinstance(due, str) else due
+    seconds = int((moment - now).total_seconds())
+    overdue = seconds < 0
+    minutes = abs(seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    span = f"{days}天{hours}小时" if days else f"{hours}小时{mins}分" if hours else f"{mins}分钟"
+    return (f"已逾期 {span}" if overdue else f"还剩 {span}"), overdue
+
+
+def label(mapping: dict[str, str], value: str | None) -> str:
+    return mapping.get(value or "", value or "")
+
+
+def timeline_words(what: str) -> str:
+    """intake's timeline entries ("discharged: returned_home") in Chinese."""
+    kind, _, value = what.partition(": ")
+    if kind == "discharged":
+        return f"离站（{label(DISCHARGE_REASONS, value)}）"
+    if kind == "incident":
+        return f"事件：{label(INCIDENTS, value)}"
+    return TIMELINE.get(what, what)
