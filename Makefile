@@ -48,8 +48,10 @@ ops:
 test: setup setup-browser
 	$(RUN) pytest
 
-# The long fault-injection run (minutes): every service SIGKILLed, Postgres
-# restarted, the broker frozen, duplicates and poison; prints its report.
+# The long fault-injection run (minutes), through make run's supervisor: every
+# service SIGKILLed, Postgres restarted, the broker killed (back empty), stopped
+# and frozen, duplicates and poison; prints its report (and the time each fault's
+# backlog took to deliver).
 faults: setup
 	RESCUE_FAULT_RUN=1 $(RUN) pytest -s tests/faults
 

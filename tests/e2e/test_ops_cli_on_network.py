@@ -11,7 +11,7 @@ import uuid
 import pytest
 from rescue_ops import SERVICES
 from rescue_ops.cli import main
-from support import poll
+from support import poll, station_client
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,7 @@ def test_lag_shows_each_consumer_per_partition(ops):
     assert [s["service"] for s in data["services"]] == list(SERVICES)
     for service in data["services"]:
         for p in service["partitions"]:
-            assert set(p) == {"topic", "partition", "committed", "end", "lag"}
+            assert set(p) == {"topic", "partition", "committed", "end", "lag", "assigned"}
             # end and committed are read one after the other: only lag is bounded
             assert isinstance(p["end"], int) and p["lag"] >= 0
     search = next(s for s in data["services"] if s["service"] == "search")
@@ -143,3 +143,62 @@ def test_a_malformed_event_is_found_and_its_replay_refused(ops, network):
     data = json.loads(out)
     assert code != 0 and data["status"] == 409
     assert data["problem"]["title"] == "Replay failed"
+
+
+def test_a_dead_letter_is_shown_discarded_on_record_and_never_replayed(ops, network, urls):
+    from aiokafka import AIOKafkaProducer
+
+    key = f"ops-discard-{uuid.uuid4()}"
+
+    async def send_garbage():
+        producer = AIOKafkaProducer(bootstrap_servers=network.broker.bootstrap_servers)
+        await producer.start()
+        try:
+            return await producer.send_and_wait(
+                "rescue.intake.events",
+                b'{"oops": "not an event"}',
+                key=key.encode(),
+                headers=[("ce_type", b"person_admitted")],
+            )
+        finally:
+            await producer.stop()
+
+    sent = asyncio.run(send_garbage())
+
+    def ours():
+        _, out = ops("dead-letters", "--json", "--service", "search")
+        [search] = json.loads(out)["services"]
+        found = [
+            d
+            for d in search["dead_letters"] or []
+            if (d["topic"], d["partition"], d["offset"])
+            == ("rescue.intake.events", sent.partition, sent.offset)
+        ]
+        return found[0] if found else None
+
+    letter = poll(ours)
+    code, out = ops("dead-letter", "search", str(letter["id"]))
+    assert code == 0 and '{"oops": "not an event"}' in out and f"MESSAGE_KEY     {key}" in out
+
+    code, out = ops("discard", "search", str(letter["id"]), "--reason", "garbage from a test")
+    assert code == 0 and "discarded by rescue-ops" in out
+    assert ours() is None  # no longer waiting
+    _, out = ops("dead-letters", "--json", "--service", "search", "--include-discarded")
+    [search] = json.loads(out)["services"]
+    [kept] = [d for d in search["dead_letters"] if d["id"] == letter["id"]]
+    assert kept["discard_reason"] == "garbage from a test" and kept["discarded_by"] == "rescue-ops"
+
+    code, out = ops("replay", "search", str(letter["id"]))
+    assert code == 1 and "discarded by rescue-ops" in out
+    code, out = ops("replay", "search", "--all", "--failure", "malformed_envelope", "--json")
+    assert letter["id"] not in [r["id"] for r in json.loads(out)["result"]["results"]]
+
+    # Who read the record and who discarded it is on the audit trail.
+    with station_client(network, "center", ("auditor",)) as auditor:
+        entries = auditor.get(
+            f"{urls['search']}/audit/entries",
+            params={"subject": "rescue-ops", "record_id": str(letter["id"])},
+        ).json()
+    routes = {(e["method"], e["route"]) for e in entries}
+    assert ("GET", "/ops/dead-letters/{dead_letter_id}") in routes
+    assert ("POST", "/ops/dead-letters/{dead_letter_id}/discard") in routes

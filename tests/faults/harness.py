@@ -1,11 +1,14 @@
-"""The fault-injection run (issue 11): admissions keep flowing while processes are
-killed, the database restarts, the broker hangs, records are delivered twice and
-poison records arrive; then an invariant checker reads every service's database.
+"""The fault-injection run (issues 11 and 23): admissions keep flowing while
+processes are killed, the broker is killed and comes back empty, the database
+restarts, records are delivered twice and poison records arrive; then an
+invariant checker reads every service's database and every consumer's lag.
 
 Used by the long run (``tests/faults/test_fault_run.py``) and the short one
 (``tests/e2e/test_faults_short.py``). Everything here is real: separate service
-processes, the real broker, the real embedded Postgres. Nothing is simulated at
-the client side.
+processes, the real broker, the real embedded Postgres, and the real ``make
+run`` supervisor (``SupervisedNetwork``: ``python -m rescue_localnet up`` in a
+process of its own), which restarts what dies. Nothing is simulated at the
+client side.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -28,6 +33,7 @@ from typing import Any
 import httpx
 import yaml
 from aiokafka import AIOKafkaProducer
+from rescue_ops import local as local_control
 from support import query, read_topic
 
 from rescue_events.contracts import IdentityConfirmedV1, PersonAdmittedV1
@@ -36,6 +42,7 @@ from rescue_events.registry import registry, schema_urn
 from rescue_localnet.broker import free_port
 from rescue_localnet.network import LocalNetwork
 from rescue_localnet.services import SERVICES, ServiceProcess
+from rescue_localnet.supervisor import attach, read_state
 
 INTAKE_TOPIC = "rescue.intake.events"
 SEARCH_TOPIC = "rescue.search.events"
@@ -71,6 +78,97 @@ class Fault:
     took: float = 0.0
     note: str = ""
     skipped: str | None = None
+    # Seconds from the end of the fault until every admission made before it had
+    # all its effects (the backlog delivered); None if not measured.
+    delivered_after: float | None = None
+    backlog: int | None = None  # admissions still without all their effects then
+
+
+class SupervisedNetwork:
+    """The network as ``make run`` runs it: ``python -m rescue_localnet up`` in a
+    process of its own (free ports), whose supervisor restarts what dies. The
+    test reaches it through the supervisor's state file and control requests,
+    as on-call does (``rescue-ops restart|stop|start``)."""
+
+    def __init__(self, data_dir: Path, **extra_env: str) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.extra_env = extra_env
+        self.process: subprocess.Popen | None = None
+        self.net: LocalNetwork | None = None
+        self.output = self.data_dir / "supervisor.out"
+
+    def up(self, timeout: float = 300.0) -> LocalNetwork:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.output, "ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rescue_localnet",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "up",
+                    "--free-ports",
+                ],
+                env={**os.environ, **self.extra_env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"make run's supervisor exited:\n{self.tail()}")
+            try:
+                state = read_state(self.data_dir)
+            except (FileNotFoundError, ValueError):
+                state = None
+            if state and all(t["state"] == "running" for t in state["targets"].values()):
+                self.net = attach(self.data_dir, extra_env=self.extra_env)
+                return self.net
+            time.sleep(0.2)
+        raise TimeoutError(f"the network was not up after {timeout}s:\n{self.tail()}")
+
+    def tail(self, chars: int = 4000) -> str:
+        try:
+            return self.output.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return ""
+
+    def state(self) -> dict[str, Any]:
+        return read_state(self.data_dir)
+
+    def pid(self, target: str) -> int:
+        pid = self.state()["targets"][target]["pid"]
+        assert pid, f"{target} has no process: {self.state()['targets'][target]}"
+        return pid
+
+    def wait_running(self, target: str, *, other_than: int | None = None, timeout=120.0) -> dict:
+        """Until the supervisor reports ``target`` running (a service: ready) with a
+        process other than ``other_than``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = self.state()["targets"][target]
+            if entry["state"] == "running" and entry["pid"] and entry["pid"] != other_than:
+                return entry
+            time.sleep(0.1)
+        raise TimeoutError(f"{target} not running again after {timeout}s:\n{self.tail()}")
+
+    def control(self, action: str, target: str, timeout: float = 120.0) -> dict:
+        answer = local_control.request(self.data_dir, action, target, timeout)
+        assert answer["ok"], f"{action} {target}: {answer}"
+        return answer
+
+    def down(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # as Ctrl-C: the supervisor stops all
+            try:
+                self.process.wait(90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
 
 
 @dataclass
@@ -104,10 +202,13 @@ class Effect:
 @dataclass
 class Check:
     effects: list[Effect] = field(default_factory=list)
-    outbox: dict[str, int] = field(default_factory=dict)
+    outbox: dict[str, int] = field(default_factory=dict)  # rows still to publish
     # per service: poison expected there, poison dead-lettered, other dead letters
     dead_letters: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
     replays: list[str] = field(default_factory=list)
+    # per consuming service: the group's lag over every partition it reads (an
+    # answer that is not a number: the consumer could not say, e.g. not connected)
+    lags: dict[str, int | str] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
@@ -119,6 +220,7 @@ class Check:
                     f"unexpected {e.unexpected}"
                 )
         found += [f"{s}: {n} outbox rows left" for s, n in self.outbox.items() if n]
+        found += [f"{s}: consumer lag {n}" for s, n in self.lags.items() if n != 0]
         for service, (expected, letters, others) in self.dead_letters.items():
             if letters != expected or others:
                 found.append(
@@ -144,7 +246,8 @@ class FaultRun:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list = []
-        self._broker_paused = False
+        self._broker_paused: int | bool = False  # the pid SIGSTOPped
+        self.supervised: SupervisedNetwork | None = None  # faults through make run's supervisor
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -265,31 +368,155 @@ class FaultRun:
 
         return self._fault(f"SIGKILL {process.name}:{process.port}", action)
 
-    def pause_broker(self, seconds: float) -> Fault:
+    def pause_broker(self, seconds: float, *, deliver: bool = False) -> Fault:
         """The broker hangs (SIGSTOP, then SIGCONT): unreachable for every client,
-        with its memory intact. tansu keeps topics and offsets only in memory, so
-        a stop/start would lose them (not a fault the network must survive)."""
-        process = self.net.broker.process
-        assert process is not None
+        with its memory intact (its process alive: no supervisor restarts it).
+        A broker killed and restarted empty is ``sigkill("broker")``."""
+        if self.supervised is not None:
+            pid = self.supervised.pid("broker")
+        else:
+            assert self.net.broker.process is not None
+            pid = self.net.broker.process.pid
 
         def action() -> str:
-            os.kill(process.pid, signal.SIGSTOP)
-            self._broker_paused = True
+            os.kill(pid, signal.SIGSTOP)
+            self._broker_paused = pid
             try:
                 time.sleep(seconds)
             finally:
-                os.kill(process.pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
                 self._broker_paused = False
-            return f"tansu pid {process.pid} stopped (SIGSTOP) for {seconds:.0f}s, then SIGCONT"
+            return f"tansu pid {pid} stopped (SIGSTOP) for {seconds:.0f}s, then SIGCONT"
 
-        return self._fault("broker unreachable", action)
+        return self._delivered(self._fault("broker hangs", action), deliver)
 
-    def restart_postgres(self) -> Fault:
+    def restart_postgres(self, *, deliver: bool = False) -> Fault:
+        if self.supervised is not None:  # as on-call would: rescue-ops restart postgres
+            return self.restart_through_supervisor("postgres", deliver=deliver)
+
         def action() -> str:
             self.net.postgres.restart()
             return "EmbeddedPostgres.restart(): stop and start on the same data"
 
-        return self._fault("Postgres restart", action)
+        return self._delivered(self._fault("Postgres restart", action), deliver)
+
+    # -- faults through make run's supervisor (SupervisedNetwork) ---------------------
+
+    def _supervisor(self) -> SupervisedNetwork:
+        assert self.supervised is not None, "FaultRun.supervised is not set"
+        return self.supervised
+
+    def sigkill(self, *targets: str, deliver: bool = True) -> Fault:
+        """SIGKILL services or the broker process, at once; the supervisor starts
+        each again by itself (the broker empty: the services send again what it
+        had). Waits until all run again (a service: ready), then, with
+        ``deliver``, until every admission so far has its effects."""
+        supervised = self._supervisor()
+
+        def action() -> str:
+            pids = {target: supervised.pid(target) for target in targets}
+            for pid in pids.values():
+                os.kill(pid, signal.SIGKILL)
+            notes = []
+            for target, pid in pids.items():
+                entry = supervised.wait_running(target, other_than=pid)
+                extra = f", cluster {entry.get('cluster_id')}" if target == "broker" else ""
+                notes.append(f"{target} pid {pid} -> {entry['pid']}{extra}")
+            return "restarted by the supervisor: " + "; ".join(notes)
+
+        fault = self._fault(f"SIGKILL {' + '.join(targets)}", action)
+        return self._delivered(fault, deliver)
+
+    def restart_through_supervisor(self, target: str, *, deliver: bool = True) -> Fault:
+        """rescue-ops restart TARGET: a stop and start by the supervisor."""
+        supervised = self._supervisor()
+
+        def action() -> str:
+            answer = supervised.control("restart", target)
+            return f"rescue-ops restart {target}: {answer['message']}"
+
+        return self._delivered(self._fault(f"restart {target} (rescue-ops)", action), deliver)
+
+    def broker_outage(self, seconds: float, during: Callable[[], str] | None = None) -> Fault:
+        """The broker stopped (rescue-ops stop broker) for ``seconds``, ``during``
+        running meanwhile (it returns a note), then started again, empty."""
+        supervised = self._supervisor()
+
+        def action() -> str:
+            supervised.control("stop", "broker")
+            started = time.monotonic()
+            note = during() if during is not None else ""
+            time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+            supervised.control("start", "broker")
+            return f"broker down {time.monotonic() - started:.0f}s, started again empty. {note}"
+
+        return self._delivered(self._fault("broker stopped and started", action), True)
+
+    def _delivered(self, fault: Fault, wait: bool, timeout: float = 180.0) -> Fault:
+        if wait:
+            fault.delivered_after, fault.backlog = self.wait_delivered(timeout)
+        return fault
+
+    def wait_delivered(self, timeout: float = 180.0) -> tuple[float, int]:
+        """Seconds until every admission made so far has all its effects, and how
+        many lacked some when the wait began (the backlog)."""
+        with self._lock:
+            people = list(self.admissions)
+        started = time.monotonic()
+        backlog = None
+        while True:
+            missing = self._missing_people(people)
+            if backlog is None:
+                backlog = missing
+            if missing == 0:
+                return time.monotonic() - started, backlog
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{missing} of {len(people)} admissions still lack effects")
+            time.sleep(0.25)
+
+    def _missing_people(self, admissions: list[Admission]) -> int:
+        """Admissions lacking an effect: a search case (unidentified), a traveller
+        at transfer, a person at followup."""
+        people = [a.person_id for a in admissions]
+        lacking: set[str] = set()
+        for service, table, wanted in (
+            (
+                "search",
+                "search_cases",
+                {a.person_id for a in admissions if a.identity_status == "unknown"},
+            ),
+            ("transfer", "travellers", set(people)),
+            ("followup", "persons", set(people)),
+        ):
+            found = {
+                r[0]
+                for r in query(
+                    self.net,
+                    service,
+                    f"select person_id::text from {table} where person_id = any($1::uuid[])",
+                    people,
+                )
+            }
+            lacking |= wanted - found
+        return len(lacking)
+
+    def consumer_lags(self) -> dict[str, int | str]:
+        """Each consuming service's total lag over the partitions it reads."""
+        lags: dict[str, int | str] = {}
+        with self._client("center", ["ops"]) as ops:
+            for service in SERVICES:
+                try:
+                    answer = ops.get(f"{self.url(service)}/ops/consumer-lag")
+                except httpx.HTTPError as exc:
+                    lags[service] = f"{type(exc).__name__}"
+                    continue
+                if answer.status_code == 404:
+                    continue  # consumes nothing
+                if answer.status_code != 200:
+                    lags[service] = f"HTTP {answer.status_code}"
+                    continue
+                lags[service] = sum(p["lag"] for p in answer.json())
+        return lags
 
     def start_replica(self, name: str) -> ServiceProcess:
         """A second process of a service: same database, same consumer group."""
@@ -310,8 +537,11 @@ class FaultRun:
         return replica
 
     def cleanup(self) -> None:
-        if self._broker_paused and self.net.broker.process is not None:
-            os.kill(self.net.broker.process.pid, signal.SIGCONT)
+        if self._broker_paused:
+            try:
+                os.kill(self._broker_paused, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
         self._stop.set()
         for replica in self.replicas:
             replica.stop()
@@ -516,7 +746,9 @@ class FaultRun:
         )
 
         for service in SERVICES:
-            result.outbox[service] = query(self.net, service, "select count(*) from outbox")[0][0]
+            result.outbox[service] = query(
+                self.net, service, "select count(*) from outbox where published_at is null"
+            )[0][0]
         positions = {(INTAKE_TOPIC, p.partition, p.offset) for p in self.poison}
         for service in SERVICES:
             letters = query(
@@ -550,8 +782,9 @@ class FaultRun:
         )
 
     def settle(self, timeout: float = 120.0, quiet: float = 3.0) -> Check:
-        """Check until nothing is missing and every outbox is empty, then once more
-        after ``quiet`` seconds (late duplicates would show there)."""
+        """Check until nothing is missing, every outbox is empty and no consumer
+        lags, then once more after ``quiet`` seconds (late duplicates would show
+        there). A consumer that stalled never gets its lag to zero."""
         deadline = time.monotonic() + timeout
         while True:
             check = self.check()
@@ -560,11 +793,16 @@ class FaultRun:
                 and not any(check.outbox.values())
                 and all(found >= exp for exp, found, _ in check.dead_letters.values())
             )
+            if done:
+                check.lags = self.consumer_lags()
+                done = all(n == 0 for n in check.lags.values())
             if done or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         time.sleep(quiet)
-        return self.check()
+        check = self.check()
+        check.lags = self.consumer_lags()
+        return check
 
     def replay_poison(self) -> list[str]:
         """Replay each consumer's first dead-lettered poison record: a record that
@@ -612,11 +850,18 @@ class FaultRun:
         kinds = Counter(p.kind for p in self.poison)
         lines.append(f"poison records sent: {len(self.poison)} {dict(kinds)}")
         lines.append("")
-        lines.append("faults:")
-        lines.append(f"  {'at (s)':>7}  {'took (s)':>8}  fault")
+        lines.append("faults (delivered: seconds after the fault until every admission made")
+        lines.append("before it had all its effects; backlog: those lacking some then):")
+        lines.append(
+            f"  {'at (s)':>7}  {'took (s)':>8}  {'delivered (s)':>13}  {'backlog':>7}  fault"
+        )
         for f in self.faults:
             detail = f"SKIPPED: {f.skipped}" if f.skipped else f.note
-            lines.append(f"  {f.at:7.1f}  {f.took:8.1f}  {f.name}: {detail}")
+            delivered = "-" if f.delivered_after is None else f"{f.delivered_after:.1f}"
+            backlog = "-" if f.backlog is None else str(f.backlog)
+            lines.append(
+                f"  {f.at:7.1f}  {f.took:8.1f}  {delivered:>13}  {backlog:>7}  {f.name}: {detail}"
+            )
         check = self.last_check
         if check is None:
             lines.append("(no invariant check ran)")
@@ -634,7 +879,13 @@ class FaultRun:
                 f"{e.missing:>7} {e.duplicated:>4} {e.unexpected:>5}"
             )
         lines.append("")
-        lines.append("outbox rows left: " + ", ".join(f"{s} {n}" for s, n in check.outbox.items()))
+        lines.append(
+            "outbox rows left to publish: " + ", ".join(f"{s} {n}" for s, n in check.outbox.items())
+        )
+        if check.lags:
+            lines.append(
+                "consumer lag at the end: " + ", ".join(f"{s} {n}" for s, n in check.lags.items())
+            )
         lines.append("dead letters (poison expected / poison dead-lettered / other):")
         for service, (expected, found, others) in check.dead_letters.items():
             lines.append(f"  {service:<9} {expected:>3} / {found:>3} / {len(others)} {others[:3]}")

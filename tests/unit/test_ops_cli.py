@@ -246,8 +246,10 @@ def test_health_table_and_json_when_all_are_ready(capsys):
         "LIVE",
         "READY",
         "DATABASE",
+        "BROKER",
         "RELAY",
         "CONSUMER",
+        "OUTBOX",
         "STATUS",
     ]
     assert sum(1 for line in lines if line.endswith("ok")) == 5
@@ -309,6 +311,26 @@ def test_an_old_outbox_backlog_is_unhealthy(capsys, monkeypatch):
     assert "broker away" in out
 
 
+def outbox_answer(waiting: dict[str, int] | None = None, **relay) -> httpx.Response:
+    """An /ops/outbox answer: ``waiting`` unpublished events per topic."""
+    topics = [
+        {"topic": t, "unpublished": n, "oldest_created_at": None, "retained": 0}
+        for t, n in (waiting or {}).items()
+    ]
+    return httpx.Response(
+        200,
+        json={
+            "unpublished": sum((waiting or {}).values()),
+            "oldest_created_at": None,
+            "oldest_age_seconds": None,
+            "max_attempts": None,
+            "retained": 0,
+            "topics": topics,
+            "relay": {"connected": True, "broker": "connected", **relay},
+        },
+    )
+
+
 def test_lag_shows_partitions_and_a_service_that_consumes_nothing(capsys, monkeypatch):
     monkeypatch.setenv("RESCUE_OPS_TOKEN", "t")
     partitions = [
@@ -316,6 +338,7 @@ def test_lag_shows_partitions_and_a_service_that_consumes_nothing(capsys, monkey
         for p in range(6)
     ]
     answers = {(s, "/ops/consumer-lag"): httpx.Response(200, json=partitions) for s in SERVICES}
+    answers |= {(s, "/ops/outbox"): outbox_answer() for s in SERVICES}
     answers[("intake", "/ops/consumer-lag")] = problem(
         404, "Not found", "intake consumes no events."
     )
@@ -334,6 +357,225 @@ def test_lag_shows_partitions_and_a_service_that_consumes_nothing(capsys, monkey
     assert search["total_lag"] == 12 and len(search["partitions"]) == 6
     intake = next(s for s in data["services"] if s["service"] == "intake")
     assert intake["consumes"] is False and intake["ok"] is True
+
+
+def test_lag_counts_what_was_produced_but_is_not_on_the_broker(capsys, monkeypatch):
+    # The broker came back empty: the group is not behind on what it holds, but
+    # intake's outbox still has 250 events for the topic (being sent again).
+    monkeypatch.setenv("RESCUE_OPS_TOKEN", "t")
+    partitions = [
+        {"topic": "rescue.intake.events", "partition": p, "committed": 0, "end": 0, "lag": 0}
+        for p in range(6)
+    ]
+    answers = {(s, "/ops/consumer-lag"): httpx.Response(200, json=partitions) for s in SERVICES}
+    answers |= {(s, "/ops/outbox"): outbox_answer() for s in SERVICES}
+    answers[("intake", "/ops/outbox")] = outbox_answer({"rescue.intake.events": 250})
+
+    code, out, _ = run(capsys, "lag", "--service", "search", transport=fake_services(answers))
+    assert code == 1
+    row = next(line for line in out.splitlines() if line.startswith("search "))
+    assert row.split()[-3:] == ["250", "250", "FAIL"]  # UNPUBLISHED, BEHIND, STATUS
+    assert "250 events of rescue.intake.events are not on the broker yet" in out
+
+    code, out, _ = run(capsys, "lag", "--json", transport=fake_services(answers))
+    search = next(s for s in json.loads(out)["services"] if s["service"] == "search")
+    assert search["behind"] == 250 and search["unpublished"] == {"rescue.intake.events": 250}
+
+    # A producer whose outbox cannot be read: what was produced is unknown.
+    answers[("intake", "/ops/outbox")] = httpx.Response(503, json={"title": "Service busy"})
+    code, out, _ = run(capsys, "lag", "--service", "search", transport=fake_services(answers))
+    assert code == 1 and "what was produced is unknown" in out
+
+
+def test_health_says_the_broker_is_away_and_counts_the_backlog(capsys):
+    away = {
+        **READY,
+        "broker": "away",
+        "broker_error": "KafkaConnectionError: Unable to bootstrap",
+        "broker_away_seconds": 12.5,
+        "relay_connected": False,
+        "consumer_connected": False,
+        "outbox": {"unpublished": 37, "oldest_age_seconds": 11.0},
+    }
+    transport = fake_services({("intake", "/health/ready"): httpx.Response(200, json=away)})
+
+    code, out, _ = run(capsys, "health", transport=transport)
+
+    assert code == 1
+    row = next(line for line in out.splitlines() if line.startswith("intake "))
+    assert "AWAY" in row and "37 waiting, oldest 11s" in row
+    assert "intake: broker away for 12s (KafkaConnectionError: Unable to bootstrap)" in out
+    assert "events wait in the outbox (37 waiting, oldest 11s), none applied" in out
+
+
+def test_outbox_says_the_broker_is_away(capsys, monkeypatch):
+    monkeypatch.setenv("RESCUE_OPS_TOKEN", "t")
+    answers = {(s, "/ops/outbox"): outbox_answer() for s in SERVICES}
+    answers[("intake", "/ops/outbox")] = outbox_answer(
+        {"rescue.intake.events": 12}, connected=False, broker="away", broker_away_seconds=3
+    )
+    code, out, _ = run(capsys, "outbox", transport=fake_services(answers))
+    assert code == 1
+    assert "intake: broker away for 3s: 12 events wait" in out
+
+
+@pytest.mark.parametrize(
+    ("given", "ago"),
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("3d", 3 * 86400), ("1.5h", 5400)],
+)
+def test_since_takes_a_time_ago(given, ago):
+    from rescue_ops.cli import moment
+
+    assert abs((datetime.now(UTC) - moment(given)).total_seconds() - ago) < 5
+
+
+def test_since_takes_an_iso_time_in_utc_unless_it_names_a_zone():
+    from rescue_ops.cli import moment
+
+    assert moment("2026-03-01T08:00:00") == datetime(2026, 3, 1, 8, tzinfo=UTC)
+    assert moment("2026-03-01T16:00:00+08:00") == datetime(2026, 3, 1, 8, tzinfo=UTC)
+
+
+def test_republish_asks_each_service_named(capsys, monkeypatch):
+    monkeypatch.setenv("RESCUE_OPS_TOKEN", "t")
+    seen: list[httpx.Request] = []
+    done = {"at": "2026-03-01T08:00:00Z", "reason": "r", "rows": 40, "topics": {"t": 40}}
+    answers = {("intake", "/ops/outbox/republish"): httpx.Response(200, json=done)}
+    code, out, _ = run(
+        capsys,
+        "republish",
+        "--service",
+        "intake",
+        "--since",
+        "2h",
+        "--reason",
+        "kafka cluster restored from a backup",
+        transport=fake_services(answers, seen),
+    )
+    assert code == 0, out
+    [request] = seen
+    body = json.loads(request.content)
+    assert body["reason"] == "kafka cluster restored from a backup" and body["topics"] is None
+    assert datetime.fromisoformat(body["since"]) < datetime.now(UTC) - timedelta(minutes=119)
+    assert "40" in out
+
+
+def test_dead_letters_are_shown_discarded_and_replayed_in_bulk(capsys, monkeypatch):
+    monkeypatch.setenv("RESCUE_OPS_TOKEN", "t")
+    seen: list[httpx.Request] = []
+    letter = {
+        "id": 7,
+        "consumer": "search",
+        "topic": "rescue.intake.events",
+        "partition": 1,
+        "offset": 4,
+        "event_id": None,
+        "event_type": None,
+        "reason": "malformed_envelope",
+        "error": "missing CloudEvents headers",
+        "attempts": 1,
+        "failed_at": "2026-03-01T08:00:00Z",
+        "replayed_at": None,
+        "discarded_at": None,
+        "discarded_by": None,
+        "discard_reason": None,
+        "message_key": "k",
+        "headers": [{"name": "ce_type", "value": "person_admitted"}],
+        "payload": "{oops",
+        "payload_base64": "e29vcHM=",
+    }
+    discarded = {**letter, "discarded_at": "2026-03-01T09:00:00Z", "discarded_by": "li.wei"}
+    discarded["discard_reason"] = "a test producer's garbage"
+    bulk = {
+        "matched": 2,
+        "replayed": 1,
+        "failed": 1,
+        "results": [
+            {"id": 8, "event_type": "person_admitted", "outcome": "applied", "error": None},
+            {"id": 9, "event_type": "person_admitted", "outcome": "failed", "error": "boom"},
+        ],
+    }
+    answers = {
+        ("search", "/ops/dead-letters/7"): httpx.Response(200, json=letter),
+        ("search", "/ops/dead-letters/7/discard"): httpx.Response(200, json=discarded),
+        ("search", "/ops/dead-letters/replay"): httpx.Response(200, json=bulk),
+    }
+    transport = fake_services(answers, seen)
+
+    code, out, _ = run(capsys, "dead-letter", "search", "7", transport=transport)
+    assert code == 0 and "{oops" in out and "ce_type: person_admitted" in out
+    assert "rescue-ops discard search 7" in out
+
+    code, out, _ = run(
+        capsys,
+        "discard",
+        "search",
+        "7",
+        "--reason",
+        "a test producer's garbage",
+        transport=transport,
+    )
+    assert code == 0 and "discarded by li.wei" in out
+    assert json.loads(seen[-1].content) == {"reason": "a test producer's garbage"}
+
+    code, out, _ = run(
+        capsys,
+        "replay",
+        "search",
+        "--all",
+        "--failure",
+        "handler_failed",
+        "--type",
+        "person_admitted",
+        transport=transport,
+    )
+    assert code == 1  # one still fails
+    assert json.loads(seen[-1].content) == {
+        "reason": "handler_failed",
+        "event_type": "person_admitted",
+        "limit": 100,
+    }
+    assert "2 matched, 1 replayed, 1 still fail" in out
+
+    code, _, err = run(capsys, "replay", "search", transport=transport)
+    assert code == 2 and "--all" in err
+
+
+def test_local_commands_without_a_running_network_say_so(capsys, tmp_path):
+    code, _, err = run(capsys, "restart", "search", "--data-dir", str(tmp_path))
+    assert code == 2 and "no local network runs on" in err
+
+
+def test_restart_asks_the_supervisor_and_waits_for_its_answer(capsys, tmp_path):
+    """A stand-in supervisor: answers the control request the way
+    rescue_localnet.supervisor does."""
+    import os
+    import threading
+
+    (tmp_path / "control").mkdir()
+    state = {"pid": os.getpid(), "targets": {"search": {"state": "running", "pid": 1}}}
+    (tmp_path / "supervisor.json").write_text(json.dumps(state))
+    requests = []
+
+    def supervisor():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for path in (tmp_path / "control").glob("*.json"):
+                request = json.loads(path.read_text())
+                requests.append(request)
+                path.unlink()
+                answer = {"id": request["id"], "ok": True, "message": "search is ready"}
+                (tmp_path / "control" / f"{request['id']}.done").write_text(json.dumps(answer))
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=supervisor)
+    thread.start()
+    code, out, _ = run(capsys, "restart", "search", "--data-dir", str(tmp_path))
+    thread.join()
+    assert code == 0 and "search restarted: search is ready" in out
+    assert requests[0]["action"] == "restart" and requests[0]["target"] == "search"
+    assert list((tmp_path / "control").iterdir()) == []  # the answer was taken
 
 
 def test_a_replay_that_still_fails_shows_the_problem(capsys, monkeypatch):

@@ -143,6 +143,8 @@ def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> R
         kafka=kafka,
         topics=topics,
         batch_size=settings.relay_batch_size,
+        retention_seconds=settings.outbox_retention_seconds,
+        republish_lost=settings.relay_republish_lost,
     )
     return runtime
 

@@ -93,8 +93,11 @@ _RECORD_VALUES = "jsonb_path_query_array(record_ids, 'lax $.*[*]')"
 
 _READS = frozenset({"GET", "HEAD"})
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Not business endpoints: probes, scrapes, docs, the on-call engineer's tools.
+# Not business endpoints: probes, scrapes, docs, the on-call engineer's tools …
 _UNAUDITED = ("/health", "/metrics", "/docs", "/redoc", "/openapi.json", "/ops")
+# … but for one dead letter: its record (the payload is person data) and what
+# on-call does with it (replay, discard) are on record like any business call.
+_AUDITED_OPS = ("/ops/dead-letters/",)
 _MAX_CAPTURED_BODY = 1 << 20  # a write body larger than this is recorded without field names
 _MAX_NAMES = 200  # field names, record ids listed
 _MAX_ID = 200  # characters of one record id
@@ -617,7 +620,10 @@ class AuditMiddleware:
         if (
             scope["type"] != "http"
             or (method not in _READS and method not in _WRITES)
-            or any(scope["path"] == p or scope["path"].startswith(p + "/") for p in _UNAUDITED)
+            or (
+                any(scope["path"] == p or scope["path"].startswith(p + "/") for p in _UNAUDITED)
+                and not scope["path"].startswith(_AUDITED_OPS)
+            )
         ):
             await self.app(scope, receive, send)
             return

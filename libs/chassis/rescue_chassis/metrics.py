@@ -109,6 +109,7 @@ class ServiceMetrics:
                 log.warning("metrics: part of the state could not be read: %s", exc)
         families.extend(self._periodic(service))
         families.extend(self._gate(service))
+        families.extend(self._broker(service))
         return families
 
     def _gate(self, service: str) -> list[Metric]:
@@ -142,10 +143,16 @@ class ServiceMetrics:
         letters = self.runtime.tables.plumbing.dead_letters
         async with self.runtime.sessions() as session:
             backlog, oldest = (
-                await session.execute(select(func.count(), func.min(outbox.c.created_at)))
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
             ).one()
             unreplayed = await session.scalar(
-                select(func.count()).select_from(letters).where(letters.c.replayed_at.is_(None))
+                select(func.count())
+                .select_from(letters)
+                .where(letters.c.replayed_at.is_(None), letters.c.discarded_at.is_(None))
             )
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         return [
@@ -156,7 +163,31 @@ class ServiceMetrics:
                 service,
                 age,
             ),
-            _gauge("rescue_dead_letters", "Dead letters not yet replayed.", service, unreplayed),
+            _gauge(
+                "rescue_dead_letters",
+                "Dead letters neither replayed nor discarded.",
+                service,
+                unreplayed,
+            ),
+        ]
+
+    def _broker(self, service: str) -> list[Metric]:
+        relay = self.runtime.relay
+        republished = CounterMetricFamily(
+            "rescue_outbox_republished",
+            "Published events marked to be sent again (the broker lost them, or ops asked), "
+            "by this process.",
+            labels=["service"],
+        )
+        republished.add_metric([service], relay.republished_total)
+        return [
+            _gauge(
+                "rescue_broker_up",
+                "Whether the broker answers this process (its relay's watch, every second).",
+                service,
+                1.0 if relay.watch.reachable else 0.0,
+            ),
+            republished,
         ]
 
     async def _lag(self, service: str) -> list[Metric]:

@@ -155,3 +155,39 @@ def drop_plumbing_v1() -> None:
     op.drop_table("inbox")
     op.drop_table("idempotency_keys")
     op.drop_table("dead_letters")
+
+
+def create_plumbing_v2() -> None:
+    """The outbox keeps published rows (published_at, published_to: the broker's
+    cluster id) for its retention window, so what a broker lost can be sent again;
+    dead letters can be discarded on record (when, by whom, why).
+
+    Rows already in the outbox are all unpublished (v1 deleted a row once the
+    broker acknowledged it): NULL is right for them."""
+    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("published_to", sa.String(length=200), nullable=True))
+    op.create_index(
+        "outbox_unpublished",
+        "outbox",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.add_column(
+        "dead_letters", sa.Column("discarded_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("dead_letters", sa.Column("discarded_by", sa.String(length=200), nullable=True))
+    op.add_column("dead_letters", sa.Column("discard_reason", sa.Text(), nullable=True))
+
+
+def drop_plumbing_v2() -> None:
+    """Back to v1, where every outbox row is an event still to publish: the rows
+    kept after publication go (they were delivered), and discards are forgotten
+    (those dead letters show as waiting again)."""
+    op.drop_column("dead_letters", "discard_reason")
+    op.drop_column("dead_letters", "discarded_by")
+    op.drop_column("dead_letters", "discarded_at")
+    op.execute("DELETE FROM outbox WHERE published_at IS NOT NULL")
+    op.drop_index("outbox_unpublished", table_name="outbox")
+    op.drop_column("outbox", "published_to")
+    op.drop_column("outbox", "published_at")

@@ -58,6 +58,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     network_file: str | None = None  # the stations of the network; packaged default if unset
     relay_batch_size: int = 500
+    # Published events stay in the outbox this long (then the relay purges them),
+    # so what a broker lost can be sent again (rescue_events.relay).
+    outbox_retention_seconds: float = 7 * 24 * 3600.0
+    # When the relay finds the broker is another cluster, or lost a topic, it sends
+    # again every kept event published to the one before (the consumers' inbox
+    # makes that harmless). Off: only by hand, rescue-ops republish.
+    relay_republish_lost: bool = True
     periodic_interval_seconds: float = 60.0  # how often deadline sweeps run
     # Protection at rest (rescue_chassis.crypto): data keys "kid:base64,…" (or a JSON
     # object), the one for new writes, and the blind-index key. Required in

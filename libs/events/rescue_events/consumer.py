@@ -17,6 +17,16 @@ Delivery guarantee, step by step:
 Database outages are not the message's fault: they are retried until the
 database is back, and never dead-letter anything.
 
+The broker: a watch (``BrokerWatch``) asks it every second who it is and which
+topics it has. A broker that is another cluster than the one the consumer
+joined (a broker that lost its data, a replaced Kafka cluster), or that lost a
+topic the consumer reads, has neither the group nor its offsets: the consumer
+starts over (topics from the registry, a new connection, the group joined again,
+from the earliest offset where the group has none; the inbox skips what was
+applied before). An offset commit that does not complete within the request
+timeout (a broker answering UnknownTopicOrPartition, which the client retries
+forever) does the same instead of stalling.
+
 Batches: the records of one fetch that can be read are applied together, in one
 transaction (one multi-row inbox insert, each handler in turn, one commit). A
 consumer that falls behind thus fetches more per round and pays the transaction
@@ -39,7 +49,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
@@ -52,7 +62,14 @@ from rescue_events.context import CausalContext, caused_by
 from rescue_events.contracts.base import EventContract
 from rescue_events.driver import begun, run, table_name
 from rescue_events.envelope import TRACE_HEADERS, Envelope, MalformedEnvelope, trace_carrier
-from rescue_events.kafka import KafkaSettings, ensure_topics
+from rescue_events.kafka import (
+    BrokerChanged,
+    BrokerWatch,
+    KafkaSettings,
+    bounded,
+    cancelled_from_outside,
+    ensure_topics,
+)
 from rescue_events.outbox import Outbox
 from rescue_events.registry import (
     DEAD_LETTER_PARTITIONS,
@@ -85,6 +102,11 @@ class DeadLetterReason(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class DeadLetterClosed(Exception):
+    """A dead letter that was discarded (or replayed) cannot be replayed or
+    discarded again."""
+
+
 class Rejected(Exception):
     """A handler refuses a well-formed event that must not be applied (e.g. an
     answer from an agency the referral was not sent to): dead-lettered at once,
@@ -110,6 +132,7 @@ class PartitionLag:
     committed: int | None
     end: int
     lag: int
+    assigned: bool = True  # to this member of the group (the others: to another, or none)
 
 
 @dataclass(frozen=True)
@@ -195,52 +218,106 @@ class EventConsumer:
             partitions=DEAD_LETTER_PARTITIONS,
             description=f"Records the {name} consumer could not apply.",
         )
-        self.connected = False
+        self.watch = BrokerWatch(kafka)
         self._live: AIOKafkaConsumer | None = None
+        self._cluster_id: str | None = None  # of the broker the live consumer joined
+        self._started_at = 0.0  # time.monotonic() of that start
+        self.restarts = 0  # starts over after the broker changed or a commit stalled
+
+    @property
+    def connected(self) -> bool:
+        """Whether the consumer runs and the broker answers (its watch)."""
+        return self._live is not None and self.watch.reachable
 
     # -- the loop ---------------------------------------------------------------
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects with backoff when the broker is away."""
+        watch = asyncio.create_task(self.watch.run(), name=f"consumer-{self.name}-watch")
         delay = 0.2
-        while True:
-            consumer = None
-            try:
-                await ensure_topics(self.kafka, [*self.topics, self.dead_letter_topic])
-                consumer = self._new_kafka_consumer()
-                await consumer.start()
-                self._live = consumer
-                self.connected = True
-                delay = 0.2
-                log.info("consumer %s subscribed to %s", self.name, [t.name for t in self.topics])
-                await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer %s interrupted, retrying in %.1fs: %s", self.name, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            finally:
-                self.connected = False
-                self._live = None
-                if consumer is not None:
-                    await _stop_quietly(consumer)
+        try:
+            while True:
+                consumer = None
+                gone = False  # the broker changed: nothing to leave or commit there
+                try:
+                    state = await self.watch.probe()
+                    if not state.reachable:
+                        raise KafkaConnectionError(
+                            f"broker {self.kafka.bootstrap_servers} away: {state.error}"
+                        )
+                    await ensure_topics(self.kafka, [*self.topics, self.dead_letter_topic])
+                    consumer = self._new_kafka_consumer()
+                    await bounded(consumer.start(), self.kafka.request_timeout_ms / 1000)
+                    self._live = consumer
+                    self._cluster_id = state.cluster_id
+                    self._started_at = time.monotonic()
+                    delay = 0.2
+                    log.info(
+                        "consumer %s subscribed to %s (cluster %s)",
+                        self.name,
+                        [t.name for t in self.topics],
+                        state.cluster_id,
+                    )
+                    await self._consume(consumer)
+                except asyncio.CancelledError:
+                    if cancelled_from_outside():
+                        raise
+                    log.warning("consumer %s: the Kafka client cancelled itself", self.name)
+                    await asyncio.sleep(delay)
+                except BrokerChanged as exc:  # start over at once: the group is gone
+                    gone = True
+                    self.restarts += 1
+                    log.warning("consumer %s starts over: %s", self.name, exc)
+                except Exception as exc:
+                    log.warning(
+                        "consumer %s interrupted, retrying in %.1fs: %s", self.name, delay, exc
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                finally:
+                    self._live = None
+                    if consumer is not None:
+                        await _stop_quietly(consumer, within=1.0 if gone else 5.0)
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    def _changed(self) -> str | None:
+        """What the watch saw since this consumer started that means its group and
+        offsets are not on the broker any more, if anything."""
+        state = self.watch.state
+        if not state.reachable or state.at <= self._started_at:
+            return None
+        if self._cluster_id and state.cluster_id and state.cluster_id != self._cluster_id:
+            return f"the broker is cluster {state.cluster_id} now, not {self._cluster_id}"
+        wanted = [*self.topics, self.dead_letter_topic]
+        gone = sorted(t.name for t in wanted if t.name not in state.topics)
+        if gone:
+            return f"topics gone from the broker: {', '.join(gone)}"
+        return None
 
     async def lag(self) -> list[PartitionLag]:
-        """How far this member is behind on each partition assigned to it: the end
-        of the partition minus the committed offset (all of it if none yet)."""
+        """How far the group is behind on every partition of the topics it reads:
+        the end of the partition minus the group's committed offset (all of it if
+        none yet), whichever member the partition is assigned to, if any."""
         consumer = self._live
-        if consumer is None:
+        if consumer is None or not self.watch.reachable:
             raise ConnectionError(f"consumer {self.name} is not connected to the broker")
-        assigned = sorted(consumer.assignment())
-        if not assigned:
+        partitions = [
+            TopicPartition(t.name, p)
+            for t in self.topics
+            for p in sorted(consumer.partitions_for_topic(t.name) or ())
+        ]
+        if not partitions:
             return []
-        ends = await consumer.end_offsets(assigned)
+        ends = await consumer.end_offsets(partitions)
+        committed = await self.watch.committed(self.name, partitions)
+        mine = consumer.assignment()
         lags = []
-        for tp in assigned:
-            committed = await consumer.committed(tp)
-            behind = ends[tp] - (committed or 0)
-            lags.append(PartitionLag(tp.topic, tp.partition, committed, ends[tp], max(behind, 0)))
+        for tp in partitions:
+            done = committed.get(tp)
+            behind = max(ends[tp] - (done or 0), 0)
+            lags.append(PartitionLag(tp.topic, tp.partition, done, ends[tp], behind, tp in mine))
         return lags
 
     def _new_kafka_consumer(self) -> AIOKafkaConsumer:
@@ -261,9 +338,15 @@ class EventConsumer:
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        offsets = _PendingOffsets(consumer, self.kafka.offset_commit_interval_ms / 1000)
+        offsets = _PendingOffsets(
+            consumer,
+            self.kafka.offset_commit_interval_ms / 1000,
+            timeout=self.kafka.request_timeout_ms / 1000,
+        )
         consumer.subscribe([t.name for t in self.topics], listener=offsets)
         while True:
+            if changed := self._changed():
+                raise BrokerChanged(changed)
             batches = await consumer.getmany(
                 timeout_ms=offsets.wait_ms(1000), max_records=self.max_batch
             )
@@ -575,7 +658,8 @@ class EventConsumer:
                 await asyncio.sleep(self.retry.max_delay)
 
     async def replay(self, dead_letter_id: int) -> Outcome:
-        """Apply a dead letter again, e.g. after a fix; raises ReplayFailed if it still fails."""
+        """Apply a dead letter again, e.g. after a fix; raises ReplayFailed if it still
+        fails, DeadLetterClosed if it was discarded."""
         dead = self.tables.dead_letters
         async with self.sessions() as session:
             row = (
@@ -585,6 +669,11 @@ class EventConsumer:
             ).first()
         if row is None:
             raise LookupError(f"no dead letter {dead_letter_id} for {self.name}")
+        if row.discarded_at is not None:
+            raise DeadLetterClosed(
+                f"dead letter {dead_letter_id} was discarded by {row.discarded_by} "
+                f"at {row.discarded_at.isoformat()}: {row.discard_reason}"
+            )
         if row.replayed_at is not None:
             return Outcome.DUPLICATE
         record = ReceivedRecord(
@@ -604,6 +693,33 @@ class EventConsumer:
                 .values(replayed_at=datetime.now(UTC))
             )
         return outcome
+
+    async def discard(self, dead_letter_id: int, *, by: str, reason: str) -> None:
+        """Set a dead letter aside for good, on record (who, when, why): it is never
+        replayed. Raises LookupError, or DeadLetterClosed if it was replayed or
+        discarded already."""
+        dead = self.tables.dead_letters
+        async with self.sessions() as session, session.begin():
+            row = (
+                await session.execute(
+                    select(dead.c.replayed_at, dead.c.discarded_at)
+                    .where(dead.c.id == dead_letter_id, dead.c.consumer == self.name)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                raise LookupError(f"no dead letter {dead_letter_id} for {self.name}")
+            if row.replayed_at is not None or row.discarded_at is not None:
+                what = "replayed" if row.replayed_at is not None else "discarded"
+                raise DeadLetterClosed(f"dead letter {dead_letter_id} was {what} already")
+            await session.execute(
+                update(dead)
+                .where(dead.c.id == dead_letter_id)
+                .values(discarded_at=datetime.now(UTC), discarded_by=by, discard_reason=reason)
+            )
+        log.warning(
+            "consumer %s: dead letter %d discarded by %s: %s", self.name, dead_letter_id, by, reason
+        )
 
 
 def _causal(envelope: Envelope) -> CausalContext:
@@ -635,9 +751,10 @@ class _PendingOffsets(ConsumerRebalanceListener):
     only read again, and the inbox skips it: the delay changes the cost, never the
     guarantees."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, interval: float) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, interval: float, timeout: float) -> None:
         self.consumer = consumer
         self.interval = interval
+        self.timeout = timeout
         self.pending: dict[TopicPartition, int] = {}
         self.last = time.monotonic()
 
@@ -661,23 +778,30 @@ class _PendingOffsets(ConsumerRebalanceListener):
         if not offsets:
             return
         try:
-            await self.consumer.commit(offsets)
+            # Bounded: the client retries some refusals forever (a partition the
+            # broker does not know), and a consumer waiting for it applies nothing.
+            await bounded(self.consumer.commit(offsets), self.timeout)
         except CommitFailedError as exc:
             # The partitions moved to another member; it will see these
             # records again and the inbox will skip them.
             log.info("offset commit after rebalance skipped: %s", exc)
+        except TimeoutError:
+            raise BrokerChanged(f"an offset commit did not complete in {self.timeout:g}s") from None
 
     async def on_partitions_revoked(self, revoked) -> None:
         # Before another member takes them over: it starts after what was applied.
-        await self.commit()
+        try:
+            await self.commit()
+        except KafkaError as exc:  # the inbox skips what the next member reads again
+            log.warning("offset commit before rebalance failed: %s", exc)
 
     async def on_partitions_assigned(self, assigned) -> None:
         pass
 
 
-async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+async def _stop_quietly(consumer: AIOKafkaConsumer, within: float = 5.0) -> None:
     try:
         # Bounded like the relay's: uncommitted offsets are only redeliveries.
-        await asyncio.wait_for(consumer.stop(), timeout=5)
+        await bounded(consumer.stop(), within)
     except Exception:
         log.debug("consumer stop failed", exc_info=True)

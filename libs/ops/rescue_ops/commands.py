@@ -121,18 +121,45 @@ def health(client: ServicesClient, services: Sequence[str]) -> Report:
                 )
             else:
                 result.problems.append(f"not ready: {ready.failure()}")
-        if body.get("relay_connected") is False:
+        waiting = body.get("outbox") if isinstance(body.get("outbox"), dict) else {}
+        unpublished, oldest = waiting.get("unpublished"), waiting.get("oldest_age_seconds")
+        backlog = (
+            f"{unpublished} waiting"
+            + (f", oldest {duration(oldest)}" if unpublished and oldest is not None else "")
+            if isinstance(unpublished, int)
+            else None
+        )
+        if body.get("broker") == "away":
+            # The relay and the consumer wait for it: one line says it all.
+            away = body.get("broker_away_seconds")
+            error = shorten(body.get("broker_error"), 80)
             result.problems.append(
-                "outbox relay not connected to the broker: events wait in the outbox"
+                "broker away"
+                + (f" for {duration(away)}" if away is not None else "")
+                + (f" ({error})" if error else "")
+                + ": events wait in the outbox"
+                + (f" ({backlog})" if backlog else "")
+                + (", none applied" if body.get("consumer_connected") is False else "")
             )
-        if body.get("consumer_connected") is False:
-            result.problems.append("consumer not connected to the broker: no events applied")
+        else:
+            if body.get("relay_connected") is False:
+                result.problems.append(
+                    "outbox relay not connected to the broker: events wait in the outbox"
+                    + (f" ({backlog})" if backlog else "")
+                )
+            if body.get("consumer_connected") is False:
+                result.problems.append("consumer not connected to the broker: no events applied")
         result.details = {
             "live": live.ok,
             "ready": ready.status == 200,
             "database": body.get("database"),
+            "broker": body.get("broker"),
+            "broker_away_seconds": body.get("broker_away_seconds"),
+            "broker_cluster_id": body.get("broker_cluster_id"),
             "relay_connected": body.get("relay_connected"),
             "consumer_connected": body.get("consumer_connected"),
+            "outbox_unpublished": unpublished,
+            "outbox_oldest_age_seconds": oldest,
             "ready_body": ready.body if ready.reached else None,
         }
         results.append(result)
@@ -147,15 +174,29 @@ def health(client: ServicesClient, services: Sequence[str]) -> Report:
                 "live" if live.ok else ("-" if not live.reached else f"HTTP {live.status}"),
                 body.get("status") if ready.reached else "-",
                 body.get("database"),
+                {"connected": "connected", "away": "AWAY"}.get(body.get("broker"), "-"),
                 link(body.get("relay_connected")),
                 "none"
                 if ready.ok and body.get("consumer_connected") is None
                 else link(body.get("consumer_connected")),
+                backlog,
                 "ok" if result.ok else "FAIL",
             ]
         )
     text = table(
-        ["SERVICE", "URL", "LIVE", "READY", "DATABASE", "RELAY", "CONSUMER", "STATUS"], rows
+        [
+            "SERVICE",
+            "URL",
+            "LIVE",
+            "READY",
+            "DATABASE",
+            "BROKER",
+            "RELAY",
+            "CONSUMER",
+            "OUTBOX",
+            "STATUS",
+        ],
+        rows,
     )
     return _report("health", results, text)
 
@@ -182,7 +223,19 @@ def outbox(
             results.append(result)
             continue
         unpublished = body.get("unpublished")
-        age = age_seconds(body.get("oldest_created_at"), now)
+        age = body.get("oldest_age_seconds")  # the service's database clock
+        if not isinstance(age, int | float):
+            age = age_seconds(body.get("oldest_created_at"), now)
+        relay = body.get("relay") if isinstance(body.get("relay"), dict) else {}
+        if relay.get("broker") == "away":
+            away = relay.get("broker_away_seconds")
+            result.problems.append(
+                "broker away"
+                + (f" for {duration(away)}" if away is not None else "")
+                + f": {unpublished} events wait, the relay sends them when it is back"
+            )
+        elif relay.get("connected") is False:
+            result.problems.append(f"relay not connected: {unpublished} events wait")
         if age is not None and age > max_age:
             result.problems.append(
                 f"oldest unpublished event waits for {duration(age)} (limit {duration(max_age)}):"
@@ -191,6 +244,7 @@ def outbox(
         if isinstance(unpublished, int) and unpublished > max_unpublished:
             result.problems.append(f"{unpublished} unpublished events (limit {max_unpublished})")
         result.details = {**body, "oldest_age_seconds": age}
+        resent = relay.get("republications") or []
         rows.append(
             [
                 service,
@@ -198,12 +252,69 @@ def outbox(
                 body.get("oldest_created_at"),
                 duration(age),
                 body.get("max_attempts"),
+                body.get("retained"),
+                {True: "connected", False: "AWAY"}.get(relay.get("connected"), "-"),
+                f"{resent[-1].get('rows')} at {resent[-1].get('at')}" if resent else None,
                 "ok" if result.ok else "FAIL",
             ]
         )
         results.append(result)
-    text = table(["SERVICE", "UNPUBLISHED", "OLDEST", "AGE", "MAX_ATTEMPTS", "STATUS"], rows)
+    text = table(
+        [
+            "SERVICE",
+            "UNPUBLISHED",
+            "OLDEST",
+            "AGE",
+            "MAX_ATTEMPTS",
+            "KEPT",
+            "RELAY",
+            "LAST_RESENT",
+            "STATUS",
+        ],
+        rows,
+    )
     return _report("outbox", results, text)
+
+
+def republish(
+    client: ServicesClient,
+    services: Sequence[str],
+    *,
+    since: datetime,
+    topics: Sequence[str] | None,
+    reason: str,
+) -> Report:
+    """Mark every kept event published since ``since`` to be sent again."""
+    body = {
+        "since": since.isoformat(),
+        "topics": list(topics) if topics else None,
+        "reason": reason,
+    }
+    answers = client.call_all([Call(s, "POST", "/ops/outbox/republish", body) for s in services])
+    results, rows = [], []
+    for service, answer in zip(services, answers, strict=True):
+        result = ServiceResult(service, _base(client, service))
+        results.append(result)
+        if not answer.ok or not isinstance(answer.body, dict):
+            result.problems.append(answer.failure() or "unexpected answer")
+            rows.append([service, None, None, "FAIL"])
+            continue
+        result.details = answer.body
+        counts = answer.body.get("topics") or {}
+        rows.append(
+            [
+                service,
+                answer.body.get("rows"),
+                ", ".join(f"{t} {n}" for t, n in sorted(counts.items())) or None,
+                "ok",
+            ]
+        )
+    text = table(["SERVICE", "EVENTS_TO_SEND_AGAIN", "BY_TOPIC", "STATUS"], rows)
+    text += (
+        f"\n\nEvents published since {since.isoformat()} go out again in order; consumers "
+        "skip those they applied (inbox). Watch them leave: rescue-ops outbox"
+    )
+    return _report("republish", results, text)
 
 
 # -- consumer lag --------------------------------------------------------------
@@ -214,30 +325,80 @@ def _consumes_nothing(answer: Answer) -> bool:
     return answer.status == 404 and "consume" in str(problem.get("detail", "")).lower()
 
 
+def _produced_but_unpublished(
+    client: ServicesClient,
+) -> tuple[dict[str, int], list[str]]:
+    """Events every service's outbox holds for each topic, not yet on the broker
+    (waiting, or marked to be sent again after the broker lost them); and the
+    services whose outbox could not be read."""
+    producers = list(client.urls)
+    answers = client.call_all([Call(s, "GET", "/ops/outbox") for s in producers])
+    waiting: dict[str, int] = {}
+    unread = []
+    for service, answer in zip(producers, answers, strict=True):
+        topics = answer.body.get("topics") if answer.ok and isinstance(answer.body, dict) else None
+        if not isinstance(topics, list):
+            unread.append(f"{service}: {answer.failure() or 'no per-topic backlog'}")
+            continue
+        for t in topics:
+            waiting[str(t.get("topic"))] = waiting.get(str(t.get("topic")), 0) + int(
+                t.get("unpublished") or 0
+            )
+    return waiting, unread
+
+
 def lag(
     client: ServicesClient, services: Sequence[str], *, max_lag: int, per_partition: bool = False
 ) -> Report:
-    """Consumer lag; the table has a row per topic (worst partition and total),
-    or per partition with ``per_partition``; the JSON always per partition."""
+    """Consumer lag against what was produced: what the group has still to read on
+    the broker, plus what the producers' outboxes hold for the topic and have not
+    published (broker away, or re-sending what it lost). The table has a row per
+    topic (worst partition and totals), or per partition with ``per_partition``;
+    the JSON always per partition."""
     answers = client.call_all([Call(s, "GET", "/ops/consumer-lag") for s in services])
+    upstream, unread = _produced_but_unpublished(client)
     results, rows = [], []
+    width = 7 if per_partition else 8
+
+    def note(service: str, label: str | None, status: str) -> list[Any]:
+        return [service, label, *([None] * (width - 3)), status]
+
     for service, answer in zip(services, answers, strict=True):
         result = ServiceResult(service, _base(client, service))
         results.append(result)
         if _consumes_nothing(answer):
             result.details = {"consumes": False, "partitions": [], "total_lag": 0}
-            rows.append([service, "(consumes nothing)", None, None, None, "ok"])
+            rows.append(note(service, "(consumes nothing)", "ok"))
             continue
         if not answer.ok or not isinstance(answer.body, list):
             result.problems.append(answer.failure() or "unexpected answer")
             result.details = {"consumes": None, "partitions": None, "total_lag": None}
-            rows.append([service, None, None, None, None, "FAIL"])
+            rows.append(note(service, None, "FAIL"))
             continue
         partitions = sorted(answer.body, key=lambda p: (p.get("topic", ""), p.get("partition", 0)))
         total = sum(int(p.get("lag") or 0) for p in partitions)
-        result.details = {"consumes": True, "partitions": partitions, "total_lag": total}
+        read = sorted({str(p.get("topic")) for p in partitions})
+        waiting = {t: upstream.get(t, 0) for t in read}
+        result.details = {
+            "consumes": True,
+            "partitions": partitions,
+            "total_lag": total,
+            "unpublished": waiting,
+            "behind": total + sum(waiting.values()),
+        }
+        if unread:
+            result.problems.append(
+                "what was produced is unknown (outbox unreadable: " + "; ".join(unread) + ")"
+            )
+        for topic, count in waiting.items():
+            if count > max_lag:
+                result.problems.append(
+                    f"{count} events of {topic} are not on the broker yet (producers' outboxes; "
+                    f"limit {max_lag}): see rescue-ops outbox"
+                )
         if not partitions:
-            rows.append([service, "(no partitions assigned)", None, None, None, "ok"])
+            rows.append(note(service, "(no partitions yet)", "FAIL"))
+            result.problems.append("the topics it reads have no partitions on the broker")
             continue
         topics: dict[str, list[dict[str, Any]]] = {}
         for p in partitions:
@@ -256,12 +417,14 @@ def lag(
                         p.get("committed"),
                         p.get("end"),
                         behind,
+                        {True: "yes", False: "no"}.get(p.get("assigned"), "-"),
                         "ok" if behind <= max_lag else "FAIL",
                     ]
                 )
         if not per_partition:
             for topic, group in topics.items():
                 lags = [int(p.get("lag") or 0) for p in group]
+                unpublished = waiting.get(topic, 0)
                 rows.append(
                     [
                         service,
@@ -269,14 +432,32 @@ def lag(
                         len(group),
                         max(lags),
                         sum(lags),
-                        "ok" if max(lags) <= max_lag else "FAIL",
+                        unpublished if not unread else "?",
+                        sum(lags) + unpublished,
+                        "ok" if max(lags) <= max_lag and unpublished <= max_lag else "FAIL",
                     ]
                 )
     if per_partition:
-        headers = ["SERVICE", "TOPIC[PARTITION]", "COMMITTED", "END", "LAG", "STATUS"]
+        headers = ["SERVICE", "TOPIC[PARTITION]", "COMMITTED", "END", "LAG", "HERE", "STATUS"]
     else:
-        headers = ["SERVICE", "TOPIC", "PARTITIONS", "WORST_LAG", "TOTAL_LAG", "STATUS"]
-    return _report("lag", results, table(headers, rows))
+        headers = [
+            "SERVICE",
+            "TOPIC",
+            "PARTITIONS",
+            "WORST_LAG",
+            "ON_BROKER",
+            "UNPUBLISHED",
+            "BEHIND",
+            "STATUS",
+        ]
+    text = table(headers, rows)
+    text += (
+        "\n\nBEHIND: events produced and not yet read = ON_BROKER (the group's lag) + "
+        "UNPUBLISHED (still in the producers' outboxes)."
+        if not per_partition
+        else "\n\nHERE: assigned to the process that answered."
+    )
+    return _report("lag", results, text)
 
 
 # -- periodic jobs ---------------------------------------------------------------
@@ -354,8 +535,12 @@ def dead_letters(
     *,
     include_replayed: bool,
     limit: int,
+    include_discarded: bool = False,
 ) -> Report:
-    query = f"?include_replayed={'true' if include_replayed else 'false'}&limit={limit}"
+    query = (
+        f"?include_replayed={'true' if include_replayed else 'false'}"
+        f"&include_discarded={'true' if include_discarded else 'false'}&limit={limit}"
+    )
     answers = client.call_all([Call(s, "GET", "/ops/dead-letters" + query) for s in services])
     results, rows = [], []
     waiting: dict[str, int] = {}
@@ -368,12 +553,15 @@ def dead_letters(
             continue
         letters = answer.body
         result.details = {"dead_letters": letters}
-        pending = [d for d in letters if d.get("replayed_at") is None]
+        pending = [
+            d for d in letters if d.get("replayed_at") is None and d.get("discarded_at") is None
+        ]
         if pending:
             waiting[service] = len(pending)
             result.problems.append(
-                f"{len(pending)} dead letter(s) not replayed: inspect, fix, then "
-                f"rescue-ops replay {service} ID"
+                f"{len(pending)} dead letter(s) waiting: rescue-ops dead-letter {service} ID to "
+                f"inspect; fix, then rescue-ops replay {service} ID (or --all); or "
+                f"rescue-ops discard {service} ID --reason …"
             )
         for d in letters:
             rows.append(
@@ -387,7 +575,8 @@ def dead_letters(
                     d.get("reason"),
                     d.get("attempts"),
                     d.get("failed_at"),
-                    d.get("replayed_at"),
+                    d.get("replayed_at")
+                    or (f"discarded {d.get('discarded_at')}" if d.get("discarded_at") else None),
                     shorten(d.get("error"), 60),
                 ]
             )
@@ -431,6 +620,8 @@ def replay(client: ServicesClient, service: str, dead_letter_id: int) -> Report:
             "ignored": "ignored: the consumer does not handle this event type",
         }.get(outcome, str(outcome))
         text = f"{service}: dead letter {dead_letter_id} replayed, {note}."
+    elif answer.status == 409 and "discarded" in answer.failure():
+        text = f"{service}: dead letter {dead_letter_id} is not replayed: {answer.failure()}"
     elif answer.status == 409:
         text = (
             f"{service}: dead letter {dead_letter_id} still fails, it stays a dead letter.\n"
@@ -440,6 +631,146 @@ def replay(client: ServicesClient, service: str, dead_letter_id: int) -> Report:
     else:
         text = f"{service}: replay of dead letter {dead_letter_id} failed: {answer.failure()}"
     return Report(ok=answer.ok, data=data, text=text)
+
+
+def replay_matching(client: ServicesClient, service: str, filters: dict[str, Any]) -> Report:
+    """Replay every waiting dead letter of ``service`` that matches ``filters``."""
+    body = {k: v for k, v in filters.items() if v is not None}
+    answer = client.call(Call(service, "POST", "/ops/dead-letters/replay", body))
+    data: dict[str, Any] = {
+        "command": "replay",
+        "service": service,
+        "filters": body,
+        "ok": answer.ok and isinstance(answer.body, dict) and answer.body.get("failed") == 0,
+        "status": answer.status,
+        "result": answer.body if answer.ok else None,
+        "error": None if answer.ok else answer.failure(),
+    }
+    if not answer.ok or not isinstance(answer.body, dict):
+        return Report(False, data, f"{service}: bulk replay failed: {answer.failure()}")
+    results = answer.body.get("results") or []
+    rows = [
+        [r.get("id"), r.get("event_type"), r.get("outcome"), shorten(r.get("error"), 70)]
+        for r in results
+    ]
+    listed = table(["ID", "EVENT_TYPE", "OUTCOME", "ERROR"], rows) if rows else "None matched."
+    lines = [
+        listed,
+        "",
+        f"{service}: {answer.body.get('matched')} matched, {answer.body.get('replayed')} replayed, "
+        f"{answer.body.get('failed')} still fail (they stay dead letters).",
+    ]
+    return Report(bool(data["ok"]), data, "\n".join(lines))
+
+
+def show_dead_letter(client: ServicesClient, service: str, dead_letter_id: int) -> Report:
+    answer = client.call(Call(service, "GET", f"/ops/dead-letters/{dead_letter_id}"))
+    if not answer.ok or not isinstance(answer.body, dict):
+        data = {"command": "dead-letter", "service": service, "ok": False}
+        data["error"] = answer.failure()
+        return Report(False, data, f"{service}: dead letter {dead_letter_id}: {answer.failure()}")
+    d = answer.body
+    fields = [
+        "id",
+        "consumer",
+        "topic",
+        "partition",
+        "offset",
+        "event_id",
+        "event_type",
+        "message_key",
+        "reason",
+        "attempts",
+        "failed_at",
+        "replayed_at",
+        "discarded_at",
+        "discarded_by",
+        "discard_reason",
+    ]
+    width = max(len(f) for f in fields)
+    lines = [f"{f.upper():<{width}}  {'-' if d.get(f) is None else d.get(f)}" for f in fields]
+    lines += ["", "ERROR", f"  {d.get('error')}", "", "HEADERS"]
+    lines += [f"  {h.get('name')}: {h.get('value')}" for h in d.get("headers") or []]
+    lines += ["", "PAYLOAD", f"  {d.get('payload')}"]
+    waiting = d.get("replayed_at") is None and d.get("discarded_at") is None
+    if waiting:
+        lines += [
+            "",
+            f"Waiting. After a fix: rescue-ops replay {service} {dead_letter_id}. If it must "
+            f"never be applied: rescue-ops discard {service} {dead_letter_id} --reason …",
+        ]
+    data = {"command": "dead-letter", "service": service, "ok": True, "dead_letter": d}
+    return Report(True, data, "\n".join(lines))
+
+
+def discard_dead_letter(
+    client: ServicesClient, service: str, dead_letter_id: int, reason: str
+) -> Report:
+    answer = client.call(
+        Call(service, "POST", f"/ops/dead-letters/{dead_letter_id}/discard", {"reason": reason})
+    )
+    data = {
+        "command": "discard",
+        "service": service,
+        "id": dead_letter_id,
+        "ok": answer.ok,
+        "status": answer.status,
+        "result": answer.body if answer.ok else None,
+        "error": None if answer.ok else answer.failure(),
+    }
+    if answer.ok and isinstance(answer.body, dict):
+        text = (
+            f"{service}: dead letter {dead_letter_id} discarded by "
+            f"{answer.body.get('discarded_by')} at {answer.body.get('discarded_at')}: "
+            f"{answer.body.get('discard_reason')}. It is kept, and never replayed."
+        )
+    else:
+        text = f"{service}: discard of dead letter {dead_letter_id} failed: {answer.failure()}"
+    return Report(answer.ok, data, text)
+
+
+# -- the local network's processes (make run) ----------------------------------------
+
+
+def local_status(directory: Path) -> Report:
+    from rescue_ops import local
+
+    state = local.supervisor_state(directory)
+    targets = state.get("targets") or {}
+    rows, problems = [], []
+    for name, t in targets.items():
+        if t.get("state") != "running":
+            problems.append(f"{name} is {t.get('state')} (last exit: {t.get('last_exit')})")
+        rows.append(
+            [
+                name,
+                t.get("state"),
+                t.get("pid"),
+                t.get("restarts"),
+                t.get("last_exit"),
+                t.get("last_exit_at"),
+                t.get("url") or t.get("cluster_id"),
+            ]
+        )
+    text = table(["TARGET", "STATE", "PID", "RESTARTS", "LAST_EXIT", "AT", "WHERE"], rows)
+    text += f"\n\nsupervisor pid {state.get('pid')}, log {directory / 'logs' / 'supervisor.log'}"
+    if problems:
+        text += "\nNOT RUNNING: " + "; ".join(problems)
+    data = {"command": "local", "ok": not problems, "state": state, "problems": problems}
+    return Report(not problems, data, text)
+
+
+def local_control(directory: Path, action: str, target: str, timeout: float) -> Report:
+    from rescue_ops import local
+
+    answer = local.request(directory, action, target, timeout)
+    data = {"command": action, "target": target, **answer}
+    verb = {"restart": "restarted", "stop": "stopped", "start": "started"}[action]
+    if answer.get("ok"):
+        text = f"{target} {verb}: {answer.get('message')}"
+    else:
+        text = f"{action} {target} failed: {answer.get('message')}"
+    return Report(bool(answer.get("ok")), data, text)
 
 
 # -- stations ---------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Call:
     service: str
     method: str
     path: str
+    body: Any = None  # sent as JSON
 
 
 class ServicesClient:
@@ -94,7 +95,9 @@ class ServicesClient:
         url = self.urls[call.service] + call.path
         answer = Answer(service=call.service, method=call.method, url=url)
         try:
-            response = self._client.request(call.method, url)
+            response = self._client.request(
+                call.method, url, json=call.body if call.body is not None else None
+            )
         except httpx.TimeoutException:
             answer.error = f"timed out after {self.timeout:g}s ({url})"
             return answer
