@@ -1,4 +1,4 @@
-"""A transaction's inserts in one statement (rescue_events.writes), on the real
+"""A transaction's inserts in one statement (rescue_chassis.writes), on the real
 embedded Postgres with intake's schema: the same rows as the ORM writes, one
 transaction's fate, and the columns it must leave to the ORM."""
 
@@ -16,7 +16,7 @@ from intake.app import service as intake_service
 from intake.tables import Lead, Person, Stay
 from rescue_chassis.problems import Problem
 from rescue_events.driver import autocommit, begun
-from rescue_events.writes import Writes
+from rescue_chassis.writes import Writes
 
 pytestmark = pytest.mark.integration
 

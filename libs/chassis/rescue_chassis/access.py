@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 
 from rescue_chassis.auth import Principal, PrincipalDep, Role, current_principal
 from rescue_chassis.network import Network
-from rescue_chassis.problems import Problem, invalid
+from rescue_chassis.refusals import Forbidden, NotFound, Refused
 from rescue_chassis.runtime import RuntimeDep
 
 # ---- the roles, grouped as the work is ------------------------------------------------
@@ -144,13 +144,13 @@ def can_see(principal: Principal, network: Network, *station_ids: str) -> bool:
 
 def ensure_visible(principal: Principal, network: Network, what: str, *station_ids: str) -> None:
     if not can_see(principal, network, *station_ids):
-        raise Problem(404, "Not found", f"No such {what}.")
+        raise NotFound(what)
 
 
 def ensure_known_station(principal: Principal, network: Network) -> None:
     if network.station(principal.station_id) is None:
-        raise Problem(
-            403, "Unknown station", f"Station {principal.station_id!r} is not part of this network."
+        raise Forbidden(
+            "Unknown station", f"Station {principal.station_id!r} is not part of this network."
         )
 
 
@@ -158,7 +158,7 @@ def viewed_station(principal: Principal, network: Network, station_id: str | Non
     """The station a station view shows: the one asked for if the caller sees the
     network, else the caller's own; asking for no station of the network is a 422."""
     if station_id and network.station(station_id) is None:
-        raise invalid("station_id", "is not a station of the network")
+        raise Refused("station_id", "is not a station of the network")
     return station_id if station_id and sees_network(principal, network) else principal.station_id
 
 

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.auth import Principal
 from rescue_chassis.problems import Problem, field_error
+from rescue_chassis.writes import Writes
 from rescue_events.driver import begun, from_jsonb, in_transaction, jsonb, run, table_name
-from rescue_events.writes import Writes
 
 HEADER = "Idempotency-Key"
 # 1 to 200 visible ASCII characters, inner spaces allowed (HTTP strips the outer ones).
@@ -160,7 +160,7 @@ class IdempotentRequest:
         self._stored_or_in_progress(0 if stored is None else 1)
 
     def claim_in(self, writes: Writes, status: int, response: Any) -> None:
-        """The record as the claim of ``writes`` (rescue_events.writes): the other
+        """The record as the claim of ``writes`` (rescue_chassis.writes): the other
         inserts happen only if this key is new. After they are sent, if
         ``writes.claimed`` is False, ``read_stored`` reads the first response."""
         if self.key is not None:

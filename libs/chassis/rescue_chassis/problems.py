@@ -19,42 +19,14 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rescue_chassis.refusals import TYPE_BASE, Problem, Refused, field_error
+
+# The vocabulary lives in rescue_chassis.refusals; these names are re-exported here.
+__all__ = ["PROBLEM_JSON", "TYPE_BASE", "Problem", "field_error", "invalid", "install"]
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "urn:rescue-network:problem:"
-
-
-class Problem(Exception):
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        *,
-        type_: str | None = None,
-        errors: list[dict[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.type_ = type_ or title.lower().replace(" ", "-")
-        self.errors = errors
-        self.headers = headers
-
-    def body(self, instance: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": TYPE_BASE + self.type_,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "instance": instance,
-        }
-        if self.errors:
-            body["errors"] = self.errors
-        return body
 
 
 async def send_problem(
@@ -81,19 +53,9 @@ async def send_problem(
     await send({"type": "http.response.body", "body": payload})
 
 
-def field_error(field: str, reason: str) -> dict[str, str]:
-    return {"field": field, "reason": reason}
-
-
 def invalid(field: str, reason: str) -> Problem:
-    """A 422 naming the one field at fault."""
-    return Problem(
-        422,
-        "Invalid request",
-        f"{field}: {reason}",
-        type_="validation-error",
-        errors=[field_error(field, reason)],
-    )
+    """A 422 naming the one field at fault (``Refused``)."""
+    return Refused(field, reason)
 
 
 def _response(problem: Problem, request: Request) -> JSONResponse:

@@ -132,7 +132,7 @@ async def begun(session: AsyncSession) -> Any:
 @asynccontextmanager
 async def autocommit(engine: AsyncEngine) -> AsyncIterator[Any]:
     """A pooled connection's driver outside any transaction: each statement commits
-    by itself, for a statement atomic on its own (``rescue_events.writes.Writes``
+    by itself, for a statement atomic on its own (``rescue_chassis.writes.Writes``
     with a claim: one round trip instead of BEGIN, the statement and COMMIT). A
     connection lost meanwhile is invalidated, never pooled again."""
     async with engine.connect() as connection:

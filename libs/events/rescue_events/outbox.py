@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, Protocol
 
 from opentelemetry import propagate
 from sqlalchemy import Table, insert
@@ -20,7 +21,12 @@ from rescue_events.contracts.base import EventContract
 from rescue_events.driver import in_transaction, jsonb, run, table_name
 from rescue_events.envelope import Envelope
 from rescue_events.registry import Registry, registry
-from rescue_events.writes import Writes
+
+
+class Statement(Protocol):
+    """Inserts sent as one statement (rescue_chassis.writes.Writes)."""
+
+    def add(self, sql: str, *args: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class Outbox:
         )
         return staged
 
-    def stage_in(self, writes: Writes, event: EventContract) -> StagedEvent:
+    def stage_in(self, writes: Statement, event: EventContract) -> StagedEvent:
         """As ``stage``, as one of the inserts ``writes`` sends in one statement."""
         staged = self._staged(event)
         writes.add(

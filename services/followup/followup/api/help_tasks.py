@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from followup.api.common import load_record, scoped
+from followup.api.common import scoped
+from followup.commands import help_tasks
 from followup.tables import HelpTask, StabilisationRecord
 from followup.views import HelpTaskView
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
+from rescue_chassis.commands import Run
 from rescue_chassis.db import SessionDep
-from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import RuntimeDep
 
 router = APIRouter(
@@ -50,22 +50,9 @@ async def list_help_tasks(
 
 
 @router.post("/{task_id}/completion", response_model=HelpTaskView)
-async def complete_help_task(
-    task_id: uuid.UUID,
-    completion: Completion,
-    principal: PrincipalDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-):
-    task = await session.get(HelpTask, task_id, with_for_update=True)
-    if task is None:
-        raise Problem(404, "Not found", "No such help task.")
-    await load_record(session, runtime, principal, task.record_id)
-    if task.status != "open":
-        raise Problem(409, "Already done", "This help task is closed.")
-    task.status = "done"
-    task.closed_at = datetime.now(UTC)
-    task.outcome = completion.outcome
-    result = HelpTaskView.model_validate(task)
-    await session.commit()
-    return result
+async def complete_help_task(task_id: uuid.UUID, completion: Completion, run: Run):
+    """Close a help task with what was done."""
+    return await run(
+        help_tasks.complete_help_task,
+        help_tasks.CompleteHelpTask(task_id=task_id, outcome=completion.outcome),
+    )

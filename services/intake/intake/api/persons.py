@@ -43,7 +43,7 @@ from rescue_events.contracts import (
 )
 from rescue_events.contracts.intake_arrivals import SuspectedCondition
 from rescue_events.driver import autocommit
-from rescue_events.writes import Writes
+from rescue_chassis.writes import Writes
 
 router = APIRouter(prefix="/persons", tags=["persons"], dependencies=[require_roles(*STATION_WORK)])
 
@@ -502,7 +502,7 @@ async def admit_person(
             )
     # The common admission in one statement in autocommit: the idempotency record
     # as its claim, and the person, the stay and person_admitted only if the key
-    # is new (rescue_events.writes). One round trip instead of BEGIN, a read of
+    # is new (rescue_chassis.writes). One round trip instead of BEGIN, a read of
     # the key, the inserts and COMMIT, each a wait behind every other request.
     idem = IdempotentRequest.of(tables.idempotency, idempotency_key, principal, request)
     try:

@@ -45,7 +45,7 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 _TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(\S+)", re.IGNORECASE)
 # A one-row insert's VALUES, the only form a claim can make conditional.
 _VALUES = re.compile(r"\)\s+VALUES\s+\(([^()]*)\)\s*$", re.IGNORECASE)
-tracer = trace.get_tracer("rescue_events.writes")
+tracer = trace.get_tracer("rescue_chassis.writes")
 
 
 class Writes:
