@@ -15,8 +15,8 @@ from support import migrated_database
 from intake.app import service as intake_service
 from intake.tables import Lead, Person, Stay
 from rescue_chassis.problems import Problem
-from rescue_events.driver import autocommit, begun
 from rescue_chassis.writes import Writes
+from rescue_events.driver import autocommit, begun
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,7 @@ which events it handles.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from rescue_chassis import access, audit, crypto, gate, heap, problems, routes, telemetry
 from rescue_chassis.db import create_engine, session_factory
 from rescue_chassis.limits import install as install_limits
-from rescue_chassis.metrics import ServiceMetrics, WorkMetric
+from rescue_chassis.metrics import ServiceMetrics, WorkMetric, stale_values_metric
 from rescue_chassis.network import load_network
 from rescue_chassis.periodic import PeriodicJob, run_forever
 from rescue_chassis.runtime import Runtime
@@ -154,7 +155,11 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     telemetry.configure_logging(definition.name, settings.log_level)
     provider = telemetry.configure_tracing(definition.name)
     runtime = build_runtime(definition, settings)
-    definition = crypto.with_stale_values_metric(definition)
+    if crypto.has_encrypted_columns(definition.tables.metadata):  # the rotation's progress
+        metric = stale_values_metric(definition.tables.metadata)
+        definition = dataclasses.replace(
+            definition, work_metrics=[*definition.work_metrics, metric]
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -249,9 +249,8 @@ class JwksVerifier:
 
 class RecentlyVerified:
     """Tokens this process verified in the last ``max_age`` seconds, with the caller
-    each named. A station app sends the same bearer token with every request, and
-    parsing and checking it again each time was a few percent of an admission's
-    CPU (far more with an identity provider's RSA signatures). A token is never
+    each named: a station app sends the same bearer token with every request, and
+    checking its signature each time is CPU spent for nothing. A token is never
     trusted past its own ``exp``; a failed check is never remembered; and a key
     the identity provider withdrew stops being honoured within ``max_age``."""
 

@@ -83,6 +83,10 @@ class UnitOfWork:
     def network(self) -> Network:
         return self.runtime.network
 
+    @property
+    def settings(self) -> Any:
+        return self.runtime.settings
+
     def sees(self, *station_ids: str) -> bool:
         """Whether the caller sees rows of these stations (a consumer sees all)."""
         return self.actor is None or can_see(self.actor, self.network, *station_ids)
@@ -102,11 +106,16 @@ class UnitOfWork:
         """The row, or a 404 when there is none or it is outside the caller's scope."""
         return visible(await self.get(model, key, lock=lock), self, what, stations)
 
-    async def find(self, model: type[T], *, order_by: Any = None, **equal: Any) -> list[T]:
-        """Rows whose columns equal the given values, in ``order_by`` order."""
+    async def find(
+        self, model: type[T], *, order_by: Any = None, lock: bool = False, **equal: Any
+    ) -> list[T]:
+        """Rows whose columns equal the given values (None: IS NULL), in ``order_by``
+        order; ``lock``: FOR UPDATE."""
         query = select(model).filter_by(**equal)
         if order_by is not None:
             query = query.order_by(order_by)
+        if lock:
+            query = query.with_for_update()
         return list((await self.session.scalars(query)).all())
 
     def add(self, *rows: Any) -> None:
@@ -118,6 +127,11 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    async def commit(self) -> None:
+        """Keep what was done so far, whatever follows: for a use case that then calls
+        the world outside (the runner goes on in a new transaction of the session)."""
+        await self.session.commit()
 
 
 def visible(
@@ -163,7 +177,7 @@ class _Statement(UnitOfWork):
     async def get(self, model, key, *, lock=False):
         raise TypeError("a single-statement use case reads nothing")
 
-    async def find(self, model, *, order_by=None, **equal):
+    async def find(self, model, *, order_by=None, lock=False, **equal):
         raise TypeError("a single-statement use case reads nothing")
 
     def add(self, *rows: Any) -> None:
@@ -175,6 +189,9 @@ class _Statement(UnitOfWork):
 
     async def flush(self) -> None:
         return None
+
+    async def commit(self) -> None:
+        raise TypeError("a single-statement use case is committed by the runner")
 
 
 class _Lane(Protocol):

@@ -29,7 +29,8 @@ written before encryption). The rotation job (``rotation_job``, added by the app
 factory to every service with encrypted columns) re-encrypts, a batch per run,
 every value that is plain or under a key other than the current one, and fills
 missing blind indexes. ``rescue_encryption_stale_values`` (a gauge on
-``/metrics``) counts what is left; remove an old key only when it reaches 0.
+``/metrics``, ``rescue_chassis.metrics.stale_values_metric``, reading
+``stale_values``) counts what is left; remove an old key only when it reaches 0.
 
 Rotating a data key: (1) add the new key to ``DATA_KEYS`` on every replica (the
 current key unchanged), (2) make it ``DATA_KEY_CURRENT``, (3) wait for the gauge
@@ -39,6 +40,7 @@ blind index would have to be recomputed from the decrypted values at once.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
@@ -47,6 +49,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import unicodedata
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -56,13 +59,27 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import MetaData, String, Table, Text, and_, event, func, or_, select, type_coerce
+from sqlalchemy import (
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
+
+from rescue_chassis.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -448,8 +465,6 @@ def _index_on_insert(mapper: Mapper, connection, target) -> None:
 
 @event.listens_for(Mapper, "before_update")
 def _index_on_update(mapper: Mapper, connection, target) -> None:
-    from sqlalchemy import inspect
-
     state = inspect(target)
     for source, index in _blind_indexes(mapper):
         if state.attrs[source].history.has_changes():
@@ -550,9 +565,8 @@ async def stale_values(
     return counts
 
 
-def rotation_job(ring: KeyRing, metadata: MetaData, batch_size: int = 200):
+def rotation_job(ring: KeyRing, metadata: MetaData, batch_size: int = 200) -> PeriodicJob:
     """The periodic job re-encrypting old rows (see rescue_chassis.periodic)."""
-    from rescue_chassis.periodic import PeriodicJob
 
     async def run(session: AsyncSession, now: datetime) -> int:
         return await reencrypt_batch(session, ring, metadata, batch_size)
@@ -560,43 +574,12 @@ def rotation_job(ring: KeyRing, metadata: MetaData, batch_size: int = 200):
     return PeriodicJob("reencrypt-personal-data", run)
 
 
-def stale_values_metric(metadata: MetaData):
-    """``rescue_encryption_stale_values{table,column}``, read at scrape time with
-    the key ring of the session's engine."""
-    from rescue_chassis.metrics import WorkMetric
-
-    async def read(session: AsyncSession, now: datetime):
-        ring = key_ring_of(session.bind.dialect)
-        return [((t, c), float(n)) for t, c, n in await stale_values(session, ring, metadata)]
-
-    return WorkMetric(
-        name="rescue_encryption_stale_values",
-        help="Personal values still in plain text or under an old data key (and blind "
-        "indexes not yet filled); the re-encryption job brings it to 0.",
-        labels=("table", "column"),
-        read=read,
-    )
-
-
 def has_encrypted_columns(metadata: MetaData) -> bool:
     return bool(encrypted_tables(metadata))
 
 
-def with_stale_values_metric(definition):
-    """A service definition with the stale-values gauge, when it has encrypted columns."""
-    import dataclasses
-
-    if not has_encrypted_columns(definition.tables.metadata):
-        return definition
-    metric = stale_values_metric(definition.tables.metadata)
-    return dataclasses.replace(definition, work_metrics=[*definition.work_metrics, metric])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m rescue_chassis.crypto``: new keys for a service's settings."""
-    import argparse
-    import secrets
-
     parser = argparse.ArgumentParser(prog="python -m rescue_chassis.crypto")
     parser.add_argument("--kid", default=f"k{secrets.token_hex(3)}", help="the new key's id")
     args = parser.parse_args(argv)

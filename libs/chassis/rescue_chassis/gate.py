@@ -3,10 +3,8 @@
 A service is one event loop. Past a few requests in progress it gets no more
 done, it only slices the same CPU finer: every request then takes as long as
 all of them together, and the loop's other work (the outbox relay, the
-consumer, the audit writer) waits its turn behind each of their steps. In one
-run at 200 admissions/s with 64 in flight (bench/end_to_end.py), intake's relay
-published p50 184 ms after the commit and commit → followup took p99 513 ms;
-with at most 8 in progress, 45 ms and 136 ms.
+consumer, the audit writer) waits its turn behind each of their steps
+(bench/README.md has the figures).
 
 So at most ``max_concurrent_requests`` are inside the app; the others wait
 here, in arrival order, holding only their connection and body. A request

@@ -2,11 +2,10 @@
 
 A service's heap is mostly what it built at start-up (FastAPI, SQLAlchemy,
 pydantic models, its own tables) and keeps until it stops. CPython's full
-collection walks all of it: in intake that was a 114 ms pause, at a random
-moment, for every request and event in flight (the p99 of the end-to-end
-benchmark was that pause). Objects moved to the permanent generation with
-``gc.freeze()`` are never walked again, so a full pass only looks at what was
-made since.
+collection walks all of it: a pause, at a random moment, for every request and
+event in flight (bench/README.md has the figure). Objects moved to the permanent
+generation with ``gc.freeze()`` are never walked again, so a full pass only looks
+at what was made since.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from rescue_chassis.auth import app_verifier
 from rescue_chassis.problems import send_problem, served_routes
 from rescue_events.context import current
 
@@ -179,8 +180,6 @@ def _verifier(scope: dict[str, Any]):
         return None
     verifier = getattr(state, "token_verifier", None)
     if verifier is None and getattr(state, "runtime", None) is not None:
-        from rescue_chassis.auth import app_verifier
-
         verifier = app_verifier(state)
     return verifier
 

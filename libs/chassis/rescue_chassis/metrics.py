@@ -27,9 +27,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rescue_chassis.crypto import key_ring_of, stale_values
 from rescue_chassis.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -245,6 +246,23 @@ async def grouped_count(session: AsyncSession, query) -> Rows:
         (tuple(str(v) for v in row[:-1]), float(row[-1]))
         for row in (await session.execute(query)).all()
     ]
+
+
+def stale_values_metric(metadata: MetaData) -> WorkMetric:
+    """``rescue_encryption_stale_values{table,column}`` (rescue_chassis.crypto), read
+    at scrape time with the key ring of the session's engine."""
+
+    async def read(session: AsyncSession, now: datetime) -> Rows:
+        ring = key_ring_of(session.bind.dialect)
+        return [((t, c), float(n)) for t, c, n in await stale_values(session, ring, metadata)]
+
+    return WorkMetric(
+        name="rescue_encryption_stale_values",
+        help="Personal values still in plain text or under an old data key (and blind "
+        "indexes not yet filled); the re-encryption job brings it to 0.",
+        labels=("table", "column"),
+        read=read,
+    )
 
 
 class _RequestMetrics:

@@ -20,6 +20,8 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rescue_chassis.crypto import configured_key_ring
+
 DEV_SECRET_MARKERS = ("change-me", "changeme", "dev", "secret", "placeholder")
 DEV_ISSUER = "rescue-network-dev"
 # Signature algorithms a JWKS key may verify. Never "none", never HS* (a JWKS
@@ -139,8 +141,6 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_data_keys(self) -> ServiceSettings:
-        from rescue_chassis.crypto import configured_key_ring
-
         configured_key_ring(self)  # malformed or half-set keys fail here, at start-up
         return self
 

@@ -1,12 +1,19 @@
-"""Tables the chassis adds to every service's own database."""
+"""Tables the chassis adds to every service's own database.
+
+Definitions only, below the runtime: what writes and reads them (the outbox,
+``rescue_chassis.idempotency``, ``rescue_chassis.audit``) sits above.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    Computed,
     DateTime,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -14,12 +21,16 @@ from sqlalchemy import (
     Table,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry as orm_registry
 from sqlmodel import SQLModel
 
-from rescue_chassis.audit import define_audit_table
 from rescue_events.tables import PlumbingTables, define_plumbing_tables
+
+AUDIT_TABLE = "audit_entries"
+AUDIT_PURPOSE_MAX = 200  # characters of the caller's stated purpose kept
+# The record ids an entry names, every key's values flattened (for GIN lookups).
+AUDIT_RECORD_VALUES = "jsonb_path_query_array(record_ids, 'lax $.*[*]')"
 
 
 @dataclass(frozen=True)
@@ -55,3 +66,38 @@ def service_tables() -> tuple[ServiceTables, type[SQLModel]]:
     )
     plumbing = define_plumbing_tables(metadata)
     return ServiceTables(metadata, plumbing, idempotency, define_audit_table(metadata)), Base
+
+
+def define_audit_table(metadata: MetaData) -> Table:
+    """The audit trail's hash chain (rescue_chassis.audit), one per service."""
+    return Table(
+        AUDIT_TABLE,
+        metadata,
+        # The chain position, assigned under the chain lock: 1, 2, 3… without gaps.
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("subject", String(200), nullable=False),
+        Column("station_id", String(64), nullable=False),
+        Column("roles", ARRAY(String(64)), nullable=False),
+        Column("action", String(5), nullable=False),
+        Column("method", String(10), nullable=False),
+        Column("route", String(300), nullable=False),
+        Column("record_ids", JSONB, nullable=False),
+        # Derived by the database, for GIN lookups by any record id; not hashed.
+        Column("record_values", JSONB, Computed(AUDIT_RECORD_VALUES, persisted=True)),
+        Column("fields", ARRAY(String(200)), nullable=True),
+        Column("purpose", String(AUDIT_PURPOSE_MAX), nullable=True),
+        Column("status_code", Integer, nullable=False),
+        Column("correlation_id", String(100), nullable=True),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_subject", "subject", "id"),
+        Index("ix_audit_entries_station_id", "station_id", "id"),
+        Index(
+            "ix_audit_entries_record_values",
+            "record_values",
+            postgresql_using="gin",
+            postgresql_ops={"record_values": "jsonb_path_ops"},
+        ),
+    )

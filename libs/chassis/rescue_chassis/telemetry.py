@@ -89,6 +89,6 @@ def instrument(app, engine) -> None:
     HTTPXClientInstrumentor().instrument()
     if exporting_spans():
         # A span per SQL statement only where spans go somewhere: unrecorded, its
-        # hooks on every statement were a few percent of an admission's CPU. The
-        # instrumentation declares support up to SQLAlchemy 2.0; its hooks work on 2.1.
+        # hooks on every statement are CPU for nothing. The instrumentation
+        # declares support up to SQLAlchemy 2.0; its hooks work on 2.1.
         SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)

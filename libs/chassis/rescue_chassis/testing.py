@@ -49,6 +49,7 @@ class FakeUnitOfWork:
         self.rows: dict[tuple[type, Any], Any] = {}
         self.events: list[EventContract] = []
         self.flushes = 0
+        self.commits = 0
         self.add(*rows)
 
     def sees(self, *station_ids: str) -> bool:
@@ -68,7 +69,9 @@ class FakeUnitOfWork:
     ) -> T:
         return visible(await self.get(model, key), self, what, stations)
 
-    async def find(self, model: type[T], *, order_by: Any = None, **equal: Any) -> list[T]:
+    async def find(
+        self, model: type[T], *, order_by: Any = None, lock: bool = False, **equal: Any
+    ) -> list[T]:
         found = [
             row
             for (kind, _), row in self.rows.items()
@@ -88,6 +91,9 @@ class FakeUnitOfWork:
 
     async def flush(self) -> None:
         self.flushes += 1
+
+    async def commit(self) -> None:
+        self.commits += 1
 
     def all(self, model: type[T]) -> list[T]:
         """Every row of ``model`` held, added by the test or by the use case."""

@@ -1,0 +1,77 @@
+"""The audit trail: who read or wrote which person data, when, from which station
+and why; append-only, hash-chained, queryable by auditors, gathered by events.
+
+- ``middleware``: every request to a business endpoint with an authenticated
+  principal is recorded: who (subject, station, roles), when, read or write,
+  method and route template, which records (path parameters, ``*_id`` query
+  parameters, the ids a list shows or a write's answer names), which fields
+  (names only), why (the ``X-Purpose`` header), the status and the correlation id.
+  A read's data leaves only once it is on record.
+- ``chain``: entries form one chain per service, ``position`` 1, 2, 3… without
+  gaps and ``hash`` = sha256(canonical JSON of the entry, with ``prev_hash``).
+- ``writer``: appends are serialised by a transaction-scoped advisory lock, so
+  concurrent requests cannot fork the chain; each entry is staged in the same
+  transaction as its ``audit_recorded`` event (key: the service's name, so one
+  chain stays in order on one partition) for a central audit store.
+- ``table``: ``audit_entries``, whose trigger refuses UPDATE, DELETE and TRUNCATE;
+  ``GET /audit/verification`` finds any change made around it.
+- ``routes``: ``GET /audit/entries`` and ``GET /audit/verification`` for auditors.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from rescue_chassis.audit.chain import (
+    GENESIS,
+    Access,
+    Verification,
+    canonical,
+    entry_hash,
+    row_hash,
+)
+from rescue_chassis.audit.middleware import PURPOSE_HEADER, AuditMiddleware, drain
+from rescue_chassis.audit.routes import AuditEntryView, VerificationView, router
+from rescue_chassis.audit.table import (
+    PURPOSE_MAX,
+    TABLE,
+    create_audit_v1,
+    define_audit_table,
+    drop_audit_v1,
+)
+from rescue_chassis.audit.writer import AuditTrail
+from rescue_chassis.runtime import Runtime
+from rescue_events.contracts.topics import AUDIT_EVENTS
+
+__all__ = [
+    "GENESIS",
+    "PURPOSE_HEADER",
+    "PURPOSE_MAX",
+    "TABLE",
+    "Access",
+    "AuditEntryView",
+    "AuditMiddleware",
+    "AuditTrail",
+    "Verification",
+    "VerificationView",
+    "canonical",
+    "create_audit_v1",
+    "define_audit_table",
+    "drain",
+    "drop_audit_v1",
+    "entry_hash",
+    "install",
+    "router",
+    "row_hash",
+]
+
+
+def install(app: FastAPI) -> None:
+    """Audit every business request of ``app`` and serve the auditors' routes."""
+    runtime: Runtime = app.state.runtime
+    trail = AuditTrail(runtime)
+    app.state.audit = trail
+    if AUDIT_EVENTS not in runtime.relay.topics:  # created at start-up with the others
+        runtime.relay.topics.append(AUDIT_EVENTS)
+    app.add_middleware(AuditMiddleware, trail=trail)
+    app.include_router(router)

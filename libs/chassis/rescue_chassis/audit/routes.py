@@ -1,0 +1,104 @@
+"""The auditors' routes (roles ``auditor``, ``admin``): the entries, and a walk of
+the chain. Their reading is itself audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from rescue_chassis.audit.writer import AuditTrail
+from rescue_chassis.auth import Role, require_roles
+from rescue_chassis.moments import PeriodInstant, ensure_period
+from rescue_events.contracts.audit import AuditAction
+
+router = APIRouter(
+    prefix="/audit", tags=["audit"], dependencies=[require_roles(Role.AUDITOR, Role.ADMIN)]
+)
+
+
+class AuditEntryView(BaseModel):
+    position: int
+    at: datetime
+    subject: str
+    station_id: str
+    roles: list[str]
+    action: str
+    method: str
+    route: str
+    record_ids: dict[str, Any]
+    fields: list[str] | None
+    purpose: str | None
+    status_code: int
+    correlation_id: str | None
+    prev_hash: str
+    hash: str
+
+
+class VerificationView(BaseModel):
+    ok: bool
+    service: str
+    entries: int = Field(description="Entries checked in chain order, up to the first break.")
+    last_position: int | None
+    last_hash: str | None = Field(
+        description="Keep it: a later verification that does not reach it means lost entries."
+    )
+    broken_at: int | None = Field(description="The first position that does not verify.")
+    reason: str | None
+
+
+def _trail(request: Request) -> AuditTrail:
+    return request.app.state.audit
+
+
+@router.get("/entries", response_model=list[AuditEntryView])
+async def audit_entries(
+    request: Request,
+    subject: str | None = None,
+    record_id: Annotated[
+        str | None, Query(description="Any record id: a person, case, report…")
+    ] = None,
+    station_id: str | None = None,
+    action: AuditAction | None = None,
+    since: PeriodInstant | None = None,
+    until: PeriodInstant | None = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Only positions after this one.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntryView]:
+    """Entries in chain order; page on with ``after`` = the last position seen."""
+    if since is not None and until is not None:
+        ensure_period(since, until, start_name="since", end_name="until", end_inclusive=False)
+    trail = _trail(request)
+    t = trail.table
+    query = select(t).order_by(t.c.id).limit(limit)
+    if subject is not None:
+        query = query.where(t.c.subject == subject)
+    if record_id is not None:
+        query = query.where(t.c.record_values.contains([record_id]))
+    if station_id is not None:
+        query = query.where(t.c.station_id == station_id)
+    if action is not None:
+        query = query.where(t.c.action == action.value)
+    if since is not None:
+        query = query.where(t.c.at >= since)
+    if until is not None:
+        query = query.where(t.c.at < until)
+    if after is not None:
+        query = query.where(t.c.id > after)
+    async with trail.runtime.engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [AuditEntryView(position=r["id"], **r) for r in rows]
+
+
+@router.get("/verification", response_model=VerificationView)
+async def audit_verification(request: Request) -> VerificationView:
+    """Walks this service's chain and recomputes every hash: ``ok``, or the first
+    position that does not verify and why."""
+    trail = _trail(request)
+    result = await trail.verify()
+    return VerificationView(service=trail.service, **vars(result))
