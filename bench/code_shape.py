@@ -42,7 +42,9 @@ def _count(paths, pattern: str) -> int:
 
 def main() -> None:
     api_files = [p for d in SERVICES for p in d.rglob("*.py")]
-    service_files = [p for d in (ROOT / "services").glob("*/*") if d.is_dir() for p in d.rglob("*.py")]
+    service_files = [
+        p for d in (ROOT / "services").glob("*/*") if d.is_dir() for p in d.rglob("*.py")
+    ]
     routes = [
         (length, f"{p.relative_to(ROOT)}:{name}") for p in api_files for name, length in _routes(p)
     ]

@@ -3,8 +3,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from followup.domain import add_months, revisit_schedule
-from intake.domain import AdmissionRefused, check_admission
+from intake.domain import check_admission
 from rescue_chassis.network import load_network
+from rescue_chassis.refusals import Refused
 from rescue_events.contracts import ArrivalRoute, PersonCategory
 from search.domain import notice_due_at, notice_overdue
 from transfer.domain import escort_station
@@ -27,13 +28,13 @@ def admit(
 
 
 def test_street_patrol_escort_needs_a_written_handover_record():
-    with pytest.raises(AdmissionRefused) as refused:
+    with pytest.raises(Refused) as refused:
         admit(handover=False)
     assert refused.value.field == "handover"
 
 
 def test_escorting_a_capable_adult_needs_consent():
-    with pytest.raises(AdmissionRefused) as refused:
+    with pytest.raises(Refused) as refused:
         admit(consent=None)
     assert refused.value.field == "consent_given"
 
@@ -50,7 +51,7 @@ def test_own_request_needs_neither_handover_nor_consent_flag():
 
 
 def test_arrival_in_the_future_is_refused():
-    with pytest.raises(AdmissionRefused) as refused:
+    with pytest.raises(Refused) as refused:
         admit(arrived_at=NOW + timedelta(hours=1))
     assert refused.value.field == "arrived_at"
 

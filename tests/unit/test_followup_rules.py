@@ -7,7 +7,6 @@ from datetime import date, timedelta
 import pytest
 
 from followup.domain import (
-    ClosingRefused,
     at_risk_reasons,
     check_closing,
     identity_key,
@@ -15,6 +14,7 @@ from followup.domain import (
     overdue_level,
     rate,
 )
+from rescue_chassis.refusals import Refused
 
 DUE = date(2026, 3, 1)
 
@@ -66,11 +66,11 @@ def closing(**overrides):
 
 def test_a_record_closes_after_a_stable_year():
     closing()  # a year, every revisit made, stable: no refusal
-    with pytest.raises(ClosingRefused, match="year"):
+    with pytest.raises(Refused, match="year"):
         closing(today=date(2026, 1, 9))
-    with pytest.raises(ClosingRefused, match="every revisit"):
+    with pytest.raises(Refused, match="every revisit"):
         closing(revisit_statuses=["done"] * 5 + ["overdue"])
-    with pytest.raises(ClosingRefused, match="stable"):
+    with pytest.raises(Refused, match="stable"):
         closing(last_situation="living_difficulty")
 
 

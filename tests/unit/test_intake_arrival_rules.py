@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from intake.domain import (
-    AdmissionRefused,
     ArrivalSource,
     LeadStatus,
     OutOfOrder,
@@ -21,6 +20,7 @@ from intake.domain import (
     lead_closure,
     lead_triage,
 )
+from rescue_chassis.refusals import Refused
 from rescue_events.contracts import ArrivalRoute, PersonCategory
 from rescue_events.contracts.intake_arrivals import LeadOutcome, LeadPriority, SuspectedCondition
 
@@ -31,8 +31,8 @@ NETWORK_STATION = ArrivalSource(station_id="xixian", transfer_reference="XX-ZY-0
 OUTSIDE_STATION = ArrivalSource(station_name="合肥市救助管理站", transfer_reference="HF-031")
 
 
-def refused(**kwargs) -> AdmissionRefused:
-    with pytest.raises(AdmissionRefused) as caught:
+def refused(**kwargs) -> Refused:
+    with pytest.raises(Refused) as caught:
         check_arrival_source(admitting_station="gushi", network_stations=STATIONS, **kwargs)
     return caught.value
 
@@ -100,7 +100,7 @@ def test_only_transfers_carry_a_source(route):
 
 @pytest.mark.parametrize("condition", list(SuspectedCondition))
 def test_a_suspected_condition_sends_the_person_to_hospital_first(condition):
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_medical_first([condition])
     assert caught.value.field == "suspected_conditions"
     assert "hospital" in caught.value.reason
@@ -112,7 +112,7 @@ def test_no_suspected_condition_is_no_obstacle():
 
 def test_medical_first_comes_before_the_escort_rules():
     # drunk, escorted by police without consent or a handover record: hospital first
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_admission(
             route=ArrivalRoute.STREET_PATROL,
             categories=set(),
@@ -126,7 +126,7 @@ def test_medical_first_comes_before_the_escort_rules():
 
 
 def test_without_consent_the_app_is_told_to_record_a_refusal():
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_admission(
             route=ArrivalRoute.STREET_PATROL,
             categories={PersonCategory.ELDERLY},
@@ -140,7 +140,7 @@ def test_without_consent_the_app_is_told_to_record_a_refusal():
 
 
 def test_check_admission_applies_the_route_rules():
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_admission(
             route=ArrivalRoute.HOTLINE_TIP,
             categories=set(),
@@ -192,13 +192,13 @@ def test_only_an_admitted_closure_carries_an_admission():
     check_lead_closure(outcome=LeadOutcome.ADMITTED, has_admission=True, note=None)
     check_lead_closure(outcome=LeadOutcome.NOT_FOUND, has_admission=False, note=None)
     for outcome, has_admission in [(LeadOutcome.ADMITTED, False), (LeadOutcome.DUPLICATE, True)]:
-        with pytest.raises(AdmissionRefused) as caught:
+        with pytest.raises(Refused) as caught:
             check_lead_closure(outcome=outcome, has_admission=has_admission, note=None)
         assert caught.value.field == "admission"
 
 
 def test_a_referral_elsewhere_says_where():
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_lead_closure(outcome=LeadOutcome.REFERRED_ELSEWHERE, has_admission=False, note=None)
     assert caught.value.field == "note"
     check_lead_closure(
@@ -211,10 +211,10 @@ def test_a_referral_elsewhere_says_where():
 
 def test_a_time_is_neither_in_the_future_nor_before_what_it_follows():
     check_moment("discharged_at", NOW, now=NOW, not_before=NOW - timedelta(days=3))
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_moment("placed_at", NOW + timedelta(hours=1), now=NOW)
     assert caught.value.field == "placed_at"
-    with pytest.raises(AdmissionRefused) as caught:
+    with pytest.raises(Refused) as caught:
         check_moment(
             "discharged_at",
             NOW - timedelta(days=4),

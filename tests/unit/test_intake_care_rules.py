@@ -13,9 +13,9 @@ from intake.care_rules import (
     MAX_PHOTO_BYTES,
     PNG_MAGIC,
     VISIT_INTERVAL,
-    CareConflict,
-    CareRefused,
+    Conflict,
     PhotoTooLarge,
+    Refused,
     belongings_at_discharge,
     check_outsourced_care_start,
     check_settled_discharge,
@@ -55,7 +55,7 @@ def test_a_jpeg_or_png_is_recognised_by_its_magic_bytes():
     [b64(b"just some text, not a photo"), b64(b"GIF89a" + b"\0" * 20), "not base64!!"],
 )
 def test_anything_but_a_jpeg_or_png_is_refused_naming_the_image(encoded):
-    with pytest.raises(CareRefused) as refused:
+    with pytest.raises(Refused) as refused:
         decode_photo(encoded)
     assert refused.value.field == "image"
 
@@ -74,10 +74,10 @@ def test_a_photo_of_at_most_2_mib_is_taken_and_a_larger_one_is_too_large():
 
 def test_recorded_times_lie_neither_in_the_future_nor_before_arrival():
     check_time("checked_at", NOW + timedelta(minutes=2), now=NOW)  # a tablet's clock skew
-    with pytest.raises(CareRefused) as future:
+    with pytest.raises(Refused) as future:
         check_time("checked_at", NOW + timedelta(hours=1), now=NOW)
     assert future.value.field == "checked_at"
-    with pytest.raises(CareRefused) as early:
+    with pytest.raises(Refused) as early:
         check_time("received_at", NOW - timedelta(days=2), now=NOW, not_before=NOW - timedelta(1))
     assert early.value.field == "received_at" and "arrived" in early.value.reason
 
@@ -113,7 +113,7 @@ def test_implausible_vitals_are_refused_naming_the_field(values, field):
         "pulse_per_minute": None,
         **values,
     }
-    with pytest.raises(CareRefused) as refused:
+    with pytest.raises(Refused) as refused:
         check_vitals(**vitals)
     assert refused.value.field == field
 
@@ -122,7 +122,7 @@ def test_implausible_vitals_are_refused_naming_the_field(values, field):
 
 
 def test_unreturned_belongings_need_their_return_or_a_reason():
-    with pytest.raises(CareRefused) as refused:
+    with pytest.raises(Refused) as refused:
         belongings_at_discharge(unreturned=2, belongings_returned=False, belongings_note=None)
     assert refused.value.field == "belongings_returned"
     assert belongings_at_discharge(unreturned=2, belongings_returned=True, belongings_note=None)
@@ -144,11 +144,11 @@ def test_a_stay_without_unreturned_belongings_ends_without_a_word_about_them():
 def test_only_a_person_in_station_is_placed_in_outsourced_care_once():
     check_outsourced_care_start(person_status="in_station", stay_open=True, placement_open=False)
     for status, stay_open in (("missing", True), ("discharged", False)):
-        with pytest.raises(CareConflict):
+        with pytest.raises(Conflict):
             check_outsourced_care_start(
                 person_status=status, stay_open=stay_open, placement_open=False
             )
-    with pytest.raises(CareConflict) as twice:
+    with pytest.raises(Conflict) as twice:
         check_outsourced_care_start(person_status="in_station", stay_open=True, placement_open=True)
     assert twice.value.title == "Already in outsourced care"
 
@@ -198,34 +198,34 @@ def test_steps_are_recorded_in_order_once_the_stay_is_a_long_stay():
     for number, s in enumerate(STEPS, start=1):
         assert step(s, done) == number
         done.append((s, TODAY))
-    with pytest.raises(CareConflict) as complete:
+    with pytest.raises(Conflict) as complete:
         step(SettlementStep.PLACED_IN_INSTITUTION, done)
     assert complete.value.title == "Settlement complete"
 
 
 def test_no_step_before_the_long_stay_or_after_the_stay_ended():
-    with pytest.raises(CareConflict) as early:
+    with pytest.raises(Conflict) as early:
         step(SettlementStep.REGISTRATION_APPLIED, long_stay=False)
     assert early.value.title == "Not a long stay"
-    with pytest.raises(CareConflict):
+    with pytest.raises(Conflict):
         step(SettlementStep.REGISTRATION_APPLIED, stay_open=False)
 
 
 def test_a_step_out_of_order_or_twice_is_a_conflict():
-    with pytest.raises(CareConflict) as skipped:
+    with pytest.raises(Conflict) as skipped:
         step(SettlementStep.SUPPORT_APPLIED)
     assert skipped.value.title == "Step out of order"
     assert "registration_applied" in skipped.value.detail
-    with pytest.raises(CareConflict) as twice:
+    with pytest.raises(Conflict) as twice:
         step(SettlementStep.REGISTRATION_APPLIED, [(SettlementStep.REGISTRATION_APPLIED, TODAY)])
     assert twice.value.title == "Step already recorded"
 
 
 def test_a_step_dated_in_the_future_or_before_the_previous_one_is_refused():
-    with pytest.raises(CareRefused) as future:
+    with pytest.raises(Refused) as future:
         step(SettlementStep.REGISTRATION_APPLIED, on=TODAY + timedelta(days=1))
     assert future.value.field == "date"
-    with pytest.raises(CareRefused) as backwards:
+    with pytest.raises(Refused) as backwards:
         step(
             SettlementStep.REGISTRATION_GRANTED,
             [(SettlementStep.REGISTRATION_APPLIED, TODAY)],
@@ -236,6 +236,6 @@ def test_a_step_dated_in_the_future_or_before_the_previous_one_is_refused():
 
 def test_discharge_as_settled_needs_the_last_step():
     check_settled_discharge(STEPS)
-    with pytest.raises(CareConflict) as unfinished:
+    with pytest.raises(Conflict) as unfinished:
         check_settled_discharge(STEPS[:4])
     assert "placed_in_institution" in unfinished.value.detail

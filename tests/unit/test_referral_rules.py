@@ -9,7 +9,6 @@ import pytest
 
 from referral.domain import (
     TRANSITIONS,
-    ReferralRefused,
     check_transition,
     choose_agency,
     consent_needed,
@@ -20,6 +19,7 @@ from referral.feeds import partner_feed
 from referral.tables import Person, Referral
 from referral.webhooks import sign, verify
 from rescue_chassis.network import load_network
+from rescue_chassis.refusals import Conflict
 from rescue_events.contracts import PartnerType, ReferralStatus
 
 S = ReferralStatus
@@ -75,9 +75,9 @@ def test_the_lifecycle_only_moves_forward():
     check_transition(S.IN_PROGRESS, S.COMPLETED)
     for done in (S.COMPLETED, S.DECLINED, S.REVOKED):
         assert TRANSITIONS[done] == set()
-    with pytest.raises(ReferralRefused, match="cannot become"):
+    with pytest.raises(Conflict, match="cannot become"):
         check_transition(S.AWAITING_CONSENT, S.ACKNOWLEDGED)
-    with pytest.raises(ReferralRefused):
+    with pytest.raises(Conflict):
         check_transition(S.SENT, S.COMPLETED)
 
 

@@ -6,12 +6,12 @@ import base64
 
 import pytest
 
+from rescue_chassis.refusals import Refused
 from rescue_localnet.demo import signature_png
 from transfer.domain import (
     MAX_SIGNATURE_BYTES,
     EscortMember,
     Leg,
-    PlanningRefused,
     ReturnStatus,
     Traveller,
     check_escort_plan,
@@ -41,14 +41,14 @@ def traveller(n: int = 1, **overrides) -> Traveller:
     return Traveller(**(values | overrides))
 
 
-def refusal(**plan) -> PlanningRefused:
+def refusal(**plan) -> Refused:
     plan = {
         "planning_station": "center",
         "travellers": [traveller()],
         "staff": [ESCORT_MAN],
         "legs": ONE_LEG,
     } | plan
-    with pytest.raises(PlanningRefused) as refused:
+    with pytest.raises(Refused) as refused:
         check_escort_plan(**plan)
     return refused.value
 
@@ -152,8 +152,8 @@ def test_a_signature_is_a_base64_png_of_bounded_size():
     assert "larger than" in _signature_refusal(huge).reason
 
 
-def _signature_refusal(encoded: str) -> PlanningRefused:
-    with pytest.raises(PlanningRefused) as refused:
+def _signature_refusal(encoded: str) -> Refused:
+    with pytest.raises(Refused) as refused:
         decode_signature(encoded)
     assert refused.value.field == "signature_png"
     return refused.value

@@ -86,8 +86,10 @@ class IdempotentRequest:
         cls, table: Table, key: RequestKey | None, caller: Principal, body: BaseModel
     ) -> IdempotentRequest:
         """The request's key, its caller and its hash; nothing read yet."""
-        request = f"{key.target}\n" if key is not None else ""
-        digest = hashlib.sha256((request + body.model_dump_json()).encode()).hexdigest()
+        digest = ""  # no key: nothing is stored, nothing to hash (a photo is megabytes)
+        if key is not None:
+            text = f"{key.target}\n{body.model_dump_json()}"
+            digest = hashlib.sha256(text.encode()).hexdigest()
         return cls(
             table=table,
             key=key.value if key is not None else None,

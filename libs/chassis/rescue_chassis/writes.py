@@ -1,31 +1,18 @@
 """A transaction's inserts sent to the driver as one statement: one round trip.
 
-An admission writes four rows (the person, the stay, person_admitted in the
-outbox, the idempotency record), each its own statement through the ORM and the
-plumbing: four round trips, each a wait in the service's event loop behind every
-other request. Here each insert is a data-modifying CTE of one statement:
-
-    WITH w0 AS (INSERT INTO persons …), w1 AS (INSERT INTO stays …), …
-    SELECT (SELECT count(*) FROM w3) AS w3
-
-Postgres runs every sub-statement exactly once, to completion, with one snapshot;
-foreign keys are checked at the end of the statement, so a stay may name the
-person inserted beside it. The statement runs inside the caller's transaction
-(``rescue_events.driver.begun``): nothing is committed until the caller commits,
-and an insert refused rolls all of them back with the transaction.
+Each insert becomes a data-modifying CTE (``WITH w0 AS (INSERT …), w1 AS
+(INSERT …) SELECT …``): Postgres runs each once, with one snapshot, and checks
+foreign keys at the end of the statement, so a stay may name the person
+inserted beside it. Inside the caller's transaction nothing is committed until
+the caller commits.
 
 With a claim (``claim``: an ``INSERT … ON CONFLICT DO NOTHING RETURNING``, an
-idempotency key's record, say), every other insert happens only if the claim
-inserted its row: ``INSERT INTO t (…) SELECT $1, … WHERE EXISTS (SELECT FROM
-claim)``. One statement is atomic by itself, so such writes need no transaction
-around them: sent on a connection in autocommit (``rescue_events.driver.autocommit``)
-they are one round trip in all, BEGIN and COMMIT included, and a second request
-with the same key writes nothing (its statement waits for the first's row, then
-finds it).
+idempotency record), every other insert happens only if the claim inserted its
+row. Such a statement is atomic by itself, so it may be sent in autocommit: the
+fast lane of ``rescue_chassis.commands.single_statement``.
 
-Only for hot paths whose rows are plain (no server-side defaults to read back,
-nothing encrypted by a column type): ``insert`` refuses a column it cannot write
-as the ORM would.
+Only for plain rows (no server-side defaults to read back, nothing a column
+type converts): ``insert`` refuses a column it cannot write as the ORM would.
 """
 
 from __future__ import annotations

@@ -1,38 +1,22 @@
 """Idempotent event consumers (the inbox) with retries and a dead-letter topic.
 
-Delivery guarantee, step by step:
-1. the handler's effects and an inbox row ``(consumer, event id)`` are written
-   in one database transaction; a second delivery of the same event finds the
-   inbox row and changes nothing;
-2. the Kafka offset is committed only after that transaction commits, so a
-   crash in between means a redelivery, never a loss; offsets are sent at most
-   every ``offset_commit_interval_ms`` and before partitions move to another
-   member (a commit per fetch cost more than most handlers);
-3. a failing handler is retried with backoff; after the last attempt the record
-   is written to ``dead_letters`` and, through the outbox, to the consumer's
-   dead-letter topic, in one transaction. Only then does the offset move on.
-   A record that cannot be read at all (no CloudEvents headers, bad JSON, a
-   payload that breaks its contract) is dead-lettered at once: retrying a
-   malformed message cannot fix it.
-Database outages are not the message's fault: they are retried until the
-database is back, and never dead-letter anything.
+1. A handler's effects and its inbox row ``(consumer, event id)`` commit in one
+   transaction: a second delivery finds the row and changes nothing.
+2. The offset is committed after that transaction (at most every
+   ``offset_commit_interval_ms``, and before partitions move): a crash in
+   between is a redelivery, never a loss.
+3. A failing handler is retried with backoff, then dead-lettered (the
+   ``dead_letters`` row and the dead-letter topic through the outbox, in one
+   transaction) before the offset moves on. An unreadable record (no
+   CloudEvents headers, bad JSON, a broken contract) is dead-lettered at once.
+   A database outage is retried until the database is back, never dead-lettered.
 
-The broker: a watch (``BrokerWatch``) asks it every second who it is and which
-topics it has. A broker that is another cluster than the one the consumer
-joined (a broker that lost its data, a replaced Kafka cluster), or that lost a
-topic the consumer reads, has neither the group nor its offsets: the consumer
-starts over (topics from the registry, a new connection, the group joined again,
-from the earliest offset where the group has none; the inbox skips what was
-applied before). An offset commit that does not complete within the request
-timeout (a broker answering UnknownTopicOrPartition, which the client retries
-forever) does the same instead of stalling.
-
-Batches: the records of one fetch that can be read are applied together, in one
-transaction (one multi-row inbox insert, each handler in turn, one commit). A
-consumer that falls behind thus fetches more per round and pays the transaction
-once for all of them, so its lag shrinks instead of growing. If anything in the
-batch fails, the transaction rolls back and the records are applied one by one
-as above: the batch changes the cost, never the guarantees.
+A broker that is another cluster than the one joined, or that lost a topic the
+consumer reads, has neither the group nor its offsets: the consumer starts over
+from the earliest offset (the inbox skips what was applied); so does an offset
+commit that never completes. The readable records of one fetch are applied in
+one transaction; if anything fails they are applied one by one: the batch
+changes the cost, never the guarantees.
 """
 
 from __future__ import annotations

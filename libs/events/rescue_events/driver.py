@@ -1,23 +1,15 @@
 """The asyncpg connection under SQLAlchemy, for the plumbing's own statements.
 
-Every write stages events, stores an idempotency key, and appends an audit
-entry. Through SQLAlchemy's execution layer one such INSERT costs about 150 µs
-of CPU; on the driver about 20 µs (measured on this machine). The plumbing's
-statements are few, fixed and written once, so they go to the driver; the
-business code keeps the ORM, except the few statements a consumer runs for every
-admission of the network (its hot path: ``begun``), measured by
-bench/consumer_cost.py.
+The outbox, inbox, idempotency and audit statements are few, fixed and on every
+write, so they skip SQLAlchemy's execution layer (several times their cost, see
+bench/README.md); business code keeps the ORM, and a service's hot SQL lives in
+its ``statements`` module. Two rules keep the two in step:
 
-Two rules keep the two in step:
-
-- SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first
-  statement it executes: a driver statement is sent only inside a transaction
-  already begun (``in_transaction``); before that, the caller uses SQLAlchemy,
-  or ``begun`` begins it the adapter's way.
-- The driver's errors come out as SQLAlchemy's (``run``), so everything that
-  reads them reads them as before: a lost connection is an OperationalError with
-  ``connection_invalidated`` (a 503 with Retry-After in a request, a transient
-  failure in a consumer), a refused value a DBAPIError with its SQLSTATE.
+- a driver statement is sent only inside a transaction SQLAlchemy's adapter has
+  begun (``in_transaction``), or ``begun`` begins it the adapter's way;
+- the driver's errors come out as SQLAlchemy's (``run``): a lost connection is
+  an OperationalError with ``connection_invalidated``, a refused value a
+  DBAPIError with its SQLSTATE.
 """
 
 from __future__ import annotations

@@ -31,29 +31,17 @@ class KafkaSettings:
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
     request_timeout_ms: int = 10_000
-    # How long a fetch may wait for data. Apache Kafka answers a waiting fetch as
-    # soon as data comes, so there the wait only sets how often an idle consumer
-    # asks. tansu (the local broker) does not: a record waits for the consumer's
-    # next fetch, up to about half the wait (bench/broker_hop.py, tansu alone:
-    # hop p50/p99 13/28 ms at 50 ms, 5/13 ms at 20 ms, 4/8 ms at 10 ms), and a
-    # shorter wait makes every idle consumer ask more often (five consumers of
-    # 18 partitions each: the broker 0.14 cores at 50 ms, 0.22 at 20, 0.89 at 10)
-    # and every busy one apply smaller fetches. 50 ms: at 200 admissions/s a
-    # 20 ms wait cost the network more CPU than its shorter hop saved (issue 11).
+    # How long a fetch may wait: tansu holds a record until the next fetch, and a
+    # shorter wait makes every idle consumer poll more (trade-off: bench/README.md).
     fetch_max_wait_ms: int = 50
-    # Offsets are committed after the database commit, at most this often: an
-    # offset only bounds what a restarted or rebalanced consumer reads again, and
-    # the inbox skips that. One commit per fetch cost about 0.4 ms of CPU (client
-    # and broker) for each of the nine deliveries an admission makes.
+    # Offsets go after the database commit, at most this often: the inbox skips
+    # what a restarted consumer reads again, and a commit per fetch cost CPU.
     offset_commit_interval_ms: int = 500
     # The relay sends a whole sweep before awaiting acks, so records batch
     # without lingering.
     linger_ms: int = 0
-    # A partition's records go in one batch per produce request, and the producer
-    # has one request in flight per broker: with aiokafka's 16 KiB batches (about
-    # ten person_admitted) a sweep of 400 events took some 40 round trips, near a
-    # second at 200 admissions/s. A sweep (≤ 500 rows) fits one batch here. The
-    # batch stays under Apache Kafka's default message.max.bytes (1 MiB).
+    # A whole sweep (≤ 500 rows) in one batch per partition, under Kafka's default
+    # message.max.bytes (1 MiB): 16 KiB batches made a sweep dozens of round trips.
     producer_batch_bytes: int = 960 * 1024
     # One request carries a batch for each partition the sweep touched.
     producer_request_bytes: int = 8 * 1024 * 1024

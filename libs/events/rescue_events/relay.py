@@ -1,51 +1,21 @@
 """The outbox relay: the one component that publishes to Kafka.
 
-It sweeps unpublished outbox rows in order, sends them, and deletes a row only
-after the broker acknowledged it (acks=all). A failed send leaves the row in
-place and the relay keeps sweeping with backoff, so an event staged while the
-broker is unreachable is delivered once it is back: at least once, and the
-consumers' inbox makes it effectively once.
+It sends unpublished outbox rows in order and marks a row published only once
+the broker acknowledged it (acks=all): at least once, and the consumers' inbox
+makes it effectively once.
 
-Latency: a trigger NOTIFYs on every outbox insert and the relay LISTENs, so an
-event is usually on its way within milliseconds of the commit; a slow sweep
-(``idle_sweep_seconds``) catches anything a lost notification would miss.
-
-The relay sweeps on the connection it LISTENs on, its own for as long as it
-runs: under load the service's requests hold every pooled connection, and a
-sweep waiting in the pool's queue behind them (up to 430 ms per sweep at 200
-admissions/s) held back every event of the service.
-
-Replicas: one relay per service database sweeps, the one holding the
-database's relay lock (a session advisory lock on that connection), so two
-never reorder one person's events between them. The holder keeps it while its
-connection lives; when the relay stops or its connection breaks, the
-connection is closed, never pooled, and the lock passes to the next replica
-that wakes. Holding it for the connection's life, rather than per sweep, lets a
-sweep run in autocommit: a pick and a delete, two round trips instead of four
-(begin, pick, delete, commit), each waiting behind the service's requests on
-its event loop.
-
-Retention: a published row is marked (``published_at``, and ``published_to``:
-the cluster id of the broker that acknowledged it), not deleted, and kept for
-``retention_seconds`` (a purge by the relay that sweeps removes older ones), so
-the service can send again what a broker lost.
-
-Re-publishing: a broker that comes back without its data (the local memory
-broker after a restart; a Kafka cluster lost and replaced) has none of those
-records, and may even acknowledge records for topics it no longer has. The
-relay watches the broker (``BrokerWatch``: its cluster id and its topics, every
-second) and, when it connects, marks unpublished again, in one statement so one
-person's events keep their order:
-
-- every kept row published to a cluster other than the one it connects to;
-- every kept row of a topic the broker does not have any more, or whose
-  partition answered with an offset below one it had acknowledged before
-  (a topic deleted and recreated on the same cluster).
-
-They go out again in order with whatever waits; the consumers' inbox makes the
-second delivery harmless. ``republish(since)`` does the same by hand, for a loss
-the relay cannot see (a topic emptied while no relay ran): ``rescue-ops
-republish``.
+- Latency: a trigger NOTIFYs on every outbox insert and the relay LISTENs; a
+  slow sweep (``idle_sweep_seconds``) catches a lost notification.
+- The relay sweeps, in autocommit, on the connection it LISTENs on: never
+  waiting in the pool behind the service's requests.
+- Replicas: only the holder of the database's relay lock (a session advisory
+  lock on that connection) sweeps, so no two reorder one person's events.
+- Retention: published rows are kept ``retention_seconds`` with the cluster that
+  acknowledged them (``published_to``), so what a broker lost can be sent again.
+- Re-publishing: ``BrokerWatch`` notices a broker that came back without its
+  data (another cluster id, a topic gone or reset) and marks the kept rows for
+  it unpublished again, in one statement, order kept; ``republish(since)`` (and
+  ``rescue-ops republish``) does it by hand for a loss the relay cannot see.
 """
 
 from __future__ import annotations

@@ -8,8 +8,12 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
+from rescue_chassis.refusals import Refused
 from rescue_events.contracts import PartnerType, PersonCategory, Situation
+
+CHINA = ZoneInfo("Asia/Shanghai")  # revisit dates are the home town's calendar days
 
 # Revisits at least every two months for at least one year (回访频率不低于每两月一次,
 # 回访期不少于一年).
@@ -45,13 +49,6 @@ class RevisitStatus(StrEnum):
     SCHEDULED = "scheduled"
     DONE = "done"
     OVERDUE = "overdue"
-
-
-class ClosingRefused(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def add_months(day: date, months: int) -> date:
@@ -113,11 +110,11 @@ def check_closing(
     """A record closes after a stable year: every revisit made, a year passed, and
     the person found stable on the last one."""
     if today < add_months(handed_over_on, STABILISATION_MONTHS):
-        raise ClosingRefused("outcome", "the year of followup has not passed")
+        raise Refused("outcome", "the year of followup has not passed")
     if any(s != RevisitStatus.DONE for s in revisit_statuses):
-        raise ClosingRefused("outcome", "not every revisit has been made")
+        raise Refused("outcome", "not every revisit has been made")
     if last_situation != Situation.STABLE:
-        raise ClosingRefused("outcome", "the last revisit did not find the person stable")
+        raise Refused("outcome", "the last revisit did not find the person stable")
 
 
 def rate(part: int, whole: int) -> float | None:

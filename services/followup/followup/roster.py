@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from followup.ledger import CHINA
+from followup.domain import CHINA
 
 REASONS = {
     "mental_illness": "精神障碍",

@@ -12,9 +12,16 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from followup.domain import ESCALATE_AFTER, ESCALATED_TO, RecordStatus, RevisitStatus, overdue_level
-from followup.ledger import CHINA
+from followup.domain import (
+    CHINA,
+    ESCALATE_AFTER,
+    ESCALATED_TO,
+    RecordStatus,
+    RevisitStatus,
+    overdue_level,
+)
 from followup.tables import Revisit, StabilisationRecord
+from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import RevisitOverdueV1
@@ -48,23 +55,23 @@ async def mark_overdue_revisits(session: AsyncSession, runtime: Runtime, now: da
         .limit(BATCH)
         .with_for_update(of=Revisit, skip_locked=True)
     )
+    uow = UnitOfWork(session, runtime, now=now)
     changed = 0
     for revisit, record in (await session.execute(due)).all():
         level = overdue_level(revisit.due_on, today)
         if revisit.overdue_at is None:
             revisit.status = RevisitStatus.OVERDUE.value
             revisit.overdue_at = now
-            await _raise(session, runtime, revisit, record, "overdue")
+            await _raise(uow, revisit, record, "overdue")
         if level == "escalated" and revisit.escalated_at is None:
             revisit.escalated_at = now
-            await _raise(session, runtime, revisit, record, "escalated")
+            await _raise(uow, revisit, record, "escalated")
         changed += 1
     return changed
 
 
-async def _raise(session, runtime: Runtime, revisit: Revisit, record, level: str) -> None:
-    await runtime.outbox.stage(
-        session,
+async def _raise(uow: UnitOfWork, revisit: Revisit, record, level: str) -> None:
+    await uow.publish(
         RevisitOverdueV1(
             person_id=record.person_id,
             record_id=record.id,
@@ -74,5 +81,5 @@ async def _raise(session, runtime: Runtime, revisit: Revisit, record, level: str
             jurisdiction_code=revisit.assigned_to,
             level=level,
             escalated_to=ESCALATED_TO[level],
-        ),
+        )
     )

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from followup.tables import (
+    HelpPlan,
+    HelpTask,
+    Revisit,
+    RiskAssessment,
+    SocialWorkService,
+    StabilisationRecord,
+)
 
 
 class _View(BaseModel):
@@ -85,6 +95,24 @@ class StabilisationView(_View):
     help_plans: list[HelpPlanView] = []
     social_work_services: list[SocialWorkServiceView] = []
     help_tasks: list[HelpTaskView] = []
+
+
+async def record_view(uow: Any, record: StabilisationRecord) -> StabilisationView:
+    """The record with all its work; ``uow`` finds the rows (a unit of work)."""
+
+    async def of(table, order):
+        return await uow.find(table, record_id=record.id, order_by=order)
+
+    return StabilisationView.model_validate(
+        {
+            **record.model_dump(),
+            "revisits": await of(Revisit, Revisit.sequence),
+            "risk_assessments": await of(RiskAssessment, RiskAssessment.assessed_at),
+            "help_plans": await of(HelpPlan, HelpPlan.created_at),
+            "social_work_services": await of(SocialWorkService, SocialWorkService.delivered_on),
+            "help_tasks": await of(HelpTask, HelpTask.opened_at),
+        }
+    )
 
 
 class AtRiskEntryView(_View):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
+from rescue_chassis.refusals import Conflict, Problem, Refused
 from rescue_events.contracts.intake_care import SettlementStep
 
 # A clock skew allowance for station tablets (as for admissions).
@@ -25,26 +26,11 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class CareRefused(ValueError):
-    """A request breaks a rule about one of its fields (answered 422)."""
+class PhotoTooLarge(Problem):
+    """An image over MAX_PHOTO_BYTES (answered 413)."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-class CareConflict(ValueError):
-    """The record is not in a state that allows the request (answered 409)."""
-
-    def __init__(self, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.title = title
-        self.detail = detail
-
-
-class PhotoTooLarge(ValueError):
-    """Answered 413."""
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, "Photo too large", detail)
 
 
 def photo_content_type(image: bytes) -> str | None:
@@ -58,20 +44,20 @@ def photo_content_type(image: bytes) -> str | None:
 
 def decode_photo(encoded: str) -> tuple[bytes, str]:
     """The image and its content type from base64 text: a JPEG or PNG of at most
-    MAX_PHOTO_BYTES. Raises PhotoTooLarge or CareRefused("image", …)."""
+    MAX_PHOTO_BYTES. Raises PhotoTooLarge or Refused("image", …)."""
     if not encoded:
-        raise CareRefused("image", "the photo is empty")
+        raise Refused("image", "the photo is empty")
     if len(encoded) > MAX_PHOTO_BASE64:
         raise PhotoTooLarge(f"the image is larger than {MAX_PHOTO_BYTES} bytes")
     try:
         image = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise CareRefused("image", "is not base64 (the photo's bytes, with padding)") from None
+        raise Refused("image", "is not base64 (the photo's bytes, with padding)") from None
     if len(image) > MAX_PHOTO_BYTES:
         raise PhotoTooLarge(f"the image is larger than {MAX_PHOTO_BYTES} bytes")
     content_type = photo_content_type(image)
     if content_type is None:
-        raise CareRefused("image", "the photo is not a JPEG or PNG image")
+        raise Refused("image", "the photo is not a JPEG or PNG image")
     return image, content_type
 
 
@@ -88,9 +74,9 @@ def check_time(
 ) -> None:
     """A recorded time lies neither in the future nor before ``not_before``."""
     if at > now + FUTURE_TOLERANCE:
-        raise CareRefused(field, "lies in the future")
+        raise Refused(field, "lies in the future")
     if not_before is not None and at < not_before:
-        raise CareRefused(field, f"is before {not_before_what}")
+        raise Refused(field, f"is before {not_before_what}")
 
 
 def station_day(at: datetime) -> date:
@@ -117,7 +103,7 @@ PULSE_PER_MINUTE = (30, 220)
 def _in_range(field: str, value: float | None, bounds: tuple[float, float], unit: str) -> None:
     low, high = bounds
     if value is not None and not low <= value <= high:
-        raise CareRefused(field, f"must lie between {low} and {high} {unit}")
+        raise Refused(field, f"must lie between {low} and {high} {unit}")
 
 
 def check_vitals(
@@ -134,10 +120,10 @@ def check_vitals(
     _in_range("pulse_per_minute", pulse_per_minute, PULSE_PER_MINUTE, "beats per minute")
     if (systolic_mmhg is None) != (diastolic_mmhg is None):
         missing = "diastolic_mmhg" if diastolic_mmhg is None else "systolic_mmhg"
-        raise CareRefused(missing, "a blood pressure has both a systolic and a diastolic value")
+        raise Refused(missing, "a blood pressure has both a systolic and a diastolic value")
     if systolic_mmhg is not None and diastolic_mmhg is not None:
         if systolic_mmhg <= diastolic_mmhg:
-            raise CareRefused("diastolic_mmhg", "must be lower than the systolic pressure")
+            raise Refused("diastolic_mmhg", "must be lower than the systolic pressure")
 
 
 # ---- belongings at discharge ---------------------------------------------------
@@ -155,7 +141,7 @@ def belongings_at_discharge(
         return True
     if belongings_note:
         return False
-    raise CareRefused(
+    raise Refused(
         "belongings_returned",
         f"{unreturned} item(s) of this stay's belongings have not been returned: "
         "return them (belongings_returned: true) or say why not (belongings_note)",
@@ -173,11 +159,11 @@ def check_outsourced_care_start(
 ) -> None:
     """Care is in-station by default; only a person in station can be placed outside."""
     if not stay_open or person_status != "in_station":
-        raise CareConflict(
+        raise Conflict(
             "Not in station", f"Only a person in station can be placed (status: {person_status})."
         )
     if placement_open:
-        raise CareConflict(
+        raise Conflict(
             "Already in outsourced care", "End the current placement before starting another."
         )
 
@@ -231,26 +217,26 @@ def check_settlement_step(
     order: a step out of order or before the long stay is a conflict (409); a date
     in the future or before the previous step's is a field error (422)."""
     if not stay_open:
-        raise CareConflict("Not in a station", "The person's stay has ended.")
+        raise Conflict("Not in a station", "The person's stay has ended.")
     if not long_stay_reached:
-        raise CareConflict(
+        raise Conflict(
             "Not a long stay",
             "The settlement procedure starts when the stay has reached long stay "
             "(still unidentified three months after arrival).",
         )
     expected = next_settlement_step([s for s, _ in done])
     if expected is None:
-        raise CareConflict("Settlement complete", "Every step of the procedure is recorded.")
+        raise Conflict("Settlement complete", "Every step of the procedure is recorded.")
     if step is not expected:
         already = step in {s for s, _ in done}
-        raise CareConflict(
+        raise Conflict(
             "Step already recorded" if already else "Step out of order",
             f"The next step is {expected.value}, not {step.value}.",
         )
     if on > today:
-        raise CareRefused("date", "lies in the future")
+        raise Refused("date", "lies in the future")
     if done and on < done[-1][1]:
-        raise CareRefused("date", f"is before the previous step ({done[-1][0].value})")
+        raise Refused("date", f"is before the previous step ({done[-1][0].value})")
     return len(done) + 1
 
 
@@ -258,7 +244,7 @@ def check_settled_discharge(done: Sequence[SettlementStep]) -> None:
     """Discharge as `settled` only when the person is placed in an institution."""
     if not settlement_complete(done):
         expected = next_settlement_step(done)
-        raise CareConflict(
+        raise Conflict(
             "Settlement not complete",
             f"Discharge as settled needs every settlement step; next: {expected.value}.",
         )

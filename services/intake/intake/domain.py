@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from rescue_chassis.refusals import Conflict, Refused
 from rescue_events.contracts import ArrivalRoute, DischargeReason, PersonCategory
 from rescue_events.contracts.intake_arrivals import LeadOutcome, LeadPriority, SuspectedCondition
 
@@ -19,13 +20,6 @@ _NOT_PRESUMED_CAPABLE = {
 }
 # A clock skew allowance for station tablets.
 _FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-class AdmissionRefused(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 # Medical first (先救治,后救助): suspected mental illness, critical illness or
@@ -67,42 +61,47 @@ def check_admission(
     via_lead: bool = False,
     admitting_station: str | None = None,
     network_stations: Collection[str] | None = None,
+    within: str = "",
 ) -> None:
-    """Raise AdmissionRefused naming the field when an admission breaks a rule.
+    """Raise Refused naming the field when an admission breaks a rule.
 
     ``via_lead``: the admission closes a hotline lead (the only way a
     ``hotline_tip`` admission is made). ``network_stations``: the stations a
-    ``station_transfer`` may name by id.
+    ``station_transfer`` may name by id. ``within``: where the admission sits in
+    its request ("admission." in a lead's closure), before the field named.
     """
     if arrived_at > now + _FUTURE_TOLERANCE:
-        raise AdmissionRefused("arrived_at", "lies in the future")
-    check_medical_first(suspected_conditions)
+        raise Refused(within + "arrived_at", "lies in the future")
+    check_medical_first(suspected_conditions, within=within)
     check_arrival_source(
         route=route,
         source=source,
         via_lead=via_lead,
         admitting_station=admitting_station,
         network_stations=network_stations,
+        within=within,
     )
     if route is ArrivalRoute.STREET_PATROL:
         if not has_handover_record:
-            raise AdmissionRefused(
-                "handover", "a street-patrol escort needs its written handover record"
+            raise Refused(
+                within + "handover", "a street-patrol escort needs its written handover record"
             )
         if presumed_capable(categories) and consent_given is not True:
-            raise AdmissionRefused(
-                "consent_given",
+            raise Refused(
+                within + "consent_given",
                 "escorting an adult with full civil capacity needs their consent; "
                 "without it, record a refusal of help with the advice given "
                 "(POST /refusals) instead of an admission",
             )
 
 
-def check_medical_first(suspected_conditions: Iterable[SuspectedCondition]) -> None:
+def check_medical_first(
+    suspected_conditions: Iterable[SuspectedCondition], within: str = ""
+) -> None:
     found = sorted(set(suspected_conditions) & MEDICAL_FIRST)
     if found:
-        raise AdmissionRefused(
-            "suspected_conditions",
+        raise Refused(
+            within + "suspected_conditions",
             f"suspected {', '.join(found)}: medical first (先救治,后救助); place the person "
             "in hospital (POST /hospital-placements), the discharge admits them",
         )
@@ -115,60 +114,64 @@ def check_arrival_source(
     via_lead: bool = False,
     admitting_station: str | None = None,
     network_stations: Collection[str] | None = None,
+    within: str = "",
 ) -> None:
     """Each arrival route with the data it needs: a hotline tip comes through its
     lead; a hospital transfer names the hospital and its discharge reference; a
     station transfer names the sending station and its transfer reference."""
     if route is ArrivalRoute.HOTLINE_TIP and not via_lead:
-        raise AdmissionRefused(
-            "arrival_route",
+        raise Refused(
+            within + "arrival_route",
             "a hotline-tip admission is made by closing its lead with outcome admitted "
             "(POST /leads/{id}/closure)",
         )
     if route is ArrivalRoute.HOSPITAL_TRANSFER:
         if source is None:
-            raise AdmissionRefused(
-                "source", "a hospital transfer names the hospital and its discharge reference"
+            raise Refused(
+                within + "source",
+                "a hospital transfer names the hospital and its discharge reference",
             )
         if source.station_id or source.station_name or source.transfer_reference:
-            raise AdmissionRefused(
-                "source", "a hospital transfer names a hospital, not a sending station"
+            raise Refused(
+                within + "source", "a hospital transfer names a hospital, not a sending station"
             )
         if not source.hospital:
-            raise AdmissionRefused("source.hospital", "name the discharging hospital")
+            raise Refused(within + "source.hospital", "name the discharging hospital")
         if not source.discharge_reference:
-            raise AdmissionRefused(
-                "source.discharge_reference", "give the hospital's discharge reference"
+            raise Refused(
+                within + "source.discharge_reference", "give the hospital's discharge reference"
             )
     elif route is ArrivalRoute.STATION_TRANSFER:
         if source is None:
-            raise AdmissionRefused(
-                "source", "a station transfer names the sending station and its transfer reference"
+            raise Refused(
+                within + "source",
+                "a station transfer names the sending station and its transfer reference",
             )
         if source.hospital or source.discharge_reference:
-            raise AdmissionRefused(
-                "source", "a station transfer names a sending station, not a hospital"
+            raise Refused(
+                within + "source", "a station transfer names a sending station, not a hospital"
             )
         if bool(source.station_id) == bool(source.station_name):
-            raise AdmissionRefused(
-                "source.station_id",
+            raise Refused(
+                within + "source.station_id",
                 "name the sending station once: station_id for a station of the network, "
                 "station_name for one outside it",
             )
         if source.station_id:
             if network_stations is not None and source.station_id not in network_stations:
-                raise AdmissionRefused(
-                    "source.station_id",
+                raise Refused(
+                    within + "source.station_id",
                     "is not a station of the network; give an outside station as station_name",
                 )
             if source.station_id == admitting_station:
-                raise AdmissionRefused("source.station_id", "is the admitting station itself")
+                raise Refused(within + "source.station_id", "is the admitting station itself")
         if not source.transfer_reference:
-            raise AdmissionRefused(
-                "source.transfer_reference", "give the sending station's transfer reference"
+            raise Refused(
+                within + "source.transfer_reference",
+                "give the sending station's transfer reference",
             )
     elif source is not None:
-        raise AdmissionRefused("source", "only hospital and station transfers carry a source")
+        raise Refused(within + "source", "only hospital and station transfers carry a source")
 
 
 def check_moment(
@@ -181,16 +184,19 @@ def check_moment(
 ) -> None:
     """A time staff type in: not in the future, and not before what it follows."""
     if at > now + _FUTURE_TOLERANCE:
-        raise AdmissionRefused(field, "lies in the future")
+        raise Refused(field, "lies in the future")
     if not_before is not None and at < not_before:
-        raise AdmissionRefused(field, f"is before {not_before_what}")
+        raise Refused(field, f"is before {not_before_what}")
 
 
 # ---- hotline leads (线索) -------------------------------------------------------
 
 
-class OutOfOrder(ValueError):
-    """A step of a lifecycle that does not come now (a 409)."""
+class OutOfOrder(Conflict):
+    """A step of a lifecycle that does not come now."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("Out of order", detail)
 
 
 class LeadStatus(StrEnum):
@@ -228,11 +234,11 @@ def lead_closure(status: str, priority: LeadPriority | None) -> str:
 
 def check_lead_closure(*, outcome: LeadOutcome, has_admission: bool, note: str | None) -> None:
     if outcome is LeadOutcome.ADMITTED and not has_admission:
-        raise AdmissionRefused("admission", "an `admitted` closure carries the admission")
+        raise Refused("admission", "an `admitted` closure carries the admission")
     if outcome is not LeadOutcome.ADMITTED and has_admission:
-        raise AdmissionRefused("admission", "only an `admitted` closure carries an admission")
+        raise Refused("admission", "only an `admitted` closure carries an admission")
     if outcome is LeadOutcome.REFERRED_ELSEWHERE and not note:
-        raise AdmissionRefused("note", "say where the person was referred")
+        raise Refused("note", "say where the person was referred")
 
 
 # Still unidentified this long after arrival: a long stay (长期滞留), and the
@@ -254,11 +260,11 @@ def check_discharge(
     now: datetime,
 ) -> None:
     if discharged_at > now + _FUTURE_TOLERANCE:
-        raise AdmissionRefused("discharged_at", "lies in the future")
+        raise Refused("discharged_at", "lies in the future")
     if discharged_at < admitted_at:
-        raise AdmissionRefused("discharged_at", "is before the admission")
+        raise Refused("discharged_at", "is before the admission")
     if reason is DischargeReason.TRANSFERRED and not transferred_to:
-        raise AdmissionRefused("transferred_to", "a transfer says where the person went")
+        raise Refused("transferred_to", "a transfer says where the person went")
 
 
 def days_in_station(arrived_at: datetime, now: datetime) -> int:

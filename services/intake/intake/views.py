@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from intake.domain import days_in_station
-from intake.tables import Incident, Person, Stay
+from intake.domain import LeadStatus, days_in_station
+from intake.tables import HospitalPlacement, HospitalScreening, Incident, Person, Stay
 from rescue_chassis.access import may_see
+from rescue_chassis.commands import UnitOfWork
 from rescue_events.contracts import ArrivalRoute, IdentityStatus, PersonCategory, Sex
+from rescue_events.contracts.intake_arrivals import LeadOutcome, LeadPriority, SuspectedCondition
 
 
 class StayView(BaseModel):
@@ -76,6 +78,13 @@ class PersonView(BaseModel):
     incidents: list[IncidentView]
 
 
+async def person_view_in(uow: UnitOfWork, person: Person) -> PersonView:
+    """The person's view read through a unit of work (a use case's answer)."""
+    stays = await uow.find(Stay, person_id=person.id, order_by=Stay.sequence)
+    incidents = await uow.find(Incident, person_id=person.id, order_by=Incident.occurred_at)
+    return view_of(person, stays, incidents)
+
+
 async def person_view(session, person: Person) -> PersonView:
     stays = (
         await session.scalars(
@@ -118,3 +127,107 @@ def view_of(person: Person, stays, incidents) -> PersonView:
         stays=[StayView.model_validate(s) for s in stays],
         incidents=[IncidentView.model_validate(i) for i in incidents],
     )
+
+
+class StaySourceView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    stay_id: uuid.UUID
+    kind: str = Field(description="hospital or station.")
+    hospital: str | None
+    discharge_reference: str | None
+    station_id: str | None = Field(description="A sending station of the network.")
+    station_name: str | None = Field(description="A sending station outside the network.")
+    transfer_reference: str | None
+    placement_id: uuid.UUID | None = Field(
+        description="The hospital placement (medical first) this stay followed, if any."
+    )
+
+
+class LeadView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    person_id: uuid.UUID = Field(
+        description="Minted with the lead: the person's id if the closure admits them."
+    )
+    station_id: str
+    status: LeadStatus
+    caller_name: str | None
+    caller_phone: str | None
+    reported: str
+    place: str
+    seen_at: datetime | None
+    received_at: datetime
+    priority: LeadPriority | None
+    triage_note: str | None
+    triaged_at: datetime | None
+    assigned_to: str | None
+    assigned_at: datetime | None
+    outcome: LeadOutcome | None
+    closure_note: str | None
+    closed_at: datetime | None
+    stay_id: uuid.UUID | None = Field(description="For `admitted`: the stay the closure began.")
+
+
+class RefusalView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    person_id: uuid.UUID = Field(description="Minted for the refusal; no person record exists.")
+    station_id: str
+    found_place: str
+    found_at: datetime
+    description: str
+    name: str | None
+    advice_given: str
+    recorded_by: str
+    escorting_unit: str | None
+    recorded_at: datetime
+
+
+class ScreeningView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    screened_at: datetime
+    notes: str
+    full_name: str | None
+    stated_places: list[str]
+
+
+class PlacementView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    person_id: uuid.UUID = Field(description="Minted with the placement; the admitted person.")
+    station_id: str = Field(description="The placing station, which admits on discharge.")
+    status: str = Field(description="open, or ended by the discharge.")
+    hospital: str
+    conditions: list[SuspectedCondition]
+    placed_at: datetime
+    escorting_unit: str | None
+    sex: Sex
+    estimated_age: int | None
+    stated_names: list[str]
+    stated_places: list[str]
+    dialect: str | None
+    physical_description: str | None
+    categories: list[PersonCategory]
+    discharged_at: datetime | None
+    discharge_reference: str | None
+    stay_id: uuid.UUID | None = Field(description="The stay the discharge began.")
+    screenings: list[ScreeningView] = Field(default_factory=list)
+
+
+async def screenings_of(uow: UnitOfWork, placement: HospitalPlacement) -> list[HospitalScreening]:
+    """The placement's screenings, in the order they took place."""
+    found = await uow.find(HospitalScreening, placement_id=placement.id)
+    return sorted(found, key=lambda s: (s.screened_at, s.recorded_at))
+
+
+async def placement_view(uow: UnitOfWork, placement: HospitalPlacement) -> PlacementView:
+    view = PlacementView.model_validate(placement)
+    screenings = await screenings_of(uow, placement)
+    view.screenings = [ScreeningView.model_validate(s) for s in screenings]
+    return view

@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 import yaml
 
+from rescue_chassis.refusals import Conflict
 from rescue_events.contracts import PartnerAnswerKind, PartnerType, ReferralStatus
 
 S = ReferralStatus
@@ -44,13 +45,6 @@ ANSWER_STATUS = {
 }
 OPEN = {S.CREATED, S.AWAITING_CONSENT, S.SENT, S.ACKNOWLEDGED, S.ACCEPTED, S.IN_PROGRESS}
 ESCALATED_TO = "center station (referral coordinator)"
-
-
-class ReferralRefused(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,7 @@ def consent_needed(rule: ReferralRule, categories: Iterable[str]) -> bool:
 
 def check_transition(current: S, new: S) -> None:
     if new not in TRANSITIONS[current]:
-        raise ReferralRefused("status", f"a {current.value} referral cannot become {new.value}")
+        raise Conflict("Not possible now", f"a {current.value} referral cannot become {new.value}")
 
 
 def choose_agency(agencies: Sequence[tuple[str, str]], *codes: str | None) -> str | None:

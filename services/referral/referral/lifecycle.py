@@ -1,14 +1,10 @@
-"""A referral's steps, written once for the event handlers, the staff API, the
-partner API and the sweeps: open, route to the responsible agency, ask consent,
-send, and every later status, each with its event."""
+"""A referral's steps, written once for the staff's and partners' use cases, the
+event consumers and the sweeps: open, route to the responsible agency, ask
+consent, send, and every later status, each with its event."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import webhooks
 from referral.domain import (
@@ -22,7 +18,7 @@ from referral.domain import (
 )
 from referral.feeds import partner_feed
 from referral.tables import Agency, Person, Referral
-from rescue_chassis.runtime import Runtime
+from rescue_chassis.commands import UnitOfWork
 from rescue_divisions import division_codes
 from rescue_events.contracts import (
     PartnerType,
@@ -36,21 +32,14 @@ SYSTEM = "system"
 
 
 async def open_referral(
-    session: AsyncSession,
-    runtime: Runtime,
-    person: Person,
-    rule: ReferralRule,
-    *,
-    opened_by: str,
-    now: datetime,
+    uow: UnitOfWork, person: Person, rule: ReferralRule, *, opened_by: str
 ) -> Referral | None:
     """Open (once per person, partner and reason) and take it as far as it can go."""
-    if await session.scalar(
-        select(Referral.id).where(
-            Referral.person_id == person.person_id,
-            Referral.partner_type == rule.partner_type.value,
-            Referral.reason == rule.reason,
-        )
+    if await uow.find(
+        Referral,
+        person_id=person.person_id,
+        partner_type=rule.partner_type.value,
+        reason=rule.reason,
     ):
         return None
     referral = Referral(
@@ -62,13 +51,12 @@ async def open_referral(
         mandatory=rule.mandatory,
         consent_required=consent_needed(rule, person.categories),
         status=S.CREATED.value,
-        opened_at=now,
+        opened_at=uow.now,
         opened_by=opened_by,
     )
-    referral.agency_id = await responsible_agency(session, runtime, rule, person)
-    session.add(referral)
-    await runtime.outbox.stage(
-        session,
+    referral.agency_id = await responsible_agency(uow, rule, person)
+    uow.add(referral)
+    await uow.publish(
         ReferralOpenedV2(
             person_id=person.person_id,
             referral_id=referral.id,
@@ -79,26 +67,19 @@ async def open_referral(
             mandatory=rule.mandatory,
             consent_required=referral.consent_required,
             status=S.CREATED,
-            opened_at=now,
-        ),
+            opened_at=uow.now,
+        )
     )
-    await advance(session, runtime, referral, person, now=now)
+    await advance(uow, referral, person)
     return referral
 
 
-async def responsible_agency(
-    session: AsyncSession, runtime: Runtime, rule: ReferralRule, person: Person
-) -> str | None:
+async def responsible_agency(uow: UnitOfWork, rule: ReferralRule, person: Person) -> str | None:
     """The agency of the registered home (or, until that is known, of the station's
     own area) for home-bound rules; the agency where the person is for the others."""
-    agencies = (
-        await session.execute(
-            select(Agency.id, Agency.jurisdiction_code).where(
-                Agency.partner_type == rule.partner_type.value, Agency.active.is_(True)
-            )
-        )
-    ).all()
-    station = runtime.network.station(person.station_id)
+    serving = await uow.find(Agency, partner_type=rule.partner_type.value, active=True)
+    agencies = [(agency.id, agency.jurisdiction_code) for agency in serving]
+    station = uow.network.station(person.station_id)
     here = station.admin_code if station else None
     if rule.by_registered_home:
         home = person.registered_home_admin_code
@@ -108,46 +89,54 @@ async def responsible_agency(
     return choose_agency(agencies, here)
 
 
-async def advance(
-    session: AsyncSession, runtime: Runtime, referral: Referral, person: Person, *, now: datetime
-) -> None:
+async def reroute(uow: UnitOfWork, referral: Referral, person: Person) -> bool:
+    """Look again for the agency of a referral still waiting for one, and send it on
+    if there is one now; whether it has an agency."""
+    rule = rules().by_reason.get(referral.reason)
+    if rule is None:
+        return False
+    referral.agency_id = await responsible_agency(uow, rule, person)
+    await advance(uow, referral, person)
+    return referral.agency_id is not None
+
+
+async def advance(uow: UnitOfWork, referral: Referral, person: Person) -> None:
     """created → awaiting consent → sent, as far as the facts allow."""
     if referral.status == S.CREATED.value and referral.agency_id is None:
         return  # the routing sweep retries once an agency serves the area
     waiting = referral.consent_required and referral.consent not in ("given", "override")
     if referral.status == S.CREATED.value and waiting:
-        await change_status(session, runtime, referral, S.AWAITING_CONSENT, by=SYSTEM, now=now)
+        await change_status(uow, referral, S.AWAITING_CONSENT, by=SYSTEM)
     elif referral.status in (S.CREATED.value, S.AWAITING_CONSENT.value) and not waiting:
-        await send(session, runtime, referral, person, now=now)
+        await send(uow, referral, person)
 
 
-async def send(
-    session: AsyncSession, runtime: Runtime, referral: Referral, person: Person, *, now: datetime
-) -> None:
+async def send(uow: UnitOfWork, referral: Referral, person: Person) -> None:
     """Publish the partner's minimal feed event (and queue the webhook)."""
     deadlines = rules().deadlines[PartnerType(referral.partner_type)]
-    referral.sent_at = now
-    referral.acknowledge_by = acknowledgement_due(now, deadlines)
-    await change_status(session, runtime, referral, S.SENT, by=SYSTEM, now=now)
-    feed = partner_feed(runtime.network, referral, person, now)
-    await runtime.outbox.stage(session, feed)
-    agency = await session.get(Agency, referral.agency_id)
+    referral.sent_at = uow.now
+    referral.acknowledge_by = acknowledgement_due(uow.now, deadlines)
+    await change_status(uow, referral, S.SENT, by=SYSTEM)
+    feed = partner_feed(uow.network, referral, person, uow.now)
+    await uow.publish(feed)
+    agency = await uow.get(Agency, referral.agency_id)
     if agency is not None and agency.webhook_url:
-        webhooks.enqueue(session, agency, feed, now)
+        uow.add(webhooks.delivery(agency, feed, uow.now))
 
 
 async def change_status(
-    session: AsyncSession,
-    runtime: Runtime,
+    uow: UnitOfWork,
     referral: Referral,
     new: ReferralStatus,
     *,
     by: str,
-    now: datetime,
     note: str | None = None,
 ) -> None:
+    """The referral's next status and its event; a step the lifecycle does not
+    allow is a ``Conflict`` (``check_transition``)."""
     previous = S(referral.status)
     check_transition(previous, new)
+    now = uow.now
     referral.status = new.value
     if new is S.ACKNOWLEDGED:
         referral.acknowledged_at = now
@@ -158,8 +147,7 @@ async def change_status(
     elif new in (S.COMPLETED, S.DECLINED, S.REVOKED):
         referral.closed_at = now
         referral.outcome = note
-    await runtime.outbox.stage(
-        session,
+    await uow.publish(
         ReferralStatusChangedV1(
             person_id=referral.person_id,
             referral_id=referral.id,
@@ -169,5 +157,5 @@ async def change_status(
             changed_by=by,
             changed_at=now,
             note=note,
-        ),
+        )
     )

@@ -10,9 +10,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import webhooks
-from referral.domain import ESCALATED_TO, rules
-from referral.lifecycle import advance, responsible_agency
+from referral.domain import ESCALATED_TO
+from referral.lifecycle import reroute
 from referral.tables import Person, Referral
+from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import ReferralOverdueV1, ReferralStatus
@@ -63,6 +64,7 @@ async def raise_overdue(session: AsyncSession, runtime: Runtime, now: datetime) 
             .with_for_update(skip_locked=True)
         )
     ).all()
+    uow = UnitOfWork(session, runtime, now=now)
     for referral in late:
         if referral.status == S.SENT.value:
             referral.acknowledgement_overdue_at = now
@@ -70,8 +72,7 @@ async def raise_overdue(session: AsyncSession, runtime: Runtime, now: datetime) 
         else:
             referral.action_overdue_at = now
             deadline, due = "action", referral.act_by
-        await runtime.outbox.stage(
-            session,
+        await uow.publish(
             ReferralOverdueV1(
                 person_id=referral.person_id,
                 referral_id=referral.id,
@@ -80,7 +81,7 @@ async def raise_overdue(session: AsyncSession, runtime: Runtime, now: datetime) 
                 deadline=deadline,
                 due_at=due,
                 escalated_to=ESCALATED_TO,
-            ),
+            )
         )
     return len(late)
 
@@ -96,14 +97,10 @@ async def route_waiting(session: AsyncSession, runtime: Runtime, now: datetime) 
             .with_for_update(skip_locked=True)
         )
     ).all()
+    uow = UnitOfWork(session, runtime, now=now)
     routed = 0
     for referral in waiting:
-        rule = rules().by_reason.get(referral.reason)
-        person = await session.get(Person, referral.person_id)
-        if rule is None or person is None:
-            continue
-        referral.agency_id = await responsible_agency(session, runtime, rule, person)
-        if referral.agency_id is not None:
-            await advance(session, runtime, referral, person, now=now)
+        person = await uow.get(Person, referral.person_id)
+        if person is not None and await reroute(uow, referral, person):
             routed += 1
     return routed

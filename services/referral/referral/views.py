@@ -7,6 +7,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from referral.feeds import partner_feed
+from referral.tables import Person, Referral
+from rescue_chassis.network import Network
+
 
 class ReferralView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -45,3 +49,14 @@ class AgencyView(BaseModel):
     contacts: list[dict]
     webhook_url: str | None
     active: bool
+
+
+class PartnerReferralView(BaseModel):
+    status: str
+    feed: dict
+
+
+def partner_view(network: Network, referral: Referral, person: Person) -> PartnerReferralView:
+    """A referral as its agency sees it: its status and only its feed's fields."""
+    feed = partner_feed(network, referral, person, referral.sent_at)
+    return PartnerReferralView(status=referral.status, feed=feed.model_dump(mode="json"))

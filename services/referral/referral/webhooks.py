@@ -47,18 +47,17 @@ def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = 300
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-def enqueue(session: AsyncSession, agency: Agency, event: PartnerReferral, now: datetime) -> None:
-    session.add(
-        WebhookDelivery(
-            id=uuid.uuid4(),
-            referral_id=event.referral_id,
-            agency_id=agency.id,
-            event_type=registry.for_model(type(event)).name,
-            body=event.model_dump_json(),
-            status="pending",
-            next_attempt_at=now,
-            created_at=now,
-        )
+def delivery(agency: Agency, event: PartnerReferral, now: datetime) -> WebhookDelivery:
+    """The feed event as a delivery to the agency's webhook, due now."""
+    return WebhookDelivery(
+        id=uuid.uuid4(),
+        referral_id=event.referral_id,
+        agency_id=agency.id,
+        event_type=registry.for_model(type(event)).name,
+        body=event.model_dump_json(),
+        status="pending",
+        next_attempt_at=now,
+        created_at=now,
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts.search_evidence import IdentityCandidateProposedV1
 from search.evidence import age_now
@@ -156,26 +157,36 @@ async def _clues_by_case(session: AsyncSession, case_ids: list[uuid.UUID]) -> di
     return found
 
 
-async def index_case_names(session: AsyncSession, case: SearchCase, *, new: bool = False) -> None:
+async def index_case_names(uow: UnitOfWork, case: SearchCase) -> None:
     """Every name the person gave, heard in the clues or confirmed goes into the name
     index of the network's history (kept when the case closes: a person who comes
-    back is found by name). A ``new`` case has no clues and nothing indexed yet."""
-    clue_names = (
-        ()
-        if new
-        else (await session.scalars(select(Clue.names).where(Clue.case_id == case.id))).all()
-    )
-    names = [*split_names(case.stated_names), *(n for ns in clue_names for n in ns)]
+    back is found by name)."""
+    clues = await uow.find(Clue, case_id=case.id)
+    names = [*split_names(case.stated_names), *(n for clue in clues for n in clue.names)]
     if case.full_name:
         names.append(case.full_name)
+    await index_person_names(uow, case.id, case.station_id, case.person_id, names)
+
+
+async def index_person_names(
+    uow: UnitOfWork,
+    case_id: uuid.UUID,
+    station_id: str,
+    person_id: uuid.UUID,
+    names: Sequence[str],
+    *,
+    replacing: bool = True,
+) -> None:
+    """Make the case's indexed names exactly ``names``; ``replacing=False``: a new
+    case, nothing indexed yet."""
     await index_names(
-        session,
+        uow.session,
         record_kind="case",
-        record_id=case.id,
-        station_id=case.station_id,
+        record_id=case_id,
+        station_id=station_id,
         names=names,
-        person_id=case.person_id,
-        replacing=not new,
+        person_id=person_id,
+        replacing=replacing,
     )
 
 
@@ -266,7 +277,7 @@ async def match_case(session: AsyncSession, runtime: Runtime, case: SearchCase) 
         )
     ).all()
     if not reports:
-        # Nothing to compare with: no gazetteer load (+64 MB, seconds of CPU) for it.
+        # Nothing to compare with: the gazetteer (large, slow to load) is not needed.
         return 0
     resolve = await resolver(runtime.settings.gazetteer_dir)
     now = datetime.now(UTC)
@@ -280,6 +291,11 @@ async def match_case(session: AsyncSession, runtime: Runtime, case: SearchCase) 
         if ranked is not None and await _propose(session, runtime, case, report, ranked, now):
             proposed += 1
     return proposed
+
+
+async def match_open_case(uow: UnitOfWork, case: SearchCase) -> int:
+    """``match_case`` in a use case's unit of work."""
+    return await match_case(uow.session, uow.runtime, case)
 
 
 async def match_report(session: AsyncSession, runtime: Runtime, report: MissingPersonReport) -> int:

@@ -9,7 +9,7 @@ notice unless a station lead or center coordinator recorded an override.
 
 How the network calls stay out of database transactions:
 
-* publishing: the endpoint records the notice as ``publishing`` and commits,
+* publishing: the use case records the notice as ``publishing`` and commits,
   calls the adapter (retries with backoff inside), then records ``published``
   or ``failed`` in a second transaction (``publish_recorded``);
 * taking down: ``take_down_notices`` runs inside the caller's transaction (the
@@ -37,6 +37,7 @@ import httpx
 from sqlalchemy import event, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts.search_notices import (
@@ -419,7 +420,7 @@ async def record_result(
     if notice.status != NoticeStatus.TAKEDOWN_PENDING:
         notice.status = NoticeStatus.PUBLISHED
     else:
-        _after_commit_take_down(session, runtime, notice.case_id)
+        take_down_once_committed(UnitOfWork(session, runtime), notice.case_id)
     await runtime.outbox.stage(
         session,
         NoticePublishedV1(
@@ -440,9 +441,10 @@ async def record_result(
     return notice
 
 
-async def publish_recorded(runtime: Runtime, notice_ids: Sequence[uuid.UUID]) -> None:
+async def publish_recorded(uow: UnitOfWork, notice_ids: Sequence[uuid.UUID]) -> None:
     """Send notices already recorded as ``publishing`` (and committed), then record
-    each result in a transaction of its own."""
+    each result in a transaction of its own (not the use case's)."""
+    runtime = uow.runtime
     for notice_id in notice_ids:
         async with runtime.sessions() as session:
             notice = await session.get(SearchNotice, notice_id)
@@ -457,26 +459,23 @@ async def publish_recorded(runtime: Runtime, notice_ids: Sequence[uuid.UUID]) ->
 # ---- taking down ---------------------------------------------------------------
 
 
-async def close_notices(
-    session: AsyncSession, case_id: uuid.UUID, reason: str, now: datetime
-) -> None:
+async def close_notices(uow: UnitOfWork, case_id: uuid.UUID, reason: str) -> None:
     """No new notice for the case from now on (identity confirmed, person left)."""
-    flags = await session.get(NoticeProtection, case_id, with_for_update=True)
+    flags = await uow.get(NoticeProtection, case_id, lock=True)
     if flags is None:
         flags = NoticeProtection(case_id=case_id, endangered=False)
-        session.add(flags)
+        uow.add(flags)
     if flags.closed_at is None:
-        flags.closed_at = now
+        flags.closed_at = uow.now
         flags.closed_reason = reason[:100]
 
 
+# A notice that may be up, or may still go up: taken down with its case.
+UP = (NoticeStatus.PUBLISHING, NoticeStatus.PUBLISHED, NoticeStatus.FAILED)
+
+
 async def take_down_notices(
-    session: AsyncSession,
-    runtime: Runtime,
-    case: SearchCase,
-    reason: str,
-    *,
-    close: bool = True,
+    uow: UnitOfWork, case: SearchCase, reason: str, *, close: bool = True
 ) -> None:
     """Take every live notice of the case down (identity confirmed, person left).
 
@@ -485,23 +484,13 @@ async def take_down_notices(
     takedown runs once that transaction commits (nothing happens if it rolls
     back). ``close=False`` (protection) keeps the case open for notices later.
     """
-    now = datetime.now(UTC)
+    now = uow.now
     if close:
-        await close_notices(session, case.id, reason, now)
-    notices = (
-        await session.scalars(
-            select(SearchNotice)
-            .where(
-                SearchNotice.case_id == case.id,
-                SearchNotice.status.in_(
-                    [NoticeStatus.PUBLISHING, NoticeStatus.PUBLISHED, NoticeStatus.FAILED]
-                ),
-            )
-            .with_for_update()
-        )
-    ).all()
+        await close_notices(uow, case.id, reason)
     pending = False
-    for notice in notices:
+    for notice in await uow.find(SearchNotice, case_id=case.id, lock=True):
+        if notice.status not in UP:
+            continue
         notice.takedown_reason = reason[:100]
         notice.takedown_requested_at = now
         if notice.status == NoticeStatus.FAILED:
@@ -512,14 +501,15 @@ async def take_down_notices(
             notice.status = NoticeStatus.TAKEDOWN_PENDING
             pending = pending or notice.external_id is not None
     if pending:
-        _after_commit_take_down(session, runtime, case.id)
+        take_down_once_committed(uow, case.id)
 
 
 _background: set[asyncio.Task] = set()
 
 
-def _after_commit_take_down(session: AsyncSession, runtime: Runtime, case_id: uuid.UUID) -> None:
-    """Once the session's transaction commits, take the case's pending notices down."""
+def take_down_once_committed(uow: UnitOfWork, case_id: uuid.UUID) -> None:
+    """Once the transaction commits, take the case's pending notices down."""
+    session, runtime = uow.session, uow.runtime
     cases: set[uuid.UUID] = session.info.setdefault("notice_takedowns", set())
     cases.add(case_id)
     if session.info.get("notice_takedown_hook"):
@@ -594,16 +584,18 @@ async def take_down_pending(runtime: Runtime, case_id: uuid.UUID | None = None) 
 # ---- protection as stored --------------------------------------------------------
 
 
-async def protection_of(session: AsyncSession, case: SearchCase) -> Protection:
-    flags = await session.get(NoticeProtection, case.id)
-    override_at = await session.scalar(
-        select(NoticeOverride.authorised_at)
-        .where(NoticeOverride.case_id == case.id)
-        .order_by(NoticeOverride.authorised_at.desc())
-        .limit(1)
-    )
+async def latest_override(uow: UnitOfWork, case_id: uuid.UUID) -> NoticeOverride | None:
+    found = await uow.find(NoticeOverride, case_id=case_id, order_by=NoticeOverride.authorised_at)
+    return found[-1] if found else None
+
+
+async def protection_of(uow: UnitOfWork, case: SearchCase) -> Protection:
+    flags = await uow.get(NoticeProtection, case.id)
+    override = await latest_override(uow, case.id)
     endangered_at = flags.marked_at if flags is not None and flags.endangered else None
-    return protection(case.categories or [], endangered_at, override_at)
+    return protection(
+        case.categories or [], endangered_at, override.authorised_at if override else None
+    )
 
 
 # ---- the sweep -------------------------------------------------------------------
@@ -641,7 +633,9 @@ def jobs(runtime: Runtime) -> list[PeriodicJob]:
                 case is None
                 or case.status != "open"
                 or (flags is not None and flags.closed_at is not None)
-                or not (await protection_of(session, case)).public_notice_allowed
+                or not (
+                    await protection_of(UnitOfWork(session, runtime), case)
+                ).public_notice_allowed
             ):
                 notice.attempts = max_attempts  # no more retries
                 continue

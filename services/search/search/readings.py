@@ -30,14 +30,14 @@ import yaml
 
 from rescue_chassis import heap
 
-# pypinyin is imported where it is first needed: its dictionaries take ~45 MB,
-# which a search service that never matches a name should not carry at idle.
+# pypinyin is imported where it is first needed: a search service that never matches
+# a name should not carry its large dictionaries at idle.
 
 
 @cache
 def pypinyin():
-    """pypinyin, imported on first use; its dictionaries (hundreds of thousands of
-    objects, kept for good) then go out of the garbage collector's way."""
+    """pypinyin, imported on first use; its dictionaries (many objects, kept for
+    good) then go out of the garbage collector's way."""
     import pypinyin
     import pypinyin.pinyin_dict
 
@@ -72,7 +72,7 @@ def toneless(text: str) -> str:
 
 @cache
 def syllables() -> frozenset[str]:
-    """Every toneless syllable of Mandarin that pypinyin knows (about 410)."""
+    """Every toneless syllable of Mandarin that pypinyin knows."""
     found: set[str] = set()
     for readings in pypinyin().pinyin_dict.pinyin_dict.values():
         for reading in readings.split(","):

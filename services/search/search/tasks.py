@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rescue_chassis.commands import UnitOfWork
 from search.domain import TaskKind, task_due_at
 from search.tables import SearchTask
 
@@ -34,10 +35,7 @@ async def complete_task(
     return True
 
 
-async def cancel_open_tasks(session: AsyncSession, case_id: uuid.UUID) -> None:
+async def cancel_open_tasks(uow: UnitOfWork, case_id: uuid.UUID) -> None:
     """The search ended (identified, or the person left): nothing is overdue any more."""
-    await session.execute(
-        update(SearchTask)
-        .where(SearchTask.case_id == case_id, SearchTask.status == "open")
-        .values(status="cancelled")
-    )
+    for task in await uow.find(SearchTask, case_id=case_id, status="open", lock=True):
+        task.status = "cancelled"

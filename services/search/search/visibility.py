@@ -3,7 +3,7 @@ everything that points to one (names, face trails, earlier-stay suggestions,
 review candidates), so a lookup never shows what opening the record would refuse.
 
 - A case (and a missing-person report) is seen by its station and the center
-  (``case_stations``); others get 404 (``visible_case``).
+  (``case_stations``); others get 404 (``UnitOfWork.load``).
 - Face trails, across the network, are for the reviewers (``may_see_trails``,
   access.SENSITIVE["face"]), but a record of a protected person (a
   domestic-violence victim, or marked endangered) stays with those who see the
@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rescue_chassis.access import may_see, sees_network
 from rescue_chassis.auth import Principal
 from rescue_chassis.network import Network
-from rescue_chassis.problems import Problem
 from search.notices import PROTECTED_CATEGORIES
 from search.tables.core import SearchCase
 from search.tables.evidence import IdentityCandidate
@@ -38,21 +37,6 @@ def may_see_case(principal: Principal, network: Network, station_id: str) -> boo
     """Whether the caller may see a case (or a report) of this station."""
     stations = case_stations(principal, network)
     return stations is None or station_id in stations
-
-
-async def visible_case(
-    session: AsyncSession,
-    principal: Principal,
-    network: Network,
-    case_id: uuid.UUID,
-    *,
-    lock: bool = False,
-) -> SearchCase:
-    """The case, or 404 when there is none or the caller may not see it."""
-    case = await session.get(SearchCase, case_id, with_for_update=lock)
-    if case is None or not may_see_case(principal, network, case.station_id):
-        raise Problem(404, "Not found", "No such search case.")
-    return case
 
 
 # ---- protected persons --------------------------------------------------------

@@ -6,9 +6,11 @@ import base64
 import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from rescue_chassis.network import Network, province_key
+from rescue_chassis.refusals import Refused
 from rescue_events.contracts import PersonCategory
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -34,13 +36,6 @@ class EscortStatus(StrEnum):
     PLANNED = "planned"
     DEPARTED = "departed"
     COMPLETED = "completed"
-
-
-class PlanningRefused(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -89,44 +84,42 @@ def check_escort_plan(
     staff: Sequence[EscortMember],
     legs: Sequence[Leg],
 ) -> str:
-    """Raise PlanningRefused naming the field; returns the destination province."""
+    """Raise Refused naming the field; returns the destination province."""
     if not travellers:
-        raise PlanningRefused("return_ids", "an escort takes at least one person")
+        raise Refused("return_ids", "an escort takes at least one person")
     for t in travellers:
         if t.escort_station_id != planning_station:
-            raise PlanningRefused(
+            raise Refused(
                 "return_ids", f"return {t.return_id} is escorted by {t.escort_station_id}"
             )
         if t.status is not ReturnStatus.PENDING:
-            raise PlanningRefused("return_ids", f"return {t.return_id} is {t.status.value}")
+            raise Refused("return_ids", f"return {t.return_id} is {t.status.value}")
         if t.fit_to_travel is False:
-            raise PlanningRefused("return_ids", f"return {t.return_id}: not fit to travel")
+            raise Refused("return_ids", f"return {t.return_id}: not fit to travel")
         if t.sex is None:
             # Sex and health decide who must travel along: never plan blind.
-            raise PlanningRefused(
+            raise Refused(
                 "return_ids",
                 f"return {t.return_id}: the admission record has not reached transfer yet",
             )
     provinces = {province_key(t.destination_province) for t in travellers}
     if len(provinces) > 1:
-        raise PlanningRefused(
-            "return_ids", "an escort goes to one destination province; split the batch"
-        )
+        raise Refused("return_ids", "an escort goes to one destination province; split the batch")
     if not any(m.role in ("escort", "medical") for m in staff):
-        raise PlanningRefused("staff", "at least one escort staff member is needed")
+        raise Refused("staff", "at least one escort staff member is needed")
     if any(t.sex == "female" for t in travellers) and not any(
         m.sex == "female" and m.role in ("escort", "medical") for m in staff
     ):
-        raise PlanningRefused("staff", "a woman or girl travels: a female escort is needed")
+        raise Refused("staff", "a woman or girl travels: a female escort is needed")
     if any(needs_medical_escort(t) for t in travellers) and not any(
         m.role == "medical" for m in staff
     ):
-        raise PlanningRefused("staff", "a sick person travels: a medical escort is needed")
+        raise Refused("staff", "a sick person travels: a medical escort is needed")
     if not legs:
-        raise PlanningRefused("legs", "the itinerary needs at least one leg")
+        raise Refused("legs", "the itinerary needs at least one leg")
     for i, (a, b) in enumerate(zip(legs, legs[1:], strict=False), start=1):
         if a.destination != b.origin:
-            raise PlanningRefused(
+            raise Refused(
                 f"legs.{i}.origin", f"must continue from {a.destination!r} where leg {i} ends"
             )
     return travellers[0].destination_province
@@ -137,13 +130,20 @@ def decode_signature(encoded: str) -> bytes:
     try:
         image = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise PlanningRefused("signature_png", "is not base64") from None
+        raise Refused("signature_png", "is not base64") from None
     if not image.startswith(PNG_MAGIC):
-        raise PlanningRefused("signature_png", "is not a PNG image")
+        raise Refused("signature_png", "is not a PNG image")
     if len(image) > MAX_SIGNATURE_BYTES:
-        raise PlanningRefused("signature_png", f"is larger than {MAX_SIGNATURE_BYTES} bytes")
+        raise Refused("signature_png", f"is larger than {MAX_SIGNATURE_BYTES} bytes")
     return image
 
 
 def escort_finished(statuses: Iterable[ReturnStatus]) -> bool:
     return all(s in (ReturnStatus.HANDED_OVER, ReturnStatus.REFUSED) for s in statuses)
+
+
+def not_future(field: str, moment: datetime | None, now: datetime) -> datetime:
+    """When a step happened: as told, or now when not told; never later than now."""
+    if moment is not None and moment > now:
+        raise Refused(field, "lies in the future")
+    return moment or now

@@ -1,26 +1,21 @@
+"""When an escort is over."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from rescue_chassis.commands import UnitOfWork
 from transfer.domain import EscortStatus, ReturnStatus, escort_finished
 from transfer.tables import Escort, Return
 
 
-async def close_escort_if_finished(
-    session: AsyncSession, escort_id: uuid.UUID | None, now: datetime
-) -> None:
+async def close_escort_if_finished(uow: UnitOfWork, escort_id: uuid.UUID | None) -> None:
     """An escort is complete once each of its persons is handed over or refused."""
     if escort_id is None:
         return
-    await session.flush()
-    statuses = (
-        await session.scalars(select(Return.status).where(Return.escort_id == escort_id))
-    ).all()
-    if escort_finished(ReturnStatus(s) for s in statuses):
-        escort = await session.get(Escort, escort_id, with_for_update=True)
+    await uow.flush()
+    aboard = await uow.find(Return, escort_id=escort_id)
+    if escort_finished(ReturnStatus(r.status) for r in aboard):
+        escort = await uow.get(Escort, escort_id, lock=True)
         escort.status = EscortStatus.COMPLETED.value
-        escort.completed_at = now
+        escort.completed_at = uow.now

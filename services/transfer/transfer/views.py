@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from transfer.tables import Escalation, Escort, EscortLeg, Return
 
 
 class ReturnView(BaseModel):
@@ -77,3 +80,24 @@ class PlanningGroup(BaseModel):
     destination_province: str
     pending: int
     returns: list[ReturnView]
+
+
+def return_view(found: Return) -> ReturnView:
+    return ReturnView.model_validate(found, from_attributes=True)
+
+
+def escalation_view(escalation: Escalation) -> EscalationView:
+    return EscalationView.model_validate(escalation, from_attributes=True)
+
+
+async def escort_view(rows: Any, escort: Escort) -> EscortView:
+    """The escort with its legs and persons; ``rows`` is a unit of work (``find``)."""
+    legs = await rows.find(EscortLeg, escort_id=escort.id, order_by=EscortLeg.sequence)
+    aboard = await rows.find(Return, escort_id=escort.id, order_by=Return.opened_at)
+    return EscortView.model_validate(
+        {
+            **escort.model_dump(),
+            "legs": [LegView.model_validate(leg, from_attributes=True) for leg in legs],
+            "return_ids": [r.id for r in aboard],
+        }
+    )

@@ -7,15 +7,13 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from followup.api.common import scoped
+from followup import queries
 from followup.commands import help_tasks
-from followup.tables import HelpTask, StabilisationRecord
 from followup.views import HelpTaskView
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
-from rescue_chassis.commands import Run
+from rescue_chassis.commands import Run, UnitOfWork
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 
@@ -37,16 +35,7 @@ async def list_help_tasks(
     runtime: RuntimeDep,
     status: Literal["open", "done"] | None = "open",
 ):
-    query = scoped(
-        select(HelpTask)
-        .join(StabilisationRecord, StabilisationRecord.id == HelpTask.record_id)
-        .order_by(HelpTask.opened_at),
-        principal,
-        runtime,
-    )
-    if status:
-        query = query.where(HelpTask.status == status)
-    return [HelpTaskView.model_validate(t) for t in (await session.scalars(query)).all()]
+    return await queries.help_tasks(UnitOfWork(session, runtime, principal), status)
 
 
 @router.post("/{task_id}/completion", response_model=HelpTaskView)

@@ -4,12 +4,12 @@ station and the admitting station."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import or_, select
 
-from followup.tables import RepeatWandering, StabilisationRecord
+from followup import queries
 from followup.views import RepeatWanderingView
-from rescue_chassis.access import STATION_WORK, sees_network
+from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
+from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 
@@ -22,29 +22,4 @@ router = APIRouter(
 
 @router.get("", response_model=list[RepeatWanderingView])
 async def list_repeat_wanderings(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep):
-    query = (
-        select(RepeatWandering, StabilisationRecord)
-        .join(StabilisationRecord, StabilisationRecord.id == RepeatWandering.record_id)
-        .order_by(RepeatWandering.flagged_at.desc())
-    )
-    if not sees_network(principal, runtime.network):
-        query = query.where(
-            or_(
-                RepeatWandering.origin_station_id == principal.station_id,
-                RepeatWandering.admitting_station_id == principal.station_id,
-            )
-        )
-    return [
-        RepeatWanderingView(
-            id=flag.id,
-            record_id=record.id,
-            person_id=flag.person_id,
-            earlier_person_id=record.person_id,
-            full_name=record.full_name,
-            origin_station_id=flag.origin_station_id,
-            admitting_station_id=flag.admitting_station_id,
-            basis=flag.basis,
-            flagged_at=flag.flagged_at,
-        )
-        for flag, record in (await session.execute(query)).all()
-    ]
+    return await queries.repeat_wanderings(UnitOfWork(session, runtime, principal))

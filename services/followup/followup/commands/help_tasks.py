@@ -6,15 +6,11 @@ import uuid
 
 from pydantic import Field
 
+from followup.commands.records import record_stations
 from followup.tables import HelpTask, StabilisationRecord
 from followup.views import HelpTaskView
 from rescue_chassis.commands import Command, UnitOfWork, visible
 from rescue_chassis.refusals import Conflict
-
-
-def record_stations(record: StabilisationRecord) -> tuple[str, ...]:
-    """Who sees a record: its station and the station that escorted the person."""
-    return tuple(s for s in (record.station_id, record.escort_station_id) if s)
 
 
 class CompleteHelpTask(Command):

@@ -4,55 +4,24 @@ overdue now."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, computed_field
-from sqlalchemy import select
 
-from rescue_chassis.access import SEARCH_WORK, sees_network
+from rescue_chassis import commands
+from rescue_chassis.access import SEARCH_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
+from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
-from search.domain import notice_overdue
-from search.tables import SearchCase, SearchTask
-from search.visibility import case_stations, visible_case
+from search import queries
+from search.commands.cases import CaseView
+from search.queries import TaskView
+from search.tables import SearchCase
 
 router = APIRouter(
     prefix="/cases", tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)]
 )
-
-
-class CaseView(BaseModel):
-    id: uuid.UUID
-    person_id: uuid.UUID
-    station_id: str
-    status: str
-    arrived_at: datetime
-    opened_at: datetime
-    notice_due_at: datetime
-    notice_published_at: datetime | None
-    stated_names: str | None
-    stated_places: str | None
-    dialect: str | None
-    identified_at: datetime | None
-    method: str | None
-    full_name: str | None
-    home_province: str | None
-    home_address: str | None
-    home_admin_code: str | None
-
-    @computed_field
-    @property
-    def notice_overdue(self) -> bool:
-        return self.status == "open" and notice_overdue(
-            self.notice_due_at, self.notice_published_at, datetime.now(UTC)
-        )
-
-    @classmethod
-    def of(cls, case: SearchCase) -> CaseView:
-        return cls.model_validate(case, from_attributes=True)
 
 
 @router.get("", response_model=list[CaseView])
@@ -67,20 +36,8 @@ async def list_cases(
 ):
     """Search cases of the caller's station (the center sees all); `overdue=true` for
     cases whose family-search notice is past its 24-hour deadline."""
-    query = select(SearchCase).order_by(SearchCase.notice_due_at).limit(limit)
-    if (stations := case_stations(principal, runtime.network)) is not None:
-        query = query.where(SearchCase.station_id.in_(stations))
-    if status:
-        query = query.where(SearchCase.status == status)
-    if person_id:
-        query = query.where(SearchCase.person_id == person_id)
-    if overdue:
-        query = query.where(
-            SearchCase.status == "open",
-            SearchCase.notice_published_at.is_(None),
-            SearchCase.notice_due_at < datetime.now(UTC),
-        )
-    return [CaseView.of(c) for c in (await session.scalars(query)).all()]
+    reading = UnitOfWork(session, runtime, principal)
+    return await queries.cases(reading, status, person_id, overdue, limit)
 
 
 # ":uuid": only an id matches, so a sibling path such as /cases/identity-lookup (POST
@@ -89,23 +46,8 @@ async def list_cases(
 async def get_case(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
-    return CaseView.of(await visible_case(session, principal, runtime.network, case_id))
-
-
-class TaskView(BaseModel):
-    id: uuid.UUID
-    case_id: uuid.UUID
-    station_id: str
-    kind: str
-    status: str
-    due_at: datetime
-    done_at: datetime | None
-    overdue_at: datetime | None = None
-
-    @computed_field
-    @property
-    def overdue(self) -> bool:
-        return self.status == "open" and datetime.now(UTC) > self.due_at
+    case = await commands.load(session, runtime, principal, SearchCase, case_id, what="search case")
+    return CaseView.of(case)
 
 
 @router.get("/{case_id}/tasks", response_model=list[TaskView])
@@ -113,11 +55,7 @@ async def case_tasks(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
     """The case's tasks with their deadlines: notice, police check, DNA sample."""
-    await visible_case(session, principal, runtime.network, case_id)
-    tasks = await session.scalars(
-        select(SearchTask).where(SearchTask.case_id == case_id).order_by(SearchTask.due_at)
-    )
-    return [TaskView.model_validate(t, from_attributes=True) for t in tasks.all()]
+    return await queries.case_tasks(UnitOfWork(session, runtime, principal), case_id)
 
 
 overdue_router = APIRouter(tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)])
@@ -133,16 +71,4 @@ async def overdue_now(
     ] = None,
 ):
     """What is overdue in my station now (the center: the network), oldest first."""
-    query = (
-        select(SearchTask)
-        .where(SearchTask.status == "open", SearchTask.due_at < datetime.now(UTC))
-        .order_by(SearchTask.due_at)
-    )
-    if not sees_network(principal, runtime.network):
-        query = query.where(SearchTask.station_id == principal.station_id)
-    if kind:
-        query = query.where(SearchTask.kind == kind)
-    return [
-        TaskView.model_validate(t, from_attributes=True)
-        for t in (await session.scalars(query)).all()
-    ]
+    return await queries.overdue_tasks(UnitOfWork(session, runtime, principal), kind)

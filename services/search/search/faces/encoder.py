@@ -7,7 +7,7 @@ model's usual "same person likely" threshold). A police or vendor service can
 replace it with any object of the same shape; embeddings of different encoders
 are not comparable, so each stored embedding carries its encoder's name.
 
-Encoding is CPU-bound (≈0.1–1 s a photo on one core): call it from a thread
+Encoding is CPU-bound: call it from a thread
 (``await asyncio.to_thread(encoder.encode, photo)``).
 """
 

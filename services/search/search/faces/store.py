@@ -45,8 +45,8 @@ __all__ = [
 
 SAME_PERSON_DISTANCE = 0.6  # dlib's customary threshold: closer is likely the same person
 ZERO_SIMILARITY_DISTANCE = 1.2  # at or beyond this distance the similarity is 0
-# Candidates the HNSW search keeps (pgvector's default is 40). 100 gives recall@10
-# ≥ 0.95 over a million face-shaped vectors in a few ms (bench/face_search.py).
+# Candidates the HNSW search keeps (pgvector's default is 40): more, for the recall
+# bench/face_search.py checks.
 EF_SEARCH = 100
 
 Source = Literal["admission", "report"]

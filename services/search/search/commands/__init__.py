@@ -1,0 +1,1 @@
+"""Search's use cases: what its routes and consumers ask of it, one function each."""

@@ -1,0 +1,1 @@
+"""Transfer's use cases: what its routes and consumers do."""
