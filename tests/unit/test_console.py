@@ -3,6 +3,7 @@ refusals in Chinese next to their fields (the services stood in by a transport).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -30,19 +31,64 @@ def settings(**overrides) -> ConsoleSettings:
     )
 
 
+PERSON_ID = "7f1c2d4e-0000-4000-8000-000000000001"
+PERSON = {
+    "id": PERSON_ID,
+    "station_id": "gushi",
+    "status": "in_station",
+    "identity_status": "unknown",
+    "arrival_route": "own_request",
+    "arrived_at": "2026-12-07T01:00:00+00:00",
+    "sex": "male",
+    "estimated_age": 61,
+    "stated_names": ["王建国"],
+    "stated_places": [],
+    "categories": [],
+    "consent_given": None,
+    "handover": None,
+    "protected": False,
+    "full_name": None,
+    "days_in_station": 0,
+    "stays": [
+        {
+            "sequence": 1,
+            "station_id": "gushi",
+            "arrival_route": "own_request",
+            "arrived_at": "2026-12-07T01:00:00+00:00",
+            "discharged_at": None,
+        }
+    ],
+}
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60
+JPEG_B64 = base64.b64encode(JPEG).decode()
+
+
 class FakeServices:
     """Answers as the services would; keeps what the console sent."""
 
     def __init__(self) -> None:
         self.sent: list[httpx.Request] = []
-        self.admission_answer = (201, {"id": "7f1c2d4e-0000-4000-8000-000000000001"})
+        self.admission_answer = (201, {"id": PERSON_ID})
+        self.photo_answer = (201, {"id": "9a000000-0000-4000-8000-000000000001"})
+        self.answers: dict[tuple[str, str], tuple[int, object]] = {
+            ("GET", f"/persons/{PERSON_ID}"): (200, PERSON),
+        }
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(request)
         if request.method == "POST" and request.url.path == "/persons":
             status, body = self.admission_answer
             return httpx.Response(status, json=body)
+        if request.method == "POST" and request.url.path.endswith("/photos"):
+            status, body = self.photo_answer
+            return httpx.Response(status, json=body)
+        if (request.method, request.url.path) in self.answers:
+            status, body = self.answers[(request.method, request.url.path)]
+            return httpx.Response(status, json=body)
         return httpx.Response(200, json=[])
+
+    def posts(self, path_end: str = "") -> list[httpx.Request]:
+        return [r for r in self.sent if r.method == "POST" and r.url.path.endswith(path_end)]
 
 
 @pytest.fixture
@@ -300,3 +346,315 @@ def test_a_used_key_is_kept_so_the_form_cannot_admit_twice(client, services):
     assert answer.status_code == 409
     assert 'name="idempotency_key" value="form-key-4"' in answer.text
     assert "可能已登记成功" in answer.text
+
+
+# ---- a photo taken with the phone's camera (issue 26, part 1, point 1) ----------
+
+
+def test_the_admission_form_offers_the_phones_camera(client):
+    sign_in(client)
+    form = client.get("/admissions/new").text
+    camera = re.search(r'<input id="f-photo"[^>]*>', form).group(0)
+    assert 'type="file"' in camera and 'accept="image/*"' in camera
+    assert 'capture="environment"' in camera and "name=" not in camera  # the base64 goes
+    assert '<label for="f-photo">' in form  # labelled
+    assert 'name="photo" value=""' in form and 'name="photo_taken_at"' in form
+
+
+def test_an_admission_with_a_photo_posts_it_to_the_person_with_its_own_key(client, services):
+    csrf = sign_in(client)
+    admitted = client.post(
+        "/admissions",
+        data={
+            "csrf": csrf,
+            "idempotency_key": "form-key-5",
+            "arrival_route": "own_request",
+            "sex": "male",
+            "photo": JPEG_B64,
+            "photo_taken_at": "2026-12-07T01:02:03.000Z",
+        },
+        follow_redirects=False,
+    )
+    assert admitted.status_code == 303
+    assert admitted.headers["location"] == f"/persons/{PERSON_ID}"
+    admission, photo = services.posts()
+    assert admission.url.path == "/persons" and "photo" not in json.loads(admission.content)
+    assert photo.url.path == f"/persons/{PERSON_ID}/photos"
+    assert photo.headers["idempotency-key"] == "form-key-5.photo"
+    assert json.loads(photo.content) == {
+        "kind": "face",
+        "image": JPEG_B64,
+        "taken_at": "2026-12-07T01:02:03+00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("image", "words"),
+    [
+        (base64.b64encode(b"GIF89a" + b"\x00" * 40).decode(), "须为 JPEG 或 PNG 图片"),
+        (base64.b64encode(b"\xff\xd8\xff" + b"\x00" * (2 * 1024 * 1024)).decode(), "超过 2 MB"),
+        ("not base64!", "照片读取失败"),
+    ],
+)
+def test_a_refused_photo_is_shown_next_to_its_field_and_nobody_is_admitted(
+    client, services, image, words
+):
+    csrf = sign_in(client)
+    refused = client.post(
+        "/admissions",
+        data={
+            "csrf": csrf,
+            "idempotency_key": "form-key-6",
+            "arrival_route": "own_request",
+            "sex": "female",
+            "stated_names": "李梅",
+            "photo": image,
+        },
+    )
+    assert refused.status_code == 422
+    assert re.search(rf'id="err-photo"[^>]*>[^<]*{words}', refused.text)
+    assert re.search(r'<input id="f-photo"[^>]*aria-invalid="true"', refused.text)
+    assert '<a href="#f-photo">' in refused.text  # the summary points to the field
+    assert 'value="李梅"' in refused.text and 'value="female" checked' in refused.text
+    assert 'name="idempotency_key" value="form-key-6"' in refused.text  # nothing was sent
+    assert not services.posts()
+
+
+def test_a_photo_intake_refuses_after_the_admission_is_said_on_the_persons_page(client, services):
+    services.photo_answer = (413, {"status": 413, "title": "Photo too large"})
+    csrf = sign_in(client)
+    admitted = client.post(
+        "/admissions",
+        data={"csrf": csrf, "arrival_route": "own_request", "sex": "male", "photo": JPEG_B64},
+        follow_redirects=False,
+    )
+    assert admitted.headers["location"] == f"/persons/{PERSON_ID}?photo=unsaved"
+    person = client.get(admitted.headers["location"])
+    assert "照片未能保存" in person.text
+    assert '<input id="f-photo"' in person.text  # where to take it again
+
+
+def test_a_photo_added_on_the_persons_page_and_its_refusal_next_to_the_field(client, services):
+    csrf = sign_in(client)
+    added = client.post(
+        f"/persons/{PERSON_ID}/photos",
+        data={"csrf": csrf, "idempotency_key": "photo-key-1", "photo": JPEG_B64},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    (post,) = services.posts("/photos")
+    assert post.headers["idempotency-key"] == "photo-key-1"
+    services.photo_answer = (
+        422,
+        {"status": 422, "errors": [{"field": "image", "reason": "the photo is not a JPEG"}]},
+    )
+    refused = client.post(
+        f"/persons/{PERSON_ID}/photos",
+        data={"csrf": csrf, "idempotency_key": "photo-key-2", "photo": JPEG_B64},
+    )
+    assert refused.status_code == 422
+    assert re.search(r'id="err-photo"[^>]*>照片须为 JPEG 或 PNG 图片', refused.text)
+
+
+def test_the_persons_page_lists_the_photos(client, services):
+    services.answers[("GET", f"/persons/{PERSON_ID}/photos")] = (
+        200,
+        [{"kind": "face", "taken_at": "2026-12-07T01:02:03+00:00", "size_bytes": 79302}],
+    )
+    sign_in(client)
+    person = client.get(f"/persons/{PERSON_ID}").text
+    assert "共 1 张" in person and "面部照片 · 2026-12-07 09:02 拍摄 · 77 KB" in person
+
+
+# ---- an offline admission sent once when back online (point 2) --------------------
+
+
+def test_the_admission_form_is_sent_by_the_page_and_kept_offline(client):
+    sign_in(client)
+    form = client.get("/admissions/new").text
+    assert re.search(r'<form [^>]*action="/admissions" class="admission" data-offline', form)
+    # Whose pending admissions a page may send, and where it says what is kept.
+    assert 'data-user="gushi/张三"' in form
+    assert '<div id="pending-admissions" class="pending" role="status"' in form
+    script = client.get("/static/console.js").text
+    assert "已保存在本机，联网后自动提交" in script and 'addEventListener("online"' in script
+
+
+def test_a_re_sent_admission_carries_the_same_key_and_body_and_lands_on_the_same_person(
+    client, services
+):
+    csrf = sign_in(client)
+    form = {
+        "idempotency_key": "offline-key-1",
+        "arrival_route": "street_patrol",
+        "sex": "male",
+        "stated_names": "离线登记",
+        "arrived_at": "2026-12-07T02:10",
+        "handover.officer": "刘队长",
+        "consent": "yes",
+    }
+    first, again = (
+        client.post("/admissions", data={"csrf": csrf, **form}, follow_redirects=False)
+        for _ in range(2)
+    )
+    assert first.headers["location"] == again.headers["location"] == f"/persons/{PERSON_ID}"
+    one, two = services.posts("/persons")
+    assert one.headers["idempotency-key"] == two.headers["idempotency-key"] == "offline-key-1"
+    assert one.content == two.content  # intake replays only the same body
+    assert json.loads(one.content)["arrived_at"] == "2026-12-07T02:10:00+08:00"
+
+
+# ---- discharge and hospital placement (point 3) -----------------------------------
+
+
+def test_the_persons_page_discharges_with_its_reason(client, services):
+    services.answers[("POST", f"/persons/{PERSON_ID}/discharge")] = (200, PERSON)
+    csrf = sign_in(client)
+    page = client.get(f"/persons/{PERSON_ID}").text
+    reasons = re.findall(r'name="reason" value="([a-z_]+)"\s*> ([^<]+)<', page)
+    assert [value for value, _ in reasons] == [
+        "returned_home", "left", "transferred", "settled", "died",
+    ]  # fmt: skip
+    assert [words.strip() for _, words in reasons][:2] == ["返乡", "自行离站"]
+    done = client.post(
+        f"/persons/{PERSON_ID}/discharge",
+        data={
+            "csrf": csrf,
+            "idempotency_key": "discharge-key-1",
+            "reason": "transferred",
+            "transferred_to_station_id": "xixian",
+            "discharged_at": "2026-12-07T10:00",
+            "belongings_returned": "yes",
+            "note": "",
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/persons/{PERSON_ID}#h-stays"
+    (post,) = services.posts("/discharge")
+    assert post.headers["idempotency-key"] == "discharge-key-1"
+    assert json.loads(post.content) == {
+        "reason": "transferred",
+        "transferred_to_station_id": "xixian",
+        "discharged_at": "2026-12-07T10:00:00+08:00",
+        "belongings_returned": True,
+    }
+
+
+def test_a_refused_discharge_shows_next_to_its_field_and_keeps_what_was_typed(client, services):
+    services.answers[("POST", f"/persons/{PERSON_ID}/discharge")] = (
+        422,
+        {
+            "status": 422,
+            "errors": [
+                {"field": "transferred_to", "reason": "a transfer says where the person went"}
+            ],
+        },
+    )
+    csrf = sign_in(client)
+    refused = client.post(
+        f"/persons/{PERSON_ID}/discharge",
+        data={"csrf": csrf, "reason": "transferred", "note": "送往外地", "idempotency_key": "k9"},
+    )
+    assert refused.status_code == 422
+    assert re.search(r'id="err-transferred_to">转出须写明转往何处', refused.text)
+    assert re.search(r'<input id="f-transferred_to"[^>]*aria-invalid="true"', refused.text)
+    assert 'value="transferred" checked' in refused.text and ">送往外地</textarea>" in refused.text
+    assert 'name="idempotency_key" value="k9"' not in refused.text  # refused: a new key
+
+
+def test_a_settled_discharge_before_the_procedure_ends_is_said_at_the_reason(client, services):
+    services.answers[("POST", f"/persons/{PERSON_ID}/discharge")] = (
+        409,
+        {"status": 409, "title": "Settlement not complete", "detail": "needs every step"},
+    )
+    csrf = sign_in(client)
+    refused = client.post(
+        f"/persons/{PERSON_ID}/discharge", data={"csrf": csrf, "reason": "settled"}
+    )
+    assert re.search(r'id="err-reason">落户安置须先完成全部安置程序', refused.text)
+
+
+def test_a_discharged_person_has_no_discharge_form(client, services):
+    stay = {**PERSON["stays"][0], "discharged_at": "2026-12-07T02:00:00+00:00"}
+    stay["discharge_reason"] = "returned_home"
+    services.answers[("GET", f"/persons/{PERSON_ID}")] = (
+        200,
+        {**PERSON, "status": "discharged", "stays": [stay]},
+    )
+    sign_in(client)
+    page = client.get(f"/persons/{PERSON_ID}").text
+    assert "办理离站" not in page and "离站（返乡）" in page
+
+
+def test_medical_first_places_the_person_in_hospital(client, services):
+    placement_id = "5b000000-0000-4000-8000-000000000001"
+    services.answers[("POST", "/hospital-placements")] = (201, {"id": placement_id})
+    csrf = sign_in(client)
+    form = client.get("/hospital-placements/new").text
+    assert '<label for="f-hospital">送往医院' in form and "醉酒或中毒" in form
+    placed = client.post(
+        "/hospital-placements",
+        data={
+            "csrf": csrf,
+            "idempotency_key": "placement-key-1",
+            "hospital": "固始县人民医院",
+            "conditions": "intoxication",
+            "sex": "male",
+            "stated_names": "张某、老张",
+            "placed_at": "2026-12-07T01:30",
+        },
+        follow_redirects=False,
+    )
+    assert placed.status_code == 303
+    assert placed.headers["location"] == f"/hospital-placements?placed={placement_id}"
+    (post,) = services.posts("/hospital-placements")
+    assert post.headers["idempotency-key"] == "placement-key-1"
+    assert json.loads(post.content) == {
+        "sex": "male",
+        "hospital": "固始县人民医院",
+        "stated_names": ["张某", "老张"],
+        "placed_at": "2026-12-07T01:30:00+08:00",
+        "conditions": ["intoxication"],
+        "categories": [],
+    }
+
+
+def test_a_refused_placement_shows_next_to_its_field_in_chinese(client, services):
+    services.answers[("POST", "/hospital-placements")] = (
+        422,
+        {
+            "status": 422,
+            "errors": [
+                {"field": "hospital", "reason": "Field required"},
+                {"field": "conditions", "reason": "List should have at least 1 item"},
+            ],
+        },
+    )
+    csrf = sign_in(client)
+    refused = client.post(
+        "/hospital-placements", data={"csrf": csrf, "sex": "female", "dialect": "河南话"}
+    )
+    assert refused.status_code == 422
+    assert re.search(r'id="err-hospital">此项必填。', refused.text)
+    assert re.search(r'id="err-conditions">请至少选择一项。', refused.text)
+    assert 'value="河南话"' in refused.text and 'value="female" checked' in refused.text
+
+
+def test_the_persons_in_hospital(client, services):
+    services.answers[("GET", "/hospital-placements")] = (
+        200,
+        [
+            {
+                "id": "p1",
+                "hospital": "固始县人民医院",
+                "conditions": ["intoxication"],
+                "placed_at": "2026-12-07T01:30:00+00:00",
+                "sex": "male",
+                "estimated_age": None,
+                "stated_names": ["张某"],
+            }
+        ],
+    )
+    sign_in(client)
+    page = client.get("/hospital-placements", params={"placed": "p1"}).text
+    assert "已登记送医安置" in page and 'data-testid="placed"' in page and "醉酒或中毒" in page

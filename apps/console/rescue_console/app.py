@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from rescue_chassis.auth import mint_token
 from rescue_chassis.network import load_network
-from rescue_console import admission, board, person
+from rescue_console import admission, board, hospital, person
 from rescue_console.services import Services
 from rescue_console.sessions import COOKIE, SessionStore
 from rescue_console.settings import ConsoleSettings
@@ -198,6 +198,7 @@ def create_app(
     app.include_router(board.router)
     app.include_router(admission.router)
     app.include_router(person.router)
+    app.include_router(hospital.router)
     return app
 
 

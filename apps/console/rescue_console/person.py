@@ -1,4 +1,5 @@
-"""The person's page: record, stays and timeline, as intake shows them to this user."""
+"""The person's page: record, stays, photos and timeline, as intake shows them to
+this user; a photo added from the phone's camera."""
 
 from __future__ import annotations
 
@@ -6,23 +7,170 @@ import asyncio
 import uuid
 
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 
-from rescue_console.web import ConsoleDep, UserDep, page, still_signed_in
+from rescue_console import wording
+from rescue_console.admission import (
+    KEY,
+    add_photo,
+    china_instant,
+    photo_problem,
+    photo_refusal,
+)
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
 
 @router.get("/persons/{person_id}")
-async def person_page(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
+async def person_page(
+    person_id: str, request: Request, console: ConsoleDep, user: UserDep, photo: str = ""
+):
+    notice = (
+        "人员已登记，但照片未能保存：请在下方“照片”中重新拍摄上传。" if photo == "unsaved" else None
+    )
+    return await _person(request, console, user, person_id, notice=notice)
+
+
+@router.post("/persons/{person_id}/photos")
+async def person_photo(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
+    form = await form_of(request)
+    check_csrf(request, user, form)
     try:
         uuid.UUID(person_id)
     except ValueError:
         return _not_found(request, user)
-    record, timeline = await asyncio.gather(
+    photo = (form.get("photo") or [""])[0].strip()
+    key = (form.get("idempotency_key") or [""])[0]
+    if not KEY.match(key):
+        key = str(uuid.uuid4())
+    problem = "请先拍摄或选择照片。" if not photo else photo_problem(photo)
+    if problem is None:
+        taken_at = (form.get("photo_taken_at") or [""])[0]
+        answer = await add_photo(console, user, person_id, photo, taken_at, key=key)
+        if answer.ok:
+            return RedirectResponse(f"/persons/{person_id}#h-photos", status_code=303)
+        if answer.status == 404:
+            return _not_found(request, user)
+        problem = photo_refusal(answer)
+    return await _person(request, console, user, person_id, errors={"photo": [problem]}, status=422)
+
+
+DISCHARGE_FIELDS = (
+    "reason",
+    "discharged_at",
+    "transferred_to",
+    "transferred_to_station_id",
+    "note",
+    "belongings_returned",
+    "belongings_note",
+)
+
+
+@router.post("/persons/{person_id}/discharge")
+async def discharge(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
+    """Discharge with its reason (intake's POST /persons/{id}/discharge); a refusal
+    comes back next to its field, with everything typed kept."""
+    form = await form_of(request)
+    check_csrf(request, user, form)
+    try:
+        uuid.UUID(person_id)
+    except ValueError:
+        return _not_found(request, user)
+    values = {name: vals[0] for name, vals in form.items()}
+    key = values.get("idempotency_key", "")
+    if not KEY.match(key):
+        key = str(uuid.uuid4())
+    answer = await console.services.call(
+        user.token,
+        "intake",
+        "POST",
+        f"/persons/{person_id}/discharge",
+        json=discharge_request(values),
+        headers={"Idempotency-Key": key},
+    )
+    still_signed_in(console, user, answer)
+    if answer.ok:
+        return RedirectResponse(f"/persons/{person_id}#h-stays", status_code=303)
+    if answer.status == 404:
+        return _not_found(request, user)
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    for error in answer.field_errors:
+        field = wording.form_field(str(error.get("field", "")))
+        words = wording.reason_in_chinese(field, str(error.get("reason", "")))
+        (errors.setdefault(field, []) if field in DISCHARGE_FIELDS else general).append(words)
+    if answer.unreachable:
+        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复离站）。")
+    elif answer.status == 409 and "ettlement" in answer.detail + str(answer.body):
+        errors.setdefault("reason", []).append(wording.reason_in_chinese("reason", "settlement"))
+        key = str(uuid.uuid4())
+    elif answer.status == 409:
+        general.append("此人已离站，或此表单已提交过：请刷新本页核对。")
+    else:
+        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
+        if answer.status == 403:
+            general.append("只有此人所在的照料站可以办理离站，或您的角色无权办理。")
+        elif not errors and not general:
+            general.append(f"离站未被接受：{answer.detail or answer.status}")
+    return await _person(
+        request,
+        console,
+        user,
+        person_id,
+        values=values,
+        errors=errors,
+        general=general,
+        discharge_key=key,
+        status=422 if errors else answer.status or 503,
+    )
+
+
+def discharge_request(values: dict) -> dict:
+    """The form as intake's Discharge: empty fields left out, so the service names
+    what is missing."""
+    body: dict = {"reason": values.get("reason") or None}
+    if values.get("discharged_at"):
+        body["discharged_at"] = china_instant(values["discharged_at"])
+    for name in ("transferred_to", "transferred_to_station_id", "note", "belongings_note"):
+        text = str(values.get(name, "")).strip()
+        if text:
+            body[name] = text
+    if values.get("belongings_returned") == "yes":
+        body["belongings_returned"] = True
+    return {k: v for k, v in body.items() if v is not None}
+
+
+async def _person(
+    request,
+    console,
+    user,
+    person_id,
+    *,
+    notice=None,
+    values=None,
+    errors=None,
+    general=None,
+    discharge_key=None,
+    status=200,
+):
+    try:
+        uuid.UUID(person_id)
+    except ValueError:
+        return _not_found(request, user)
+    record, timeline, photos = await asyncio.gather(
         console.services.get(user.token, "intake", f"/persons/{person_id}"),
         console.services.get(user.token, "intake", f"/persons/{person_id}/timeline"),
+        console.services.get(user.token, "intake", f"/persons/{person_id}/photos"),
     )
-    still_signed_in(console, user, record, timeline)
+    still_signed_in(console, user, record, timeline, photos)
     if record.status in (403, 404):
         # The same words whether it does not exist or is another station's: never leak.
         return _not_found(request, user)
@@ -42,7 +190,19 @@ async def person_page(person_id: str, request: Request, console: ConsoleDep, use
             "p": record.body,
             "current": current,
             "timeline": timeline.body if timeline.ok else None,
+            "photos": photos.body if photos.ok else None,
+            "notice": notice,
+            "errors": errors or {},
+            "general": general or [],
+            "v": values or {},
+            "photo_key": str(uuid.uuid4()),
+            "discharge_key": discharge_key or str(uuid.uuid4()),
+            "reasons": wording.DISCHARGE_REASONS.items(),
+            "other_stations": [
+                s for s in console.network.stations.values() if s.id != user.station_id
+            ],
         },
+        status=status,
         user=user,
     )
 

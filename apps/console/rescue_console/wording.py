@@ -44,11 +44,12 @@ ROLES = {
 }
 DISCHARGE_REASONS = {
     "returned_home": "返乡",
+    "left": "自行离站",
     "transferred": "转出（医院、机构或他站）",
     "settled": "落户安置",
-    "left": "自行离站",
     "died": "死亡",
 }
+PHOTO_KINDS = {"face": "面部照片", "full_body": "全身照片", "belongings": "随身物品照片"}
 INCIDENTS = {"death": "死亡", "missing": "走失", "injury": "受伤"}
 TIMELINE = {
     "arrived": "到站",
@@ -88,6 +89,31 @@ _REASONS: list[tuple[str, str, str]] = [
     ("source", "hospital", "医院转入须填写转出医院及其出院或转院单号。"),
     ("source", "station", "站际转入须填写转出站及其转站单号。"),
     (
+        "transferred_to",
+        "where",
+        "转出须写明转往何处（医院、机构或网络外的站名）；本网络内的站可从列表选择。",
+    ),
+    ("transferred_to_station_id", "only a transfer", "只有离站原因为“转出”时才选择接收站。"),
+    (
+        "transferred_to_station_id",
+        "not a station",
+        "不是本网络的救助站；网络外的站请填写在“转往何处”。",
+    ),
+    ("transferred_to_station_id", "itself", "不能转往本站。"),
+    ("discharged_at", "before", "离站时间不能早于入站时间。"),
+    ("discharged_at", "future", "离站时间不能晚于现在。"),
+    (
+        "belongings_returned",
+        "",
+        "此人尚有随身物品未交还：请勾选“随身物品已全部交还本人”，或在“随身物品说明”中写明未交还的原因和存放处。",
+    ),
+    (
+        "reason",
+        "settlement",
+        "落户安置须先完成全部安置程序（最后一步：入住供养机构），才能以此原因离站。",
+    ),
+    ("placed_at", "future", "送医时间不能晚于现在。"),
+    (
         "registered_home_admin_code",
         "",
         "户籍地区划代码无效：请填写县（6位）、乡镇（9位）或村（12位）代码。",
@@ -97,6 +123,7 @@ _REASONS: list[tuple[str, str, str]] = [
 _GENERIC: list[tuple[str, str]] = [
     (r"Field required|missing", "此项必填。"),
     (r"at least 1 character", "此项不能为空。"),
+    (r"at least 1 item", "请至少选择一项。"),
     (r"at most \d+ character", "内容过长，请精简。"),
     (r"valid integer", "请填写整数。"),
     (r"less than or equal to", "数值过大。"),
