@@ -75,7 +75,7 @@ def test_the_same_key_for_another_body_is_a_conflict_and_writes_nothing(network,
 def test_the_same_key_and_body_on_another_person_is_a_conflict_not_a_replay(network, urls):
     key = f"photo-{uuid.uuid4()}"
     photo = {
-        "kind": "face",
+        "kind": "full_body",  # a face would join search's matches (test_search_matching)
         "image": base64.b64encode(FACE.read_bytes()).decode(),
         "taken_at": datetime.now(UTC).isoformat(),
     }

@@ -418,7 +418,13 @@ def test_placement_screening_and_discharge_admit_the_person_from_the_hospital(ne
         "in_station",
         "hospital_transfer",
     )
-    assert (person["full_name"], person["identity_status"]) == ("刘小军", "confirmed")
+    # the name screened is a claim (issue 25): search confirms identities, on evidence
+    assert (person["claimed_name"], person["full_name"], person["identity_status"]) == (
+        "刘小军",
+        None,
+        "unknown",
+    )
+    assert "刘小军" in person["stated_names"]
     assert person["stated_places"] == ["阜阳", "安徽省阜阳市颍上县"]
     assert person["categories"] == ["mental_illness"]
     assert [(s["hospital"], s["discharge_reference"], s["placement_id"]) for s in sources] == [
@@ -437,11 +443,12 @@ def test_placement_screening_and_discharge_admit_the_person_from_the_hospital(ne
     assert found[1][1]["name_found"] is True
     assert found[2][1]["stay_id"] == person["stays"][0]["id"]
     admitted = found[3][1]
-    assert (admitted["arrival_route"], admitted["full_name"], admitted["station_id"]) == (
+    assert (admitted["arrival_route"], admitted["identity_status"], admitted["station_id"]) == (
         "hospital_transfer",
-        "刘小军",
+        "unknown",
         "gushi",
     )
+    assert admitted["full_name"] is None and "刘小军" in admitted["stated_names"]
 
 
 # ---- idempotent retries ------------------------------------------------------------------

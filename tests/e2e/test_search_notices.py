@@ -1,6 +1,7 @@
 """Family-search notices on the real network (issue 4): the national notice within
 24 hours, regional pushes, retries, protected persons and their override, and
-notices taken down when the person leaves. Search calls a stand-in website and
+notices taken down when the person returns home (issue 25: other endings keep
+them, tests/e2e/test_one_case_search.py). Search calls a stand-in website and
 push service (conftest.NoticeSite) over real HTTP."""
 
 from __future__ import annotations
@@ -242,17 +243,18 @@ def test_marking_a_person_endangered_takes_the_notice_down_and_stops_new_ones(
         assert lift.status_code == 403
 
 
-def test_a_discharge_takes_the_notices_down(network, urls, notice_site):
+def test_a_return_home_takes_the_notices_down(network, urls, notice_site):
     case = admitted_case(network, urls, dialect="四川话")
     with station_client(network) as gushi:
         national = publish(gushi, urls, case).json()
         regional = publish(gushi, urls, case, "regional").json()
         published = national + regional
         assert {n["status"] for n in published} == {"published"}
-        left = gushi.post(
-            f"{urls['intake']}/persons/{case['person_id']}/discharge", json={"reason": "left"}
+        home = gushi.post(
+            f"{urls['intake']}/persons/{case['person_id']}/discharge",
+            json={"reason": "returned_home"},
         )
-        assert left.status_code == 200, left.text
+        assert home.status_code == 200, home.text
         down = poll(
             lambda: (
                 (found := notices_of(gushi, urls, case))
@@ -260,7 +262,7 @@ def test_a_discharge_takes_the_notices_down(network, urls, notice_site):
                 and found
             )
         )
-        assert {n["reason"] for n in down} == {"person_discharged:left"}
+        assert {n["reason"] for n in down} == {"person_discharged:returned_home"}
         assert all(n["taken_down_at"] for n in down)
         for notice in published:
             prefix = "/site/notices" if notice["kind"] == "national" else "/push/campaigns"
@@ -277,4 +279,4 @@ def test_a_discharge_takes_the_notices_down(network, urls, notice_site):
     )
     taken_down = [p for t, p in events if t == "notice_taken_down"]
     assert {p["notice_id"] for p in taken_down} == {n["id"] for n in published}
-    assert {p["reason"] for p in taken_down} == {"person_discharged:left"}
+    assert {p["reason"] for p in taken_down} == {"person_discharged:returned_home"}

@@ -33,6 +33,7 @@ STEP_EVENT_NAMES = {
     "risk_assessed",
     "repeat_wandering_flagged",
     "stabilisation_closed",
+    "inbound_return_notified",  # another region's return notice, to followup
     "referral_status_changed",
     "referral_overdue",
     "womens_federation_referral",
@@ -48,9 +49,13 @@ STEP_EVENT_NAMES = {
     "lead_received",
     "lead_closed",
     "help_refused",
+    "refusal_linked",
+    "burial_recorded",
     "hospital_placement_made",
     "hospital_placement_ended",
+    "long_hospital_stay_reached",
     "photo_added",
+    "photo_shared_for_search",  # a face photo for search to enrol
     "belongings_returned",
     "outsourced_care_started",
     "outsourced_care_visited",
@@ -62,6 +67,7 @@ STEP_EVENT_NAMES = {
     "belongings_recorded",
     "health_check_recorded",
     "search_task_overdue",
+    "deadline_escalated",  # the center's escalation list
     "notice_published",
     "notice_publication_failed",
     "notice_taken_down",

@@ -100,7 +100,9 @@ async def test_an_admission_admits_to_the_callers_station_and_publishes_person_a
     [stay] = uow.all(Stay)
     assert (view.id, view.station_id, view.status) == (person.id, "gushi", "in_station")
     assert (stay.sequence, stay.admitted_by, person.current_stay_id) == (1, "w1", stay.id)
-    assert view.identity_status == "confirmed" and person.identity_confirmed_at == NOW
+    # a name given at intake is a claim: only search's confirmation confirms (issue 25)
+    assert (view.identity_status, view.full_name, view.claimed_name) == ("unknown", None, "王建国")
+    assert person.identity_confirmed_at is None
     [event] = uow.events
     assert isinstance(event, PersonAdmittedV1)
     assert (event.person_id, event.stay_id, event.stay_sequence, event.station_id) == (
@@ -421,10 +423,12 @@ async def test_a_hospital_discharge_admits_the_person_with_the_latest_name_scree
 
     view = await discharge_from_hospital(DischargeFromHospital(placement_id=placement.id), uow)
 
-    assert (view.id, view.arrival_route, view.full_name) == (
+    # the name screened is a claim (issue 25): the identity stays unknown
+    assert (view.id, view.arrival_route, view.claimed_name, view.identity_status) == (
         placement.person_id,
         "hospital_transfer",
         "刘小军",
+        "unknown",
     )
     assert view.stated_places == ["安徽省", "安徽省阜阳市颍上县"]
     [source] = uow.all(StaySource)

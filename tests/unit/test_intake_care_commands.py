@@ -134,7 +134,8 @@ def placement(person: Person, stay: Stay, started_at: datetime = ARRIVED) -> Out
 async def test_a_photo_is_kept_with_its_digest_and_published_as_metadata_only():
     person, stay = admitted()
     uow = fake(person, stay)
-    upload = PhotoUpload(kind="face", image=base64.b64encode(PNG).decode(), taken_at=NOW)
+    # not a face: only a face photo is also shared with search (test_photo_sharing.py)
+    upload = PhotoUpload(kind="full_body", image=base64.b64encode(PNG).decode(), taken_at=NOW)
 
     view = await add_photo(AddPhoto(person_id=person.id, upload=upload), uow)
 

@@ -11,7 +11,9 @@
 - **A known station.** A token with a station role must name a station of the
   network (403 otherwise), on every business route: the app factory adds
   ``KNOWN_STATION`` to each, so no list answers ``[]`` for a made-up station.
-  Partner tokens name an agency; ops, admin and auditor work network-wide.
+  Partner tokens name an agency; a town official's token names its town or
+  village code (followup scopes it to that area); ops, admin and auditor work
+  network-wide.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ PARTNER_TYPES = (
     Role.HOSPITAL,
     Role.SOCIAL_ORGANISATION,
 )
+#: The towns and villages making revisits (their token names an area, not a station).
+TOWNS = (Role.TOWN_OFFICIAL,)
+#: Who reads a returned person's record and records its revisits: station work and,
+#: for records whose registered home lies in their area only, the towns.
+REVISIT_WORK = (*STATION_WORK, *TOWNS)
 #: Reading the audit trail.
 AUDITORS = (Role.AUDITOR, Role.ADMIN)
 #: Running the system: health details, dead letters, replays.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 from pathlib import Path
@@ -66,8 +67,15 @@ def _demo(args) -> int:
 
 
 def _token(args) -> int:
+    roles = [r for r in args.roles.split(",") if r]
+    # A town official's token names its town (9 digits) or village (12), not a station.
+    if "town_official" in roles and not re.fullmatch(r"[0-9]{9}([0-9]{3})?", args.station):
+        print(
+            "a town_official token names a town or village code: STATION=411525105", file=sys.stderr
+        )
+        return 2
     net = LocalNetwork(data_dir=args.data_dir)
-    print(net.token(args.station, [r for r in args.roles.split(",") if r], args.subject))
+    print(net.token(args.station, roles, args.subject))
     return 0
 
 

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from rescue_chassis.network import Network, Station
 from rescue_chassis.refusals import Refused
 from rescue_events.contracts import PartnerType, PersonCategory, Situation
 
@@ -82,6 +83,36 @@ def jurisdiction(home_admin_code: str | None) -> str | None:
     if not home_admin_code:
         return None
     return home_admin_code[:9] if len(home_admin_code) >= 9 else home_admin_code[:6]
+
+
+# An inbound return notice comes with the escort, days ahead, not months; and one
+# for a return more than a year ago is past its year of followup.
+NOTICE_AHEAD = timedelta(days=90)
+
+
+def check_arrival(expected_on: date, today: date) -> None:
+    if expected_on > today + NOTICE_AHEAD:
+        raise Refused("expected_arrival_on", f"lies more than {NOTICE_AHEAD.days} days ahead")
+    if expected_on < add_months(today, -STABILISATION_MONTHS):
+        raise Refused("expected_arrival_on", "lies over a year ago: its year of followup is over")
+
+
+def _area_prefix(admin_code: str) -> str:
+    # A city's code (411500) stands for all of it: its counties share "4115".
+    while admin_code.endswith("00") and len(admin_code) > 2:
+        admin_code = admin_code[:-2]
+    return admin_code
+
+
+def serving_station(network: Network, home_admin_code: str) -> Station | None:
+    """The station whose area holds a registered home: the county's satellite, else
+    the city's center; None outside the network's area."""
+    serving = [
+        s
+        for s in network.stations.values()
+        if s.admin_code and home_admin_code.startswith(_area_prefix(s.admin_code))
+    ]
+    return max(serving, key=lambda s: len(_area_prefix(s.admin_code or "")), default=None)
 
 
 def county_of(code: str | None) -> str | None:

@@ -11,12 +11,14 @@ from typing import Literal
 from sqlalchemy import and_, case, cast, exists, func, or_, select
 from sqlalchemy.types import Date
 
-from followup.commands.records import load_record
+from followup.commands.inbound import inbound_view
+from followup.commands.records import load_record, town_area
 from followup.domain import CHINA, RecordStatus, RevisitStatus, rate
 from followup.roster import render_roster
 from followup.tables import (
     AtRiskEntry,
     HelpTask,
+    InboundReturn,
     RepeatWandering,
     Revisit,
     StabilisationRecord,
@@ -25,6 +27,7 @@ from followup.views import (
     AtRiskEntryView,
     FiguresRow,
     HelpTaskView,
+    InboundReturnView,
     OverdueRevisitView,
     RepeatWanderingView,
     StabilisationView,
@@ -35,7 +38,11 @@ from rescue_chassis.commands import UnitOfWork
 
 
 def scoped(query, uow: UnitOfWork):
-    """Records of the caller's station (or escorted by it); the center sees all."""
+    """Records of the caller's station (or escorted by it); the center sees all; a
+    town official, the records whose registered home lies in its town or village."""
+    area = town_area(uow.actor)
+    if area is not None:
+        return query.where(StabilisationRecord.home_admin_code.startswith(area))
     if sees_network(uow.actor, uow.network):
         return query
     return query.where(
@@ -76,6 +83,25 @@ async def stabilisations(
 async def stabilisation(uow: UnitOfWork, record_id: uuid.UUID) -> StabilisationView:
     """One record with its work, or a 404 outside the caller's scope."""
     return await record_view(uow, await load_record(uow, record_id))
+
+
+async def inbound_returns(
+    uow: UnitOfWork, reference: str | None, limit: int
+) -> list[InboundReturnView]:
+    """Return notices received from other regions for the caller's station (the
+    center: all), newest first, with the record each opened."""
+    query = (
+        select(InboundReturn, StabilisationRecord.id)
+        .outerjoin(StabilisationRecord, StabilisationRecord.inbound_return_id == InboundReturn.id)
+        .order_by(InboundReturn.received_at.desc())
+        .limit(limit)
+    )
+    if not sees_network(uow.actor, uow.network):
+        query = query.where(InboundReturn.station_id == uow.actor.station_id)
+    if reference:
+        query = query.where(InboundReturn.reference == reference)
+    rows = (await uow.session.execute(query)).all()
+    return [inbound_view(uow, inbound, record_id) for inbound, record_id in rows]
 
 
 async def help_tasks(uow: UnitOfWork, status: str | None) -> list[HelpTaskView]:

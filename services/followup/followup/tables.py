@@ -7,6 +7,7 @@ from sqlalchemy import Column, DateTime, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
+from rescue_chassis.crypto import EncryptedText
 from rescue_chassis.tables import service_tables
 
 tables, Base = service_tables()
@@ -42,16 +43,20 @@ class StabilisationRecord(Base, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     person_id: uuid.UUID = Field(unique=True)
-    return_id: uuid.UUID
+    # handover: a return of this network (return_id); inbound_return: another
+    # region's station escorted the person home here (inbound_return_id).
+    source: str = Field(default="handover", max_length=20)
+    return_id: uuid.UUID | None = None
+    inbound_return_id: uuid.UUID | None = Field(default=None, foreign_key="inbound_returns.id")
     station_id: str = Field(max_length=64, index=True)
-    escort_station_id: str = Field(max_length=64)
+    escort_station_id: str | None = Field(default=None, max_length=64)
     full_name: str | None = Field(default=None, max_length=100)
     home_province: str = Field(max_length=50)
     home_address: str = Field(max_length=300)
     home_admin_code: str | None = Field(default=None, max_length=12)
     jurisdiction_code: str | None = Field(default=None, max_length=12, index=True)
     identity_key: str | None = Field(default=None, max_length=420, index=True)
-    received_by: str = Field(max_length=100)
+    received_by: str | None = Field(default=None, max_length=100)
     handed_over_at: datetime = Field(sa_column=_ts())
     opened_at: datetime = Field(sa_column=_ts())
     status: str = Field(max_length=20)  # active | closed
@@ -78,6 +83,41 @@ class Revisit(Base, table=True):
     situation: str | None = Field(default=None, max_length=30)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     recorded_by: str | None = Field(default=None, max_length=200)
+    # town_official (the town or village made and recorded it) or the station role
+    recorded_by_role: str | None = Field(default=None, max_length=30)
+
+
+class InboundReturn(Base, table=True):
+    """A return notice (返乡通知) from another region's station: a person escorted
+    home to this region, by API or on the inbound topic. One per sender's reference."""
+
+    __tablename__ = "inbound_returns"
+    __table_args__ = (UniqueConstraint("sending_station", "reference"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    person_id: uuid.UUID = Field(unique=True, description="Minted here for this network.")
+    station_id: str = Field(max_length=64, index=True)  # whose ledger holds the person
+    channel: str = Field(max_length=10)  # api | event
+    sending_station: str = Field(max_length=100)
+    sending_region: str = Field(max_length=100)
+    reference: str = Field(max_length=64)
+    full_name: str = Field(max_length=100)
+    sex: str = Field(max_length=10)
+    birth_year: int | None = None
+    age: int | None = None
+    # Encrypted at rest (rescue_chassis.crypto); shown masked but to reviewers.
+    national_id_number: str | None = Field(
+        default=None, sa_type=EncryptedText("inbound_returns.national_id_number")
+    )
+    home_province: str = Field(max_length=50)
+    home_address: str = Field(max_length=300)
+    home_admin_code: str = Field(max_length=12)
+    expected_arrival_on: date
+    escort: str | None = Field(default=None, max_length=300)
+    categories: list[str] = Field(default_factory=list, sa_column=_strings())
+    notified_by: str = Field(max_length=200)  # the staff member, or the sender's system
+    notified_at: datetime = Field(sa_column=_ts())
+    received_at: datetime = Field(sa_column=_ts())
 
 
 class HelpTask(Base, table=True):

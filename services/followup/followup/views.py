@@ -34,6 +34,8 @@ class RevisitView(_View):
     visited_by: str | None
     situation: str | None
     note: str | None
+    recorded_by: str | None = None
+    recorded_by_role: str | None = None
 
 
 class HelpTaskView(_View):
@@ -76,14 +78,16 @@ class SocialWorkServiceView(_View):
 class StabilisationView(_View):
     id: uuid.UUID
     person_id: uuid.UUID
-    return_id: uuid.UUID
+    source: str = "handover"
+    return_id: uuid.UUID | None
+    inbound_return_id: uuid.UUID | None = None
     station_id: str
     full_name: str | None
     home_province: str
     home_address: str
     home_admin_code: str | None
     jurisdiction_code: str | None
-    received_by: str
+    received_by: str | None
     handed_over_at: datetime
     opened_at: datetime
     status: str
@@ -113,6 +117,33 @@ async def record_view(uow: Any, record: StabilisationRecord) -> StabilisationVie
             "help_tasks": await of(HelpTask, HelpTask.opened_at),
         }
     )
+
+
+class InboundReturnView(_View):
+    """A return notice from another region's station, and the record it opened."""
+
+    id: uuid.UUID
+    person_id: uuid.UUID
+    record_id: uuid.UUID | None
+    station_id: str
+    channel: str
+    sending_station: str
+    sending_region: str
+    reference: str
+    full_name: str
+    sex: str
+    birth_year: int | None
+    age: int | None
+    national_id_number: str | None
+    home_province: str
+    home_address: str
+    home_admin_code: str
+    expected_arrival_on: date
+    escort: str | None
+    categories: list[str]
+    notified_by: str
+    notified_at: datetime
+    received_at: datetime
 
 
 class AtRiskEntryView(_View):

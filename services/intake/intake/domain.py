@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from rescue_chassis.refusals import Conflict, Refused
@@ -20,6 +20,9 @@ _NOT_PRESUMED_CAPABLE = {
 }
 # A clock skew allowance for station tablets.
 _FUTURE_TOLERANCE = timedelta(minutes=5)
+# The age of majority (《民法典》第十七条): below it, a minor.
+ADULT_AGE = 18
+_CHINA = timezone(timedelta(hours=8))  # the stations' calendar days (UTC+8, no DST)
 
 
 # Medical first (先救治,后救助): suspected mental illness, critical illness or
@@ -46,6 +49,71 @@ class ArrivalSource:
 
 def presumed_capable(categories: set[PersonCategory]) -> bool:
     return not categories & _NOT_PRESUMED_CAPABLE
+
+
+# ---- minors, by age ------------------------------------------------------------------
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Full years on ``day`` (a birthday counts on its day)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def station_day(at: datetime) -> date:
+    return at.astimezone(_CHINA).date()
+
+
+def minor_by_age(*, estimated_age: int | None, birth_date: date | None, on: date) -> bool | None:
+    """Whether the person is a minor by what is known of their age on ``on``: the
+    birth date first, then staff's estimate; None when neither is known (then the
+    `minor` category stays staff's judgement)."""
+    if birth_date is not None:
+        return age_on(birth_date, on) < ADULT_AGE
+    if estimated_age is not None:
+        return estimated_age < ADULT_AGE
+    return None
+
+
+def categories_by_age(
+    categories: Iterable[PersonCategory],
+    *,
+    estimated_age: int | None,
+    birth_date: date | None,
+    on: date,
+    ticked_by_staff: bool = True,
+    within: str = "",
+) -> list[PersonCategory]:
+    """The categories with `minor` derived from the age when it is known, so every
+    rule that depends on it (consent, referral, escort) gets it without a tick.
+
+    ``ticked_by_staff``: the categories come from the request. A `minor` tick on a
+    person whose known age makes them an adult contradicts the age and is refused
+    (422 on ``categories``): staff correct the age or drop the tick, the record
+    never holds both. Categories carried over from the record (a readmission) are
+    re-derived silently instead: a minor of an earlier stay may have come of age."""
+    given = list(dict.fromkeys(PersonCategory(c) for c in categories))
+    minor = minor_by_age(estimated_age=estimated_age, birth_date=birth_date, on=on)
+    if minor is None:
+        return given
+    if minor:
+        return given if PersonCategory.MINOR in given else [*given, PersonCategory.MINOR]
+    if PersonCategory.MINOR in given and ticked_by_staff:
+        age = (
+            f"born {birth_date.isoformat()}"
+            if birth_date is not None
+            else f"estimated_age {estimated_age}"
+        )
+        raise Refused(
+            within + "categories",
+            f"minor contradicts the person's age ({age}: {ADULT_AGE} or older); correct the "
+            "age, or leave minor out (it is derived from a known age)",
+        )
+    return [c for c in given if c is not PersonCategory.MINOR]
+
+
+def check_birth_date(birth_date: date | None, *, arrived_at: datetime, within: str = "") -> None:
+    if birth_date is not None and birth_date > station_day(arrived_at):
+        raise Refused(within + "birth_date", "is after the arrival")
 
 
 def check_admission(
@@ -174,6 +242,26 @@ def check_arrival_source(
         raise Refused(within + "source", "only hospital and station transfers carry a source")
 
 
+def check_new_person_source(source: ArrivalSource | None, within: str = "") -> None:
+    """A person transferred from a station of the network is a person of its records:
+    the transfer is a new stay of the same person, never a new person, so the search
+    case, clues, samples and history follow them."""
+    if source is not None and source.station_id:
+        raise Refused(
+            within + "source.station_id",
+            "names a station of the network: the person keeps their record; admit them "
+            "there with POST /persons/{person_id}/stays (a new stay of the same person)",
+        )
+
+
+def check_readmission_source(
+    source: ArrivalSource | None, *, last_station: str, within: str = ""
+) -> None:
+    """A transfer from a station of the network comes from where the person was last."""
+    if source is not None and source.station_id and source.station_id != last_station:
+        raise Refused(within + "source.station_id", "is not the station of the person's last stay")
+
+
 def check_moment(
     field: str,
     at: datetime,
@@ -258,12 +346,27 @@ def check_discharge(
     admitted_at: datetime,
     discharged_at: datetime,
     now: datetime,
+    transferred_to_station_id: str | None = None,
+    caring_station: str | None = None,
+    network_stations: Collection[str] | None = None,
 ) -> None:
+    """``transferred_to_station_id``: a transfer to a station of the network, which
+    readmits the same person (POST /persons/{id}/stays)."""
     if discharged_at > now + _FUTURE_TOLERANCE:
         raise Refused("discharged_at", "lies in the future")
     if discharged_at < admitted_at:
         raise Refused("discharged_at", "is before the admission")
-    if reason is DischargeReason.TRANSFERRED and not transferred_to:
+    if transferred_to_station_id is not None:
+        if reason is not DischargeReason.TRANSFERRED:
+            raise Refused("transferred_to_station_id", "only a transfer names a receiving station")
+        if network_stations is not None and transferred_to_station_id not in network_stations:
+            raise Refused(
+                "transferred_to_station_id",
+                "is not a station of the network; name a station outside it in transferred_to",
+            )
+        if transferred_to_station_id == caring_station:
+            raise Refused("transferred_to_station_id", "is the discharging station itself")
+    if reason is DischargeReason.TRANSFERRED and not (transferred_to or transferred_to_station_id):
         raise Refused("transferred_to", "a transfer says where the person went")
 
 

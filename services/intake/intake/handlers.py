@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.commands.admission import RecordConfirmedIdentity, record_confirmed_identity
+from intake.commands.stays import DischargeOnHandover, discharge_on_handover
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.runtime import Runtime
-from rescue_events.contracts import IdentityConfirmedV1
+from rescue_events.contracts import IdentityConfirmedV1, PersonHandedOverV1
 from rescue_events.envelope import Envelope
 
 
@@ -16,8 +17,30 @@ def handlers(runtime: Runtime):
         session: AsyncSession, event: IdentityConfirmedV1, envelope: Envelope
     ) -> None:
         command = RecordConfirmedIdentity(
-            person_id=event.person_id, full_name=event.full_name, confirmed_at=event.confirmed_at
+            person_id=event.person_id,
+            full_name=event.full_name,
+            confirmed_at=event.confirmed_at,
+            home_admin_code=event.home_admin_code,
+            home_province=event.home_province,
+            home_address=event.home_address,
         )
         await record_confirmed_identity(command, UnitOfWork(session, runtime))
 
-    return {IdentityConfirmedV1: when_identity_confirmed_record_it}
+    async def when_person_handed_over_discharge_the_stay(
+        session: AsyncSession, event: PersonHandedOverV1, envelope: Envelope
+    ) -> None:
+        command = DischargeOnHandover(
+            person_id=event.person_id,
+            handed_over_at=event.handed_over_at,
+            received_by=event.received_by,
+            relation=event.relation,
+            home_admin_code=event.home_admin_code,
+            home_province=event.destination_province,
+            home_address=event.home_address,
+        )
+        await discharge_on_handover(command, UnitOfWork(session, runtime))
+
+    return {
+        IdentityConfirmedV1: when_identity_confirmed_record_it,
+        PersonHandedOverV1: when_person_handed_over_discharge_the_stay,
+    }

@@ -10,18 +10,19 @@ import uuid
 from sqlalchemy import select
 
 from intake.domain import LeadStatus
+from intake.refusal_views import RefusalView
 from intake.tables import HospitalPlacement, Lead, Person, Refusal, Stay, StaySource
 from intake.views import (
     LeadView,
     PersonView,
     PlacementView,
-    RefusalView,
     StaySourceView,
     person_view,
+    person_view_in,
     placement_view,
 )
 from rescue_chassis.access import sees_network
-from rescue_chassis.commands import UnitOfWork
+from rescue_chassis.commands import UnitOfWork, visible
 from rescue_events.contracts import IdentityStatus
 
 
@@ -41,6 +42,15 @@ async def persons(
     if identity_status is not None:
         query = query.where(Person.identity_status == identity_status.value)
     return [await person_view(uow.session, p) for p in (await uow.session.scalars(query)).all()]
+
+
+async def person_record(uow: UnitOfWork, person_id: uuid.UUID) -> PersonView:
+    """The person's record for the station that has the person, the center, and every
+    station of an earlier stay (it keeps reading what it did); a 404 for others."""
+    person = await uow.get(Person, person_id)
+    stays = await uow.find(Stay, person_id=person_id, order_by=Stay.sequence)
+    visible(person, uow, "person", lambda p: {p.station_id, *(s.station_id for s in stays)})
+    return await person_view_in(uow, person)
 
 
 async def stay_sources(uow: UnitOfWork, person_id: uuid.UUID) -> list[StaySourceView]:
@@ -79,9 +89,14 @@ async def leads(uow: UnitOfWork, status: LeadStatus | None, limit: int) -> list[
     return [LeadView.model_validate(lead) for lead in (await uow.session.scalars(query)).all()]
 
 
-async def refusals(uow: UnitOfWork, limit: int) -> list[RefusalView]:
-    """The caller's station's refusals of help (the center: the network), newest first."""
+async def refusals(
+    uow: UnitOfWork, limit: int, person_id: uuid.UUID | None = None
+) -> list[RefusalView]:
+    """The caller's station's refusals of help (the center: the network), newest first;
+    with ``person_id``, that person's."""
     query = select(Refusal).order_by(Refusal.found_at.desc()).limit(limit)
     if not sees_network(uow.actor, uow.network):
         query = query.where(Refusal.station_id == uow.actor.station_id)
+    if person_id is not None:
+        query = query.where(Refusal.person_id == person_id)
     return [RefusalView.model_validate(r) for r in (await uow.session.scalars(query)).all()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -30,6 +30,10 @@ class StayView(BaseModel):
     discharged_at: datetime | None
     discharge_reason: str | None
     discharge_note: str | None
+    transferred_to: str | None = Field(default=None, description="For `transferred`: where.")
+    transferred_to_station_id: str | None = Field(
+        default=None, description="For `transferred` to a station of the network: that station."
+    )
     long_stay_reached_at: datetime | None
 
 
@@ -56,11 +60,26 @@ class PersonView(BaseModel):
     admitted_at: datetime
     arrival_route: ArrivalRoute
     days_in_station: int | None = Field(description="Days since arrival, while in a station.")
-    identity_status: IdentityStatus
-    full_name: str | None
+    identity_status: IdentityStatus = Field(
+        description="confirmed only once search confirmed who the person is, on evidence."
+    )
+    full_name: str | None = Field(description="The name search confirmed; none before.")
+    claimed_name: str | None = Field(
+        default=None,
+        description="The name given at intake: a claim, also among stated_names.",
+    )
     registered_home_admin_code: str | None
+    registered_home_province: str | None = Field(
+        default=None, description="The registered home's province, as identification found it."
+    )
+    registered_home_address: str | None = Field(
+        default=None, description="The registered home's address, as identification found it."
+    )
     sex: Sex
     estimated_age: int | None
+    birth_date: date | None = Field(
+        default=None, description="When known; a minor by it (or by estimated_age) is `minor`."
+    )
     stated_names: list[str]
     stated_places: list[str]
     dialect: str | None

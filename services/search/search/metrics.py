@@ -1,9 +1,10 @@
-"""Search's figures for /metrics: open cases and overdue search tasks."""
+"""Search's figures for /metrics: open cases, overdue search tasks, open escalations."""
 
 from sqlalchemy import func, select
 
 from rescue_chassis.metrics import WorkMetric, grouped_count
 from search.tables import SearchCase, SearchTask
+from search.tables.escalations import Escalation
 
 
 async def _open_cases(session, now):
@@ -25,7 +26,23 @@ async def _overdue(session, now):
     )
 
 
+async def _open_escalations(session, now):
+    """Missed deadlines and long stays the center has not acknowledged yet."""
+    return await grouped_count(
+        session,
+        select(Escalation.station_id, Escalation.kind, func.count())
+        .where(Escalation.status == "open")
+        .group_by(Escalation.station_id, Escalation.kind),
+    )
+
+
 WORK_METRICS = [
     WorkMetric("rescue_open_search_cases", "Open search cases.", ("station",), _open_cases),
     WorkMetric("rescue_overdue", "Overdue deadlines.", ("station", "kind"), _overdue),
+    WorkMetric(
+        "rescue_escalations_open",
+        "Escalations to the center not acknowledged yet.",
+        ("station", "kind"),
+        _open_escalations,
+    ),
 ]

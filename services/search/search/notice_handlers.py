@@ -1,5 +1,5 @@
-"""Events the notice part of search reacts to: a person who leaves the station
-has their family-search notices taken down."""
+"""The ending of a stay: its rules for the person's search tasks and notices
+(search.commands.endings)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import PersonDischargedV1
 from rescue_events.envelope import Envelope
-from search.commands.notices import TakeNoticesDown, take_notices_down
+from search.commands.endings import EndStay, end_stay
 
 
 def handlers(runtime: Runtime) -> dict:
-    async def when_person_discharged_take_notices_down(
+    async def when_person_discharged_apply_the_ending(
         session: AsyncSession, event: PersonDischargedV1, envelope: Envelope
     ) -> None:
-        command = TakeNoticesDown(
-            person_id=event.person_id, reason=f"person_discharged:{event.reason.value}"
-        )
-        await take_notices_down(command, UnitOfWork(session, runtime))
+        await end_stay(EndStay.of(event), UnitOfWork(session, runtime))
 
-    return {PersonDischargedV1: when_person_discharged_take_notices_down}
+    return {PersonDischargedV1: when_person_discharged_apply_the_ending}

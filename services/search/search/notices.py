@@ -456,6 +456,75 @@ async def publish_recorded(uow: UnitOfWork, notice_ids: Sequence[uuid.UUID]) -> 
             await record_result(session, runtime, notice_id, external_id, error, datetime.now(UTC))
 
 
+async def republish(uow: UnitOfWork, case: SearchCase, reason_prefix: str) -> list[uuid.UUID]:
+    """The person is back: each notice an ending took down (its takedown reason
+    starts with ``reason_prefix``) goes up again as it was, under the case's station
+    now, once the transaction commits (else the sweep's retry of stuck ones does).
+    Nothing for a person who may not appear in public."""
+    if not (await protection_of(uow, case)).public_notice_allowed:
+        return []
+    existing = await uow.find(SearchNotice, case_id=case.id, lock=True)
+    up = {(n.kind, n.region) for n in existing if n.status in LIVE}
+    ids: list[uuid.UUID] = []
+    for old in sorted(existing, key=lambda n: n.requested_at, reverse=True):
+        if (
+            old.status != NoticeStatus.TAKEN_DOWN
+            or not (old.takedown_reason or "").startswith(reason_prefix)
+            or (old.kind, old.region) in up
+        ):
+            continue
+        up.add((old.kind, old.region))
+        notice = SearchNotice(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            person_id=case.person_id,
+            station_id=case.station_id,
+            kind=old.kind,
+            region=old.region,
+            region_basis=old.region_basis,
+            status=NoticeStatus.PUBLISHING,
+            payload=old.payload,
+            requested_by="search:person_admitted_again",
+            requested_at=uow.now,
+            attempts=1,
+            override_id=old.override_id,
+        )
+        uow.add(notice)
+        ids.append(notice.id)
+    if ids:
+        publish_once_committed(uow, ids)
+    return ids
+
+
+def publish_once_committed(uow: UnitOfWork, notice_ids: Sequence[uuid.UUID]) -> None:
+    """Once the transaction commits, send these notices recorded as ``publishing``
+    (nothing if it rolls back)."""
+    session, runtime = uow.session, uow.runtime
+    session.info.setdefault("notice_publications", []).extend(notice_ids)
+    if session.info.get("notice_publication_hook"):
+        return
+    session.info["notice_publication_hook"] = True
+    sync = session.sync_session
+
+    def committed(_session) -> None:
+        ids = list(session.info.pop("notice_publications", []))
+        if ids:
+            task = asyncio.get_running_loop().create_task(_publish(runtime, ids))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    def rolled_back(_session) -> None:
+        session.info.pop("notice_publications", None)
+
+    event.listen(sync, "after_commit", committed)
+    event.listen(sync, "after_soft_rollback", rolled_back)
+
+
+async def _publish(runtime: Runtime, notice_ids: list[uuid.UUID]) -> None:
+    async with runtime.sessions() as session:
+        await publish_recorded(UnitOfWork(session, runtime), notice_ids)
+
+
 # ---- taking down ---------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from search.tables import DnaSample, PoliceCheck, SearchCase, SearchTask
 from search.tables.core import EarlierStaySuggestion
 from search.tables.evidence import Clue, IdentityCandidate, IdentityEvidence, MissingPersonReport
 from search.tables.notices import SearchNotice
-from search.visibility import candidate_scope, case_stations
+from search.visibility import candidate_scope, case_stations, readable_by, readable_case
 
 # ---- cases and their tasks -------------------------------------------------------
 
@@ -48,6 +48,7 @@ class TaskView(BaseModel):
     due_at: datetime
     done_at: datetime | None
     overdue_at: datetime | None = None
+    closed_reason: str | None = None
 
     @computed_field
     @property
@@ -66,7 +67,7 @@ async def cases(
     open cases whose family-search notice is past its deadline."""
     query = select(SearchCase).order_by(SearchCase.notice_due_at).limit(limit)
     if (stations := case_stations(uow.actor, uow.network)) is not None:
-        query = query.where(SearchCase.station_id.in_(stations))
+        query = query.where(readable_by(stations))  # its stations now and before
     if status:
         query = query.where(SearchCase.status == status)
     if person_id:
@@ -82,7 +83,7 @@ async def cases(
 
 async def case_tasks(uow: UnitOfWork, case_id: uuid.UUID) -> list[TaskView]:
     """A case's tasks, the earliest deadline first; a 404 outside the caller's scope."""
-    await uow.load(SearchCase, case_id, what="search case")
+    await readable_case(uow, case_id)
     tasks = await uow.session.scalars(
         select(SearchTask).where(SearchTask.case_id == case_id).order_by(SearchTask.due_at)
     )
@@ -109,7 +110,7 @@ async def overdue_tasks(uow: UnitOfWork, kind: str | None) -> list[TaskView]:
 
 async def clues(uow: UnitOfWork, case_id: uuid.UUID) -> list[ClueView]:
     """A case's clues in the order they were noted."""
-    await uow.load(SearchCase, case_id, what="search case")
+    await readable_case(uow, case_id)
     found = await uow.session.scalars(
         select(Clue).where(Clue.case_id == case_id).order_by(Clue.noted_at, Clue.recorded_at)
     )
@@ -118,7 +119,7 @@ async def clues(uow: UnitOfWork, case_id: uuid.UUID) -> list[ClueView]:
 
 async def notices(uow: UnitOfWork, case_id: uuid.UUID) -> list[NoticeView]:
     """A case's notices with their status, oldest first."""
-    await uow.load(SearchCase, case_id, what="search case")
+    await readable_case(uow, case_id)
     found = await uow.session.scalars(
         select(SearchNotice)
         .where(SearchNotice.case_id == case_id)
@@ -141,7 +142,7 @@ class CasePoliceView(BaseModel):
 
 async def case_police(uow: UnitOfWork, case_id: uuid.UUID) -> CasePoliceView:
     """A case's police checks and DNA samples, and whether a DNA hit was re-verified."""
-    case = await uow.load(SearchCase, case_id, what="search case")
+    case = await readable_case(uow, case_id)
     checks = await uow.session.scalars(
         select(PoliceCheck).where(PoliceCheck.case_id == case.id).order_by(PoliceCheck.requested_at)
     )
@@ -174,14 +175,14 @@ async def confirmed_identities(uow: UnitOfWork, number: str) -> list[ConfirmedId
         .limit(100)
     )
     if (stations := case_stations(uow.actor, uow.network)) is not None:
-        query = query.where(SearchCase.station_id.in_(stations))
+        query = query.where(readable_by(stations))  # its stations now and before
     found = (await uow.session.execute(query)).all()
     return [await confirmed_view(uow, case, record) for case, record in found]
 
 
 async def confirmed_identity(uow: UnitOfWork, case_id: uuid.UUID) -> ConfirmedIdentityView:
     """A case's confirmed identity; a 404 outside the caller's scope or before it."""
-    case = await uow.load(SearchCase, case_id, what="search case")
+    case = await readable_case(uow, case_id)
     record = await uow.get(IdentityEvidence, case.id)
     if record is None:
         raise NotFound("identity", "This case's identity is not confirmed here.")

@@ -1,9 +1,11 @@
 """A case's tasks and their deadlines, written once for every part of search:
-opening them with the case, completing one, cancelling the rest."""
+opening them with the case, completing one, closing those that can no longer be
+done (with the reason), reopening them when the person is back."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -35,7 +37,36 @@ async def complete_task(
     return True
 
 
-async def cancel_open_tasks(uow: UnitOfWork, case_id: uuid.UUID) -> None:
-    """The search ended (identified, or the person left): nothing is overdue any more."""
+async def cancel_open_tasks(
+    uow: UnitOfWork,
+    case_id: uuid.UUID,
+    reason: str = "identified",
+    kinds: Iterable[TaskKind] | None = None,
+) -> list[SearchTask]:
+    """Tasks that can no longer be done (identified, protected, the person gone)
+    close with the reason, so nothing stays overdue for ever; ``kinds``: only these."""
+    wanted = None if kinds is None else {k.value for k in kinds}
+    closed = []
     for task in await uow.find(SearchTask, case_id=case_id, status="open", lock=True):
+        if wanted is not None and task.kind not in wanted:
+            continue
         task.status = "cancelled"
+        task.closed_reason = reason
+        closed.append(task)
+    return closed
+
+
+async def reopen_tasks(
+    uow: UnitOfWork, case_id: uuid.UUID, reasons: Iterable[str], station_id: str
+) -> list[SearchTask]:
+    """Tasks closed for these reasons are possible again (the person is back): open
+    at ``station_id`` with their first deadline (the clock does not restart)."""
+    reasons = set(reasons)
+    reopened = []
+    for task in await uow.find(SearchTask, case_id=case_id, status="cancelled", lock=True):
+        if task.closed_reason in reasons:
+            task.status = "open"
+            task.closed_reason = None
+            task.station_id = station_id
+            reopened.append(task)
+    return reopened

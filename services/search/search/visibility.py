@@ -3,7 +3,9 @@ everything that points to one (names, face trails, earlier-stay suggestions,
 review candidates), so a lookup never shows what opening the record would refuse.
 
 - A case (and a missing-person report) is seen by its station and the center
-  (``case_stations``); others get 404 (``UnitOfWork.load``).
+  (``case_stations``); others get 404 (``UnitOfWork.load``). The case follows
+  its person: the station that has the person now works on it, and a station
+  the person was at before keeps reading it (``readable_case``, ``readable_by``).
 - Face trails, across the network, are for the reviewers (``may_see_trails``,
   access.SENSITIVE["face"]), but a record of a protected person (a
   domestic-violence victim, or marked endangered) stays with those who see the
@@ -21,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.access import may_see, sees_network
 from rescue_chassis.auth import Principal
+from rescue_chassis.commands import UnitOfWork, visible
 from rescue_chassis.network import Network
 from search.notices import PROTECTED_CATEGORIES
-from search.tables.core import SearchCase
+from search.tables.core import CaseStation, SearchCase
 from search.tables.evidence import IdentityCandidate
 from search.tables.notices import NoticeProtection
 
@@ -37,6 +40,41 @@ def may_see_case(principal: Principal, network: Network, station_id: str) -> boo
     """Whether the caller may see a case (or a report) of this station."""
     stations = case_stations(principal, network)
     return stations is None or station_id in stations
+
+
+async def stations_of(uow: UnitOfWork, case: SearchCase) -> list[str]:
+    """The station that has the case now, then those it was at before."""
+    earlier = await uow.find(CaseStation, case_id=case.id)
+    return list(dict.fromkeys([case.station_id, *(s.station_id for s in earlier)]))
+
+
+async def readable_case(uow: UnitOfWork, case_id: uuid.UUID, what: str = "search case"):
+    """The case for reading: its station, the stations it was at, the center; a 404
+    for others. A protected person's case is not read where she was before: it would
+    say where she is now. (Writing loads it with ``uow.load``: its station now and
+    the center.)"""
+    case = await uow.get(SearchCase, case_id)
+    stations = [case.station_id] if case is not None else []
+    if case is not None and not uow.sees(*stations) and not await _protected(uow, case):
+        stations = await stations_of(uow, case)
+    return visible(case, uow, what, lambda _: stations)
+
+
+async def _protected(uow: UnitOfWork, case: SearchCase) -> bool:
+    if PROTECTED_CATEGORIES.intersection(case.categories or []):
+        return True
+    flags = await uow.get(NoticeProtection, case.id)
+    return bool(flags and flags.endangered)
+
+
+def readable_by(stations: list[str]):
+    """SQL: the SearchCase row is read by these stations (now, or before unless the
+    person is protected)."""
+    return or_(
+        SearchCase.station_id.in_(stations),
+        exists().where(CaseStation.case_id == SearchCase.id, CaseStation.station_id.in_(stations))
+        & ~protected_case(),
+    )
 
 
 # ---- protected persons --------------------------------------------------------

@@ -4,6 +4,7 @@ from rescue_events.contracts import (  # noqa: F401  (registers them)
     audit,
     intake_arrivals,
     intake_care,
+    search_escalations,
     search_evidence,
     search_notices,
     search_police,
@@ -13,6 +14,7 @@ from rescue_events.contracts.base import EventContract, PersonCategory
 from rescue_events.contracts.followup import (
     AtRiskRegisteredV1,
     HelpTaskOpenedV1,
+    InboundReturnNotifiedV1,
     RepeatWanderingFlaggedV1,
     RevisitMode,
     RevisitOverdueV1,
@@ -53,6 +55,7 @@ from rescue_events.contracts.search import (
 )
 from rescue_events.contracts.topics import (
     FOLLOWUP_EVENTS,
+    INBOUND_RETURNS,
     INTAKE_EVENTS,
     PARTNER_ANSWERS,
     PARTNER_TOPICS,
@@ -90,6 +93,7 @@ __all__ = [
     "RiskLevel",
     "Situation",
     "StabilisationClosedV1",
+    "InboundReturnNotifiedV1",
     "ArrivalRoute",
     "EscalationResolvedV1",
     "EscortDepartedV1",
@@ -111,6 +115,7 @@ __all__ = [
     "REFERRAL_EVENTS",
     "ReceiverKind",
     "PARTNER_ANSWERS",
+    "INBOUND_RETURNS",
     "PARTNER_FEEDS",
     "PARTNER_TOPICS",
     "PartnerAnswerKind",

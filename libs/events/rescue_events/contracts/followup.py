@@ -6,9 +6,10 @@ from uuid import UUID
 
 from pydantic import Field
 
-from rescue_events.contracts.base import EventContract, StationId, Timestamp
+from rescue_events.contracts.base import EventContract, PersonCategory, StationId, Timestamp
+from rescue_events.contracts.intake import Sex
 from rescue_events.contracts.referral import PartnerType
-from rescue_events.contracts.topics import FOLLOWUP_EVENTS
+from rescue_events.contracts.topics import FOLLOWUP_EVENTS, INBOUND_RETURNS
 from rescue_events.registry import registry
 
 
@@ -61,6 +62,11 @@ class RevisitRecordedV1(EventContract):
     situation: Situation
     visited_on: date
     late: bool = Field(description="Made after its due date.")
+    recorded_by_role: str | None = Field(
+        default=None,
+        description="Who recorded it: `town_official` (the town or village) or a station role.",
+        examples=["town_official", "station_staff"],
+    )
 
 
 @registry.event(
@@ -153,3 +159,54 @@ class StabilisationClosedV1(EventContract):
     settlement: str | None = Field(
         default=None, description="For `settled`: how and by whom the person is provided for."
     )
+
+
+@registry.event(
+    "inbound_return_notified",
+    1,
+    topic=INBOUND_RETURNS,
+    summary=(
+        "Another region's station escorts a person home to this region (返乡通知): followup "
+        "opens the person's stabilisation and revisits here. Published by partner systems."
+    ),
+)
+class InboundReturnNotifiedV1(EventContract):
+    # The person has no id of this network yet: followup mints one.
+    person_id: UUID | None = Field(
+        default=None, description="Absent: followup mints the person's id in this network."
+    )
+    sending_station: str = Field(
+        min_length=1, max_length=100, examples=["滨州市救助管理站"], description="Its name."
+    )
+    sending_region: str = Field(
+        min_length=1, max_length=100, examples=["山东省滨州市"], description="Province and city."
+    )
+    reference: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The sending station's reference of the notice: one notice, one return.",
+    )
+    full_name: str = Field(min_length=1, max_length=100)
+    sex: Sex
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    age: int | None = Field(default=None, ge=0, le=130)
+    national_id_number: str | None = Field(
+        default=None,
+        min_length=15,
+        max_length=30,
+        description="公民身份号码 (GB 11643), when known; stored encrypted, shown masked.",
+    )
+    home_province: str = Field(min_length=1, max_length=50)
+    home_address: str = Field(min_length=1, max_length=300)
+    home_admin_code: str = Field(
+        pattern=r"^\d{6}(\d{3}(\d{3})?)?$",
+        description="The registered home: a town (9 digits) or village (12) code, or a county (6).",
+    )
+    expected_arrival_on: date = Field(description="The day the person is expected home.")
+    escort: str | None = Field(
+        default=None, max_length=300, description="Who escorts the person, how, and a contact."
+    )
+    categories: list[PersonCategory] = Field(
+        default_factory=list, description="What the sending station found (dementia, …)."
+    )
+    notified_at: Timestamp

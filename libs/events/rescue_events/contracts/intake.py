@@ -52,7 +52,10 @@ class PersonAdmittedV1(EventContract):
     dialect: str | None = None
     categories: list[PersonCategory] = Field(default_factory=list)
     full_name: str | None = Field(
-        default=None, max_length=100, description="Only when the identity is already confirmed."
+        default=None,
+        max_length=100,
+        description="Only when search confirmed the identity (a readmitted person); a name "
+        "given at intake is a claim and comes among the stated_names.",
     )
     registered_home_admin_code: str | None = Field(
         default=None,
@@ -89,6 +92,11 @@ class PersonDischargedV1(EventContract):
     discharged_at: Timestamp
     reason: DischargeReason
     transferred_to: str | None = Field(default=None, description="For `transferred`: where.")
+    transferred_to_station_id: StationId | None = Field(
+        default=None,
+        description="For `transferred` to a station of the network: that station, which "
+        "readmits the same person (a new stay, person_admitted with stay_sequence 2 or more).",
+    )
 
 
 @registry.event(

@@ -93,6 +93,38 @@ class HelpRefusedV1(EventContract):
     escorting_unit: str | None = Field(
         default=None, description="The police or city-management unit present, if any."
     )
+    person_linked: bool = Field(
+        default=False,
+        description="Staff named a known person (a record of the network, or a person met "
+        "in earlier refusals): person_id is theirs. Otherwise person_id was minted for this "
+        "refusal, and refusal_linked follows if it is linked later.",
+    )
+    refusal_count: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a linked refusal: the person's refusals in the network, this one "
+        "included (repeated refusals, e.g. every night of a cold spell).",
+    )
+
+
+@registry.event(
+    "refusal_linked",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="Staff linked a refusal of help, recorded under another id, to a known person: "
+    "what was keyed by previous_person_id is the same person.",
+)
+class RefusalLinkedV1(EventContract):
+    refusal_id: UUID
+    station_id: StationId = Field(description="The station that recorded the refusal.")
+    previous_person_id: UUID = Field(
+        description="The id the refusal was under until now (help_refused's key, or an "
+        "earlier link's person): consumers merge what they keyed by it."
+    )
+    linked_at: Timestamp
+    refusal_count: int = Field(
+        ge=1, description="The person's refusals in the network now, this one included."
+    )
 
 
 @registry.event(
@@ -160,3 +192,21 @@ class HospitalScreeningRecordedV1(EventContract):
     station_id: StationId
     screened_at: Timestamp
     name_found: bool = Field(description="Whether the screening found a name (not the name).")
+
+
+@registry.event(
+    "long_hospital_stay_reached",
+    1,
+    topic=INTAKE_EVENTS,
+    summary=(
+        "A hospital placement has been open longer than the station's limit (30 days by "
+        "default): raised once per placement, for the center to look into."
+    ),
+)
+class LongHospitalStayReachedV1(EventContract):
+    placement_id: UUID
+    station_id: StationId = Field(description="The placing station.")
+    hospital: str
+    placed_at: Timestamp
+    reached_at: Timestamp = Field(description="When the sweep found the stay long.")
+    days: int = Field(ge=1, description="The limit in days the placement went past.")

@@ -2,8 +2,9 @@
 outsourced care and its monitoring, the settlement procedure.
 
 Events carry the facts other services need and nothing more: a photo's metadata
-(never the image), no address of an outsourced-care institution (the person's
-whereabouts stay in intake's record).
+(the image only on ``photo_shared_for_search``, a face for search to enrol), no
+address of an outsourced-care institution (the person's whereabouts stay in
+intake's record).
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ class PhotoKind(StrEnum):
 class OutsourcedCareOutcome(StrEnum):
     BACK_IN_STATION = "back_in_station"  # the person came back to the station
     DISCHARGED = "discharged"  # the stay ended while the person was outside
+
+
+class RemainsHandling(StrEnum):
+    """What was done with the remains of a person who died (殡葬)."""
+
+    BURIED = "buried"
+    CREMATED_ASHES_KEPT = "cremated_ashes_kept"  # ashes kept (e.g. at the 殡仪馆) for the family
+    CREMATED_ASHES_SCATTERED = "cremated_ashes_scattered"
+    BODY_KEPT_PENDING_IDENTIFICATION = "body_kept_pending_identification"  # 遗体暂存待认领
 
 
 class SettlementStep(StrEnum):
@@ -154,3 +164,68 @@ class HealthCheckRecordedV1(EventContract):
     station_id: StationId
     checked_at: Timestamp
     injuries_found: bool
+
+
+#: The largest face photo whose image travels on photo_shared_for_search: its base64
+#: text (4/3 of it) and the envelope stay under the broker's 1 MiB message limit.
+SHARED_PHOTO_MAX_BYTES = 640 * 1024
+
+
+class PhotoWithheld(StrEnum):
+    """Why a face photo was shared without its image."""
+
+    TOO_LARGE = "too_large"  # over SHARED_PHOTO_MAX_BYTES: staff upload it to search by hand
+
+
+@registry.event(
+    "photo_shared_for_search",
+    1,
+    topic=INTAKE_EVENTS,
+    summary=(
+        "A face photo taken at intake, for search to enrol on the person's case: the image "
+        "travels (base64) when it fits the broker, otherwise `withheld` says why."
+    ),
+)
+class PhotoSharedForSearchV1(EventContract):
+    photo_id: UUID
+    stay_id: UUID | None = None
+    station_id: StationId
+    kind: PhotoKind
+    content_type: str = Field(examples=["image/jpeg"])
+    size_bytes: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the image bytes.")
+    taken_at: Timestamp
+    image: str | None = Field(
+        default=None,
+        max_length=4 * -(-SHARED_PHOTO_MAX_BYTES // 3),
+        description="The image, base64 (standard alphabet, padded); absent when withheld.",
+    )
+    withheld: PhotoWithheld | None = Field(
+        default=None, description="Why the image is absent: `too_large`."
+    )
+
+
+@registry.event(
+    "burial_recorded",
+    1,
+    topic=INTAKE_EVENTS,
+    summary="The burial or remains of a person who died were recorded (or corrected), so "
+    "search and civil affairs know where a family can find them later.",
+)
+class BurialRecordedV1(EventContract):
+    stay_id: UUID = Field(description="The stay that ended in death.")
+    station_id: StationId = Field(description="The station in whose care the person died.")
+    buried_on: date = Field(description="The day of burial, cremation or placement in keeping.")
+    remains: RemainsHandling
+    cemetery: str | None = None
+    funeral_home: str | None = Field(default=None, description="The 殡仪馆, if any.")
+    certificate_reference: str = Field(
+        description="The death certificate or the cremation/burial approval reference."
+    )
+    photo_kept: bool = Field(description="Photos are kept for the search (search keeps them).")
+    dna_kept: bool = Field(description="A DNA sample is kept for the search (search keeps it).")
+    recorded_at: Timestamp
+    corrected: bool = Field(
+        default=False,
+        description="A correction of the person's burial record: it replaces the last.",
+    )

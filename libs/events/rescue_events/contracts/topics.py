@@ -42,6 +42,19 @@ PARTNER_ANSWERS = registry.topic(
     description="Partners' answers to referrals (acknowledged, accepted, declined, done).",
 )
 
+# Inbound: another region's stations (or their provincial system) announce a person
+# they escort home to this region; followup opens the person's stabilisation here.
+# The person has no id of this network yet: keyed by the sender's reference.
+INBOUND_RETURNS = registry.topic(
+    "rescue.inbound.returns",
+    partitions=3,
+    key="reference",
+    description=(
+        "Return notices (返乡通知) from other regions' stations: persons escorted home to "
+        "this region."
+    ),
+)
+
 # The audit trail of every service (rescue_chassis.audit): one hash chain per
 # service, keyed by the service's name so each chain stays in order on one
 # partition and a central store can verify it as it reads.

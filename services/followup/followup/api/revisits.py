@@ -1,4 +1,5 @@
-"""What is overdue now: missed revisits of the caller's station (the center: all)."""
+"""What is overdue now: missed revisits of the caller's station (the center: all; a
+town official: its town or village)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from fastapi import APIRouter, Query
 
 from followup import queries
 from followup.views import OverdueRevisitView
-from rescue_chassis.access import STATION_WORK
+from rescue_chassis.access import REVISIT_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 
 router = APIRouter(
-    prefix="/revisits", tags=["return stabilisation"], dependencies=[require_roles(*STATION_WORK)]
+    prefix="/revisits", tags=["return stabilisation"], dependencies=[require_roles(*REVISIT_WORK)]
 )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from followup import statements
-from followup.commands.records import ensure_active, load_record
+from followup.commands.records import acting_role, ensure_active, load_record
 from followup.commands.register import AUTOMATIC, register_at_risk
 from followup.domain import (
     CHINA,
@@ -165,6 +165,7 @@ async def record_revisit(command: RecordRevisit, uow: UnitOfWork) -> Stabilisati
     revisit.situation = report.situation.value
     revisit.note = report.note
     revisit.recorded_by = uow.actor.subject
+    revisit.recorded_by_role = acting_role(uow.actor)
     await uow.publish(
         RevisitRecordedV1(
             person_id=record.person_id,
@@ -174,6 +175,7 @@ async def record_revisit(command: RecordRevisit, uow: UnitOfWork) -> Stabilisati
             situation=report.situation,
             visited_on=report.visited_on,
             late=report.visited_on > revisit.due_on,
+            recorded_by_role=revisit.recorded_by_role,
         )
     )
     if report.situation in REFER_DIFFICULTY:
@@ -351,9 +353,19 @@ async def open_stabilisation(
         opened_at=uow.now,
         status=RecordStatus.ACTIVE.value,
     )
+    await open_record(uow, record, person.categories if person else [])
+    return record
+
+
+async def open_record(
+    uow: UnitOfWork, record: StabilisationRecord, categories: list[str]
+) -> StabilisationRecord:
+    """Add the record with its revisits, every two months for a year from the day
+    the person came home, assigned to the home town; the categories may put the
+    person on the at-risk register."""
     uow.add(record)
     await uow.flush()  # the revisits reference the record
-    due_dates = revisit_schedule(event.handed_over_at.astimezone(CHINA).date())
+    due_dates = revisit_schedule(record.handed_over_at.astimezone(CHINA).date())
     uow.add(
         *(
             Revisit(
@@ -361,7 +373,7 @@ async def open_stabilisation(
                 record_id=record.id,
                 sequence=i,
                 due_on=due,
-                assigned_to=town,
+                assigned_to=record.jurisdiction_code,
                 status=RevisitStatus.SCHEDULED.value,
             )
             for i, due in enumerate(due_dates, start=1)
@@ -369,7 +381,7 @@ async def open_stabilisation(
     )
     await uow.publish(
         StabilisationOpenedV1(
-            person_id=event.person_id,
+            person_id=record.person_id,
             record_id=record.id,
             home_province=record.home_province,
             home_admin_code=record.home_admin_code,
@@ -377,7 +389,7 @@ async def open_stabilisation(
             revisit_due_dates=due_dates,
         )
     )
-    reasons = at_risk_reasons(person.categories) if person else []
+    reasons = at_risk_reasons(categories)
     if reasons:
         await register_at_risk(uow, record, reasons, AUTOMATIC)
     return record

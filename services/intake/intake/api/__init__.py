@@ -1,3 +1,4 @@
+from intake.api.burial import router as burial
 from intake.api.care import router as care
 from intake.api.hospital import router as hospital
 from intake.api.incidents import router as incidents
@@ -9,4 +10,16 @@ from intake.api.settlement import router as settlement
 from intake.api.station import router as station
 from intake.api.stays import router as stays
 
-routers = [persons, stays, incidents, station, leads, refusals, hospital, record, care, settlement]
+routers = [
+    persons,
+    stays,
+    incidents,
+    station,
+    leads,
+    refusals,
+    hospital,
+    record,
+    care,
+    settlement,
+    burial,
+]

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Query
 from intake import queries
 from intake.commands import admission
 from intake.commands.admission import AdmissionRequest, AdmitPerson, Readmission, ReadmitPerson
-from intake.tables import Person
-from intake.views import PersonView, StaySourceView, person_view
+from intake.views import PersonView, StaySourceView
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
-from rescue_chassis.commands import Run, UnitOfWork, load
+from rescue_chassis.commands import Run, UnitOfWork
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts import IdentityStatus
@@ -53,9 +52,9 @@ async def stay_sources(
 async def get_person(
     person_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
-    """The person's record with every stay (the stay history, earlier stays included)."""
-    person = await load(session, runtime, principal, Person, person_id, what="person")
-    return await person_view(session, person)
+    """The person's record with every stay (the stay history, earlier stays included);
+    a station of an earlier stay keeps reading it."""
+    return await queries.person_record(UnitOfWork(session, runtime, principal), person_id)
 
 
 @router.get("", response_model=list[PersonView])

@@ -7,6 +7,7 @@ transaction."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -14,11 +15,18 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from intake.domain import ArrivalSource as SourceFacts
-from intake.domain import check_admission
+from intake.domain import (
+    categories_by_age,
+    check_admission,
+    check_birth_date,
+    check_new_person_source,
+    check_readmission_source,
+    station_day,
+)
 from intake.tables import Incident, Person, Stay, StaySource
 from intake.views import PersonView, view_of
 from rescue_chassis.commands import Command, UnitOfWork, single_statement
-from rescue_chassis.moments import PastInstant
+from rescue_chassis.moments import PastDay, PastInstant
 from rescue_chassis.refusals import Conflict, NotFound
 from rescue_divisions.fields import HomeAdminCode
 from rescue_events.contracts import (
@@ -31,6 +39,7 @@ from rescue_events.contracts import (
 from rescue_events.contracts.intake_arrivals import SuspectedCondition
 
 Text = Annotated[str, Field(min_length=1, max_length=100)]
+_HOME_CODE = re.compile(r"\d{6}(\d{3}(\d{3})?)?")  # a county, town or village
 Place = Annotated[str, Field(min_length=1, max_length=300)]
 
 
@@ -68,7 +77,10 @@ class PersonDescription(BaseModel):
         max_length=9,
         description="Categories that change care and referrals: minor, elderly, disabled, "
         "mental_illness, dementia, pregnant, domestic_violence_victim, "
-        "suspected_trafficking, coerced_begging.",
+        "suspected_trafficking, coerced_begging. `minor` derives from a known age "
+        "(`birth_date`, else `estimated_age` under 18) and is added without the tick; "
+        "it is staff's judgement only when no age is known, and a tick on a person "
+        "whose known age is 18 or more is refused (correct the age instead).",
     )
 
 
@@ -157,8 +169,18 @@ class AdmissionRequest(PersonDescription):
     )
     full_name: Text | None = Field(
         default=None,
-        description="Only when the identity is already confirmed.",
+        description="The name the person (or a paper they carry) gives: a claim, not a "
+        "confirmed identity. The record keeps it as `claimed_name` and among the "
+        "`stated_names` search works with; the identity stays `unknown` until search "
+        "confirms it with evidence (POST /cases/{id}/identity-confirmation), which sets "
+        "the record's `full_name`.",
         examples=["王建国"],
+    )
+    birth_date: PastDay | None = Field(
+        default=None,
+        description="The birth date, when known (an identity card, a family's word): a "
+        "person under 18 on the arrival day is a minor, whatever the categories say.",
+        examples=["2014-03-08"],
     )
     registered_home_admin_code: HomeAdminCode | None = Field(
         default=None,
@@ -205,7 +227,10 @@ class Readmission(BaseModel):
         examples=["2026-12-02T15:00:00+08:00"],
     )
     categories: list[PersonCategory] | None = Field(
-        default=None, max_length=9, description="Categories now; the record's if omitted."
+        default=None,
+        max_length=9,
+        description="Categories now; the record's if omitted. `minor` derives from the "
+        "record's known age (birth date, else estimated age) as on an admission.",
     )
     consent_given: StrictBool | None = Field(
         default=None,
@@ -223,7 +248,10 @@ class Readmission(BaseModel):
     )
     source: ArrivalSource | None = Field(
         default=None,
-        description="hospital_transfer and station_transfer: where the person comes from.",
+        description="hospital_transfer and station_transfer: where the person comes from. "
+        "A transfer from a station of the network (`station_id`) comes here, never to "
+        "POST /persons: the person keeps their record, and the station is the one of "
+        "their last stay.",
     )
 
 
@@ -241,6 +269,9 @@ class RecordConfirmedIdentity(Command):
     person_id: uuid.UUID
     full_name: str
     confirmed_at: datetime
+    home_admin_code: str | None = None
+    home_province: str | None = None
+    home_address: str | None = None
 
 
 # ---- the use cases ------------------------------------------------------------------
@@ -270,10 +301,17 @@ async def readmit_person(command: ReadmitPerson, uow: UnitOfWork) -> PersonView:
         )
     station_id = uow.actor.station_id
     arrived_at = command.arrived_at or uow.now
-    categories = command.categories if command.categories is not None else person.categories
+    stays = await uow.find(Stay, person_id=person.id, order_by=Stay.sequence)
+    categories = categories_by_age(
+        command.categories if command.categories is not None else person.categories,
+        estimated_age=person.estimated_age,
+        birth_date=person.birth_date,
+        on=station_day(arrived_at),
+        ticked_by_staff=command.categories is not None,
+    )
     check_admission(
         route=command.arrival_route,
-        categories={PersonCategory(c) for c in categories},
+        categories=set(categories),
         consent_given=command.consent_given,
         has_handover_record=command.handover is not None,
         arrived_at=arrived_at,
@@ -283,8 +321,11 @@ async def readmit_person(command: ReadmitPerson, uow: UnitOfWork) -> PersonView:
         admitting_station=station_id,
         network_stations=set(uow.network.stations),
     )
-    person.categories = [PersonCategory(c).value for c in categories]
-    stays = await uow.find(Stay, person_id=person.id, order_by=Stay.sequence)
+    check_readmission_source(
+        _facts(command.source),
+        last_station=stays[-1].station_id if stays else person.station_id,
+    )
+    person.categories = [c.value for c in categories]
     stay = begin_stay(
         person,
         uow,
@@ -301,13 +342,33 @@ async def readmit_person(command: ReadmitPerson, uow: UnitOfWork) -> PersonView:
 
 
 async def record_confirmed_identity(command: RecordConfirmedIdentity, uow: UnitOfWork) -> None:
-    """The person's record takes the name search confirmed."""
+    """The person's record takes the name and the registered home search confirmed
+    (the only way an identity becomes confirmed)."""
     person = await uow.get(Person, command.person_id, lock=True)
     if person is None:
         return  # admitted elsewhere before this network kept records here
     person.identity_status = IdentityStatus.CONFIRMED.value
     person.full_name = command.full_name
     person.identity_confirmed_at = command.confirmed_at
+    learn_registered_home(
+        person,
+        admin_code=command.home_admin_code,
+        province=command.home_province,
+        address=command.home_address,
+    )
+
+
+def learn_registered_home(
+    person: Person, *, admin_code: str | None, province: str | None, address: str | None
+) -> None:
+    """The registered home (户籍地) identification found, over what intake was told;
+    what the finding does not say is kept."""
+    if admin_code and _HOME_CODE.fullmatch(admin_code):
+        person.registered_home_admin_code = admin_code
+    if province:
+        person.registered_home_province = province[:50]
+    if address:
+        person.registered_home_address = address[:300]
 
 
 # ---- admitting, for every way in ----------------------------------------------------
@@ -331,9 +392,17 @@ async def admit(
     the ``person_id`` they minted (``via_lead`` for a lead)."""
     arrived_at = request.arrived_at or uow.now
     route = ArrivalRoute(request.arrival_route)
+    check_birth_date(request.birth_date, arrived_at=arrived_at, within=within)
+    categories = categories_by_age(
+        request.categories,
+        estimated_age=request.estimated_age,
+        birth_date=request.birth_date,
+        on=station_day(arrived_at),
+        within=within,
+    )
     check_admission(
         route=route,
-        categories=set(request.categories),
+        categories=set(categories),
         consent_given=request.consent_given,
         has_handover_record=request.handover is not None,
         arrived_at=arrived_at,
@@ -345,22 +414,27 @@ async def admit(
         network_stations=set(uow.network.stations),
         within=within,
     )
-    confirmed = request.full_name is not None
+    check_new_person_source(_facts(request.source), within=within)
+    claimed = request.full_name
     person = Person(
         id=person_id or uuid.uuid4(),
         station_id=station_id,
         status="in_station",
-        identity_status=(IdentityStatus.CONFIRMED if confirmed else IdentityStatus.UNKNOWN).value,
-        full_name=request.full_name,
+        # a name given at intake is a claim: only search's confirmation, on evidence,
+        # makes the identity confirmed (record_confirmed_identity)
+        identity_status=IdentityStatus.UNKNOWN.value,
+        full_name=None,
+        claimed_name=claimed,
+        birth_date=request.birth_date,
         registered_home_admin_code=request.registered_home_admin_code,
         sex=request.sex.value,
         estimated_age=request.estimated_age,
-        stated_names=list(request.stated_names),
+        stated_names=list(dict.fromkeys([*([claimed] if claimed else []), *request.stated_names])),
         stated_places=list(request.stated_places),
         dialect=request.dialect,
         physical_description=request.physical_description,
-        categories=[c.value for c in request.categories],
-        identity_confirmed_at=uow.now if confirmed else None,
+        categories=[c.value for c in categories],
+        identity_confirmed_at=None,
     )
     stay = begin_stay(
         person,

@@ -70,8 +70,9 @@ class Screening(BaseModel):
     )
     full_name: Text | None = Field(
         default=None,
-        description="The person's name, when the screening established it; the admission "
-        "on discharge carries it (identity confirmed).",
+        description="The name the person gave at the screening; the admission on discharge "
+        "carries the latest as the record's claimed name (a claim: the identity stays "
+        "unknown until search confirms it).",
         examples=["刘小军"],
     )
     stated_places: list[Place] = Field(
@@ -164,8 +165,8 @@ async def place_in_hospital(command: PlaceInHospital, uow: UnitOfWork) -> Placem
 
 
 async def record_screening(command: RecordScreening, uow: UnitOfWork) -> PlacementView:
-    """Identity screening at the hospital; the latest name found goes onto the
-    admission at discharge."""
+    """Identity screening at the hospital; the latest name given goes onto the
+    admission at discharge, as a claim."""
     placement = await _open_placement(uow, command.placement_id)
     screened_at = command.screened_at or uow.now
     check_moment(
@@ -202,7 +203,7 @@ async def record_screening(command: RecordScreening, uow: UnitOfWork) -> Placeme
 async def discharge_from_hospital(command: DischargeFromHospital, uow: UnitOfWork) -> PersonView:
     """The hospital discharges the person: the placement ends and the person is
     admitted to the placing station in the same transaction (hospital_transfer,
-    source = the hospital), with the name the screening found, if any.
+    source = the hospital), with the name the screening found, if any, as a claim.
     hospital_placement_ended goes out, then person_admitted, on the same person id."""
     placement = await _open_placement(uow, command.placement_id)
     discharged_at = command.discharged_at or uow.now
@@ -230,6 +231,7 @@ async def discharge_from_hospital(command: DischargeFromHospital, uow: UnitOfWor
         sex=Sex(placement.sex),
         estimated_age=placement.estimated_age,
         full_name=names[-1] if names else None,
+        birth_date=None,
         registered_home_admin_code=None,
         stated_names=list(placement.stated_names),
         stated_places=list(dict.fromkeys(places)),

@@ -28,10 +28,13 @@ from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import base64_field
 from rescue_chassis.refusals import Conflict
 from rescue_events.contracts.intake_care import (
+    SHARED_PHOTO_MAX_BYTES,
     BelongingsRecordedV1,
     HealthCheckRecordedV1,
     PhotoAddedV1,
     PhotoKind,
+    PhotoSharedForSearchV1,
+    PhotoWithheld,
 )
 
 # ---- the person and their stay ---------------------------------------------------
@@ -77,7 +80,8 @@ class AddPhoto(Command):
 
 
 async def add_photo(command: AddPhoto, uow: UnitOfWork) -> PhotoView:
-    """The photo kept with its SHA-256; the event carries the metadata only."""
+    """The photo kept with its SHA-256; `photo_added` carries the metadata only, and
+    a face photo is shared with search (`photo_shared_for_search`) to be enrolled."""
     upload = command.upload
     image, content_type = decode_photo(upload.image)  # 413 or 422 before any lookup
     person = await load_person(uow, command.person_id, lock=True)
@@ -111,7 +115,28 @@ async def add_photo(command: AddPhoto, uow: UnitOfWork) -> PhotoView:
             taken_at=upload.taken_at,
         )
     )
+    if upload.kind is PhotoKind.FACE:
+        await uow.publish(shared_for_search(photo, image, upload.image))
     return PhotoView.of(photo)
+
+
+def shared_for_search(photo: PersonPhoto, image: bytes, encoded: str) -> PhotoSharedForSearchV1:
+    """A face photo for search: with its image when it fits the broker's message
+    limit, else without it and saying so (staff then upload it to search by hand)."""
+    fits = len(image) <= SHARED_PHOTO_MAX_BYTES
+    return PhotoSharedForSearchV1(
+        person_id=photo.person_id,
+        photo_id=photo.id,
+        stay_id=photo.stay_id,
+        station_id=photo.station_id,
+        kind=PhotoKind(photo.kind),
+        content_type=photo.content_type,
+        size_bytes=photo.size_bytes,
+        sha256=photo.sha256,
+        taken_at=photo.taken_at,
+        image=encoded if fits else None,
+        withheld=None if fits else PhotoWithheld.TOO_LARGE,
+    )
 
 
 # ---- belongings (随身物品) -------------------------------------------------------

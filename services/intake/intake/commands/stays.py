@@ -4,15 +4,19 @@ open outsourced-care placement ends with it, and `settled` needs the settlement
 procedure's last step.
 
 ``discharge_stay`` is every discharge's: ``POST /persons/{id}/discharge``, a
-death reported as an incident, outsourced care ended with the discharge."""
+death reported as an incident, outsourced care ended with the discharge, and the
+family's signed handover at home (``person_handed_over``), which ends the stay
+as returned home."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from intake.care_rules import belongings_at_discharge, check_settled_discharge
+from intake.commands.admission import learn_registered_home
 from intake.domain import check_discharge
 from intake.tables import Person, Stay
 from intake.tables.record import Belonging, OutsourcedCare, SettlementStepRecord
@@ -49,8 +53,18 @@ class Discharge(BaseModel):
     transferred_to: str | None = Field(
         default=None,
         max_length=200,
-        description="For `transferred`: the hospital, institution or station.",
+        description="For `transferred`: the hospital, institution or station (the "
+        "network station's name if omitted with `transferred_to_station_id`).",
         examples=["信阳市第五人民医院"],
+    )
+    transferred_to_station_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="For `transferred` to a station of the network: its id. That "
+        "station readmits the same person (POST /persons/{id}/stays, arrival_route "
+        "station_transfer, source.station_id this station), so their record and search "
+        "case follow them.",
+        examples=["xixian"],
     )
     note: str | None = Field(
         default=None,
@@ -89,9 +103,12 @@ async def discharge_person(command: DischargePerson, uow: UnitOfWork) -> PersonV
     return await person_view_in(uow, person)
 
 
-async def discharge_stay(uow: UnitOfWork, person: Person, stay: Stay, request: Discharge) -> None:
-    """End the (locked) open stay, by the caller, now: the rules of discharge, the
-    belongings, an open outsourced-care placement, then person_discharged."""
+async def discharge_stay(
+    uow: UnitOfWork, person: Person, stay: Stay, request: Discharge, *, by: str | None = None
+) -> None:
+    """End the (locked) open stay, by the caller (``by`` for an event's), now: the
+    rules of discharge, the belongings, an open outsourced-care placement, then
+    person_discharged."""
     at = request.discharged_at or uow.now
     check_discharge(
         reason=request.reason,
@@ -99,7 +116,14 @@ async def discharge_stay(uow: UnitOfWork, person: Person, stay: Stay, request: D
         admitted_at=stay.admitted_at,
         discharged_at=at,
         now=uow.now,
+        transferred_to_station_id=request.transferred_to_station_id,
+        caring_station=stay.station_id,
+        network_stations=set(uow.network.stations),
     )
+    transferred_to = request.transferred_to
+    if request.transferred_to_station_id and not transferred_to:
+        receiving = uow.network.station(request.transferred_to_station_id)
+        transferred_to = receiving.name if receiving else request.transferred_to_station_id
     if request.reason is DischargeReason.SETTLED:
         done = await uow.find(
             SettlementStepRecord, stay_id=stay.id, order_by=SettlementStepRecord.number
@@ -111,7 +135,7 @@ async def discharge_stay(uow: UnitOfWork, person: Person, stay: Stay, request: D
         belongings_returned=request.belongings_returned,
         belongings_note=request.belongings_note,
     )
-    by = uow.actor.subject
+    by = by or uow.actor.subject
     for placement in await uow.find(OutsourcedCare, stay_id=stay.id, ended_at=None, lock=True):
         if at < placement.started_at:
             raise Refused("discharged_at", "is before the outsourced care started")
@@ -148,6 +172,8 @@ async def discharge_stay(uow: UnitOfWork, person: Person, stay: Stay, request: D
     stay.discharge_reason = request.reason.value
     stay.discharge_note = request.note
     stay.discharged_by = by
+    stay.transferred_to = transferred_to
+    stay.transferred_to_station_id = request.transferred_to_station_id
     person.status = "discharged"
     await uow.publish(
         PersonDischargedV1(
@@ -156,6 +182,57 @@ async def discharge_stay(uow: UnitOfWork, person: Person, stay: Stay, request: D
             station_id=stay.station_id,
             discharged_at=at,
             reason=request.reason,
-            transferred_to=request.transferred_to,
+            transferred_to=transferred_to,
+            transferred_to_station_id=request.transferred_to_station_id,
         )
     )
+
+
+class DischargeOnHandover(Command):
+    """The family (or the receiving station) signed for the person at home
+    (person_handed_over): the stay ends as returned home."""
+
+    person_id: uuid.UUID
+    handed_over_at: datetime
+    received_by: str
+    relation: str | None = None
+    home_admin_code: str | None = None
+    home_province: str | None = None
+    home_address: str | None = None
+
+
+HANDOVER = "person_handed_over"  # who discharged: the handover event, not a staff member
+
+
+async def discharge_on_handover(command: DischargeOnHandover, uow: UnitOfWork) -> None:
+    """End the person's open stay as returned_home at the handover, once: a stay
+    staff discharged already stays as they ended it. The record learns the home the
+    person was taken to."""
+    person = await uow.get(Person, command.person_id, lock=True)
+    if person is None:
+        return  # not a person of intake's records (a return opened elsewhere)
+    learn_registered_home(
+        person,
+        admin_code=command.home_admin_code,
+        province=command.home_province,
+        address=command.home_address,
+    )
+    stay = await uow.get(Stay, person.current_stay_id, lock=True)
+    if stay is None or stay.discharged_at is not None:
+        return
+    # not before the admission, nor ahead of this clock (a receipt signed on a phone)
+    at = min(max(command.handed_over_at, stay.admitted_at), uow.now)
+    receiver = command.received_by + (f" ({command.relation})" if command.relation else "")
+    unreturned = await uow.find(Belonging, stay_id=stay.id, returned_at=None)
+    discharge = Discharge(
+        reason=DischargeReason.RETURNED_HOME,
+        discharged_at=at,
+        note=f"handed over at home to {receiver}"[:2000],
+        # nobody at the station saw the belongings go back: they stay open for staff
+        belongings_note=(
+            "the stay ended at the handover home; confirm the return of these belongings"
+            if unreturned
+            else None
+        ),
+    )
+    await discharge_stay(uow, person, stay, discharge, by=HANDOVER)

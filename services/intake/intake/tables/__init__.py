@@ -2,6 +2,7 @@
 share one metadata (core.py), so migrations see every table."""
 
 from intake.tables.arrivals import *  # noqa: F403
+from intake.tables.burial import *  # noqa: F403
 from intake.tables.core import Base, Incident, Person, Stay, metadata, tables
 from intake.tables.record import *  # noqa: F403
 

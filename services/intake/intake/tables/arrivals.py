@@ -2,7 +2,8 @@
 hospital placements (medical first); and where a transferred stay came from.
 
 A lead, a refusal and a placement carry the person id minted when they were
-made: no person record exists yet, so it is no foreign key. An admission made
+made: no person record exists yet, so it is no foreign key (a refusal linked to
+a known person carries that person's id instead). An admission made
 from a lead or a placement uses that id for the new person.
 """
 
@@ -66,17 +67,25 @@ class Refusal(Base, table=True):
     __tablename__ = "refusals"
 
     id: uuid.UUID = Field(primary_key=True)
-    person_id: uuid.UUID
+    # Minted for the refusal, or the person staff linked it to (a person record's
+    # id, or the id of a person met in earlier refusals).
+    person_id: uuid.UUID = Field(index=True)
+    # The id help_refused went out under: a later link tells consumers to merge it.
+    first_person_id: uuid.UUID
     station_id: str = Field(max_length=64, index=True)
     found_place: str = Field(max_length=300)
     found_at: datetime = _at()
     description: str = Field(max_length=2000)
     name: str | None = Field(default=None, max_length=100)
+    # The name normalised for matching (refusal_names.name_key); None without a name.
+    name_key: str | None = Field(default=None, max_length=100, index=True)
     advice_given: str = Field(max_length=2000)
     recorded_by: str = Field(max_length=100)
     escorting_unit: str | None = Field(default=None, max_length=100)
     recorded_at: datetime = _at()
     entered_by: str = Field(max_length=200)
+    linked_at: datetime | None = _at(nullable=True)
+    linked_by: str | None = Field(default=None, max_length=200)
 
 
 class HospitalPlacement(Base, table=True):
@@ -106,6 +115,8 @@ class HospitalPlacement(Base, table=True):
     discharge_reference: str | None = Field(default=None, max_length=100)
     discharged_by: str | None = Field(default=None, max_length=200)
     stay_id: uuid.UUID | None = Field(default=None, foreign_key="stays.id")
+    # When the sweep raised long_hospital_stay_reached (once per placement).
+    long_stay_reached_at: datetime | None = _at(nullable=True)
 
 
 class HospitalScreening(Base, table=True):

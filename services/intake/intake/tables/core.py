@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, String, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
@@ -27,8 +27,16 @@ class Person(Base, table=True):
     status: str = Field(default="in_station", max_length=20, index=True)  # in_station | discharged
     current_stay_id: uuid.UUID | None = None
     identity_status: str = Field(max_length=20)
-    full_name: str | None = Field(default=None, max_length=100)
+    full_name: str | None = Field(
+        default=None, max_length=100, description="Only as search confirmed it."
+    )
+    claimed_name: str | None = Field(
+        default=None, max_length=100, description="A name given at intake: a claim, unchecked."
+    )
+    birth_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     registered_home_admin_code: str | None = Field(default=None, max_length=12)
+    registered_home_province: str | None = Field(default=None, max_length=50)
+    registered_home_address: str | None = Field(default=None, max_length=300)
     sex: str = Field(max_length=10)
     estimated_age: int | None = None
     stated_names: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
@@ -63,6 +71,8 @@ class Stay(Base, table=True):
     discharge_reason: str | None = Field(default=None, max_length=30)
     discharge_note: str | None = Field(default=None, max_length=2000)
     discharged_by: str | None = Field(default=None, max_length=200)
+    transferred_to: str | None = Field(default=None, max_length=200)
+    transferred_to_station_id: str | None = Field(default=None, max_length=64)
     long_stay_reached_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )

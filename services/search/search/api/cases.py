@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from rescue_chassis import commands
 from rescue_chassis.access import SEARCH_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.commands import UnitOfWork
@@ -17,7 +16,7 @@ from rescue_chassis.runtime import RuntimeDep
 from search import queries
 from search.commands.cases import CaseView
 from search.queries import TaskView
-from search.tables import SearchCase
+from search.visibility import readable_case
 
 router = APIRouter(
     prefix="/cases", tags=["search cases"], dependencies=[require_roles(*SEARCH_WORK)]
@@ -46,8 +45,8 @@ async def list_cases(
 async def get_case(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ):
-    case = await commands.load(session, runtime, principal, SearchCase, case_id, what="search case")
-    return CaseView.of(case)
+    reading = UnitOfWork(session, runtime, principal)
+    return CaseView.of(await readable_case(reading, case_id))
 
 
 @router.get("/{case_id}/tasks", response_model=list[TaskView])

@@ -26,7 +26,7 @@ from search.commands.notices import (
     ProtectionView,
     RegionChoice,
 )
-from search.tables import SearchCase
+from search.visibility import readable_case
 
 router = APIRouter(
     prefix="/cases", tags=["family-search notices"], dependencies=[require_roles(*SEARCH_WORK)]
@@ -91,8 +91,7 @@ async def get_protection(
 ):
     """Whether a public notice may go up for the person, and why not."""
     uow = UnitOfWork(session, runtime, principal)
-    case = await uow.load(SearchCase, case_id, what="search case")
-    return await notices.protection_view(uow, case)
+    return await notices.protection_view(uow, await readable_case(uow, case_id))
 
 
 @router.post("/{case_id}/protection", response_model=ProtectionView)

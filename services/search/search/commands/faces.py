@@ -1,6 +1,7 @@
 """Faces: a case's photo enrolled and compared with every earlier record of every
-station (the wandering trail, as suggestions for a specialist); a family's photo
-of a missing person; a one-off face search; the suggestions' review.
+station (the wandering trail, as suggestions for a specialist), uploaded here or
+taken at intake (photo_shared_for_search); a family's photo of a missing person;
+a one-off face search; the suggestions' review.
 
 Face data is sensitive personal information (PIPL): images are never stored here,
 only the 128 numbers of each face and the photo's SHA-256.
@@ -14,14 +15,19 @@ import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy import select
 
+from rescue_chassis.access import sees_network
 from rescue_chassis.commands import Command, UnitOfWork
 from rescue_chassis.moments import PastInstant
 from rescue_chassis.problems import base64_field
 from rescue_chassis.refusals import Conflict, Problem, Refused
+from rescue_events.contracts.intake_care import PhotoSharedForSearchV1
 from search import statements
 from search.faces.encoder import (
     DetectedFace,
@@ -33,6 +39,7 @@ from search.faces.encoder import (
 from search.faces.store import TrailPerson as Trail
 from search.ranking import FACE_CLOSE_DISTANCE, FACE_MATCH_DISTANCE
 from search.tables.core import EarlierStaySuggestion, SearchCase
+from search.tables.escalations import SharedPhoto
 from search.tables.evidence import MissingPersonReport
 from search.visibility import may_see_trails
 
@@ -318,9 +325,36 @@ async def enrol_case_photo(command: EnrolCasePhoto, uow: UnitOfWork) -> Enrolled
     """The person's face enrolled; each earlier person with that face becomes a
     suggestion for review; the case is ranked again against the open reports."""
     case = await uow.load(SearchCase, command.case_id, what="search case")
+    enrolled = await _enrol_on_case(uow, case, command)
+    # The trail names other stations' persons: for the reviewers (access.SENSITIVE);
+    # the staff who took the photo see that suggestions were made.
+    return EnrolledFaceView(
+        face_record_id=enrolled.record_id,
+        box=_box(enrolled.face),
+        faces_in_photo=enrolled.faces_in_photo,
+        trail=_persons(await _shown(uow, enrolled.trails)),
+        reports=_leads(uow, enrolled.trails),
+        suggestions=enrolled.suggested,
+        candidates_proposed=enrolled.proposed,
+    )
+
+
+@dataclass(frozen=True)
+class _Enrolled:
+    face: DetectedFace
+    faces_in_photo: int
+    record_id: uuid.UUID
+    trails: list[Trail]
+    suggested: list[uuid.UUID]
+    proposed: int
+
+
+async def _enrol_on_case(uow: UnitOfWork, case: SearchCase, photo: FacePhoto) -> _Enrolled:
+    """The face enrolled for the case's person, earlier persons with that face
+    suggested for review, the case ranked again against the open reports."""
     face, faces_in_photo, record_id = await _enrol(
         uow,
-        command,
+        photo,
         person_id=case.person_id,
         case_id=case.id,
         station_id=case.station_id,
@@ -342,17 +376,109 @@ async def enrol_case_photo(command: EnrolCasePhoto, uow: UnitOfWork) -> Enrolled
             suggested.append(suggestion_id)
     await uow.flush()
     proposed = await statements.match_case(uow, case)
-    # The trail names other stations' persons: for the reviewers (access.SENSITIVE);
-    # the staff who took the photo see that suggestions were made.
-    return EnrolledFaceView(
-        face_record_id=record_id,
-        box=_box(face),
-        faces_in_photo=faces_in_photo,
-        trail=_persons(await _shown(uow, trails)),
-        reports=_leads(uow, trails),
-        suggestions=suggested,
-        candidates_proposed=proposed,
+    return _Enrolled(face, faces_in_photo, record_id, trails, suggested, proposed)
+
+
+# ---- a face photo taken at intake (photo_shared_for_search) -----------------------------
+
+
+class SharedPhotoStatus(StrEnum):
+    ENROLLED = "enrolled"
+    NOT_ENROLLED = "not_enrolled"  # no case, or no single face found: said in `reason`
+    UPLOAD_NEEDED = "upload_needed"  # intake withheld the image: staff upload it by hand
+
+
+class EnrolSharedPhoto(Command):
+    """A face photo intake took, shared for search by its photo id."""
+
+    photo_id: uuid.UUID
+    person_id: uuid.UUID
+    station_id: str
+    sha256: str
+    taken_at: datetime
+    image: str | None = None
+    withheld: str | None = None
+
+    @classmethod
+    def of(cls, event: PhotoSharedForSearchV1) -> EnrolSharedPhoto:
+        return cls(
+            photo_id=event.photo_id,
+            person_id=event.person_id,
+            station_id=event.station_id,
+            sha256=event.sha256,
+            taken_at=event.taken_at,
+            image=event.image,
+            withheld=event.withheld.value if event.withheld else None,
+        )
+
+
+class SharedPhotoView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    photo_id: uuid.UUID = Field(
+        description="Intake's photo id (GET intake's /persons/{id}/photos)."
     )
+    person_id: uuid.UUID
+    case_id: uuid.UUID | None
+    station_id: str
+    status: str = Field(description="enrolled, not_enrolled or upload_needed.")
+    reason: str | None = Field(description="Why it was not enrolled, and what to do.")
+    face_record_id: uuid.UUID | None
+    received_at: datetime
+
+
+async def shared_photos(
+    uow: UnitOfWork, *, status: str | None, person_id: uuid.UUID | None, limit: int
+) -> list[SharedPhotoView]:
+    """Intake's face photos as search took them, newest first, in the caller's scope."""
+    query = select(SharedPhoto).order_by(SharedPhoto.received_at.desc()).limit(limit)
+    if not sees_network(uow.actor, uow.network):
+        query = query.where(SharedPhoto.station_id == uow.actor.station_id)
+    if status:
+        query = query.where(SharedPhoto.status == status)
+    if person_id:
+        query = query.where(SharedPhoto.person_id == person_id)
+    return [SharedPhotoView.model_validate(p) for p in (await uow.session.scalars(query)).all()]
+
+
+async def enrol_shared_photo(command: EnrolSharedPhoto, uow: UnitOfWork) -> SharedPhoto:
+    """Intake's face photo enrolled on the person's case, once per photo id: a
+    photo handled before is left as it was. What could not be enrolled is kept
+    with the reason (the photo itself is never stored here)."""
+    handled = await uow.get(SharedPhoto, command.photo_id)
+    if handled is not None:
+        return handled
+    cases = await uow.find(SearchCase, person_id=command.person_id)
+    case = cases[0] if cases else None
+    shared = SharedPhoto(
+        photo_id=command.photo_id,
+        person_id=command.person_id,
+        case_id=case.id if case else None,
+        station_id=case.station_id if case else command.station_id,
+        sha256=command.sha256,
+        status=SharedPhotoStatus.NOT_ENROLLED.value,
+        received_at=uow.now,
+    )
+    if command.image is None:
+        shared.status = SharedPhotoStatus.UPLOAD_NEEDED.value
+        where = f"/cases/{case.id}/face-photos" if case else "the person's case, once opened"
+        shared.reason = (
+            f"intake withheld the image ({command.withheld or 'no image'}): upload the "
+            f"photo by hand to {where}"
+        )
+    elif case is None:
+        shared.reason = "the person has no search case (identified at admission)"
+    else:
+        photo = FacePhoto(image=command.image, taken_at=command.taken_at)
+        try:
+            enrolled = await _enrol_on_case(uow, case, photo)
+        except Refused as refused:  # no face, several faces, not an image: said, not retried
+            shared.reason = refused.detail[:500]
+        else:
+            shared.status = SharedPhotoStatus.ENROLLED.value
+            shared.face_record_id = enrolled.record_id
+    uow.add(shared)
+    return shared
 
 
 class EnrolReportPhoto(FacePhoto):

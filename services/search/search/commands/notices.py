@@ -1,5 +1,6 @@
 """Family-search notices of a case: publishing them, taking them down, protecting
-a person who must not appear in public, and the authorised override."""
+a person who must not appear in public (the notice task then closes as
+"protected"), and the authorised override."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from rescue_chassis.commands import Command, UnitOfWork
 from rescue_chassis.refusals import Conflict, Forbidden, Refused
 from rescue_events.contracts import Sex
 from rescue_events.contracts.search_notices import NoticeKind
-from search import notices, statements
+from search import notices, statements, tasks
+from search.domain import TaskKind
 from search.notices import LIVE, NoticeStatus, RegionBasis
 from search.tables import SearchCase
 from search.tables.notices import NoticeOverride, NoticeProtection, SearchNotice
@@ -286,6 +288,10 @@ async def mark_protection(command: MarkProtection, uow: UnitOfWork) -> Protectio
     await uow.flush()
     if command.endangered:
         await notices.take_down_notices(uow, case, "protection", close=False)
+        # no public notice now: its task can no longer be done, and is not overdue
+        await tasks.cancel_open_tasks(uow, case.id, "protected", [TaskKind.FAMILY_SEARCH_NOTICE])
+    elif case.status == "open" and not (await notices.protection_of(uow, case)).protected:
+        await tasks.reopen_tasks(uow, case.id, ["protected"], case.station_id)
     return await protection_view(uow, case)
 
 

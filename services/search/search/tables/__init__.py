@@ -10,6 +10,7 @@ from search.tables.core import (
     metadata,
     tables,
 )
+from search.tables.escalations import *  # noqa: F403
 from search.tables.evidence import *  # noqa: F403
 from search.tables.faces import *  # noqa: F403
 from search.tables.names import *  # noqa: F403

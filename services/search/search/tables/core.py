@@ -45,6 +45,23 @@ class SearchCase(Base, table=True):
     home_province: str | None = Field(default=None, max_length=50)
     home_address: str | None = Field(default=None, max_length=300)
     home_admin_code: str | None = Field(default=None, max_length=12)
+    # How the person's last stay ended while the case was open (returned_home, left,
+    # transferred, settled, died); cleared when the person is admitted again.
+    ending: str | None = Field(default=None, max_length=20)
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(True))
+
+
+class CaseStation(Base, table=True):
+    """Where the case's person has been in the network: one row per station and
+    period (``to_at`` None: there now). An earlier station keeps reading the case."""
+
+    __tablename__ = "search_case_stations"
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="search_cases.id", index=True)
+    station_id: str = Field(max_length=64, index=True)
+    from_at: datetime = Field(sa_column=_ts())
+    to_at: datetime | None = Field(default=None, sa_column=_ts(True))
 
 
 class EarlierStay(Base, table=True):
@@ -101,3 +118,6 @@ class SearchTask(Base, table=True):
     due_at: datetime = Field(sa_column=_ts())
     done_at: datetime | None = Field(default=None, sa_column=_ts(True))
     overdue_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    # Why a cancelled task can no longer be done: identified, protected,
+    # returned_home, left, transferred_out.
+    closed_reason: str | None = Field(default=None, max_length=40)

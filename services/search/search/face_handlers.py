@@ -1,0 +1,21 @@
+"""Events the face part of search reacts to: a face photo taken at intake is
+enrolled on the person's case, once per photo (no second upload at search)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rescue_chassis.commands import UnitOfWork
+from rescue_chassis.runtime import Runtime
+from rescue_events.contracts.intake_care import PhotoSharedForSearchV1
+from rescue_events.envelope import Envelope
+from search.commands.faces import EnrolSharedPhoto, enrol_shared_photo
+
+
+def handlers(runtime: Runtime) -> dict:
+    async def when_photo_shared_enrol_it(
+        session: AsyncSession, event: PhotoSharedForSearchV1, envelope: Envelope
+    ) -> None:
+        await enrol_shared_photo(EnrolSharedPhoto.of(event), UnitOfWork(session, runtime))
+
+    return {PhotoSharedForSearchV1: when_photo_shared_enrol_it}
