@@ -72,13 +72,7 @@ async def admit_person(request: Request, console: ConsoleDep, user: UserDep):
             if not added.ok:
                 target += "?photo=unsaved"
         return RedirectResponse(target, status_code=303)
-    errors: dict[str, list[str]] = {}
-    general: list[str] = []
-    for error in answer.field_errors:
-        field = wording.form_field(str(error.get("field", "")))
-        words = wording.reason_in_chinese(field, str(error.get("reason", "")))
-        name = _FORM_NAMES.get(field, field)
-        (errors.setdefault(name, []) if name in _FIELDS else general).append(words)
+    errors, general = wording.refusals_by_field(answer.field_errors, _FIELDS, _FORM_NAMES)
     if answer.unreachable:
         # The outcome is unknown: the same key makes the retry admit at most once.
         general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")

@@ -56,12 +56,7 @@ async def place_in_hospital(request: Request, console: ConsoleDep, user: UserDep
     still_signed_in(console, user, answer)
     if answer.ok:
         return RedirectResponse(f"/hospital-placements?placed={answer.body['id']}", 303)
-    errors: dict[str, list[str]] = {}
-    general: list[str] = []
-    for error in answer.field_errors:
-        field = wording.form_field(str(error.get("field", "")))
-        words = wording.reason_in_chinese(field, str(error.get("reason", "")))
-        (errors.setdefault(field, []) if field in FIELDS else general).append(words)
+    errors, general = wording.refusals_by_field(answer.field_errors, FIELDS)
     if answer.unreachable:
         general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
     elif answer.status == 409:

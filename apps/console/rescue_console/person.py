@@ -101,12 +101,7 @@ async def discharge(person_id: str, request: Request, console: ConsoleDep, user:
         return RedirectResponse(f"/persons/{person_id}#h-stays", status_code=303)
     if answer.status == 404:
         return _not_found(request, user)
-    errors: dict[str, list[str]] = {}
-    general: list[str] = []
-    for error in answer.field_errors:
-        field = wording.form_field(str(error.get("field", "")))
-        words = wording.reason_in_chinese(field, str(error.get("reason", "")))
-        (errors.setdefault(field, []) if field in DISCHARGE_FIELDS else general).append(words)
+    errors, general = wording.refusals_by_field(answer.field_errors, DISCHARGE_FIELDS)
     if answer.unreachable:
         general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复离站）。")
     elif answer.status == 409 and "ettlement" in answer.detail + str(answer.body):

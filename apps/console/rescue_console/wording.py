@@ -143,6 +143,21 @@ def reason_in_chinese(field: str, reason: str) -> str:
     return f"服务未接受此项：{reason}"
 
 
+def refusals_by_field(
+    field_errors, fields, names: dict[str, str] | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
+    """A service's refusals in Chinese: by form field (``names`` maps the service's
+    name to the form's), and the rest for the top of the form."""
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    for error in field_errors:
+        field = form_field(str(error.get("field", "")))
+        words = reason_in_chinese(field, str(error.get("reason", "")))
+        name = (names or {}).get(field, field)
+        (errors.setdefault(name, []) if name in fields else general).append(words)
+    return errors, general
+
+
 def form_field(field: str) -> str:
     """A problem's field as the form names it (``stated_names.0`` → ``stated_names``)."""
     return re.sub(r"\.\d+$", "", field)
