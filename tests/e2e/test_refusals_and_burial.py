@@ -92,6 +92,8 @@ def test_refusals_of_one_person_are_linked_to_the_person_and_counted(network, ur
             True,
         )
         assert [r["id"] for r in counted["refusals"]] == [third["id"], named["id"]]
+        record = gushi.get(f"{urls['intake']}/persons/{known['id']}").json()
+        assert record["refusal_count"] == 2  # the person's page says it too
         listed = gushi.get(refusals, params={"person_id": known["id"]}).json()
         assert {r["id"] for r in listed} == {named["id"], third["id"]}
         unlinked = gushi.get(f"{refusals}/{first['id']}").json()
@@ -174,6 +176,10 @@ def test_the_burial_of_a_person_who_died_is_recorded_once_and_only_after_a_death
         )
         assert corrected.status_code == 200, corrected.text
         assert gushi.get(burial).json()["certificate_reference"] == "豫火化〔2026〕0383号"
+        page = gushi.get(f"{urls['intake']}/persons/{dead['id']}").json()
+        assert page["burial"]["certificate_reference"] == "豫火化〔2026〕0383号"
+        assert page["refusal_count"] == 0
+        assert gushi.get(f"{urls['intake']}/persons/{home['id']}").json()["burial"] is None
 
         returned = gushi.post(f"{urls['intake']}/persons/{home['id']}/burial", json=record)
         assert returned.status_code == 409, returned.text

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from intake.domain import LeadStatus
 from intake.refusal_views import RefusalView
 from intake.tables import HospitalPlacement, Lead, Person, Refusal, Stay, StaySource
+from intake.tables.burial import Burial
 from intake.views import (
+    BurialView,
     LeadView,
     PersonView,
     PlacementView,
@@ -50,7 +52,13 @@ async def person_record(uow: UnitOfWork, person_id: uuid.UUID) -> PersonView:
     person = await uow.get(Person, person_id)
     stays = await uow.find(Stay, person_id=person_id, order_by=Stay.sequence)
     visible(person, uow, "person", lambda p: {p.station_id, *(s.station_id for s in stays)})
-    return await person_view_in(uow, person)
+    view = await person_view_in(uow, person)
+    view.refusal_count = await uow.session.scalar(
+        select(func.count()).select_from(Refusal).where(Refusal.person_id == person_id)
+    )
+    burial = await uow.get(Burial, person_id)
+    view.burial = BurialView.model_validate(burial) if burial else None
+    return view
 
 
 async def stay_sources(uow: UnitOfWork, person_id: uuid.UUID) -> list[StaySourceView]:

@@ -14,6 +14,7 @@ from rescue_chassis.access import may_see
 from rescue_chassis.commands import UnitOfWork
 from rescue_events.contracts import ArrivalRoute, IdentityStatus, PersonCategory, Sex
 from rescue_events.contracts.intake_arrivals import LeadOutcome, LeadPriority, SuspectedCondition
+from rescue_events.contracts.intake_care import RemainsHandling
 
 
 class StayView(BaseModel):
@@ -47,6 +48,25 @@ class IncidentView(BaseModel):
     occurred_at: datetime
     description: str
     reported_at: datetime
+
+
+class BurialView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    person_id: uuid.UUID
+    stay_id: uuid.UUID = Field(description="The stay that ended in death.")
+    station_id: str = Field(description="The station in whose care the person died.")
+    buried_on: date
+    remains: RemainsHandling
+    cemetery: str | None
+    funeral_home: str | None
+    certificate_reference: str
+    photo_kept: bool
+    dna_kept: bool
+    note: str | None
+    recorded_at: datetime
+    corrected_at: datetime | None
+    correction_note: str | None
 
 
 DV = PersonCategory.DOMESTIC_VIOLENCE_VICTIM.value
@@ -95,6 +115,16 @@ class PersonView(BaseModel):
     )
     stays: list[StayView] = Field(description="Every stay in the network, earliest first.")
     incidents: list[IncidentView]
+    refusal_count: int | None = Field(
+        default=None,
+        description="Refusals of help linked to the person (GET /persons/{id}/refusals lists "
+        "them); on GET /persons/{id} only.",
+    )
+    burial: BurialView | None = Field(
+        default=None,
+        description="Where the remains are, when the person died in the network's care "
+        "(GET /persons/{id}/burial); on GET /persons/{id} only.",
+    )
 
 
 async def person_view_in(uow: UnitOfWork, person: Person) -> PersonView:

@@ -174,7 +174,7 @@ SHARED_PHOTO_MAX_BYTES = 640 * 1024
 class PhotoWithheld(StrEnum):
     """Why a face photo was shared without its image."""
 
-    TOO_LARGE = "too_large"  # over SHARED_PHOTO_MAX_BYTES: staff upload it to search by hand
+    TOO_LARGE = "too_large"  # no smaller copy could be made: staff upload it to search by hand
 
 
 @registry.event(
@@ -193,12 +193,19 @@ class PhotoSharedForSearchV1(EventContract):
     kind: PhotoKind
     content_type: str = Field(examples=["image/jpeg"])
     size_bytes: int = Field(ge=1)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the image bytes.")
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="Of the photo intake keeps (its bytes)."
+    )
     taken_at: Timestamp
     image: str | None = Field(
         default=None,
         max_length=4 * -(-SHARED_PHOTO_MAX_BYTES // 3),
         description="The image, base64 (standard alphabet, padded); absent when withheld.",
+    )
+    resized_to_fit: bool = Field(
+        default=False,
+        description="The kept photo was larger than the broker allows: `image` is a smaller "
+        "JPEG copy of it (content_type, size_bytes and sha256 still describe the kept photo).",
     )
     withheld: PhotoWithheld | None = Field(
         default=None, description="Why the image is absent: `too_large`."

@@ -8,7 +8,6 @@ incident); a correction replaces it, saying why."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from intake.care_rules import station_day
 from intake.tables import Person, Stay
 from intake.tables.burial import Burial
+from intake.views import BurialView
 from rescue_chassis.commands import Command, UnitOfWork
 from rescue_chassis.moments import PastDay
 from rescue_chassis.refusals import Conflict, NotFound, Refused
@@ -78,25 +78,6 @@ class BurialCorrection(BurialRecord):
 
 class CorrectBurial(BurialCorrection, Command):
     person_id: uuid.UUID
-
-
-class BurialView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    person_id: uuid.UUID
-    stay_id: uuid.UUID = Field(description="The stay that ended in death.")
-    station_id: str = Field(description="The station in whose care the person died.")
-    buried_on: date
-    remains: RemainsHandling
-    cemetery: str | None
-    funeral_home: str | None
-    certificate_reference: str
-    photo_kept: bool
-    dna_kept: bool
-    note: str | None
-    recorded_at: datetime
-    corrected_at: datetime | None
-    correction_note: str | None
 
 
 async def _died(uow: UnitOfWork, person_id: uuid.UUID) -> tuple[Person, Stay]:

@@ -4,11 +4,14 @@ of a person and their stay that intake's use cases share."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
+from intake.broker_images import fit_for_broker
 from intake.care_rules import (
     DIASTOLIC_MMHG,
     MAX_PHOTO_BYTES,
@@ -116,14 +119,17 @@ async def add_photo(command: AddPhoto, uow: UnitOfWork) -> PhotoView:
         )
     )
     if upload.kind is PhotoKind.FACE:
-        await uow.publish(shared_for_search(photo, image, upload.image))
+        fitted = image if len(image) <= SHARED_PHOTO_MAX_BYTES else None
+        if fitted is None:
+            fitted = await asyncio.to_thread(fit_for_broker, image)
+        await uow.publish(shared_for_search(photo, fitted))
     return PhotoView.of(photo)
 
 
-def shared_for_search(photo: PersonPhoto, image: bytes, encoded: str) -> PhotoSharedForSearchV1:
-    """A face photo for search: with its image when it fits the broker's message
-    limit, else without it and saying so (staff then upload it to search by hand)."""
-    fits = len(image) <= SHARED_PHOTO_MAX_BYTES
+def shared_for_search(photo: PersonPhoto, fitted: bytes | None) -> PhotoSharedForSearchV1:
+    """A face photo for search: with its image, or a smaller copy when the photo is
+    over the broker's message limit; without it, saying so, when no copy could be
+    made (staff then upload it to search by hand)."""
     return PhotoSharedForSearchV1(
         person_id=photo.person_id,
         photo_id=photo.id,
@@ -134,8 +140,9 @@ def shared_for_search(photo: PersonPhoto, image: bytes, encoded: str) -> PhotoSh
         size_bytes=photo.size_bytes,
         sha256=photo.sha256,
         taken_at=photo.taken_at,
-        image=encoded if fits else None,
-        withheld=None if fits else PhotoWithheld.TOO_LARGE,
+        image=base64.b64encode(fitted).decode() if fitted is not None else None,
+        withheld=None if fitted is not None else PhotoWithheld.TOO_LARGE,
+        resized_to_fit=fitted is not None and len(fitted) != photo.size_bytes,
     )
 
 
