@@ -109,6 +109,7 @@ def test_the_national_notice_goes_up_within_the_deadline_and_says_nothing_protec
         "kind",
         "region",
         "published_at",
+        "purpose",  # seeking_family, or deceased (tests/e2e/test_case_moves.py)
     }
 
 

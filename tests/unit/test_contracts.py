@@ -50,6 +50,8 @@ STEP_EVENT_NAMES = {
     "lead_closed",
     "help_refused",
     "refusal_linked",
+    "refusal_photo_shared",  # a refusal's face photo, for search to recognise
+    "refusal_face_recognised",  # search's answer: who the face may be
     "burial_recorded",
     "hospital_placement_made",
     "hospital_placement_ended",
@@ -67,6 +69,7 @@ STEP_EVENT_NAMES = {
     "belongings_recorded",
     "health_check_recorded",
     "search_task_overdue",
+    "search_case_moved",  # the case followed its person to another station
     "deadline_escalated",  # the center's escalation list
     "notice_published",
     "notice_publication_failed",

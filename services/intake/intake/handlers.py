@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.commands.admission import RecordConfirmedIdentity, record_confirmed_identity
+from intake.commands.refusal_photos import RecordFaceCandidates, record_face_candidates
 from intake.commands.stays import DischargeOnHandover, discharge_on_handover
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.runtime import Runtime
 from rescue_events.contracts import IdentityConfirmedV1, PersonHandedOverV1
+from rescue_events.contracts.search import RefusalFaceRecognisedV1
 from rescue_events.envelope import Envelope
 
 
@@ -40,7 +42,14 @@ def handlers(runtime: Runtime):
         )
         await discharge_on_handover(command, UnitOfWork(session, runtime))
 
+    async def when_refusal_face_recognised_keep_the_candidates(
+        session: AsyncSession, event: RefusalFaceRecognisedV1, envelope: Envelope
+    ) -> None:
+        # suggestions for staff on the refusal; linking stays theirs
+        await record_face_candidates(RecordFaceCandidates.of(event), UnitOfWork(session, runtime))
+
     return {
         IdentityConfirmedV1: when_identity_confirmed_record_it,
         PersonHandedOverV1: when_person_handed_over_discharge_the_stay,
+        RefusalFaceRecognisedV1: when_refusal_face_recognised_keep_the_candidates,
     }

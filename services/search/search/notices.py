@@ -19,6 +19,10 @@ How the network calls stay out of database transactions:
   transaction of its own. If the endpoint is away, the notice stays
   ``takedown_pending`` with its error; ``jobs()`` (the sweep) retries it, and
   retries failed or stuck publications.
+* re-issuing (``reissue``): a notice whose text must change (the person died
+  unidentified: a deceased-person notice; the case moved: the new station's name)
+  is replaced by a new one, published the same way, and comes down itself as
+  ``superseded:<why>``; the site's notices cannot be edited in place.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -44,6 +48,7 @@ from rescue_events.contracts.search_notices import (
     NoticeKind,
     NoticePublicationFailedV1,
     NoticePublishedV1,
+    NoticePurpose,
     NoticeTakenDownV1,
 )
 from search.domain import TaskKind
@@ -245,6 +250,86 @@ def public_description(
     }
 
 
+# The stations' calendar days (UTC+8, no DST): the day of a death as the station says it.
+CHINA = timezone(timedelta(hours=8))
+
+TITLES = {NoticePurpose.SEEKING_FAMILY: "寻亲公告", NoticePurpose.DECEASED: "死亡人员寻亲公告"}
+
+# Where the remains are, as a family reads it ({place}: the cemetery or funeral home).
+REMAINS_WORDS = {
+    "buried": "遗体已于{on}安葬于{place}",
+    "cremated_ashes_kept": "遗体已于{on}火化，骨灰存放于{place}",
+    "cremated_ashes_scattered": "遗体已于{on}在{place}火化",
+    "body_kept_pending_identification": "遗体自{on}起暂存于{place}，待家属认领",
+}
+
+
+def purpose_of(payload: dict[str, Any]) -> NoticePurpose:
+    """A notice's purpose (notices before deceased notices existed seek a family)."""
+    return NoticePurpose(payload.get("purpose") or NoticePurpose.SEEKING_FAMILY)
+
+
+def deceased_description(
+    payload: dict[str, Any], *, died_at: datetime, in_care_of: str
+) -> dict[str, Any]:
+    """A notice's text turned into a deceased-person notice (死亡人员寻亲公告): the
+    person died, when and in whose care; where the remains are once known."""
+    died_on = died_at.astimezone(CHINA).date()
+    return _with_text(
+        {
+            **payload,
+            "purpose": NoticePurpose.DECEASED.value,
+            "title": TITLES[NoticePurpose.DECEASED],
+            "died_on": died_on.isoformat(),
+            "died_in_care_of": in_care_of,
+            "remains": payload.get("remains"),
+        }
+    )
+
+
+def with_remains(
+    payload: dict[str, Any],
+    *,
+    handling: str,
+    buried_on: date,
+    cemetery: str | None,
+    funeral_home: str | None,
+    photo_kept: bool,
+    dna_kept: bool,
+) -> dict[str, Any]:
+    """A deceased-person notice's text saying where the remains are."""
+    remains = {
+        "handling": handling,
+        "on": buried_on.isoformat(),
+        "place": cemetery if handling == "buried" and cemetery else funeral_home or cemetery,
+        "photo_kept": photo_kept,
+        "dna_kept": dna_kept,
+    }
+    return _with_text({**payload, "remains": remains})
+
+
+def _with_text(payload: dict[str, Any]) -> dict[str, Any]:
+    """The deceased-person notice's wording, from its fields (no categories, no marker)."""
+    station = payload.get("died_in_care_of") or "救助管理站"
+    arrived_on, found_place = payload.get("arrived_on"), payload.get("found_place")
+    parts = [
+        "该无名受助人员",
+        f"{arrived_on}" if arrived_on else "",
+        f"在{found_place}" if found_place else "",
+        "受助，" if arrived_on or found_place else "",
+        f"于{payload.get('died_on')}在{station}受助期间死亡，身份至今未明。",
+    ]
+    remains = payload.get("remains")
+    if remains:
+        words = REMAINS_WORDS.get(remains["handling"], "遗体已于{on}安置于{place}")
+        parts.append(words.format(on=remains["on"], place=remains["place"]) + "。")
+        kept = [w for w, k in (("照片", "photo_kept"), ("DNA样本", "dna_kept")) if remains[k]]
+        if kept:
+            parts.append("、".join(kept) + "已留存备查。")
+    parts.append(f"如有亲属或知情者，请与{station}联系认领。")
+    return {**payload, "text": "".join(parts)}
+
+
 # ---- the adapters --------------------------------------------------------------
 
 
@@ -346,10 +431,16 @@ def channel(runtime: Runtime) -> NoticeChannel:
 # ---- publishing ------------------------------------------------------------------
 
 
-def site_payload(notice: SearchNotice, station_name: str | None) -> dict[str, Any]:
+def site_payload(
+    notice: SearchNotice, station_name: str | None, station_city: str | None = None
+) -> dict[str, Any]:
+    """What the site gets: the station to call (the one that has the person now)."""
+    purpose = purpose_of(notice.payload)
     return {
         "notice_id": str(notice.id),
-        "station": {"id": notice.station_id, "name": station_name},
+        "purpose": purpose.value,
+        "title": TITLES[purpose],
+        "station": {"id": notice.station_id, "name": station_name, "city": station_city},
         "photo_ref": None,
         "description": notice.payload,
     }
@@ -358,7 +449,9 @@ def site_payload(notice: SearchNotice, station_name: str | None) -> dict[str, An
 async def send(runtime: Runtime, notice: SearchNotice) -> tuple[str | None, str | None]:
     """Call the adapter for a notice (no transaction open): (external id, error)."""
     station = runtime.network.station(notice.station_id)
-    payload = site_payload(notice, station.name if station else None)
+    payload = site_payload(
+        notice, station.name if station else None, station.city if station else None
+    )
     adapter = channel(runtime)
     try:
         if notice.kind == NoticeKind.NATIONAL:
@@ -411,6 +504,7 @@ async def record_result(
                 region=notice.region,
                 failed_at=now,
                 error=error or "unknown error",
+                purpose=purpose_of(notice.payload),
             ),
         )
         return notice
@@ -431,6 +525,7 @@ async def record_result(
             kind=kind,
             region=notice.region,
             published_at=now,
+            purpose=purpose_of(notice.payload),
         ),
     )
     if kind is NoticeKind.NATIONAL:
@@ -493,6 +588,64 @@ async def republish(uow: UnitOfWork, case: SearchCase, reason_prefix: str) -> li
         ids.append(notice.id)
     if ids:
         publish_once_committed(uow, ids)
+    return ids
+
+
+SUPERSEDED = "superseded:"
+
+
+async def reissue(
+    uow: UnitOfWork,
+    case: SearchCase,
+    why: str,
+    rewrite: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda payload: payload,
+) -> list[uuid.UUID]:
+    """Each notice of the case that is up (or going up) replaced by a new one under
+    the case's station now, its text rewritten (``rewrite`` answers None: left as
+    it is); the new ones go up once the transaction commits, the old ones come down
+    as ``superseded:<why>``. A failed one (never up) is rewritten in place for the
+    sweep's retry. Nothing for a case whose notices are closed or protected."""
+    flags = await uow.get(NoticeProtection, case.id)
+    if (
+        case.status != "open"
+        or (flags is not None and flags.closed_at is not None)
+        or not (await protection_of(uow, case)).public_notice_allowed
+    ):
+        return []
+    ids: list[uuid.UUID] = []
+    pending = False
+    for old in await uow.find(SearchNotice, case_id=case.id, lock=True):
+        if old.status not in UP or (payload := rewrite(old.payload)) is None:
+            continue
+        if old.status == NoticeStatus.FAILED:
+            old.payload = payload
+            old.station_id = case.station_id
+            continue
+        notice = SearchNotice(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            person_id=case.person_id,
+            station_id=case.station_id,
+            kind=old.kind,
+            region=old.region,
+            region_basis=old.region_basis,
+            status=NoticeStatus.PUBLISHING,
+            payload=payload,
+            requested_by=f"search:{why}"[:200],
+            requested_at=uow.now,
+            attempts=1,
+            override_id=old.override_id,
+        )
+        uow.add(notice)
+        ids.append(notice.id)
+        old.status = NoticeStatus.TAKEDOWN_PENDING
+        old.takedown_reason = f"{SUPERSEDED}{why}"[:100]
+        old.takedown_requested_at = uow.now
+        pending = pending or old.external_id is not None
+    if ids:
+        publish_once_committed(uow, ids)
+    if pending:
+        take_down_once_committed(uow, case.id)
     return ids
 
 
@@ -645,6 +798,7 @@ async def take_down_pending(runtime: Runtime, case_id: uuid.UUID | None = None) 
                     region=current.region,
                     taken_down_at=now,
                     reason=current.takedown_reason or "taken_down",
+                    purpose=purpose_of(current.payload),
                 ),
             )
     return done

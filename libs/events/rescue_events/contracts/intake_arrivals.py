@@ -7,7 +7,8 @@ closed with an admission, and a placement ended by a discharge, admit the person
 under that same id: ``person_admitted`` follows on the same key, in order.
 
 Only what the network needs travels: never the caller's name or phone number,
-nor a description of a person who refused help.
+nor a description of a person who refused help (their face photo goes to search
+alone, on ``refusal_photo_shared``, to be recognised).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
+from rescue_events.contracts.intake_care import SHARED_PHOTO_MAX_BYTES
 from rescue_events.contracts.topics import INTAKE_EVENTS
 from rescue_events.registry import registry
 
@@ -124,6 +126,43 @@ class RefusalLinkedV1(EventContract):
     linked_at: Timestamp
     refusal_count: int = Field(
         ge=1, description="The person's refusals in the network now, this one included."
+    )
+
+
+class RefusalPhotoWithheld(StrEnum):
+    """Why a refusal's face photo was shared without its image."""
+
+    UNREADABLE = "unreadable"  # too large for the broker, and no smaller copy could be made
+
+
+@registry.event(
+    "refusal_photo_shared",
+    1,
+    topic=INTAKE_EVENTS,
+    summary=(
+        "A face photo of a person who refused help, for search to compare with the "
+        "network's faces (refusal_face_recognised answers): the image travels (base64) "
+        "when it fits the broker, otherwise `withheld` says why."
+    ),
+)
+class RefusalPhotoSharedV1(EventContract):
+    photo_id: UUID = Field(description="Intake's id of the refusal's photo.")
+    refusal_id: UUID
+    station_id: StationId = Field(description="The station that recorded the refusal.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the image intake keeps.")
+    taken_at: Timestamp
+    image: str | None = Field(
+        default=None,
+        max_length=4 * -(-SHARED_PHOTO_MAX_BYTES // 3),
+        description="The image, base64 (standard alphabet, padded); absent when withheld.",
+    )
+    resized_to_fit: bool = Field(
+        default=False,
+        description="The kept photo was larger than the broker allows: `image` is a smaller "
+        "JPEG copy of it (sha256 still describes the kept photo).",
+    )
+    withheld: RefusalPhotoWithheld | None = Field(
+        default=None, description="Why the image is absent: `unreadable`."
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
 from rescue_events.contracts.topics import SEARCH_EVENTS
@@ -87,3 +87,71 @@ class EarlierStayRecognisedV1(EventContract):
     similarity: float | None = Field(default=None, ge=0, le=1)
     recognised_by: str
     recognised_at: Timestamp
+
+
+class RefusalFaceKind(StrEnum):
+    PERSON = "person"  # a person of the network's records (an admission's face)
+    REFUSAL = "refusal"  # the person of an earlier refusal's face
+
+
+class RefusalFaceCandidate(BaseModel):
+    """Someone whose face is like the refusal photo's: a suggestion for staff."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    person_id: UUID = Field(description="The person record's id, or the earlier refusal's person.")
+    similarity: float = Field(ge=0, le=1, description="0..1; 0.5 is the usual same-person line.")
+    station_id: StationId = Field(description="Where that face was taken.")
+    kind: RefusalFaceKind
+    refusal_id: UUID | None = Field(
+        default=None, description="For `refusal`: the earlier refusal whose face it is."
+    )
+
+
+@registry.event(
+    "refusal_face_recognised",
+    1,
+    topic=SEARCH_EVENTS,
+    summary=(
+        "A refusal's face photo (refusal_photo_shared) was compared with every face of the "
+        "network: the persons and earlier refusals it looks like, best first, for staff to "
+        "link or not (possibly none; `reason` when no single face was found)."
+    ),
+)
+class RefusalFaceRecognisedV1(EventContract):
+    refusal_id: UUID
+    photo_id: UUID = Field(description="Intake's id of the refusal's photo.")
+    station_id: StationId = Field(description="The station that recorded the refusal.")
+    candidates: list[RefusalFaceCandidate] = Field(
+        default_factory=list,
+        description="Best first. A protected person is only ever suggested to her own station.",
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why the photo was not compared: no face, several faces, no image.",
+    )
+    recognised_at: Timestamp
+
+
+class CaseMoveReason(StrEnum):
+    TRANSFER = "transfer"  # a transfer to a station of the network (station_transfer)
+    READMISSION = "readmission"  # the person found again and admitted at another station
+
+
+@registry.event(
+    "search_case_moved",
+    1,
+    topic=SEARCH_EVENTS,
+    summary=(
+        "The person's one search case moved to the station that has the person now (an "
+        "in-network transfer or a readmission elsewhere): that station works it from now "
+        "on, the earlier one keeps reading it, and notices still up are re-issued naming it."
+    ),
+)
+class SearchCaseMovedV1(EventContract):
+    case_id: UUID
+    from_station_id: StationId = Field(description="The station that had the case until now.")
+    to_station_id: StationId = Field(description="The station that has the person now.")
+    reason: CaseMoveReason
+    moved_at: Timestamp = Field(description="When the person came to the new station.")

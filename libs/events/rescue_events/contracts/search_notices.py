@@ -22,11 +22,25 @@ class NoticeKind(StrEnum):
     REGIONAL = "regional"  # targeted push to phones in one region (头条寻人-style)
 
 
+class NoticePurpose(StrEnum):
+    """What a notice seeks: the family of a person in a station's care, or the family
+    of an unidentified person who died there (DOMAIN.md, 7)."""
+
+    SEEKING_FAMILY = "seeking_family"  # 寻亲公告
+    DECEASED = "deceased"  # 死亡人员寻亲公告 (无名遗体认领)
+
+
 _REGION = Field(
     default=None,
     max_length=100,
     description="For a regional push: the region it went to. None for the national notice.",
     examples=["四川省"],
+)
+_PURPOSE = Field(
+    default=NoticePurpose.SEEKING_FAMILY,
+    description="seeking_family (a person in a station's care) or deceased (the person died "
+    "unidentified; the notice seeks the family to claim the remains).",
+    examples=["deceased"],
 )
 
 
@@ -43,6 +57,7 @@ class NoticePublishedV1(EventContract):
     kind: NoticeKind
     region: str | None = _REGION
     published_at: Timestamp
+    purpose: NoticePurpose = _PURPOSE
 
 
 @registry.event(
@@ -58,6 +73,7 @@ class NoticePublicationFailedV1(EventContract):
     kind: NoticeKind
     region: str | None = _REGION
     failed_at: Timestamp
+    purpose: NoticePurpose = _PURPOSE
     error: str = Field(
         max_length=300,
         description="What the endpoint answered (status or connection error); no personal data.",
@@ -81,6 +97,9 @@ class NoticeTakenDownV1(EventContract):
     taken_down_at: Timestamp
     reason: str = Field(
         max_length=100,
-        description="Why: identity_confirmed, person_discharged:<reason>, protection, …",
+        description="Why: identity_confirmed, person_discharged:<reason>, protection, "
+        "superseded:<why> (replaced by a re-issued notice: superseded:deceased, "
+        "superseded:case_moved, superseded:burial_recorded), …",
         examples=["identity_confirmed"],
     )
+    purpose: NoticePurpose = _PURPOSE

@@ -6,7 +6,9 @@ The same person met again must be recognised (DOMAIN.md, 8): a refusal names a
 known person when staff recognise them (``person_id``: a person record of the
 network, from any station, as a readmission may; or a person met in earlier
 refusals), is answered with who it may be by name otherwise, and may be linked
-afterwards (``link_refusal``). Recognition by face is search's (it owns faces)."""
+afterwards (``link_refusal``). By face, search compares a refusal's photos and
+intake keeps who it found as suggestions (refusal_photos.py); linking is always
+staff's choice here: a wrong merge is worse than a missed one."""
 
 from __future__ import annotations
 

@@ -12,14 +12,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, String
+from sqlalchemy import Column, DateTime, LargeBinary, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
 from intake.tables.core import Base
 from rescue_chassis.crypto import EncryptedText
 
-__all__ = ["HospitalPlacement", "HospitalScreening", "Lead", "Refusal", "StaySource"]
+__all__ = [
+    "HospitalPlacement",
+    "HospitalScreening",
+    "Lead",
+    "Refusal",
+    "RefusalFaceMatch",
+    "RefusalPhoto",
+    "StaySource",
+]
 
 
 def _at(nullable: bool = False):
@@ -86,6 +94,48 @@ class Refusal(Base, table=True):
     entered_by: str = Field(max_length=200)
     linked_at: datetime | None = _at(nullable=True)
     linked_by: str | None = Field(default=None, max_length=200)
+
+
+class RefusalPhoto(Base, table=True):
+    """A face photo of a person who refused help (face data: sensitive under PIPL),
+    shared with search to be recognised; its answer is noted here."""
+
+    __tablename__ = "refusal_photos"
+
+    id: uuid.UUID = Field(primary_key=True)
+    refusal_id: uuid.UUID = Field(foreign_key="refusals.id", index=True)
+    station_id: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=20)
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    image: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    taken_at: datetime = _at()
+    added_by: str = Field(max_length=200)
+    added_at: datetime = _at()
+    # Shared without its image (refusal_photo_shared's `withheld`), else None.
+    withheld: str | None = Field(default=None, max_length=20)
+    # When search's answer (refusal_face_recognised) came, and why it compared nothing.
+    recognised_at: datetime | None = _at(nullable=True)
+    recognition_note: str | None = Field(default=None, max_length=500)
+
+
+class RefusalFaceMatch(Base, table=True):
+    """Someone search found with the face of a refusal's photo: a suggestion for
+    staff, never a link."""
+
+    __tablename__ = "refusal_face_matches"
+    __table_args__ = (UniqueConstraint("photo_id", "kind", "person_id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    refusal_id: uuid.UUID = Field(foreign_key="refusals.id", index=True)
+    photo_id: uuid.UUID = Field(foreign_key="refusal_photos.id")
+    kind: str = Field(max_length=20)  # person | refusal
+    person_id: uuid.UUID
+    # For `refusal`: the earlier refusal (its person may have been linked since).
+    earlier_refusal_id: uuid.UUID | None = Field(default=None)
+    station_id: str = Field(max_length=64)
+    similarity: float
+    recorded_at: datetime = _at()
 
 
 class HospitalPlacement(Base, table=True):

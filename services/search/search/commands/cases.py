@@ -10,8 +10,14 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, computed_field
 
 from rescue_chassis.commands import Command, UnitOfWork
-from rescue_events.contracts import IdentityStatus, PersonAdmittedV1, SearchCaseOpenedV1
+from rescue_events.contracts import (
+    ArrivalRoute,
+    IdentityStatus,
+    PersonAdmittedV1,
+    SearchCaseOpenedV1,
+)
 from rescue_events.contracts.intake_arrivals import HospitalPlacementMadeV1
+from rescue_events.contracts.search import CaseMoveReason, SearchCaseMovedV1
 from rescue_events.contracts.search_tasks import SearchTaskOverdueV1
 from search import matching, notices, statements, tasks
 from search.domain import TaskKind, notice_due_at, notice_overdue
@@ -70,6 +76,7 @@ class OpenSearchCase(Command):
     dialect: str | None = None
     categories: list[str] = []
     unidentified: bool = True  # False: only a case the person has already follows them
+    transfer: bool = False  # a transfer from a station of the network (station_transfer)
 
     @classmethod
     def of(cls, admitted: PersonAdmittedV1) -> OpenSearchCase:
@@ -84,6 +91,7 @@ class OpenSearchCase(Command):
             dialect=admitted.dialect,
             categories=[c.value for c in admitted.categories],
             unidentified=admitted.identity_status is IdentityStatus.UNKNOWN,
+            transfer=admitted.arrival_route is ArrivalRoute.STATION_TRANSFER,
         )
 
     @classmethod
@@ -163,9 +171,11 @@ async def follow_person(uow: UnitOfWork, case: SearchCase, command: OpenSearchCa
     """The person admitted again, anywhere in the network: the case (an identified one
     stays identified) moves to the admitting station, learns what the admission
     says, and an open search resumes where the ending stopped it, with its first
-    deadlines (the 24-hour clock does not restart)."""
-    if case.station_id != command.station_id:
-        await _move(uow, case, command.station_id, max(command.arrived_at, case.arrived_at))
+    deadlines (the 24-hour clock does not restart). A move is told
+    (`search_case_moved`), and each notice up is re-issued naming the new station."""
+    moved = case.station_id != command.station_id
+    if moved:
+        await _moved(uow, case, command)
     protected_before = bool(PROTECTED_CATEGORIES.intersection(case.categories or []))
     _learn(case, command)
     case.ending = None  # in a station again
@@ -174,12 +184,31 @@ async def follow_person(uow: UnitOfWork, case: SearchCase, command: OpenSearchCa
         if not protected_before and PROTECTED_CATEGORIES.intersection(case.categories):
             await _no_notice_task(uow, case.id)
         await tasks.reopen_tasks(uow, case.id, CLOSED_BY_AN_ENDING, case.station_id)
+        if moved:  # a family calls the station that has the person now
+            await notices.reissue(uow, case, "case_moved")
         flags = await uow.get(NoticeProtection, case.id, lock=True)
         if flags is not None and (flags.closed_reason or "").startswith("person_discharged"):
             flags.closed_at = None  # closed by the ending, not by an identification
             flags.closed_reason = None
             await notices.republish(uow, case, "person_discharged")
     await matching.index_case_names(uow, case)  # its names, under its station now
+
+
+async def _moved(uow: UnitOfWork, case: SearchCase, command: OpenSearchCase) -> None:
+    """The case moved to the admitting station, for partners and both stations to see."""
+    from_station_id, at = case.station_id, max(command.arrived_at, case.arrived_at)
+    transfer = command.transfer or case.ending == "transferred"
+    await _move(uow, case, command.station_id, at)
+    await uow.publish(
+        SearchCaseMovedV1(
+            person_id=case.person_id,
+            case_id=case.id,
+            from_station_id=from_station_id,
+            to_station_id=command.station_id,
+            reason=CaseMoveReason.TRANSFER if transfer else CaseMoveReason.READMISSION,
+            moved_at=at,
+        )
+    )
 
 
 async def _move(uow: UnitOfWork, case: SearchCase, station_id: str, at: datetime) -> None:

@@ -13,7 +13,7 @@ from rescue_chassis.access import LEADS
 from rescue_chassis.commands import Command, UnitOfWork
 from rescue_chassis.refusals import Conflict, Forbidden, Refused
 from rescue_events.contracts import Sex
-from rescue_events.contracts.search_notices import NoticeKind
+from rescue_events.contracts.search_notices import NoticeKind, NoticePurpose
 from search import notices, statements, tasks
 from search.domain import TaskKind
 from search.notices import LIVE, NoticeStatus, RegionBasis
@@ -51,6 +51,18 @@ class NoticeView(BaseModel):
     taken_down_at: datetime | None
     reason: str | None = Field(description="Why it was taken down.")
     override_id: uuid.UUID | None
+    purpose: NoticePurpose = Field(
+        default=NoticePurpose.SEEKING_FAMILY,
+        description="seeking_family, or deceased: the person died unidentified (死亡人员寻亲公告).",
+    )
+    station_id: str | None = Field(default=None, description="The station the notice names.")
+    superseded: bool = Field(
+        default=False,
+        description="Taken down because a re-issued notice replaced it (reason superseded:…).",
+    )
+    text: str | None = Field(
+        default=None, description="A deceased-person notice's wording, as published."
+    )
 
     @classmethod
     def of(cls, notice: SearchNotice) -> NoticeView:
@@ -70,6 +82,10 @@ class NoticeView(BaseModel):
             taken_down_at=notice.taken_down_at,
             reason=notice.takedown_reason,
             override_id=notice.override_id,
+            purpose=notices.purpose_of(notice.payload),
+            station_id=notice.station_id,
+            superseded=(notice.takedown_reason or "").startswith(notices.SUPERSEDED),
+            text=notice.payload.get("text"),
         )
 
 
@@ -124,6 +140,11 @@ async def publish_notices(command: PublishNotices, uow: UnitOfWork) -> list[Noti
         dialect=case.dialect,
         appearance=command.appearance,
     )
+    if case.ending == "died" and case.ended_at is not None:
+        # the person died unidentified: any notice now is a deceased-person notice
+        payload = notices.deceased_description(
+            payload, died_at=case.ended_at, in_care_of=station.name if station else case.station_id
+        )
     ids: list[uuid.UUID] = []
     for region, basis in targets:
         notice = failed.get(region)

@@ -16,6 +16,7 @@ from search.tables.faces import *  # noqa: F403
 from search.tables.names import *  # noqa: F403
 from search.tables.notices import *  # noqa: F403
 from search.tables.police import *  # noqa: F403
+from search.tables.refusal_faces import *  # noqa: F403
 
 __all__ = [
     "Base",
