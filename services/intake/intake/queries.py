@@ -19,8 +19,8 @@ from intake.views import (
     PersonView,
     PlacementView,
     StaySourceView,
-    person_view,
     person_view_in,
+    person_views,
     placement_view,
 )
 from rescue_chassis.access import sees_network
@@ -43,7 +43,7 @@ async def persons(
         query = query.where(Person.station_id == uow.actor.station_id)
     if identity_status is not None:
         query = query.where(Person.identity_status == identity_status.value)
-    return [await person_view(uow.session, p) for p in (await uow.session.scalars(query)).all()]
+    return await person_views(uow.session, (await uow.session.scalars(query)).all())
 
 
 async def person_record(uow: UnitOfWork, person_id: uuid.UUID) -> PersonView:

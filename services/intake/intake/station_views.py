@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from intake.tables import Incident, Person, Stay
-from intake.views import PersonView, person_view
+from intake.views import PersonView, person_views
 from rescue_chassis.access import ensure_known_station, sees_network, viewed_station
 from rescue_chassis.commands import UnitOfWork
 from rescue_events.contracts import IdentityStatus, PersonCategory
@@ -63,7 +63,7 @@ async def persons_in_station(
         query = query.where(Person.identity_status == identity_status.value)
     if min_days is not None:
         query = query.where(Stay.arrived_at <= uow.now - timedelta(days=min_days))
-    return [await person_view(uow.session, p) for p in (await uow.session.scalars(query)).all()]
+    return await person_views(uow.session, (await uow.session.scalars(query)).all())
 
 
 def _stay_entries(stay: Stay) -> list[TimelineEntry]:
