@@ -366,6 +366,20 @@ def build_queries(variants: Variants, targets: list[Target], count: int):
     return queries
 
 
+def given_first_queries(targets: list[Target], count: int, seed: int):
+    """Issue 29: the name typed given name first ("Wei Zhang", "Xiaoming Wang"),
+    drawn apart so the other kinds' queries stay those of earlier runs."""
+    rng = random.Random(seed + 29)
+    out_ = []
+    for target in rng.sample(targets, min(count, len(targets))):
+        keys = name_keys(target.name)
+        surname = "".join(o[0] for o in keys.options[: keys.surname_len])
+        given = "".join(o[0] for o in keys.options[keys.surname_len :])
+        if given:
+            out_.append(("given name first", f"{given.title()} {surname.title()}", target))
+    return out_
+
+
 async def main(args) -> None:
     gen = Generator(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -384,6 +398,7 @@ async def main(args) -> None:
             variants = Variants(gen)
             warmup = build_queries(variants, targets[::-1], args.warmup)
             queries = build_queries(variants, targets, args.queries)
+            queries += given_first_queries(targets, args.queries // 6, args.seed)
             engine = create_async_engine(url, pool_size=2)
             sessions = async_sessionmaker(engine, expire_on_commit=False)
             await measure(sessions, warmup, args.limit)

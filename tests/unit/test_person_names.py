@@ -97,13 +97,19 @@ def test_dialect_mergers_are_close_matches():
         ("陈晨", "岑晨", "dialect: ch/c"),
         ("王京", "王金", "dialect: -ng/-n"),
         ("张伟", "zang wei", "dialect: zh/z"),
+        # issue 29: the mergers as places have them, f- syllables' -ng/-n and h/w too
+        ("李峰", "李芬", "dialect: -ng/-n"),
+        ("黄明", "王明", "dialect: h/w"),
+        ("胡明", "吴明", "dialect: h/w"),
     ):
         sim = name_similarity(a, b)
         assert sim.verdict == "match" and 0.7 <= sim.score < 0.88, (a, b, sim)
         assert why in sim.why, (a, b, sim)
-    # 黄/王 merge in Wu dialects: close, not a match
+    # 黄/王 merge in Wu dialects: a merger like the others (issue 29), below the
+    # same reading
     sim = name_similarity("黄小明", "王小明")
-    assert sim.verdict == "close" and "dialect: h/w" in sim.why
+    assert sim.verdict == "match" and "dialect: h/w" in sim.why
+    assert sim.score < name_similarity("王小明", "汪晓明").score
 
 
 def test_one_syllable_off_is_close():

@@ -44,9 +44,11 @@ from search.readings import (
     char_readings,
     combinations,
     corrections,
+    dialect_forms,
     is_han,
     loose,
     pypinyin,
+    sound_alike,
     syllables,
 )
 from search.readings import split_pinyin as _split_pinyin
@@ -106,6 +108,9 @@ class NameKeys:
     loose_keys: tuple[str, ...]
     given_readings: tuple[str, ...]
     given_loose_keys: tuple[str, ...]
+    #: the typed name in the other order ("zhang wei" for "Wei Zhang"): two
+    #: words in pinyin may put the given name first (foreign-style forms, IDs)
+    other_order: str = ""
 
     @property
     def chars(self) -> str:
@@ -220,6 +225,15 @@ def _units(name: str) -> tuple[tuple[str, ...], bool]:
     return tuple(s for p in pieces for s in p)[:MAX_UNITS], True
 
 
+def _other_order(name: str) -> str:
+    """Two typed words swapped ("Wei Zhang" → "Zhang Wei"), else ""."""
+    text = unicodedata.normalize("NFKC", name).strip()
+    if any(is_han(ch) for ch in text):
+        return ""
+    tokens = [t for t in _SEPARATORS.split(text) if t]
+    return f"{tokens[1]} {tokens[0]}" if len(tokens) == 2 else ""
+
+
 def _surname_len(units: Sequence[str], typed: bool) -> int:
     if not units:
         return 0
@@ -273,6 +287,7 @@ def name_keys(name: str) -> NameKeys:
             if n_surname < len(units)
             else ()
         ),
+        other_order=_other_order(name) if typed else "",
     )
 
 
@@ -366,19 +381,19 @@ def _relation(ka: NameKeys, i: int, kb: NameKeys, j: int) -> tuple[int, str, str
     if shared:
         both_han = is_han(ua) and is_han(ub)
         return _SAME_READING, f"homophone: {ua}/{ub}" if both_han else "", shared[0]
+    # the mergers as places have them (search.readings.dialect_forms): -ng/-n of
+    # f- syllables (峰/芬) and h/w (黄/王) included
     for ra in usual_a:
         for rb in usual_b:
-            if loose(ra) == loose(rb):
+            if sound_alike(ra, rb):
                 return _CLOSE, _dialect_label(ra, rb), ""
     common = [r for r in oa if r in ob]
     if common:
         han = ua if is_han(ua) and common[0] not in usual_a else ub
         return _DIALECT_FAR, f"other reading: {han} ({common[0]})", ""
-    if {loose(r) for r in oa} & {loose(r) for r in ob}:
+    if {f for r in oa for f in dialect_forms(r)} & {f for r in ob for f in dialect_forms(r)}:
         return _DIALECT_FAR, f"sounds alike: {ua}/{ub}", ""
     la, lb = loose(usual_a[0]), loose(usual_b[0])
-    if _hw(la) == _hw(lb):
-        return _DIALECT_FAR, _dialect_label(la, lb), ""
     if OSA.distance(la, lb, score_cutoff=1) <= 1:
         return _NEAR, f"near: {usual_a[0]}/{usual_b[0]}", ""
     return _DIFFERENT, f"differs: {usual_a[0]}/{usual_b[0]}", ""
@@ -414,7 +429,19 @@ def _aligned(
 
 
 def keys_similarity(ka: NameKeys, kb: NameKeys) -> NameSimilarity:
-    """``name_similarity`` on names already keyed (the index reranks with this)."""
+    """``name_similarity`` on names already keyed (the index reranks with this);
+    a typed name of two words is also read in the other order ("Wei Zhang")."""
+    best = _keys_similarity(ka, kb)
+    for a, b in ((ka.other_order, None), (None, kb.other_order)):
+        if not (a or b):
+            continue
+        other = _keys_similarity(name_keys(a), kb) if a else _keys_similarity(ka, name_keys(b))
+        if other.score > best.score:
+            best = _result(other.score, ("given name first", *other.why))
+    return best
+
+
+def _keys_similarity(ka: NameKeys, kb: NameKeys) -> NameSimilarity:
     if not ka.units or not kb.units:
         return _result(0.0, ("no name",))
     n = len(ka.units)
@@ -509,6 +536,8 @@ async def index_name(
     if not keys.name:
         return 0
     rows = keys.rows()
+    if keys.other_order:  # found in either order
+        rows += [r for r in name_keys(keys.other_order).rows() if r not in rows]
     now = datetime.now(UTC)
     values = [
         dict(
@@ -635,12 +664,24 @@ def query_keys(keys: NameKeys) -> dict[str, list[str]]:
     """The keys a query looks up: its full loose keys; keys one syllable away;
     the given name's keys (and the whole name's, as a given name alone)."""
     full = list(keys.loose_keys[:MAX_QUERY_KEYS])
+    if keys.other_order:
+        full += [k for k in name_keys(keys.other_order).loose_keys[:2] if k not in full]
     near: dict[str, None] = {}
     for key in full[:2]:
         syl = key.split(" ")
         for i, s in enumerate(syl):
             for other in near_syllables(s):
                 near[" ".join((*syl[:i], other, *syl[i + 1 :]))] = None
+    # the mergers one key cannot hold (峰/芬, 黄/王), syllable by syllable
+    for reading in keys.readings[:2]:
+        syl = reading.split(" ")
+        for i, s in enumerate(syl):
+            for form in dialect_forms(s)[1:]:
+                near[
+                    " ".join(
+                        (*(loose(x) for x in syl[:i]), form, *(loose(x) for x in syl[i + 1 :]))
+                    )
+                ] = None
     for key in full:
         near.pop(key, None)
     given: list[str] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rescue_chassis import heap
 from search.gazetteer import Gazetteer, load_gazetteer
+from search.gazetteer.address import Address
 from search.ranking import ResolvedPlace, place_resolver
 
 _lock = threading.Lock()
@@ -26,7 +27,8 @@ def _load(data_dir: Path | None):
     with _lock:
         if data_dir not in _loaded:
             gazetteer = load_gazetteer(data_dir)
-            _loaded[data_dir] = (gazetteer, place_resolver(gazetteer.search))
+            # every place field is free text as said: understood as an address
+            _loaded[data_dir] = (gazetteer, place_resolver(gazetteer.find))
             heap.settle(collect=False)  # kept for good: out of the collector's way
         return _loaded[data_dir]
 
@@ -41,3 +43,14 @@ async def resolver(data_dir: Path | None) -> Callable[[str], tuple[ResolvedPlace
     """Free text → current places (former names followed), remembered per text."""
     found = _loaded.get(data_dir)
     return found[1] if found else (await asyncio.to_thread(_load, data_dir))[1]
+
+
+async def address(
+    data_dir: Path | None,
+    text: str,
+    province: str | None = None,
+    county: str | None = None,
+    limit: int = 10,
+) -> Address:
+    """A free-form address understood: its levels, the ranked places, the ambiguity."""
+    return (await gazetteer(data_dir)).address(text, province=province, county=county, limit=limit)

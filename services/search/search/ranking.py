@@ -289,8 +289,9 @@ MIN_PLACE_CONFIDENCE = 0.5
 
 
 def place_resolver(search: Callable[..., list]) -> Callable[[str], tuple[ResolvedPlace, ...]]:
-    """Resolves free text ("河南固始", "xiao he zhuang", "南汇县") to current places
-    through a gazetteer's ``search``, remembering what it resolved."""
+    """Resolves free text ("河南固始", "老家是信阳的", "xiao he zhuang", "南汇县") to
+    current places through a gazetteer's ``find`` (the address understanding) or
+    ``search``, remembering what it resolved."""
 
     @lru_cache(maxsize=20_000)
     def resolve(text: str) -> tuple[ResolvedPlace, ...]:

@@ -11,6 +11,8 @@ readings, not characters:
 - ``loose`` folds a syllable onto its dialect-merged key (zh/z, ch/c, sh/s, n/l,
   f/hu, r/l, -ng/-n), so two names that a speaker of a southern dialect cannot
   tell apart get the same key;
+- ``dialect_forms`` adds the mergers one key cannot hold (-n/-ng of f-
+  syllables, h/w), for places and person names alike;
 - ``split_pinyin`` cuts typed pinyin ("xiaohezhuang", "xiao he zhuang") into
   syllables.
 
@@ -162,6 +164,41 @@ def loose(syllable: str) -> str:
             s = s[: -len(a)] + b
             break
     return s.replace("v", "u")
+
+
+def hw_twin(key: str) -> str | None:
+    """The h/w twin of a dialect-merged key (Wu and Gan speakers: 黄/王, 胡/吴,
+    魂/文, 回/为): "huan" ↔ "wan", "hu" ↔ "wu"; None for other syllables."""
+    if key.startswith("hu"):
+        rest = key[2:]
+        return {"": "wu", "n": "wen", "i": "wei"}.get(rest, "w" + rest)
+    if key.startswith("w"):
+        rest = key[1:]
+        return {"u": "hu", "en": "hun", "ei": "hui"}.get(rest, "hu" + rest)
+    return None
+
+
+@cache
+def dialect_forms(syllable: str) -> tuple[str, ...]:
+    """Every dialect-merged key a syllable may be heard as: its own, its -n/-ng
+    twin's (``loose`` folds f onto hu before -ng onto -n, so "fen" alone would
+    never meet 丰 "feng") and the h/w twins of both. Places and person names
+    both meet through these."""
+    forms = [loose(syllable)]
+    if syllable.endswith(("ang", "eng", "ing")):
+        forms.append(loose(syllable[:-1]))
+    elif syllable.endswith(("an", "en", "in")):
+        forms.append(loose(syllable + "g"))
+    for form in list(forms):
+        twin = hw_twin(form)
+        if twin is not None:
+            forms.append(twin)
+    return tuple(dict.fromkeys(forms))
+
+
+def sound_alike(a: str, b: str) -> bool:
+    """Two toneless syllables a dialect speaker may not tell apart."""
+    return bool(set(dialect_forms(a)) & set(dialect_forms(b)))
 
 
 def loose_readings(text: str) -> list[tuple[str, ...]]:

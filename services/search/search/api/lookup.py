@@ -7,13 +7,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
 
 from rescue_chassis.access import REVIEWERS, SEARCH_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.db import SessionDep
 from rescue_chassis.runtime import RuntimeDep
-from search import queries
+from search import places, queries
+from search.gazetteer.address import Address
 from search.queries import NameView, PlaceView
 
 router = APIRouter(tags=["places and names"], dependencies=[require_roles(*SEARCH_WORK)])
@@ -47,7 +49,29 @@ RecordKind = Annotated[
 ]
 
 
-@router.get("/places", response_model=list[PlaceView])
+class AddressLevelView(BaseModel):
+    """One level of the address as understood: the division and how it was said."""
+
+    level: str
+    code: str
+    name: str
+    said: str
+    how: str
+    score: float
+
+
+class AddressPlaceView(PlaceView):
+    """A place found, with the parse of the whole query (the same on every place)
+    and how many places fit as well as the first."""
+
+    now_code: str = ""
+    own_code: bool = True
+    parse: list[AddressLevelView] = []
+    rest: str = ""
+    ambiguity: int = 0
+
+
+@router.get("/places", response_model=list[AddressPlaceView])
 async def search_places(
     principal: PrincipalDep,
     runtime: RuntimeDep,
@@ -57,9 +81,28 @@ async def search_places(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ):
     """Divisions of China down to the villages, current and former (a former name
-    says what it is now part of), ranked: homophones, dialect readings and typos
-    tolerated; the context ranks places inside it first."""
-    return await queries.places(runtime.settings, q, province, county, limit)
+    says what it is now part of), ranked: the query is understood as an address
+    (several levels at once, short forms, pinyin, spoken fillers, traditional
+    characters; homophones, dialect readings and typos tolerated); the context
+    ranks places inside it first. Each place carries the parse and the ambiguity."""
+    found = await places.address(runtime.settings.gazetteer_dir, q, province, county, limit)
+    return address_views(found)
+
+
+def address_views(found: Address) -> list[AddressPlaceView]:
+    """The places of an understood address, each with the parse and the ambiguity."""
+    parse = [AddressLevelView(**level.as_json()) for level in found.levels]
+    return [
+        AddressPlaceView(
+            **PlaceView.of(m).model_dump(),
+            now_code=m.now_code,
+            own_code=m.own_code,
+            parse=parse,
+            rest=found.rest,
+            ambiguity=found.ambiguity,
+        )
+        for m in found.places
+    ]
 
 
 @router.get("/places/{code}", response_model=PlaceView)

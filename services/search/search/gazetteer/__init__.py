@@ -6,6 +6,7 @@ spoken suffixes), with optional province/county context.
     gaz = load_gazetteer()
     gaz.search("xiao he zhuang", province="河北")
     gaz.lookup("410525")
+    gaz.address("老家是河南固始郭陆滩的")  # levels, places, ambiguity (address.py)
 
 The data comes from pinned public packages (rescue_divisions.fetch, shared with
 every service that checks administrative codes) into ``var/gazetteer``; the

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -25,6 +26,7 @@ from search.gazetteer.build import DIGITS, Tables, hash_sequence, short_code
 from search.gazetteer.text import LEVELS, core_name, core_syllables, normalize
 from search.readings import (
     char_readings,
+    dialect_forms,
     is_han,
     is_pinyin,
     loose,
@@ -33,9 +35,15 @@ from search.readings import (
     toneless,
 )
 
+if TYPE_CHECKING:
+    from search.gazetteer.address import Address
+
 _SCALE = (10**10, 10**8, 10**6, 10**3, 1)
 PRESCORE_KEEP = 48  # candidates scored position by position
 MAX_FEATURE_KEYS = 64  # key combinations per bigram feature
+#: tie-breaker added to a score by level: province, city, county, township, village
+PROMINENCE = (0.015, 0.0125, 0.01, 0.0, 0.003)
+_PRE_PROMINENCE = np.array([0.3, 0.3, 0.3, 0.02, 0.0], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class PlaceMatch:
     now_part_of: PlaceMatch | None = None
     why: tuple[str, ...] = ()
     year: int | None = None  # of the change, for a former name when known
+    now_code: str = ""  # the current unit's code: its own, or what it is now part of
+    own_code: bool = True  # False: the sources give a former unit no code of its own
 
 
 @dataclass(frozen=True)
@@ -172,19 +182,6 @@ def segment(token: str) -> tuple[tuple[tuple[str, ...], str, str], ...] | None:
     return tuple(reversed(out))
 
 
-@cache
-def dialect_forms(syllable: str) -> tuple[str, ...]:
-    """The dialect-merged keys of a typed syllable, its -n/-ng twin's too:
-    ``loose`` folds f onto hu before -ng onto -n, so "fen" (hun) alone would
-    never meet 丰 "feng" (hong)."""
-    forms = [loose(syllable)]
-    if syllable.endswith(("ang", "eng", "ing")):
-        forms.append(loose(syllable[:-1]))
-    elif syllable.endswith(("an", "en", "in")):
-        forms.append(loose(syllable + "g"))
-    return tuple(dict.fromkeys(forms))
-
-
 def dialect_folds(a: str, b: str) -> list[str]:
     """Which mergers make typed ``a`` sound like ``b``: ["zh/z"], ["n/l", "-ng/-n"]."""
     out = []
@@ -193,7 +190,7 @@ def dialect_folds(a: str, b: str) -> list[str]:
             b.startswith(x) and a.startswith(y) and not a.startswith(x)
         ):
             out.append(f"{x}/{y}")
-    for x, y in (("n", "l"), ("r", "l"), ("f", "h")):
+    for x, y in (("n", "l"), ("r", "l"), ("f", "h"), ("h", "w")):
         if {a[:1], b[:1]} == {x, y}:
             out.append(f"{x}/{y}")
     for x, y in (("ng", "n"),):
@@ -212,6 +209,7 @@ class Gazetteer:
     def __init__(self, tables: Tables):
         self.t = tables
         self.build_seconds = 0.0
+        self._parser = None
         t = tables
         self._key_of = t.key_of
         self._nk = t.nk
@@ -263,11 +261,16 @@ class Gazetteer:
         current = row < t.n_current
         now = None
         year = None
+        code = self._code(row)
+        now_code = code
         if not current:
             now = self.place(self._current_row(row))
             year = int(t.former_year[row - t.n_current]) or None
+            now_code = now.code
         return PlaceMatch(
-            code=self._code(row),
+            # a former township or village has no code in the sources: the
+            # code of the unit it is now part of stands for it
+            code=code or now_code,
             name=name,
             level=LEVELS[int(t.level[row])],
             path=path,
@@ -278,6 +281,8 @@ class Gazetteer:
             now_part_of=now,
             why=why,
             year=year,
+            now_code=now_code,
+            own_code=bool(code),
         )
 
     def warm(self) -> None:
@@ -285,6 +290,27 @@ class Gazetteer:
         segment("xiaohezhaung")
         for query in ("小河庄", "xiao he zhuang", "xiaohezhaung", "zang zhuang cun"):
             self.search(query, province="河北")
+        self.address("河南固始縣郭陆滩那边")
+
+    def address(
+        self,
+        text: str,
+        *,
+        province: str | None = None,
+        county: str | None = None,
+        limit: int = 10,
+    ) -> Address:
+        """A free-form address understood (search.gazetteer.address): its levels,
+        the ranked places, how many fit equally well."""
+        if self._parser is None:
+            from search.gazetteer.address import AddressParser
+
+            self._parser = AddressParser(self)
+        return self._parser.understand(text, province=province, county=county, limit=limit)
+
+    def find(self, text: str, limit: int = 10) -> list[PlaceMatch]:
+        """The places of a free-form address, best first (``address`` without the parse)."""
+        return list(self.address(text, limit=limit).places)
 
     def __len__(self) -> int:
         return self.t.n
@@ -471,9 +497,19 @@ class Gazetteer:
         limit: int = 10,
     ) -> list[PlaceMatch]:
         """Places matching ``query`` (characters or pinyin), best first."""
+        if limit <= 0:
+            return []
+        found = self.ranked(query, province=province, county=county)[:limit]
+        return [self.place(row, score, why) for row, score, why in found]
+
+    def ranked(
+        self, query: str, *, province: str | None = None, county: str | None = None
+    ) -> list[tuple[int, float, tuple[str, ...]]]:
+        """Every candidate scored, best first, as (row, score, why): ``search``
+        without building the answers (the address parser merges several)."""
         t = self.t
         query = (query or "").strip()
-        if not query or limit <= 0:
+        if not query:
             return []
         prov_ctx = self._context(province, (0, 1), None)
         county_ctx = self._context(county, (2, 1), prov_ctx)
@@ -510,8 +546,30 @@ class Gazetteer:
                 score, why = self._score(v, row, ctx, outer)
                 if score > pooled.get(row, (-1.0,))[0]:
                     pooled[row] = (score, why)
-        best = sorted(pooled.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
-        return [self.place(row, score, why) for row, (score, why) in best]
+        best = sorted(pooled.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        return [(row, score, why) for row, (score, why) in best]
+
+    def ranked_inside(self, query: str, code: str) -> list[tuple[int, float, tuple[str, ...]]]:
+        """Every current division inside a small one (a township, by its code)
+        scored against ``query``, best first: a few dozen rows, no index needed."""
+        ctx = self._context(code, (3, 2), None)
+        if ctx is None or not (query or "").strip():
+            return []
+        t = self.t
+        scale = _SCALE[ctx.level]
+        cur = t.code[: t.n_current]
+        lo = ctx.rows[0] + 1
+        hi = int(np.searchsorted(cur, ctx.codes[0] // scale * scale + scale))
+        pooled: dict[int, tuple[float, tuple[str, ...]]] = {}
+        for v in self._variants(query):
+            if not v.positions:
+                continue
+            for row in range(lo, hi):
+                score, why = self._score(v, row, ctx, None)
+                if score > pooled.get(row, (-1.0,))[0]:
+                    pooled[row] = (score, why)
+        best = sorted(pooled.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        return [(row, score, why) for row, (score, why) in best]
 
     def _widened(self, v: _Variant) -> _Variant:
         """Every position also by the syllables one edit away (a typed typo that is
@@ -553,7 +611,8 @@ class Gazetteer:
             for level in v.levels:
                 hit |= lv == level
             pre = pre + 0.3 * hit
-        pre = pre + 0.02 * (4 - t.level[rows])
+        # provinces, cities and counties are few: never pruned for villages
+        pre = pre + _PRE_PROMINENCE[t.level[rows]]
         if ctx is not None:
             anchor = self._anchor(rows)
             pre = pre + 1.5 * self._inside_vec(anchor, ctx)
@@ -636,11 +695,15 @@ class Gazetteer:
         level = int(t.level[row])
         if v.levels:
             q += 0.04 if level in v.levels else -0.03
-        if row >= t.n_current:
-            q -= 0.02
+        former = row >= t.n_current
+        if former:
             why.append("former name")
-        # a county before a village of the same name (more often meant)
-        q = 0.985 * min(max(q, 0.0), 1.0) + 0.015 * (4 - level) / 4
+        # at equal reading distance the more prominent place first: a province,
+        # city or county (more often meant), then a village before a township
+        # (a village often names the township it lies in)
+        q = 0.985 * min(max(q, 0.0), 1.0) + PROMINENCE[level]
+        if former:  # after the clip: a current name said as well comes first
+            q -= 0.02
         if ctx is not None:
             cur_row = self._current_row(row)
             if self._inside(cur_row, ctx):
