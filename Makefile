@@ -34,16 +34,17 @@ run: setup
 demo:
 	$(RUN) python -m rescue_localnet demo
 
-# make token STATION=center ROLES=station_staff,ops
+# make token STATION=center ROLES=station_staff,ops (from make run's local issuer)
 STATION ?= gushi
 ROLES ?= station_staff
 token:
 	@$(RUN) python -m rescue_localnet token --station $(STATION) --roles $(ROLES)
 
-# The on-call command (libs/ops); against `make run`, with its development secret.
+# The on-call command (libs/ops); against `make run`, with an ops token of its local issuer.
 ARGS ?= health
 ops:
-	@RESCUE_OPS_DEV_JWT_SECRET="$$(cat var/localnet/jwt-secret)" $(RUN) rescue-ops $(ARGS)
+	@RESCUE_OPS_TOKEN="$$($(RUN) python -m rescue_localnet token --station center --roles ops --subject rescue-ops)" \
+	  $(RUN) rescue-ops $(ARGS)
 
 test: setup setup-browser
 	$(RUN) pytest
@@ -75,6 +76,7 @@ bench: setup
 # 1,000,000 records. Figures with PASS/FAIL words.
 bench-search: setup
 	$(RUN) python bench/place_search.py
+	$(RUN) python bench/address_search.py
 	$(RUN) python bench/name_search.py
 	$(RUN) python bench/face_search.py
 
@@ -92,6 +94,12 @@ bench-consumers: setup
 # the consumers' fetch wait: tansu alone.
 bench-broker: setup
 	$(RUN) python bench/broker_hop.py
+
+# Issue 26: the console's page and action latency (p50/p95/p99) with 20 simulated
+# staff on the real network, beside the same calls made straight to the services.
+.PHONY: bench-console
+bench-console: setup
+	$(RUN) python bench/console_latency.py
 
 # Schemathesis, every check, against every service's OpenAPI document (the
 # local network on free ports; ≤ ~10 minutes). Per service: operations tested,

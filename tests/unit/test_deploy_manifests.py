@@ -24,12 +24,15 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / "deploy/compose/.env.example"
 DOCKERFILE = ROOT / "deploy/docker/service.Dockerfile"
 DOCKERIGNORE = ROOT / "deploy/docker/service.Dockerfile.dockerignore"
+CONSOLE_DOCKERFILE = ROOT / "deploy/docker/console.Dockerfile"
+CONSOLE_DOCKERIGNORE = ROOT / "deploy/docker/console.Dockerfile.dockerignore"
 K8S = ROOT / "deploy/k8s"
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
 OVERLAYS = ("dev", "production")
 
 SERVICES = ("intake", "search", "transfer", "referral", "followup")
 HOST_PORTS = dict(zip(SERVICES, range(8101, 8106), strict=True))
+CONSOLE = "console"  # the station console: a client of the five services' APIs
 CONTAINER_PORT = 8000
 
 
@@ -529,7 +532,7 @@ def test_overlay_settings(overlay):
             :2
         ]
     images = {image["name"] for image in kustomization["images"]}
-    assert images == {f"rescue-{svc}" for svc in SERVICES}
+    assert images == {f"rescue-{svc}" for svc in (*SERVICES, CONSOLE)}
     hpa_patches = [
         p for p in kustomization["patches"] if p["target"]["kind"] == "HorizontalPodAutoscaler"
     ]
@@ -557,10 +560,14 @@ def test_overlay_renders(overlay):
     }
     config_maps = of_kind(docs, "ConfigMap")
     deployments = of_kind(docs, "Deployment")
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == {*SERVICES, CONSOLE}
     environment = "production" if overlay == "production" else "development"
-    for svc, deployment in deployments.items():
-        pod = deployment["spec"]["template"]["spec"]
+    (console,) = deployments[CONSOLE]["spec"]["template"]["spec"]["containers"]
+    assert console["image"].rsplit(":", 1)[0].endswith(f"/{CONSOLE}"), console["image"]
+    (ref,) = console["envFrom"]
+    assert config_maps[ref["configMapRef"]["name"]]["data"]["OTEL_SERVICE_NAME"] == CONSOLE
+    for svc in SERVICES:
+        pod = deployments[svc]["spec"]["template"]["spec"]
         for container in pod["containers"] + pod["initContainers"]:
             assert container["image"].rsplit(":", 1)[0].endswith(f"/{svc}"), container["image"]
             (ref,) = container["envFrom"]
@@ -573,3 +580,178 @@ def test_overlay_renders(overlay):
         t["spec"].get("topicName", t["metadata"]["name"]): t["spec"]["partitions"] for t in topics
     }
     assert declared == expected_topics()
+
+
+# --------------------------------------------------------------- console ---
+
+
+def test_compose_console(compose):
+    console = compose["services"][CONSOLE]
+    build = console["build"]
+    assert build["context"] == "."
+    assert build["dockerfile"] == str(CONSOLE_DOCKERFILE.relative_to(ROOT))
+    assert "8100:8000" in [str(p) for p in console["ports"]]
+    healthcheck = " ".join(map(str, console["healthcheck"]["test"]))
+    assert f"{CONTAINER_PORT}/health/ready" in healthcheck
+    for svc in SERVICES:
+        assert console["depends_on"][svc]["condition"] == "service_healthy", svc
+    assert "postgres" not in console["depends_on"], "the console owns no data"
+    assert console["read_only"] is True and console["cap_drop"] == ["ALL"]
+
+    env = as_env_dict(console["environment"])
+    for svc in SERVICES:
+        assert env[f"CONSOLE_{svc.upper()}_URL"] == f"http://{svc}:{CONTAINER_PORT}"
+    assert env["OTEL_SERVICE_NAME"] == CONSOLE
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    # its sign-in mints tokens the services trust: their secret, never a literal
+    secret = as_env_dict(compose["services"]["intake"]["environment"])["INTAKE_JWT_SECRET"]
+    assert env["CONSOLE_DEV_JWT_SECRET"] == secret
+    strays = [key for key in env if key.startswith(tuple(prefix(svc) for svc in SERVICES))]
+    assert not strays, strays
+
+
+def test_console_dockerfile():
+    text = CONSOLE_DOCKERFILE.read_text(encoding="utf-8")
+    service_text = DOCKERFILE.read_text(encoding="utf-8")
+    # the same pinned base and uv as the services' image
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in text and "ARG PYTHON_IMAGE=python:3.11-slim" in (
+        service_text
+    )
+    assert "ghcr.io/astral-sh/uv:0.13.8" in text
+    assert re.search(r"uv sync --frozen --no-dev[^\n]*--package \"?rescue-console", text)
+    stages = re.findall(r"^FROM (\S+)(?: AS (\w+))?", text, re.MULTILINE)
+    assert stages[-1] == ("${PYTHON_IMAGE}", "runtime"), "last stage must be the slim runtime"
+    users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert re.search(r"^EXPOSE 8000\b", text, re.MULTILINE)
+    assert re.search(r"^HEALTHCHECK .*\n?.*8000/health/ready", text, re.MULTILINE)
+    assert re.search(r'^ENTRYPOINT \["python", "-m", "rescue_console"\]', text, re.MULTILINE)
+    # only the console and the libraries it uses: no service's code, no localnet
+    copied = set(re.findall(r"^COPY (?:--from=builder )?/?(?:app/)?(\S+)", text, re.MULTILINE))
+    assert {"libs/events", "libs/chassis", "apps/console"} <= copied
+    assert not [c for c in copied if c.startswith(("services", "libs/localnet"))], copied
+
+    ignored = CONSOLE_DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+    for pattern in ("**/.venv", "var/", ".git", "tests/", "services/"):
+        assert pattern in ignored, pattern
+
+
+def test_console_deployment(base):
+    docs, generators = base
+    deployment = of_kind(docs, "Deployment")[CONSOLE]
+    template = deployment["spec"]["template"]
+    pod, labels = template["spec"], template["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == CONSOLE
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert "initContainers" not in pod, "the console owns no data: nothing to migrate"
+    (app,) = pod["containers"]
+    assert app["image"] == f"rescue-{CONSOLE}"
+    assert app["command"] == ["python", "-m", "rescue_console"] and app["args"][0] == "serve"
+    assert {p["name"]: p["containerPort"] for p in app["ports"]} == {"http": CONTAINER_PORT}
+    for probe, path in (
+        ("livenessProbe", "/health/live"),
+        ("readinessProbe", "/health/ready"),
+        ("startupProbe", "/health/live"),
+    ):
+        assert app[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+    assert {"cpu", "memory"} <= app["resources"]["limits"].keys()
+    assert app["securityContext"]["readOnlyRootFilesystem"] is True
+    assert app["securityContext"]["allowPrivilegeEscalation"] is False
+    tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+    assert {m["mountPath"]: m["name"] for m in app["volumeMounts"]}["/tmp"] in tmp_volumes
+
+    # settings from its ConfigMap; the base never turns on the development sign-in
+    assert [e["configMapRef"]["name"] for e in app["envFrom"]] == ["console-config"]
+    env = {e["name"]: e for e in app["env"]}
+    assert "CONSOLE_DEV_JWT_SECRET" not in env
+    ref = env["CONSOLE_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == "rescue-console-secrets"
+    (config,) = [g for g in generators if g["name"] == "console-config"]
+    literals = generator_literals(config)
+    for svc in SERVICES:
+        assert literals[f"CONSOLE_{svc.upper()}_URL"] == f"http://{svc}", svc
+    assert literals["OTEL_SERVICE_NAME"] == CONSOLE
+    assert literals["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http")
+    assert not [key for key in literals if SECRET_KEY.search(key)]
+
+
+def test_console_service_hpa_pdb_and_sticky_ingress(base):
+    docs, _ = base
+    labels = of_kind(docs, "Deployment")[CONSOLE]["spec"]["template"]["metadata"]["labels"]
+    service = of_kind(docs, "Service")[CONSOLE]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(80, "http")]
+    hpa = of_kind(docs, "HorizontalPodAutoscaler")[CONSOLE]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == CONSOLE
+    pdb = of_kind(docs, "PodDisruptionBudget")[CONSOLE]
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    # sessions live in one pod's memory: the ingress keeps a browser on its pod
+    ingress = of_kind(docs, "Ingress")[CONSOLE]
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert annotations["nginx.ingress.kubernetes.io/session-cookie-samesite"] == "Lax"
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"]["name"] == CONSOLE
+
+
+def test_console_network_policies(base):
+    docs, _ = base
+    policies = of_kind(docs, "NetworkPolicy").values()
+    deployments = of_kind(docs, "Deployment")
+    console = deployments[CONSOLE]["spec"]["template"]["metadata"]["labels"]
+    intake = deployments["intake"]["spec"]["template"]["metadata"]["labels"]
+
+    def selects(selector, labels):
+        return selector.get("matchLabels", {}).items() <= labels.items()
+
+    def of(labels):
+        return [
+            p
+            for p in policies
+            if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)
+        ]
+
+    # in: only the ingress controller's and monitoring's namespaces, on 8000
+    admitted = set()
+    for policy in of(console):
+        for rule in policy["spec"].get("ingress", []):
+            assert {p["port"] for p in rule["ports"]} == {CONTAINER_PORT}
+            for peer in rule["from"]:
+                assert list(peer) == ["namespaceSelector"], peer
+                admitted |= set(peer["namespaceSelector"]["matchLabels"].values())
+    assert admitted == {"ingress-nginx", "monitoring"}
+
+    # out: the services, the identity provider, OTLP and DNS
+    egress_ports, reaches_services = set(), False
+    for policy in of(console):
+        for rule in policy["spec"].get("egress", []):
+            egress_ports |= {p["port"] for p in rule["ports"]}
+            reaches_services |= any(
+                selects(peer.get("podSelector", {"matchLabels": {"x": "y"}}), intake)
+                for peer in rule["to"]
+            )
+    assert reaches_services
+    assert {CONTAINER_PORT, 8080, 4318, 53} <= egress_ports
+    assert not {9092, 5432} & egress_ports, "no broker, no database for the console"
+
+    # and the services let it in
+    assert any(
+        selects(peer.get("podSelector", {}), console)
+        for policy in of(intake)
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule["from"]
+        if "podSelector" in peer
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_development_sign_in_only_in_dev(overlay):
+    kustomization = load_one(K8S / "overlays" / overlay / "kustomization.yaml")
+    console_patches = [
+        p for p in kustomization.get("patches", []) if p["target"].get("name") == CONSOLE
+    ]
+    text = "\n".join(p["patch"] for p in console_patches)
+    assert ("CONSOLE_DEV_JWT_SECRET" in text) == (overlay == "dev")

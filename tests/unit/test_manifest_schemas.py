@@ -45,6 +45,7 @@ DATASOURCES = GRAFANA / "provisioning/datasources"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning/dashboards"
 
 SERVICES = ("intake", "search", "transfer", "referral", "followup")
+CONSOLE = "console"  # the station console: scraped like the services
 CONTAINER_PORT = 8000
 
 # Oldest Kubernetes release deploy/k8s/README.md supports, and the newest one
@@ -519,7 +520,7 @@ def test_rendered_overlay_validates(overlay):
     kinds = {doc["kind"] for doc in docs}
     # what the network needs; a kind missing here means a resource fell out
     expected = {"Namespace", "Deployment", "Service", "ConfigMap", "NetworkPolicy"}
-    expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor"}
+    expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor", "Ingress"}
     expected |= {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "Database"}
     assert expected <= kinds, sorted(expected - kinds)
     problems = {
@@ -638,7 +639,7 @@ def test_prometheus_config_scrapes_every_service():
     assert interval == "15s"
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert len(jobs) == len(config["scrape_configs"]), "duplicate job_name"
-    for svc in SERVICES:
+    for svc in (*SERVICES, CONSOLE):
         job = jobs[svc]
         assert job.get("metrics_path", "/metrics") == "/metrics", svc
         assert job.get("scrape_interval", interval) == "15s", svc
@@ -657,7 +658,7 @@ def test_prometheus_config_scrapes_every_service():
         in (prometheus["volumes"])
     )
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
-    assert set(SERVICES) <= compose.keys()
+    assert {*SERVICES, CONSOLE} <= compose.keys()
 
 
 # -------------------------------------------------------------- grafana ---
@@ -777,7 +778,7 @@ def test_known_expressions_pass():
 def test_services_are_scraped_in_kubernetes(overlay):
     docs = render(overlay)
     deployments = of_kind(docs, "Deployment")
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == {*SERVICES, CONSOLE}
     (monitor,) = of_kind(docs, "PodMonitor").values()
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert "namespaceSelector" not in monitor["spec"], "scrape the PodMonitor's own namespace"
@@ -800,9 +801,10 @@ def test_services_are_scraped_in_kubernetes(overlay):
 
 @needs_kubectl
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_monitoring_may_reach_the_metrics_port(overlay):
+@pytest.mark.parametrize("app", ["intake", CONSOLE])
+def test_monitoring_may_reach_the_metrics_port(overlay, app):
     docs = render(overlay)
-    pod_labels = of_kind(docs, "Deployment")["intake"]["spec"]["template"]["metadata"]["labels"]
+    pod_labels = of_kind(docs, "Deployment")[app]["spec"]["template"]["metadata"]["labels"]
     allowed = False
     for policy in of_kind(docs, "NetworkPolicy").values():
         if not selector_matches(policy["spec"]["podSelector"], pod_labels):

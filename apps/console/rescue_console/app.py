@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -11,28 +10,26 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.sdk.trace import TracerProvider
 
-from rescue_chassis.auth import mint_token
 from rescue_chassis.network import load_network
-from rescue_console import admission, board, hospital, person
+from rescue_console import admission, board, case, hospital, person, review, suggestions
 from rescue_console.services import Services
 from rescue_console.sessions import COOKIE, SessionStore
 from rescue_console.settings import ConsoleSettings
+from rescue_console.signin import forget
+from rescue_console.signin import router as signin_router
+from rescue_console.telemetry import start as start_telemetry
 from rescue_console.web import (
     Console,
     ConsoleDep,
     Forbidden,
     SignInNeeded,
-    check_csrf,
-    check_origin,
-    form_of,
     page,
     signed_in,
 )
 
 SERVICES = ("intake", "search", "transfer", "referral", "followup")
-SIGN_IN_COOKIE = "console_signin"  # the sign-in form's CSRF token, before any session
-SIGN_IN_ROLES = ("station_staff", "station_lead", "center_coordinator", "search_specialist")
 
 CSP = "; ".join(
     [
@@ -58,9 +55,14 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    settings: ConsoleSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: ConsoleSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """``transport``: the tests' stand-in for the services."""
+    """``transport``: the tests' stand-in for the services; ``tracer_provider``: their
+    span recorder (else the services' tracing, from the OTEL_* variables)."""
+    telemetry = start_telemetry(settings.log_level, tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -68,6 +70,7 @@ def create_app(
             {name: settings.service_url(name) for name in SERVICES},
             settings.service_timeout_seconds,
             transport,
+            telemetry,
         )
         app.state.console = Console(
             settings=settings,
@@ -80,11 +83,14 @@ def create_app(
         )
         yield
         await services.close()
+        telemetry.close()
 
     app = FastAPI(
         title="救助站工作台", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.state.transport = transport  # the sign-in's calls to the issuer too (signin.py)
+    telemetry.install(app, sessions=lambda: len(app.state.console.sessions))
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -105,7 +111,7 @@ def create_app(
             response = Response(status_code=204, headers={"HX-Redirect": target})
         else:
             response = RedirectResponse(target, status_code=303)
-        _forget(response, COOKIE)
+        forget(response, COOKIE)
         return response
 
     @app.exception_handler(Forbidden)
@@ -121,120 +127,25 @@ def create_app(
     async def live():
         return JSONResponse({"status": "ok"})
 
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready(request: Request):
+        # Settings and network loaded, not the services: a panel says when its service is
+        # away, and readiness on them would pull every console out at one service's blip.
+        if getattr(request.app.state, "console", None) is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
     @app.get("/")
     async def home(request: Request, console: ConsoleDep):
         signed_in(request, console)
         return RedirectResponse("/board", status_code=303)
 
-    @app.get("/signin")
-    async def sign_in_page(request: Request, console: ConsoleDep, next: str = "/board"):
-        if not console.settings.dev_jwt_secret:
-            return page(
-                request,
-                "message.html",
-                {"title": "无法登录", "text": "尚未配置登录方式。"},
-                status=503,
-            )
-        csrf = secrets.token_urlsafe(32)
-        response = page(request, "signin.html", _sign_in_context(console, csrf, _local(next)))
-        _cookie(response, console, SIGN_IN_COOKIE, csrf, max_age=900)
-        return response
-
-    @app.post("/signin")
-    async def sign_in(request: Request, console: ConsoleDep):
-        settings = console.settings
-        form = await form_of(request)
-        check_origin(request)
-        sent = (form.get("csrf") or [""])[0]
-        expected = request.cookies.get(SIGN_IN_COOKIE) or ""
-        if (
-            not settings.dev_jwt_secret
-            or not expected
-            or not secrets.compare_digest(sent, expected)
-        ):
-            raise Forbidden()
-        station_id = (form.get("station_id") or [""])[0]
-        roles = [r for r in form.get("roles", []) if r in SIGN_IN_ROLES]
-        subject = (form.get("subject") or [""])[0].strip()[:64]
-        errors = {}
-        if console.network.station(station_id) is None:
-            errors["station_id"] = "请选择本网络的救助站。"
-        if not roles:
-            errors["roles"] = "请至少选择一个角色。"
-        if not subject:
-            errors["subject"] = "请填写工号或姓名。"
-        if errors:
-            context = _sign_in_context(console, expected, _local((form.get("next") or [""])[0]))
-            return page(
-                request, "signin.html", {**context, "errors": errors, "form": form}, status=422
-            )
-        token = mint_token(
-            secret=settings.dev_jwt_secret,
-            subject=subject,
-            station_id=station_id,
-            roles=roles,
-            audience=settings.dev_jwt_audience,
-            issuer=settings.dev_jwt_issuer,
-            ttl_seconds=settings.session_max_hours * 3600,
-        )
-        console.sessions.end(request.cookies.get(COOKIE))  # a new id at sign-in, never the old
-        session = console.sessions.start(
-            token=token, subject=subject, station_id=station_id, roles=roles
-        )
-        response = RedirectResponse(_local((form.get("next") or [""])[0]), status_code=303)
-        _cookie(response, console, COOKIE, session.id)
-        _forget(response, SIGN_IN_COOKIE)
-        return response
-
-    @app.post("/signout")
-    async def sign_out(request: Request, console: ConsoleDep):
-        user = signed_in(request, console)
-        check_csrf(request, user, await form_of(request))
-        console.sessions.end(user.id)
-        response = RedirectResponse("/signin", status_code=303)
-        _forget(response, COOKIE)
-        return response
-
+    app.include_router(signin_router)
     app.include_router(board.router)
     app.include_router(admission.router)
     app.include_router(person.router)
     app.include_router(hospital.router)
+    app.include_router(suggestions.router)
+    app.include_router(case.router)
+    app.include_router(review.router)
     return app
-
-
-def _sign_in_context(console: Console, csrf: str, next_path: str) -> dict:
-    return {
-        "csrf": csrf,
-        "next": next_path,
-        "stations": list(console.network.stations.values()),
-        "roles": SIGN_IN_ROLES,
-        "errors": {},
-        "form": {},
-    }
-
-
-def _local(path: str) -> str:
-    # Only a path of this console: never an open redirect.
-    return (
-        path
-        if path.startswith("/") and not path.startswith("//") and "\\" not in path
-        else "/board"
-    )
-
-
-def _cookie(
-    response: Response, console: Console, name: str, value: str, max_age: int | None = None
-) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=console.settings.cookie_secure,
-    )
-
-
-def _forget(response: Response, name: str) -> None:
-    response.delete_cookie(name, path="/", httponly=True, samesite="strict")

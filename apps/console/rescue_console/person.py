@@ -160,12 +160,13 @@ async def _person(
         uuid.UUID(person_id)
     except ValueError:
         return _not_found(request, user)
-    record, timeline, photos = await asyncio.gather(
+    record, timeline, photos, cases = await asyncio.gather(
         console.services.get(user.token, "intake", f"/persons/{person_id}"),
         console.services.get(user.token, "intake", f"/persons/{person_id}/timeline"),
         console.services.get(user.token, "intake", f"/persons/{person_id}/photos"),
+        console.services.get(user.token, "search", "/cases", person_id=person_id),
     )
-    still_signed_in(console, user, record, timeline, photos)
+    still_signed_in(console, user, record, timeline, photos, cases)
     if record.status in (403, 404):
         # The same words whether it does not exist or is another station's: never leak.
         return _not_found(request, user)
@@ -186,6 +187,10 @@ async def _person(
             "current": current,
             "timeline": timeline.body if timeline.ok else None,
             "photos": photos.body if photos.ok else None,
+            # the person's search case (甄别), when search shows it to this user
+            "case": cases.body[0]
+            if cases.ok and isinstance(cases.body, list) and cases.body
+            else None,
             "notice": notice,
             "errors": errors or {},
             "general": general or [],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from rescue_console.telemetry import ConsoleTelemetry
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,15 @@ class Services:
         urls: dict[str, str],
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: ConsoleTelemetry | None = None,
     ) -> None:
         self._urls = urls
         self._client = httpx.AsyncClient(
             timeout=timeout, follow_redirects=False, transport=transport
         )
+        self._telemetry = telemetry
+        if telemetry is not None:
+            telemetry.instrument_client(self._client, urls)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -62,6 +69,7 @@ class Services:
         json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Answer:
+        started = time.perf_counter()
         try:
             response = await self._client.request(
                 method,
@@ -71,12 +79,18 @@ class Services:
                 headers={"Authorization": f"Bearer {token}", **(headers or {})},
             )
         except httpx.HTTPError:
+            self._observe(service, method, path, 0, started)
             return Answer(0)
+        self._observe(service, method, path, response.status_code, started)
         try:
             body = response.json() if response.content else None
         except ValueError:
             body = None
         return Answer(response.status_code, body, dict(response.headers))
+
+    def _observe(self, service: str, method: str, path: str, status: int, started: float) -> None:
+        if self._telemetry is not None:
+            self._telemetry.observe_call(service, method, path, status, started)
 
     async def get(self, token: str, service: str, path: str, **params: Any) -> Answer:
         clean = {k: v for k, v in params.items() if v is not None}

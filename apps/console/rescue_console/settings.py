@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,8 +15,24 @@ class ConsoleSettings(BaseSettings):
     referral_url: HttpUrl
     followup_url: HttpUrl
 
-    # The development sign-in mints tokens the services trust (make token's secret);
-    # without it there is no sign-in page (an OIDC sign-in comes later).
+    # Sign-in through the OIDC issuer the services trust (authorization code + PKCE):
+    # the issuer's URL (its discovery document names the endpoints and keys).
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "rescue-console"
+    oidc_client_secret: SecretStr | None = None  # a confidential client's, if registered so
+    oidc_scopes: str = "openid"
+    # The access token is for the services: their audience, and where it carries
+    # the station and roles (as the services' <SERVICE>_JWT_*_CLAIM).
+    oidc_audience: str = "rescue-network"
+    oidc_roles_claim: str = "roles"
+    oidc_station_claim: str = "station_id"
+    oidc_algorithms: str = "RS256,ES256,PS256"
+    # The console's own address as the browser reaches it (the redirect URI);
+    # from the request if unset.
+    public_url: HttpUrl | None = None
+
+    # Without OIDC: the development sign-in mints tokens the services trust (the
+    # shared secret of the tests' networks); with neither there is no sign-in.
     dev_jwt_secret: str | None = Field(default=None, min_length=32)
     dev_jwt_audience: str = "rescue-network"
     dev_jwt_issuer: str = "rescue-network-dev"
@@ -29,11 +45,17 @@ class ConsoleSettings(BaseSettings):
     cookie_secure: bool = True
     service_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     board_refresh_seconds: int = Field(default=15, ge=2, le=600)
+    # Telemetry as the services': JSON logs at this level; traces from the OTEL_* variables.
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> ConsoleSettings:
         if self.dev_jwt_secret and self.dev_jwt_secret.strip("x") == "":
             raise ValueError("CONSOLE_DEV_JWT_SECRET is a placeholder")
+        if self.oidc_issuer and self.dev_jwt_secret:
+            raise ValueError("set CONSOLE_OIDC_ISSUER or CONSOLE_DEV_JWT_SECRET, not both")
+        if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("CONSOLE_OIDC_ISSUER must be an http(s) URL")
         return self
 
     def service_url(self, name: str) -> str:

@@ -118,6 +118,41 @@ _REASONS: list[tuple[str, str, str]] = [
         "",
         "户籍地区划代码无效：请填写县（6位）、乡镇（9位）或村（12位）代码。",
     ),
+    # the case workspace (甄别): search's refusals
+    ("parts", "at least one of observed", "望、闻、问、切、断至少填写一项。"),
+    ("noted_at", "future", "谈话时间不能晚于现在。"),
+    ("noted_at", "to now", "谈话时间不能晚于现在（也不能早于1950年）。"),
+    ("dna_taken_at", "future", "采样时间不能晚于现在。"),
+    ("dna_taken_at", "to now", "采样时间不能晚于现在（也不能早于1950年）。"),
+    ("notice_appearance", "protected", "公开公告不得写出受保护的身份（如家暴、被拐）。"),
+    ("notice_found_place", "protected", "公开公告不得写出受保护的身份（如家暴、被拐）。"),
+    ("photo", "no face", "照片中未找到人脸：请让本人正对镜头，在光线充足处重拍。"),
+    ("photo", "faces were found", "照片中有多张人脸：请单独为此人拍照。"),
+    ("photo", "too small", "照片太小，看不清面部：请靠近重拍。"),
+    ("photo", "", "照片无法识别：须为 JPEG、PNG 或 WebP 图片，请重新拍摄。"),
+    ("evidence", "", "请至少选择一项证据。"),
+    (
+        "evidence_face_match_with_family_confirmation",
+        "",
+        "人脸比对须有家属确认：写明谁确认、如何确认（视频通话、见面）。",
+    ),
+    ("evidence_police_check", "", "请填写公安核查回复的文号。"),
+    ("evidence_self_report_verified", "", "请写明本人自述是如何核实的（如经村委会电话核实）。"),
+    (
+        "evidence_dna_reverified",
+        "re-verified",
+        "DNA比中须用新采集的样本复核后才能作为证据；本案尚无复核通过的记录。",
+    ),
+    ("evidence_similarity", "", "相似度须在 0 到 1 之间。"),
+    ("national_id_number", "", "公民身份号码无效：请核对18位号码及最后一位校验码。"),
+    (
+        "home_admin_code",
+        "",
+        "户籍地区划代码无效或不在所填省份内：请填写县（6位）、乡镇（9位）或村（12位）代码。",
+    ),
+    ("candidate_id", "already", "该候选已审核过，请回到待审核列表核对。"),
+    ("candidate_id", "closed", "该走失报告已结案（已找到），请回到待审核列表核对。"),
+    ("candidate_id", "", "该候选不属于此案，请从待审核列表重新打开。"),
 ]
 # Pydantic's own words, for any field.
 _GENERIC: list[tuple[str, str]] = [
@@ -194,3 +229,83 @@ def timeline_words(what: str) -> str:
     if kind == "incident":
         return f"事件：{label(INCIDENTS, value)}"
     return TIMELINE.get(what, what)
+
+
+# ---- the case workspace (甄别) -----------------------------------------------------
+CASE_STATUS = {"open": "寻亲中", "identified": "身份已确认"}
+TASK_KINDS = {
+    "family_search_notice": "发布寻亲公告（24小时内）",
+    "police_check": "公安身份核查",
+    "dna_sample": "采集DNA样本",
+}
+TASK_STATUS = {"open": "待办", "done": "已完成", "cancelled": "已关闭"}
+TASK_CLOSED = {
+    "identified": "身份已确认",
+    "protected": "受保护人员，不发布公开公告",
+    "returned_home": "已返乡",
+    "left": "本人已离站",
+    "transferred_out": "已转出本网络",
+}
+# The 520 method, in its order: the clue's parts as search names them.
+CLUE_PARTS = {
+    "observed": "望（观察）",
+    "dialect_heard": "闻（听口音）",
+    "person_said": "问（询问）",
+    "changes": "切（前后变化）",
+    "group_judgment": "断（集体研判）",
+}
+NOTICE_KINDS = {"national": "全国救助寻亲网公告", "regional": "定向推送"}
+NOTICE_STATUS = {
+    "publishing": "发布中",
+    "published": "已发布",
+    "failed": "发布失败（将自动重试）",
+    "takedown_pending": "撤下中",
+    "taken_down": "已撤下",
+}
+REGION_BASIS = {"found": "发现地", "accent": "口音所属地", "claimed_home": "自述家乡"}
+PROTECTION_REASONS = {
+    "domestic_violence_victim": "家暴受害人",
+    "endangered": "已标记为有人身危险",
+}
+TAKEDOWN_REASONS = {
+    "identity_confirmed": "身份已确认",
+    "protection": "标记为有人身危险",
+}
+CHECK_STATUS = {"requested": "已申请，等待公安答复", "answered": "公安已答复"}
+CHECK_RESULTS = {"identified": "已查明身份", "no_match": "未比中", "inconclusive": "无法确定"}
+DNA_STATUS = {
+    "submitted": "已送检，等待结果",
+    "no_match": "未比中",
+    "unusable": "样本不可用",
+    "hit_unverified": "比中，待复采复核",
+    "hit_confirmed": "比中，已复核",
+    "hit_not_confirmed": "复核未通过",
+    "confirms_hit": "复核样本：确认比中",
+}
+DNA_RESULTS = {"hit": "比中", "no_match": "未比中", "unusable": "样本不可用"}
+EVIDENCE_KINDS = {
+    "face_match_with_family_confirmation": "人脸比对并经家属确认",
+    "police_check": "公安核查回复",
+    "dna_reverified": "DNA比中并经复采复核",
+    "self_report_verified": "本人自述并经核实",
+}
+METHODS = {
+    "dna": "DNA比对",
+    "police_check": "公安核查",
+    "face_comparison": "人脸比对",
+    "self_reported": "本人自述",
+}
+MATCH_FIELDS = {"face": "面部", "name": "姓名", "place": "地点", "age": "年龄", "sex": "性别"}
+VERDICTS = {"match": "相符", "close": "相近", "mismatch": "不符", "unknown": "无法比较"}
+CANDIDATE_STATUS = {
+    "pending": "待审核",
+    "confirmed": "已确认",
+    "rejected": "已否定",
+    "superseded": "已失效（另案已确认）",
+}
+TRAIL_VERDICTS = {"match": "很可能是同一人", "close": "相似，请再核对"}
+
+
+def percent(score) -> str:
+    """0.934 → "93%"; "—" when a side does not know the field."""
+    return "—" if score is None else f"{round(float(score) * 100)}%"

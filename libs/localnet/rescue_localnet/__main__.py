@@ -9,19 +9,23 @@ import signal
 import sys
 from pathlib import Path
 
-from rescue_localnet.demo import run_demo
-from rescue_localnet.network import LocalNetwork
+import httpx
+
+from rescue_localnet.demo import drive_console, run_demo
+from rescue_localnet.network import AUTH_MODES, LocalNetwork
 from rescue_localnet.services import DEFAULT_PORTS, SERVICES
-from rescue_localnet.supervisor import Supervisor
+from rescue_localnet.supervisor import Supervisor, attach
 
 DEFAULT_DATA = Path("var/localnet")
 
 
 def _up(args) -> int:
+    # The supervised tests (--free-ports) hand rescue-ops the shared secret.
+    auth = args.auth or ("secret" if args.free_ports else "issuer")
     if args.free_ports:  # beside a running `make run` (the supervised fault tests)
-        net = LocalNetwork.on_free_ports(args.data_dir)
+        net = LocalNetwork.on_free_ports(args.data_dir, auth=auth)
     else:
-        net = LocalNetwork(data_dir=args.data_dir, broker_port=args.broker_port)
+        net = LocalNetwork(data_dir=args.data_dir, broker_port=args.broker_port, auth=auth)
     supervisor = Supervisor(net)
     stopping = False
 
@@ -41,9 +45,18 @@ def _up(args) -> int:
         )
         for name, service in net.services.items():
             print(f"  {name:<10} {service.url}   docs: {service.url}/docs")
+        if net.auth == "issuer":
+            print(f"  issuer     {net.issuer_url}   (local OIDC issuer, development only)")
+            print(
+                f"  console    {net.console_url}   sign in: pick a station and roles on the"
+                " issuer's page"
+            )
         print(f"  logs       {net.data_dir / 'logs'}")
-        print("\n  a token for gushi station staff:")
-        print(f"  {net.token('gushi', ['station_staff'])}")
+        print("\n  a token for gushi station staff (make token for others):")
+        try:
+            print(f"  {net.token('gushi', ['station_staff'])}")
+        except (RuntimeError, httpx.HTTPError) as exc:  # the issuer still starting
+            print(f"  none yet ({exc}); make token once the issuer is up")
         print(
             "\n  walkthrough: make demo (in another terminal). A part that dies is started"
             "\n  again alone (logs/supervisor.log); make ops ARGS='restart search' restarts"
@@ -58,11 +71,24 @@ def _up(args) -> int:
     return 0
 
 
+def _running(data_dir: Path) -> LocalNetwork:
+    """The network make run runs on ``data_dir`` (its ports, its tokens); the
+    defaults if none runs."""
+    try:
+        return attach(data_dir)
+    except (FileNotFoundError, ValueError, KeyError):
+        return LocalNetwork(data_dir=data_dir)
+
+
 def _demo(args) -> int:
-    net = LocalNetwork(data_dir=args.data_dir)
-    urls = {name: f"http://127.0.0.1:{DEFAULT_PORTS[name]}" for name in SERVICES}
-    run_demo(urls, lambda station, roles: net.token(station, roles))
+    net = _running(args.data_dir)
+    urls = {
+        name: f"http://127.0.0.1:{net.ports.get(name, DEFAULT_PORTS[name])}" for name in SERVICES
+    }
+    result = run_demo(urls, lambda station, roles: net.token(station, roles))
     print("\nthe whole path completed.")
+    if net.auth == "issuer":
+        drive_console(net.console_url, result.dv_person_id)
     return 0
 
 
@@ -74,8 +100,7 @@ def _token(args) -> int:
             "a town_official token names a town or village code: STATION=411525105", file=sys.stderr
         )
         return 2
-    net = LocalNetwork(data_dir=args.data_dir)
-    print(net.token(args.station, roles, args.subject))
+    print(_running(args.data_dir).token(args.station, roles, args.subject))
     return 0
 
 
@@ -87,12 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start Postgres, the broker and the five services")
     up.add_argument("--broker-port", type=int, default=9092)
     up.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        help="issuer: the local OIDC issuer and the console (the default); secret: the "
+        "shared development secret, no console (the default with --free-ports)",
+    )
+    up.add_argument(
         "--free-ports",
         action="store_true",
         help="the broker and services on free ports (written to <data-dir>/supervisor.json)",
     )
     commands.add_parser("demo", help="drive one person's path through the running network")
-    token = commands.add_parser("token", help="mint a development bearer token")
+    token = commands.add_parser(
+        "token", help="a development bearer token (from the local issuer when make run uses it)"
+    )
     token.add_argument("--station", required=True)
     token.add_argument("--roles", default="station_staff")
     token.add_argument("--subject", default="dev-user")

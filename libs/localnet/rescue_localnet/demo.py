@@ -13,6 +13,8 @@ federation.
 from __future__ import annotations
 
 import base64
+import html
+import re
 import struct
 import time
 import uuid
@@ -272,3 +274,68 @@ def run_demo(
         dv_referrals=referrals,
         correlation_id=correlation_id,
     )
+
+
+def console_sign_in(
+    console_url: str, station: str = "gushi", roles: tuple[str, ...] = ("station_staff",)
+) -> tuple[httpx.Client, dict[str, str]]:
+    """Sign in to the console through the local issuer, as a browser does: the
+    console's redirect, the issuer's page (station, roles), the callback. Returns
+    the client and the console's cookies (kept by hand: they are Secure, and a
+    browser sends those to http://127.0.0.1, httpx does not)."""
+    http = httpx.Client(timeout=10, follow_redirects=False)
+    cookies: dict[str, str] = {}
+
+    def keep(answer: httpx.Response) -> httpx.Response:
+        for line in answer.headers.get_list("set-cookie"):
+            name, _, rest = line.partition("=")
+            value = rest.split(";", 1)[0].strip('"')
+            if value:
+                cookies[name.strip()] = value
+            else:
+                cookies.pop(name.strip(), None)  # deleted
+        return answer
+
+    start = keep(http.get(f"{console_url}/signin"))
+    if start.status_code != 303:
+        raise RuntimeError(f"the console's sign-in did not redirect: {start.status_code}")
+    authorize = start.headers["location"]
+    page = http.get(authorize)
+    page.raise_for_status()
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    form = {name: html.unescape(value) for name, value in form.items()}
+    chosen = http.post(
+        authorize.split("?", 1)[0],
+        data={**form, "station_id": station, "roles": list(roles), "subject": "演示值班员"},
+    )
+    if chosen.status_code != 303:
+        raise RuntimeError(f"the issuer refused the sign-in: {chosen.status_code}")
+    back = keep(http.get(chosen.headers["location"], headers=cookie_header(cookies)))
+    if back.status_code != 200 or "console_session" not in cookies:
+        raise RuntimeError(f"the console refused the sign-in: {back.status_code} {back.text[:300]}")
+    return http, cookies
+
+
+def cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+
+
+def drive_console(
+    console_url: str, person_id: str | None = None, say: Callable[[str], None] = print
+) -> str:
+    """The station console, signed in through the local issuer: gushi's board, with
+    ``person_id`` (admitted at gushi, still there) on it."""
+    say(f"\nthe station console: {console_url}")
+    say("9. gushi's staff sign in through the local issuer (station 固始 · 站内工作人员)")
+    http, cookies = console_sign_in(console_url)
+    try:
+        board = http.get(f"{console_url}/board", headers=cookie_header(cookies))
+    finally:
+        http.close()
+    if board.status_code != 200 or "值班看板" not in board.text:
+        raise RuntimeError(f"the console's board did not open: {board.status_code}")
+    if person_id is not None and f"/persons/{person_id}" not in board.text:
+        raise RuntimeError(f"gushi's board does not list person {person_id}")
+    say(f"   the board ({console_url}/board) lists the woman in the station;")
+    say("   in a browser, sign in the same way: pick the station and roles on the issuer's page")
+    return board.text

@@ -23,6 +23,8 @@ class ServiceProcess:
     env: dict[str, str]
     log_file: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
+    module: str | None = None  # what `python -m` runs; the service's name by default
+    ready_path: str = "/health/ready"
 
     @property
     def url(self) -> str:
@@ -45,7 +47,7 @@ class ServiceProcess:
                 [
                     sys.executable,
                     "-m",
-                    self.name,
+                    self.module or self.name,
                     "serve",
                     "--host",
                     "127.0.0.1",
@@ -58,14 +60,16 @@ class ServiceProcess:
                 start_new_session=True,
             )
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    # Generous: on a busy machine importing a service alone can take half a minute;
+    # one that fails exits, and is reported at once.
+    def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 tail = self.log_file.read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -1,8 +1,9 @@
 """``make run``'s supervisor: the local network keeps running when one of its parts dies.
 
-- A service process that exits is started again, alone, after a backoff that
-  doubles with each exit in a row (1 s, 2 s, 4 s … at most 30 s; back to 1 s
-  once it ran for a minute), and each step is logged. A service that exits
+- A service process (or the local issuer, or the console) that exits is
+  started again, alone, after a backoff that doubles with each exit in a row
+  (1 s, 2 s, 4 s … at most 30 s; back to 1 s once it ran for a minute), and
+  each step is logged. A service that exits
   with 2 (its settings are wrong: rescue_chassis.cli) is not restarted.
 - The broker likewise. Its memory storage comes back empty, as a new cluster
   (rescue_localnet.broker): the services send again what it had (their outboxes
@@ -48,6 +49,7 @@ STATE_FILE = "supervisor.json"
 CONTROL_DIR = "control"
 INFRASTRUCTURE = ("broker", "postgres")
 TARGETS = (*SERVICES, *INFRASTRUCTURE)
+APPS = ("issuer", "console")  # with the local issuer (auth "issuer") only
 ACTIONS = ("restart", "stop", "start")
 EXIT_SETTINGS = 2  # rescue_chassis.cli: a setting is wrong, restarting will not help
 
@@ -111,7 +113,10 @@ class Supervisor:
         self.stable_after = stable_after
         self.ready_timeout = ready_timeout
         self.tick_seconds = tick
-        self.targets = {name: Target(name) for name in TARGETS}
+        # The processes watched alike: the services, and the issuer and console if any.
+        apps = APPS if getattr(net, "auth", "secret") == "issuer" else ()
+        self.processes: tuple[str, ...] = (*SERVICES, *apps)
+        self.targets = {name: Target(name) for name in (*TARGETS, *apps)}
         self.state_file = net.data_dir / STATE_FILE
         self.control_dir = net.data_dir / CONTROL_DIR
         self.log_file = net.data_dir / "logs" / "supervisor.log"
@@ -133,16 +138,16 @@ class Supervisor:
             self._running(self.targets[name])
         self.net.prepare_services()
         self.net.migrate()
-        for name in SERVICES:
-            self.net.services[name].start()
+        for name in self.processes:
+            self._part(name).start()
             target = self.targets[name]
             self._running(target)
             self._set(target, "starting")
         self.write_state()
         deadline = time.monotonic() + timeout
-        while any(self.targets[name].state != "running" for name in SERVICES):
+        while any(self.targets[name].state != "running" for name in self.processes):
             if time.monotonic() > deadline:
-                waiting = [n for n in SERVICES if self.targets[n].state != "running"]
+                waiting = [n for n in self.processes if self.targets[n].state != "running"]
                 self.event(f"still starting after {timeout:g}s: {', '.join(waiting)}")
                 break
             self.tick()
@@ -165,12 +170,12 @@ class Supervisor:
     def tick(self) -> None:
         self._serve_requests()
         self._watch_infrastructure()
-        for name in SERVICES:
+        for name in self.processes:
             self._watch_service(self.targets[name])
         self.write_state()
 
     def _watch_service(self, target: Target) -> None:
-        service = self.net.services[target.name]
+        service = self._part(target.name)
         now = time.monotonic()
         if target.state in ("running", "starting"):
             code = service.process.poll() if service.process is not None else None
@@ -213,7 +218,7 @@ class Supervisor:
         target.last_exit = why or _exit_text(code)
         target.last_exit_at = _now()
         target.pid = None
-        if target.name in SERVICES and code == EXIT_SETTINGS:
+        if target.name in self.processes and code == EXIT_SETTINGS:
             self._set(target, "failed")
             self.event(
                 f"{target.name} exited ({target.last_exit}): its settings are wrong, "
@@ -234,8 +239,12 @@ class Supervisor:
             backoff_seconds=delay,
         )
 
+    def _part(self, name: str):
+        """A service's process, or the issuer's or the console's."""
+        return self.net.services[name] if name in self.net.services else self.net.apps[name]
+
     def _start_service(self, target: Target) -> None:
-        service = self.net.services[target.name]
+        service = self._part(target.name)
         try:
             service.start()
         except Exception as exc:  # noqa: BLE001 - e.g. a file descriptor limit
@@ -276,7 +285,7 @@ class Supervisor:
         elif target.name == "postgres":
             target.pid = self.net.postgres.pid
         else:
-            process = self.net.services[target.name].process
+            process = self._part(target.name).process
             target.pid = process.pid if process else None
         self._set(target, "running")
 
@@ -304,7 +313,7 @@ class Supervisor:
             path.unlink(missing_ok=True)
             request_id = str(request.get("id") or path.stem)
             action, name = request.get("action"), request.get("target")
-            if action not in ACTIONS or name not in TARGETS:
+            if action not in ACTIONS or name not in self.targets:
                 self._done(request_id, ok=False, message=f"cannot {action} {name}")
                 continue
             self.event(f"{action} {name} requested", request=request_id)
@@ -329,7 +338,7 @@ class Supervisor:
         # Answered once it runs (a service: once ready); a start that fails is
         # tried again after the backoff, the request still waiting.
         target.waiting.append(request_id)
-        if target.name in SERVICES:
+        if target.name in self.processes:
             self._start_service(target)
         else:
             self._start_infrastructure(target)
@@ -341,7 +350,7 @@ class Supervisor:
             if self.net.postgres.running():
                 self.net.postgres.stop_server()
         else:
-            self.net.services[target.name].stop()
+            self._part(target.name).stop()
         target.pid = None
         target.last_exit = "stopped on request"
         target.last_exit_at = _now()
@@ -370,8 +379,8 @@ class Supervisor:
 
     def write_state(self) -> None:
         targets = {name: t.view() for name, t in self.targets.items()}
-        for name in SERVICES:
-            targets[name]["url"] = self.net.services[name].url
+        for name in self.processes:
+            targets[name]["url"] = self._part(name).url
         targets["broker"]["cluster_id"] = self.net.broker.cluster_id
         state = {
             "pid": os.getpid(),
@@ -379,6 +388,8 @@ class Supervisor:
             "broker": {"bootstrap_servers": self.net.broker.bootstrap_servers},
             "postgres": {"socket_dir": self.net.postgres.socket_dir},
             "ports": dict(self.net.ports),
+            "auth": getattr(self.net, "auth", "secret"),
+            "apps": {name: self._part(name).port for name in self.processes[len(SERVICES) :]},
             "targets": targets,
         }
         text = json.dumps(state, indent=2)
@@ -403,10 +414,13 @@ def attach(data_dir: Path, **options: Any) -> LocalNetwork:
     (its ports, broker and database socket), to reach it from another process;
     it starts nothing."""
     state = read_state(data_dir)
+    apps = state.get("apps") or {}
     net = LocalNetwork(
         data_dir=Path(data_dir),
         broker_port=int(state["broker"]["bootstrap_servers"].rsplit(":", 1)[1]),
         ports={name: int(port) for name, port in state["ports"].items()},
+        auth=state.get("auth", "secret"),
+        **{f"{name}_port": int(port) for name, port in apps.items()},
         **options,
     )
     net.postgres.socket_dir = state["postgres"]["socket_dir"]

@@ -239,6 +239,7 @@ function swapMain(html) {
   if (!main) return false;
   document.querySelector("main").replaceWith(document.adoptNode(main));
   document.title = next.title;
+  if (window.htmx) window.htmx.process(document.querySelector("main"));  // its suggestions
   initPage(document.querySelector("main"));
   return true;
 }
@@ -362,4 +363,113 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("online", sendPendingOnce);
   const form = document.querySelector("form[data-offline]");
   if (form) reopenRefused(form);
+});
+
+// ---- suggestions while typing (ARIA combobox) ----------------------------------------
+// htmx asks /suggest/<kind> as the user types and swaps the options into the field's
+// listbox; here the listbox opens and closes, the arrow keys move through the options
+// (aria-activedescendant: the focus stays in the input), Enter or a tap chooses one,
+// Escape closes. Choosing fills the field (in a list, the item being typed) and, for a
+// place, the code field named by data-suggest-code.
+function suggestListbox(input) {
+  return document.getElementById(input.getAttribute("aria-controls"));
+}
+
+function suggestOptions(listbox) {
+  return Array.from(listbox.querySelectorAll("[role=option]:not([aria-disabled=true])"));
+}
+
+function suggestActive(input) {
+  const id = input.getAttribute("aria-activedescendant");
+  return id ? document.getElementById(id) : null;
+}
+
+function suggestOpen(input, open) {
+  const listbox = suggestListbox(input);
+  const show = open && listbox.childElementCount > 0;
+  listbox.hidden = !show;
+  input.setAttribute("aria-expanded", String(show));
+  if (!show) suggestActivate(input, null);
+}
+
+function suggestActivate(input, option) {
+  suggestListbox(input).querySelectorAll("[aria-selected=true]").forEach((o) => {
+    o.setAttribute("aria-selected", "false");
+  });
+  if (option) {
+    option.setAttribute("aria-selected", "true");
+    input.setAttribute("aria-activedescendant", option.id);
+    option.scrollIntoView({ block: "nearest" });
+  } else {
+    input.removeAttribute("aria-activedescendant");
+  }
+}
+
+function suggestChoose(input, option) {
+  const value = option.dataset.value || "";
+  if (input.hasAttribute("data-suggest-many")) {
+    const cut = Math.max(...[",", "，", "、", ";", "；", "\n"].map((s) => input.value.lastIndexOf(s)));
+    input.value = input.value.slice(0, cut + 1) + value;
+  } else {
+    input.value = value;
+  }
+  const codeField = input.dataset.suggestCode && document.getElementById(input.dataset.suggestCode);
+  if (codeField && option.dataset.code) codeField.value = option.dataset.code;
+  suggestOpen(input, false);
+  input.focus();
+}
+
+function suggestStatus(input, words) {
+  const status = input.parentElement.querySelector("[data-suggest-status]");
+  if (status) status.textContent = words;
+}
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  const listbox = event.detail.target;
+  if (!listbox || !listbox.matches("ul.suggestions")) return;
+  const input = document.querySelector(`[aria-controls="${CSS.escape(listbox.id)}"]`);
+  if (!input) return;
+  suggestOpen(input, document.activeElement === input);
+  const count = suggestOptions(listbox).length;
+  suggestStatus(input, count ? `${count} 条建议，上下方向键选择，回车确认` : (listbox.textContent.trim() || ""));
+});
+
+document.addEventListener("keydown", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.hasAttribute("data-suggest")) return;
+  const listbox = suggestListbox(input);
+  const options = suggestOptions(listbox);
+  const active = suggestActive(input);
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    if (!options.length) return;
+    event.preventDefault();
+    if (listbox.hidden) suggestOpen(input, true);
+    const at = options.indexOf(active);
+    const step = event.key === "ArrowDown" ? 1 : -1;
+    const next = at < 0 ? (step > 0 ? 0 : options.length - 1) : (at + step + options.length) % options.length;
+    suggestActivate(input, options[next]);
+  } else if (event.key === "Enter" && !listbox.hidden && active) {
+    event.preventDefault();  // choosing, not submitting the form
+    suggestChoose(input, active);
+  } else if (event.key === "Escape" && !listbox.hidden) {
+    event.preventDefault();
+    suggestOpen(input, false);
+  }
+});
+
+// A tap or click chooses; pressing first keeps the focus in the input.
+document.addEventListener("mousedown", (event) => {
+  if (event.target.closest && event.target.closest("ul.suggestions")) event.preventDefault();
+});
+
+document.addEventListener("click", (event) => {
+  const option = event.target.closest && event.target.closest("ul.suggestions [role=option]");
+  if (!option || option.getAttribute("aria-disabled") === "true") return;
+  const input = document.querySelector(`[aria-controls="${CSS.escape(option.parentElement.id)}"]`);
+  if (input) suggestChoose(input, option);
+});
+
+document.addEventListener("focusout", (event) => {
+  const input = event.target;
+  if (input instanceof HTMLInputElement && input.hasAttribute("data-suggest")) suggestOpen(input, false);
 });
