@@ -70,7 +70,7 @@ configuration:
                  default the local network http://127.0.0.1:8101-8105
   bearer token   {TOKEN_ENV} (a token with the ops role). Local or development only:
                  --dev-secret SECRET or {DEV_SECRET_ENV} mints one for the center
-                 (make run keeps its secret in var/localnet/jwt-secret)
+                 (make run trusts only its local issuer: `make ops` passes a token of it)
   local network  local, restart|stop|start TARGET talk to make run's supervisor through
                  its data folder: --data-dir, or RESCUE_OPS_LOCALNET_DIR (default var/localnet)
 exit codes: 0 all fine, 1 something needs attention, 2 misuse or misconfiguration.
