@@ -53,7 +53,8 @@ NOTICE_FIELDS = ("notice_kind", "notice_found_place", "notice_appearance")
 CHECK_FIELDS = ("check_agency_id", "check_description", "check_stated_names")
 DNA_FIELDS = ("dna_agency_id", "dna_sample_ref", "dna_taken_at", "dna_taken_by")
 PHOTO_FIELDS = ("photo",)
-FORMS = ("clue", "identity", "notice", "check", "dna", "photo")
+REJECT_FIELDS = ("reject_reason",)
+FORMS = ("clue", "identity", "notice", "check", "dna", "photo", "accept", "reject")
 _LISTS = ("evidence",)
 _EVIDENCE_FIELD = re.compile(r"^evidence\.(\d+)(\.|$)")
 _FIELD_IN_DETAIL = re.compile(r"^([\w.]+): ")
@@ -96,6 +97,8 @@ def done_words(done: str, suggested: int = 0, proposed: int = 0) -> str | None:
         "notice": "寻亲公告已提交，发布状态见下。",
         "check": "已向公安机关申请身份核查。",
         "dna": "DNA样本已送检。",
+        "accept": "已认定为早前在站：此人的流浪轨迹已并入本案。",
+        "reject": "已否定此比对建议：不是同一人，不再为本案提出。",
     }.get(done)
 
 
@@ -352,6 +355,22 @@ def dna_request(values: dict) -> dict:
     return body
 
 
+def accept_request(values: dict) -> dict:
+    """Accepting a face-trail suggestion as search's EarlierStayRecognition: the earlier
+    person, matched by face, with the suggestion's similarity."""
+    body: dict = {"method": "face_comparison"}
+    earlier = str(values.get("earlier_person_id", "")).strip()
+    if earlier:
+        body["earlier_person_id"] = earlier
+    similarity = str(values.get("similarity", "")).strip()
+    if similarity:
+        try:
+            body["similarity"] = float(similarity)
+        except ValueError:
+            body["similarity"] = similarity  # search names what is wrong
+    return body
+
+
 def conflict_errors(answer: Answer) -> list[dict[str, str]]:
     """A 409 whose detail starts with a field ("evidence.0.kind: …") as a field error."""
     found = _FIELD_IN_DETAIL.match(answer.detail)
@@ -419,11 +438,16 @@ ROUTES: dict[str, tuple[str, Build, tuple[str, ...], str]] = {
         DNA_FIELDS,
         "h-police",
     ),
+    # a face-trail suggestion accepted: its refusals are said at the suggestion
+    "accept": ("earlier-stays", _form(accept_request), (), "h-faces"),
 }
 
 
 # The console's path of each form is search's.
-FORM_OF_PATH = {route[0]: name for name, route in ROUTES.items()} | {"face-photos": "photo"}
+FORM_OF_PATH = {route[0]: name for name, route in ROUTES.items()} | {
+    "face-photos": "photo",
+    "suggestion-rejection": "reject",  # search's /earlier-stay-suggestions/{id}/rejection
+}
 
 
 @router.post("/cases/{case_id}/{path}")
@@ -441,6 +465,8 @@ async def post_form(case_id: str, path: str, request: Request, console: ConsoleD
         key = str(uuid.uuid4())
     if form_name == "photo":
         return await _face_photo(request, console, user, case_id, values, key)
+    if form_name == "reject":
+        return await _reject_suggestion(request, console, user, case_id, values, key)
     _, build, fields, anchor = ROUTES[form_name]
     body, field_of = build(values)
     answer = await console.services.call(
@@ -504,6 +530,36 @@ async def _face_photo(request, console, user, case_id, values, key):
     )
 
 
+async def _reject_suggestion(request, console, user, case_id, values, key):
+    """Not the same person: search keeps the suggestion as rejected, with the reason."""
+    suggestion_id = str(values.get("suggestion_id", ""))
+    if not _is_id(suggestion_id):
+        return not_found(request, user)
+    answer = await console.services.call(
+        user.token,
+        "search",
+        "POST",
+        f"/earlier-stay-suggestions/{suggestion_id}/rejection",
+        json={"reason": str(values.get("reject_reason", "")).strip()},
+        headers={"Idempotency-Key": key},
+    )
+    still_signed_in(console, user, answer)
+    if answer.ok:
+        return RedirectResponse(f"/cases/{case_id}?done=reject#h-faces", status_code=303)
+    return await _refused(
+        request,
+        console,
+        user,
+        case_id,
+        "reject",
+        answer,
+        values,
+        key,
+        REJECT_FIELDS,
+        lambda field: "reject_reason" if field == "reason" else field,
+    )
+
+
 async def _refused(
     request, console, user, case_id, form_name, answer, values, key, fields, field_of
 ):
@@ -524,7 +580,9 @@ async def _refused(
         general.append(conflict_words(answer))
     else:
         key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
-        if answer.status == 403:
+        if answer.status == 403 and form_name in ("accept", "reject"):
+            general.append("认定或否定比对建议须由寻亲甄别专员、站领导或中心协调员办理。")
+        elif answer.status == 403:
             general.append(
                 "您的角色无权办理此项（身份确认由寻亲甄别专员、站领导或中心协调员办理）。"
             )

@@ -1,5 +1,6 @@
-"""The person's page: record, stays, photos and timeline, as intake shows them to
-this user; a photo added from the phone's camera."""
+"""The person's page: record, stays, photos, belongings, incidents, burial and
+timeline, as intake shows them to this user; a photo added from the phone's camera;
+discharge with its reason; an incident recorded."""
 
 from __future__ import annotations
 
@@ -124,8 +125,97 @@ async def discharge(person_id: str, request: Request, console: ConsoleDep, user:
         errors=errors,
         general=general,
         discharge_key=key,
+        failed="discharge",
         status=422 if errors else answer.status or 503,
     )
+
+
+# intake's IncidentReport field → the form's (the discharge form has its own note).
+INCIDENT_NAMES = {
+    "kind": "incident_kind",
+    "occurred_at": "incident_occurred_at",
+    "description": "incident_description",
+}
+INCIDENT_FIELDS = tuple(INCIDENT_NAMES.values())
+
+
+@router.post("/persons/{person_id}/incidents")
+async def incident(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
+    """An incident (death, missing, injury) to intake's POST /persons/{id}/incidents; a
+    refusal comes back next to its field, with everything typed kept."""
+    form = await form_of(request)
+    check_csrf(request, user, form)
+    try:
+        uuid.UUID(person_id)
+    except ValueError:
+        return _not_found(request, user)
+    values = {name: vals[0] for name, vals in form.items()}
+    key = values.get("idempotency_key", "")
+    if not KEY.match(key):
+        key = str(uuid.uuid4())
+    answer = await console.services.call(
+        user.token,
+        "intake",
+        "POST",
+        f"/persons/{person_id}/incidents",
+        json=incident_request(values),
+        headers={"Idempotency-Key": key},
+    )
+    still_signed_in(console, user, answer)
+    if answer.ok:
+        return RedirectResponse(f"/persons/{person_id}#h-incidents", status_code=303)
+    if answer.status == 404:
+        return _not_found(request, user)
+    errors, general = incident_refusals(answer)
+    if answer.unreachable:
+        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
+    elif answer.status == 409:
+        general.append("此人已不在站内，不能登记事件：请刷新本页核对。")
+        key = str(uuid.uuid4())
+    else:
+        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
+        if answer.status == 403:
+            general.append("只有此人所在的照料站可以登记事件，或您的角色无权登记。")
+        elif not errors and not general:
+            general.append(f"事件未被接受：{answer.detail or answer.status}")
+    return await _person(
+        request,
+        console,
+        user,
+        person_id,
+        values=values,
+        errors=errors,
+        general=general,
+        incident_key=key,
+        failed="incident",
+        status=422 if errors else answer.status or 503,
+    )
+
+
+def incident_request(values: dict) -> dict:
+    """The form as intake's IncidentReport: empty fields left out, so the service names
+    what is missing."""
+    body: dict = {}
+    if values.get("incident_kind"):
+        body["kind"] = values["incident_kind"]
+    if values.get("incident_occurred_at"):
+        body["occurred_at"] = china_instant(values["incident_occurred_at"])
+    text = str(values.get("incident_description", "")).strip()
+    if text:
+        body["description"] = text
+    return body
+
+
+def incident_refusals(answer) -> tuple[dict[str, list[str]], list[str]]:
+    """intake's refusals of an incident in Chinese, by the form's field."""
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    for error in answer.field_errors:
+        field = wording.form_field(str(error.get("field", ""))).removeprefix("report.")
+        words = wording.reason_in_chinese(f"incident_{field}", str(error.get("reason", "")))
+        name = INCIDENT_NAMES.get(field)
+        (errors.setdefault(name, []) if name else general).append(words)
+    return errors, general
 
 
 def discharge_request(values: dict) -> dict:
@@ -154,19 +244,22 @@ async def _person(
     errors=None,
     general=None,
     discharge_key=None,
+    incident_key=None,
+    failed=None,
     status=200,
 ):
     try:
         uuid.UUID(person_id)
     except ValueError:
         return _not_found(request, user)
-    record, timeline, photos, cases = await asyncio.gather(
+    record, timeline, photos, belongings, cases = await asyncio.gather(
         console.services.get(user.token, "intake", f"/persons/{person_id}"),
         console.services.get(user.token, "intake", f"/persons/{person_id}/timeline"),
         console.services.get(user.token, "intake", f"/persons/{person_id}/photos"),
+        console.services.get(user.token, "intake", f"/persons/{person_id}/belongings"),
         console.services.get(user.token, "search", "/cases", person_id=person_id),
     )
-    still_signed_in(console, user, record, timeline, photos, cases)
+    still_signed_in(console, user, record, timeline, photos, belongings, cases)
     if record.status in (403, 404):
         # The same words whether it does not exist or is another station's: never leak.
         return _not_found(request, user)
@@ -187,6 +280,7 @@ async def _person(
             "current": current,
             "timeline": timeline.body if timeline.ok else None,
             "photos": photos.body if photos.ok else None,
+            "belongings": belongings.body if belongings.ok else None,
             # the person's search case (甄别), when search shows it to this user
             "case": cases.body[0]
             if cases.ok and isinstance(cases.body, list) and cases.body
@@ -197,6 +291,9 @@ async def _person(
             "v": values or {},
             "photo_key": str(uuid.uuid4()),
             "discharge_key": discharge_key or str(uuid.uuid4()),
+            "incident_key": incident_key or str(uuid.uuid4()),
+            "failed": failed,
+            "incident_kinds": wording.INCIDENTS.items(),
             "reasons": wording.DISCHARGE_REASONS.items(),
             "other_stations": [
                 s for s in console.network.stations.values() if s.id != user.station_id

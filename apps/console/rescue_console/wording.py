@@ -51,6 +51,12 @@ DISCHARGE_REASONS = {
 }
 PHOTO_KINDS = {"face": "面部照片", "full_body": "全身照片", "belongings": "随身物品照片"}
 INCIDENTS = {"death": "死亡", "missing": "走失", "injury": "受伤"}
+REMAINS = {
+    "buried": "土葬",
+    "cremated_ashes_kept": "火化，骨灰寄存待家属认领",
+    "cremated_ashes_scattered": "火化，骨灰已撒散",
+    "body_kept_pending_identification": "遗体暂存待认领",
+}
 TIMELINE = {
     "arrived": "到站",
     "admitted": "入站登记",
@@ -118,6 +124,13 @@ _REASONS: list[tuple[str, str, str]] = [
         "",
         "户籍地区划代码无效：请填写县（6位）、乡镇（9位）或村（12位）代码。",
     ),
+    # a person's incident (intake's IncidentReport, the form's names)
+    ("incident_occurred_at", "before the person arrived", "发生时间不能早于此人本次到站时间。"),
+    ("incident_occurred_at", "future", "发生时间不能晚于现在。"),
+    ("incident_occurred_at", "to now", "发生时间不能晚于现在（也不能早于1950年）。"),
+    ("incident_kind", "", "请选择事件类型：死亡、走失或受伤。"),
+    # the face trail's suggestions (search)
+    ("earlier_person_id", "own person", "这是本案受助人员自己的记录，不能认定为早前在站。"),
     # the case workspace (甄别): search's refusals
     ("parts", "at least one of observed", "望、闻、问、切、断至少填写一项。"),
     ("noted_at", "future", "谈话时间不能晚于现在。"),
