@@ -371,3 +371,17 @@ def test_the_review_queue_shows_the_explanation_and_a_rejection_needs_its_reason
     refused = client.post(f"/review/{CANDIDATE_ID}/rejection", data={"csrf": csrf, "reason": " "})
     assert refused.status_code == 422
     assert f'id="err-reason-{CANDIDATE_ID}">此项必填。' in refused.text
+
+
+def test_the_case_workspace_suggests_places_and_names_as_the_user_types(client):
+    sign_in(client)
+    page = client.get(f"/cases/{CASE_ID}").text
+    wired = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<input id="f-([^"]+)"[^>]*role="combobox"[^>]*>', page, re.S)
+    }
+    assert {"names", "places", "notice_found_place", "check_stated_names"} <= set(wired)
+    assert 'hx-get="/suggest/places?field=places"' in wired["places"]
+    assert "data-suggest-many" in wired["names"]
+    # the confirmation form: the chosen place's code fills the code field
+    assert 'data-suggest-code="f-home_admin_code"' in wired["home_address"]

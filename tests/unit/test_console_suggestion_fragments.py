@@ -302,3 +302,18 @@ def test_the_services_reasons_in_chinese_once_each():
         ]
     ) == ("同音字「堤」", "方言音近")
     assert why_words(None) == ()
+
+
+def test_the_hospital_placement_form_suggests_the_stated_names_and_places(client):
+    sign_in(client)
+    form = client.get("/hospital-placements/new").text
+    assert re.search(r'<input id="f-stated_places"[^>]*role="combobox"', form, re.S)
+    assert re.search(r'<input id="f-stated_names"[^>]*role="combobox"', form, re.S)
+
+
+def test_the_confirmed_home_suggests_the_codes_search_takes(client, search):
+    sign_in(client)
+    answer = client.get("/suggest/places", params={"field": "home_address", "q": "gushi"})
+    first, second = options(answer.text)
+    assert "data-code" not in first
+    assert 'data-code="411525"' in second

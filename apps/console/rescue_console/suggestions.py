@@ -30,8 +30,16 @@ PLACE_FIELDS = {
     "handover.found_place": Field(near_station=True),
     "stated_places": Field(many=True),
     "registered_home": Field(code_field="registered_home_admin_code"),
+    "places": Field(many=True),  # a clue's places (the case workspace)
+    "notice_found_place": Field(near_station=True),
+    "home_address": Field(code_field="home_admin_code"),  # identity confirmation
 }
-NAME_FIELDS = {"stated_names": Field(many=True), "full_name": Field()}
+NAME_FIELDS = {
+    "stated_names": Field(many=True),
+    "full_name": Field(),
+    "names": Field(many=True),  # a clue's names
+    "check_stated_names": Field(many=True),
+}
 
 LIMIT = 8
 MAX_QUERY = 100  # what search accepts
