@@ -81,6 +81,20 @@ WORK = {
     "hospital placements": 1,
     "case": 2,
     "place suggestion": 2,
+    # part 2 (issue 27): after identification, and the center's pages
+    "referrals": 1,
+    "revisits": 1,
+    "returns": 1,
+    "center": 0.5,
+    "summary": 0.5,
+}
+# Part 2's pages by step: (path, who opens it: None for everyone, else a role needed).
+PART_TWO = {
+    "referrals": ("/referrals", None),
+    "revisits": ("/revisits", None),
+    "returns": ("/returns", None),
+    "center": ("/center", "center_coordinator"),
+    "summary": ("/summary", "center_coordinator"),
 }
 PLACES_SAID = ["gushi", "固始", "xiangfan", "襄樊", "陈集", "chen ji", "光山", "xi xian", "息县"]
 NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄海"]
@@ -356,8 +370,18 @@ class Staff:
         await asyncio.sleep(self.rng.uniform(0, self.args.think[1]))  # not all at once
         while time.perf_counter() < stop_at:
             step = self.rng.choices(steps, weights)[0]
-            await getattr(self, "do_" + step.replace(" + ", "_").replace(" ", "_"))(figures)
+            if step in PART_TWO:
+                await self.part_two(figures, step)
+            else:
+                await getattr(self, "do_" + step.replace(" + ", "_").replace(" ", "_"))(figures)
             await asyncio.sleep(self.rng.uniform(*self.args.think))
+
+    async def part_two(self, figures: Figures, step: str) -> None:
+        """A page of part 2; the center's pages are its coordinator's (others: the board)."""
+        path, role = PART_TWO[step]
+        if role and role not in self.roles:
+            return await self.do_board(figures)
+        await self.page(figures, step, path)
 
     async def do_board(self, figures: Figures) -> None:
         await self.page(figures, "board", "/board")

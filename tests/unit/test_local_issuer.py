@@ -206,6 +206,60 @@ def test_a_station_outside_the_network_or_no_role_is_said_on_the_page(client):
     assert "请选择本网络的救助站" in answer.text and "请至少选择一个角色" in answer.text
 
 
+def choose_kind(client, kind: str, **fields) -> httpx.Response:
+    """The page of one account kind (its link keeps the request), its form posted."""
+    page = client.get("/authorize", params={**authorize_params(), "kind": kind})
+    assert page.status_code == 200, page.text
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    assert hidden["kind"] == kind
+    return client.post(
+        "/authorize", data={**hidden, "subject": "李值班", **fields}, follow_redirects=False
+    )
+
+
+def test_the_page_offers_the_three_account_kinds(client):
+    page = client.get("/authorize", params=authorize_params()).text
+    assert '<nav aria-label="账号类型">' in page
+    for label in ("救助站工作人员", "合作单位", "乡镇/村"):
+        assert label in page
+    assert "kind=partner" in page and "code_challenge_method=S256" in page
+    partner = client.get("/authorize", params={**authorize_params(), "kind": "partner"}).text
+    assert '<label for="agency_id">' in partner and '<option value="minor_protection"' in partner
+    town = client.get("/authorize", params={**authorize_params(), "kind": "town"}).text
+    assert '<label for="area_code">' in town and 'id="station_id"' not in town
+
+
+def test_a_partner_grant_opens_the_services_as_the_agency_and_its_type(client, issuer):
+    answer = choose_kind(
+        client,
+        "partner",
+        agency_id="xinyang-pingqiao-womens-federation",
+        partner_type="womens_federation",
+    )
+    tokens = exchange(client, code_of(answer)).json()
+    principal = asyncio.run(services_verifier(issuer).verify(tokens["access_token"]))
+    assert principal.station_id == "xinyang-pingqiao-womens-federation"
+    assert principal.roles == {"partner", "womens_federation"}
+    identity = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert identity["roles"] == ["partner", "womens_federation"]
+
+
+def test_a_town_grant_opens_the_services_as_the_area(client, issuer):
+    tokens = exchange(client, code_of(choose_kind(client, "town", area_code="411525101"))).json()
+    principal = asyncio.run(services_verifier(issuer).verify(tokens["access_token"]))
+    assert principal.station_id == "411525101" and principal.roles == {"town_official"}
+
+
+def test_a_partner_or_town_choice_that_does_not_hold_is_said_on_the_page(client):
+    partner = choose_kind(client, "partner", agency_id="a b", partner_type="")
+    assert partner.status_code == 422 and "location" not in partner.headers
+    assert "单位编号最多 64 个字符" in partner.text and "请选择单位类型" in partner.text
+    assert 'value="a b"' in partner.text  # what was typed is kept
+    town = choose_kind(client, "town", area_code="4115251")
+    assert town.status_code == 422 and "请填写 9 位乡镇代码或 12 位村代码" in town.text
+    assert 'aria-describedby="err-area_code"' in town.text
+
+
 def test_the_tools_token_needs_the_grant_secret(client, issuer):
     body = {"station_id": "center", "roles": ["ops"], "subject": "rescue-ops"}
     assert client.post("/dev/token", json=body).status_code == 401

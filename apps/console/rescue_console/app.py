@@ -13,7 +13,21 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry.sdk.trace import TracerProvider
 
 from rescue_chassis.network import load_network
-from rescue_console import admission, board, case, hospital, person, review, suggestions
+from rescue_console import (
+    admission,
+    board,
+    case,
+    center,
+    hospital,
+    partner,
+    person,
+    referrals,
+    returns,
+    review,
+    revisits,
+    suggestions,
+    summary,
+)
 from rescue_console.services import Services
 from rescue_console.sessions import COOKIE, SessionStore
 from rescue_console.settings import ConsoleSettings
@@ -148,4 +162,10 @@ def create_app(
     app.include_router(suggestions.router)
     app.include_router(case.router)
     app.include_router(review.router)
+    app.include_router(center.router)
+    app.include_router(summary.router)
+    app.include_router(revisits.router)
+    app.include_router(referrals.router)
+    app.include_router(partner.router)
+    app.include_router(returns.router)
     return app

@@ -16,6 +16,7 @@ class Answer:
     status: int  # 0: the service could not be reached
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    content: bytes = b""  # the raw body, for the rare answer that is not JSON (a document)
 
     @property
     def ok(self) -> bool:
@@ -86,7 +87,7 @@ class Services:
             body = response.json() if response.content else None
         except ValueError:
             body = None
-        return Answer(response.status_code, body, dict(response.headers))
+        return Answer(response.status_code, body, dict(response.headers), response.content)
 
     def _observe(self, service: str, method: str, path: str, status: int, started: float) -> None:
         if self._telemetry is not None:

@@ -7,15 +7,17 @@ access token as the services verify it; the token stays in the console's memory
 (sessions.py). Sign-out ends the session, then the issuer's (end-session endpoint).
 
 Without it, with ``CONSOLE_DEV_JWT_SECRET``: the development sign-in (the tests'
-networks), minting a token as ``make token`` does with the shared secret.
+networks), minting a token as ``make token`` does with the shared secret, for the
+three kinds of account: a station's staff, a partner agency, a town or village.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from rescue_chassis.auth import ClaimMapping, mint_token, principal_from_claims
+from rescue_chassis.network import Network
 from rescue_chassis.oidc import JwksCache, KeysUnavailable, OidcVerifier
 from rescue_chassis.problems import Problem
 from rescue_console.sessions import COOKIE
@@ -45,6 +48,18 @@ router = APIRouter()
 SIGN_IN_COOKIE = "console_signin"  # the dev sign-in form's CSRF token, before any session
 OIDC_COOKIE = "console_oidc"  # the sign-in under way, between the redirect and the callback
 SIGN_IN_ROLES = ("station_staff", "station_lead", "center_coordinator", "search_specialist")
+# The kinds of account (the services' principals: docs/local-network.md's tokens).
+ACCOUNT_KINDS = {"station": "救助站工作人员", "partner": "合作单位", "town": "乡镇/村"}
+PARTNER_TYPES = {
+    "police": "公安机关",
+    "womens_federation": "妇女联合会",
+    "minor_protection": "未成年人保护机构",
+    "civil_affairs": "民政部门",
+    "hospital": "医院（无自有系统）",
+    "social_organisation": "社会组织",
+}
+PARTNER_EXAMPLES = ("gushi-police", "xinyang-pingqiao-womens-federation")
+AREA_CODE = re.compile(r"[0-9]{9}(?:[0-9]{3})?")  # a town's 9 digits, a village's 12
 CALLBACK = "/signin/callback"
 SIGNED_OUT = "/signed-out"
 
@@ -189,7 +204,9 @@ async def sign_in_page(request: Request, console: ConsoleDep, next: str = "/boar
             status=503,
         )
     csrf = secrets.token_urlsafe(32)
-    response = page(request, "signin.html", _sign_in_context(console, csrf, local(next)))
+    kind = request.query_params.get("kind", "station")
+    context = _sign_in_context(console, csrf, local(next), kind)
+    response = page(request, "signin.html", context)
     set_cookie(response, console, SIGN_IN_COOKIE, csrf, max_age=900)
     return response
 
@@ -263,8 +280,9 @@ async def callback(
     )
     # A page that moves on by itself: after a redirect chain from another site the
     # browser would not send the Strict session cookie with a plain redirect.
-    response = page(request, "signin.html", {"entering": pending.next_path})
-    response.headers["Refresh"] = f"0; url={pending.next_path}"
+    entering = landing(pending.next_path, principal.roles)
+    response = page(request, "signin.html", {"entering": entering})
+    response.headers["Refresh"] = f"0; url={entering}"
     set_cookie(response, console, COOKIE, session.id)
     forget(response, OIDC_COOKIE)
     return response
@@ -285,18 +303,13 @@ async def sign_in(request: Request, console: ConsoleDep):
         or not secrets.compare_digest(sent, expected)
     ):
         raise Forbidden()
-    station_id = (form.get("station_id") or [""])[0]
-    roles = [r for r in form.get("roles", []) if r in SIGN_IN_ROLES]
+    kind, station_id, roles, errors = account_of(form, console.network)
     subject = (form.get("subject") or [""])[0].strip()[:64]
-    errors = {}
-    if console.network.station(station_id) is None:
-        errors["station_id"] = "请选择本网络的救助站。"
-    if not roles:
-        errors["roles"] = "请至少选择一个角色。"
     if not subject:
         errors["subject"] = "请填写工号或姓名。"
+    next_path = local((form.get("next") or [""])[0])
     if errors:
-        context = _sign_in_context(console, expected, local((form.get("next") or [""])[0]))
+        context = _sign_in_context(console, expected, next_path, kind)
         return page(request, "signin.html", {**context, "errors": errors, "form": form}, status=422)
     token = mint_token(
         secret=settings.dev_jwt_secret,
@@ -311,7 +324,7 @@ async def sign_in(request: Request, console: ConsoleDep):
     session = console.sessions.start(
         token=token, subject=subject, station_id=station_id, roles=roles
     )
-    response = RedirectResponse(local((form.get("next") or [""])[0]), status_code=303)
+    response = RedirectResponse(landing(next_path, roles), status_code=303)
     set_cookie(response, console, COOKIE, session.id)
     forget(response, SIGN_IN_COOKIE)
     return response
@@ -361,10 +374,67 @@ def _failed(request: Request, text: str, *, status: int) -> Response:
     return page(request, "signin.html", {"failed": text}, status=status)
 
 
-def _sign_in_context(console: Console, csrf: str, next_path: str) -> dict:
+def home_page(roles: Iterable[str]) -> str:
+    """Where an account kind starts: a partner at its referrals, a town or village
+    at its revisits, a station's staff at the board."""
+    roles = set(roles)
+    if "partner" in roles:
+        return "/partner"
+    if "town_official" in roles:
+        return "/revisits/town"
+    return "/board"
+
+
+def landing(next_path: str, roles: Iterable[str]) -> str:
+    """After sign-in: the page asked for, or (the board being only the default) the
+    account's home page."""
+    return home_page(roles) if next_path == "/board" else next_path
+
+
+def account_of(
+    form: Mapping[str, list[str]], network: Network
+) -> tuple[str, str, list[str], dict[str, str]]:
+    """(kind, station_id, roles, errors) of the development sign-in's choice: the
+    claims the services read (rescue_chassis.access)."""
+
+    def one(name: str) -> str:
+        return (form.get(name) or [""])[0].strip()
+
+    kind = one("kind") or "station"
+    errors: dict[str, str] = {}
+    if kind == "partner":
+        agency, partner_type = one("agency_id"), one("partner_type")
+        if not agency:
+            errors["agency_id"] = "请填写合作单位的单位编号。"
+        elif len(agency) > 64 or not agency.isprintable() or any(c.isspace() for c in agency):
+            errors["agency_id"] = "单位编号最多 64 个字符，不能含空格或控制字符。"
+        if partner_type not in PARTNER_TYPES:
+            errors["partner_type"] = "请选择单位类型。"
+        return kind, agency, ["partner", partner_type], errors
+    if kind == "town":
+        code = one("area_code")
+        if not AREA_CODE.fullmatch(code):
+            errors["area_code"] = "请填写 9 位乡镇代码或 12 位村代码（仅数字）。"
+        return kind, code, ["town_official"], errors
+    if kind != "station":
+        errors["kind"] = "请选择账号类型。"
+    station_id = one("station_id")
+    roles = [r for r in form.get("roles", []) if r in SIGN_IN_ROLES]
+    if network.station(station_id) is None:
+        errors["station_id"] = "请选择本网络的救助站。"
+    if not roles:
+        errors["roles"] = "请至少选择一个角色。"
+    return "station", station_id, roles, errors
+
+
+def _sign_in_context(console: Console, csrf: str, next_path: str, kind: str = "station") -> dict:
     return {
         "csrf": csrf,
         "next": next_path,
+        "kind": kind if kind in ACCOUNT_KINDS else "station",
+        "kinds": ACCOUNT_KINDS,
+        "partner_types": PARTNER_TYPES,
+        "partner_examples": PARTNER_EXAMPLES,
         "stations": list(console.network.stations.values()),
         "roles": SIGN_IN_ROLES,
         "errors": {},

@@ -322,3 +322,121 @@ TRAIL_VERDICTS = {"match": "很可能是同一人", "close": "相似，请再核
 def percent(score) -> str:
     """0.934 → "93%"; "—" when a side does not know the field."""
     return "—" if score is None else f"{round(float(score) * 100)}%"
+
+
+# ---- return stabilisation (回访) ------------------------------------------------------
+REVISIT_MODES = {"visit": "上门走访", "phone": "电话回访"}
+REVISIT_STATUS = {"scheduled": "待回访", "done": "已回访", "overdue": "已逾期"}
+SITUATIONS = {
+    "stable": "生活稳定",
+    "living_difficulty": "生活困难（转民政：特困、低保）",
+    "work_difficulty": "就业困难（转社会组织）",
+    "medical_difficulty": "就医困难（转医院）",
+    "left_home_again": "再次外出流浪",
+    "deceased": "已死亡",
+}
+PARTNERS = {
+    "civil_affairs": "民政部门",
+    "social_organisation": "社会组织",
+    "hospital": "医院",
+    "womens_federation": "妇联",
+    "minor_protection": "未成年人保护机构",
+    "police": "公安机关",
+}
+HELP_TASK_STATUS = {"open": "待办", "done": "已办结"}
+RISK_LEVELS = {"low": "低", "medium": "中", "high": "高"}
+AT_RISK_REASONS = {
+    "mental_illness": "精神障碍",
+    "dementia": "痴呆",
+    "disabled": "残疾",
+    "repeat_wandering": "反复流浪",
+    "other": "其他",
+}
+RECORD_STATUS = {"active": "回访中", "closed": "已结案"}
+RECORD_OUTCOMES = {
+    "stable_year": "稳定满一年",
+    "settled": "落户安置（无家可归，由户籍地安置）",
+    "deceased": "已死亡",
+}
+RECORD_SOURCES = {"handover": "本网络护送返乡", "inbound_return": "外地救助站送返"}
+_REASONS.extend(
+    [
+        ("visited_on", "future", "回访日期不能晚于今天。"),
+        ("visited_on", "before the handover", "回访日期不能早于到家（交接）日期。"),
+        ("visited_on", "to today", "回访日期不能晚于今天（也不能早于1950年）。"),
+        ("outcome", "year of followup has not passed", "回访期未满一年，不能以“稳定满一年”结案。"),
+        ("outcome", "not every revisit", "还有回访未完成，不能以“稳定满一年”结案。"),
+        ("outcome", "not find the person stable", "最近一次回访未见生活稳定，不能结案。"),
+        ("settlement", "", "落户安置须写明由谁、如何安置。"),
+        ("note", "say why", "原因选“其他”时须写明原因。"),
+    ]
+)
+
+
+# ---- returns home (返乡): transfer's words and refusals ------------------------------
+RETURN_STATUS = {
+    "pending": "待安排护送",
+    "planned": "已安排护送",
+    "in_transit": "护送途中",
+    "handed_over": "已交接",
+    "refused": "流出地拒不接收（已上报）",
+}
+ESCORT_STATUS = {"planned": "待出发", "departed": "护送途中", "completed": "已完成"}
+TRANSPORT_MODES = {
+    "train": "火车",
+    "bus": "客车",
+    "station_vehicle": "救助站车辆",
+    "flight": "飞机",
+}
+STAFF_ROLES = {"escort": "护送人员", "medical": "医护人员", "driver": "司机"}
+STAFF_SEX = {"male": "男", "female": "女"}
+RECEIVER_KINDS = {"family": "家属", "receiving_station": "接收救助站"}
+ID_DOCUMENTS = {
+    "resident_id_card": "居民身份证",
+    "household_register": "户口簿",
+    "passport": "护照",
+    "other": "其他证件",
+    "none": "无证件",
+}
+ESCALATION_STATUS = {"open": "待上级协调", "resolved": "已协调"}
+ESCALATION_OUTCOMES = {
+    "home_area_accepts": "户籍地同意接收（重新安排护送）",
+    "settled_locally": "就地安置",
+    "other": "其他",
+}
+_REASONS += [
+    ("staff", "female escort", "有妇女或女童同行：须有女性护送人员（护送或医护）。"),
+    (
+        "staff",
+        "medical escort",
+        "有病患同行（精神障碍、痴呆、孕妇或经评估需要）：须有医护人员随行。",
+    ),
+    ("staff", "at least one escort", "至少须有一名护送人员或医护人员（司机不算）。"),
+    ("staff.sex", "", "请选择护送人员的性别。"),
+    ("staff.role", "", "请选择护送人员的职责。"),
+    ("return_ids", "escorted by", "跨省返乡由中心站统一护送：此返乡不由本站安排。"),
+    ("return_ids", "one destination province", "一次护送只去一个省份：请按省份分批安排。"),
+    ("return_ids", "not fit to travel", "所选人员中有人经评估不宜出行：请先更新出行评估。"),
+    ("return_ids", "not reached transfer", "入站登记信息尚未同步到返乡服务，请稍后再试。"),
+    ("return_ids", "twice", "同一人员选了两次。"),
+    ("return_ids", "no such return", "所选返乡不存在或不在本站查看范围内。"),
+    ("return_ids", "at least 1 item", "请至少选择一名返乡人员。"),
+    ("return_ids", "return", "所选人员已安排护送或不在待安排状态：请刷新返乡看板核对。"),
+    ("legs.origin", "must continue", "各段行程须首尾相接：本段须从上一段的终点出发。"),
+    ("legs", "at least 1 item", "请至少填写一段行程。"),
+    ("legs.planned_departure_at", "", "请填写计划出发时间（须在今后，北京时间）。"),
+    ("legs.mode", "", "请选择此段的交通方式。"),
+    ("transport_mode", "", "请选择交通方式。"),
+    ("fit_to_travel", "", "请选择是否适宜出行。"),
+    ("signature_png", "at least", "请接收人在签名板上签名。"),
+    ("signature_png", "", "签名图像无效：请清除后重新签名。"),
+    ("id_document_number", "required", "持证件交接须填写证件号码。"),
+    ("id_document_number", "", "公民身份号码无效：请核对18位号码及最后一位校验码。"),
+    ("receiver_kind", "", "请选择接收方。"),
+    ("id_document_type", "", "请选择接收人出示的证件。"),
+    ("handed_over_at", "future", "交接时间不能晚于现在。"),
+    ("refused_at", "", "拒收时间不能晚于现在。"),
+    ("departed_at", "future", "出发时间不能晚于现在。"),
+    ("arrived_at", "future", "到达时间不能晚于现在。"),
+    ("outcome", "", "请选择协调结果。"),
+]

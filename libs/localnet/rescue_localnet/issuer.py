@@ -7,7 +7,8 @@ page). Production uses the region's identity provider (Keycloak, ...).
 - ``/.well-known/openid-configuration`` and ``/jwks``: one RSA key, generated
   at the first start and kept in ``<data>/signing-key.pem`` (tokens survive a
   restart).
-- ``/authorize``: a page to choose the station (network.yaml) and roles; the
+- ``/authorize``: a page to choose the account: a station (network.yaml) and
+  roles, a partner agency and its type, or a town's or village's area code; the
   authorization code flow with PKCE (S256) only, registered redirect URIs only.
 - ``/token``: the code (single use, 60 s) for an access token (``aud`` the
   services' audience, ``station_id`` and ``roles`` as the chassis' ClaimMapping
@@ -29,6 +30,7 @@ import hashlib
 import html
 import ipaddress
 import os
+import re
 import secrets
 import sys
 import time
@@ -54,8 +56,18 @@ AUDIENCE = "rescue-network"  # the services' <SERVICE>_JWT_AUDIENCE default
 CODE_SECONDS = 60
 ACCESS_TOKEN_SECONDS = 3600
 TOOL_TOKEN_MAX_SECONDS = 12 * 3600
-# What the sign-in page offers: the staff of a station (partners and town
-# officials get their tokens from /dev/token, as make token mints them).
+# What the sign-in page offers: the kinds of account, and for a station's staff
+# their roles (the tools get any token from /dev/token, as make token mints them).
+ACCOUNT_KINDS = {"station": "救助站工作人员", "partner": "合作单位", "town": "乡镇/村"}
+PARTNER_TYPES = {
+    "police": "公安机关",
+    "womens_federation": "妇女联合会",
+    "minor_protection": "未成年人保护机构",
+    "civil_affairs": "民政部门",
+    "hospital": "医院（无自有系统）",
+    "social_organisation": "社会组织",
+}
+AREA_CODE = re.compile(r"[0-9]{9}(?:[0-9]{3})?")  # a town's 9 digits, a village's 12
 STATION_ROLES = {
     "station_staff": "站内工作人员",
     "station_lead": "站领导",
@@ -319,7 +331,7 @@ def create_issuer(issuer: Issuer) -> FastAPI:
             return _page("无法登录", f"<p>{html.escape(description or '')}</p>", status=400)
         if found := protocol_error(params):
             return redirect_error(params, *found)
-        return _choice_page(issuer, params, {}, {})
+        return _choice_page(issuer, params, {"kind": request.query_params.get("kind", "")}, {})
 
     @app.post("/authorize")
     async def choose(request: Request):
@@ -333,18 +345,20 @@ def create_issuer(issuer: Issuer) -> FastAPI:
             return _page("无法登录", f"<p>{html.escape(description or '')}</p>", status=400)
         if found := protocol_error(params):
             return redirect_error(params, *found)
-        station_id = form.get1("station_id")
-        roles = [r for r in form.get("roles", []) if r in STATION_ROLES]
+        kind, station_id, roles, errors = account_of(form, issuer.network)
         subject = form.get1("subject").strip()[:64]
-        errors = {}
-        if issuer.network.station(station_id) is None:
-            errors["station_id"] = "请选择本网络的救助站。"
-        if not roles:
-            errors["roles"] = "请至少选择一个角色。"
         if not subject:
             errors["subject"] = "请填写工号或姓名。"
         if errors:
-            chosen = {"station_id": station_id, "roles": roles, "subject": subject}
+            chosen = {
+                "kind": kind,
+                "station_id": form.get1("station_id"),
+                "roles": roles,
+                "agency_id": form.get1("agency_id"),
+                "partner_type": form.get1("partner_type"),
+                "area_code": form.get1("area_code"),
+                "subject": subject,
+            }
             return _choice_page(issuer, params, chosen, errors, status=422)
         code = secrets.token_urlsafe(32)
         issuer.codes[code] = Grant(
@@ -446,6 +460,36 @@ def create_issuer(issuer: Issuer) -> FastAPI:
     return app
 
 
+def account_of(form: Form, network: Network) -> tuple[str, str, list[str], dict[str, str]]:
+    """(kind, station_id, roles, errors) of the page's choice: the claims the
+    services read (rescue_chassis.access), as the console's development sign-in."""
+    kind = form.get1("kind").strip() or "station"
+    errors: dict[str, str] = {}
+    if kind == "partner":
+        agency, partner_type = form.get1("agency_id").strip(), form.get1("partner_type")
+        if not agency:
+            errors["agency_id"] = "请填写合作单位的单位编号。"
+        elif len(agency) > 64 or not agency.isprintable() or any(c.isspace() for c in agency):
+            errors["agency_id"] = "单位编号最多 64 个字符，不能含空格或控制字符。"
+        if partner_type not in PARTNER_TYPES:
+            errors["partner_type"] = "请选择单位类型。"
+        return kind, agency, ["partner", partner_type], errors
+    if kind == "town":
+        code = form.get1("area_code").strip()
+        if not AREA_CODE.fullmatch(code):
+            errors["area_code"] = "请填写 9 位乡镇代码或 12 位村代码（仅数字）。"
+        return kind, code, ["town_official"], errors
+    if kind != "station":
+        errors["kind"] = "请选择账号类型。"
+    station_id = form.get1("station_id")
+    roles = [r for r in form.get("roles", []) if r in STATION_ROLES]
+    if network.station(station_id) is None:
+        errors["station_id"] = "请选择本网络的救助站。"
+    if not roles:
+        errors["roles"] = "请至少选择一个角色。"
+    return "station", station_id, roles, errors
+
+
 def _choice_page(
     issuer: Issuer,
     params: dict[str, str],
@@ -454,32 +498,68 @@ def _choice_page(
     status: int = 200,
 ) -> HTMLResponse:
     esc = html.escape
+    kind = chosen.get("kind") if chosen.get("kind") in ACCOUNT_KINDS else "station"
     hidden = "".join(
-        f'<input type="hidden" name="{k}" value="{esc(v)}">' for k, v in params.items()
-    )
-    station = chosen.get("station_id", "")
-    options = "".join(
-        f'<option value="{esc(s.id)}"{" selected" if s.id == station else ""}>'
-        f"{esc(s.name)}</option>"
-        for s in issuer.network.stations.values()
-    )
-    picked = chosen.get("roles", ["station_staff"])
-    boxes = "".join(
-        f'<label><input type="checkbox" name="roles" value="{r}"'
-        f"{' checked' if r in picked else ''}> {esc(label)}</label>"
-        for r, label in STATION_ROLES.items()
+        f'<input type="hidden" name="{k}" value="{esc(v)}">'
+        for k, v in {**params, "kind": kind}.items()
     )
 
     def error(name: str) -> str:
-        return f'<p class="error">{esc(errors[name])}</p>' if name in errors else ""
+        if name not in errors:
+            return ""
+        return f'<p class="error" id="err-{name}">{esc(errors[name])}</p>'
 
-    body = f"""<p>选择登录的救助站和角色；各服务按此身份决定能看到和办理的内容。</p>
-<form method="post" action="/authorize">{hidden}
-<label for="station_id">救助站</label><select id="station_id" name="station_id">{options}</select>
-{error("station_id")}<fieldset><legend>角色</legend>{boxes}{error("roles")}</fieldset>
+    def invalid(name: str) -> str:
+        return f' aria-invalid="true" aria-describedby="err-{name}"' if name in errors else ""
+
+    # The kinds are links (GET keeps the authorization request): no script needed.
+    kinds = "".join(
+        f'<li><a href="/authorize?{esc(urlencode({**params, "kind": k}))}"'
+        f"{' aria-current=page' if k == kind else ''}>"
+        f"{'<strong>' if k == kind else ''}{esc(label)}{'</strong>' if k == kind else ''}</a></li>"
+        for k, label in ACCOUNT_KINDS.items()
+    )
+    if kind == "partner":
+        chosen_type = chosen.get("partner_type", "")
+        types = "".join(
+            f'<option value="{t}"{" selected" if t == chosen_type else ""}>{esc(label)}</option>'
+            for t, label in PARTNER_TYPES.items()
+        )
+        fields = f"""<fieldset><legend>合作单位</legend>
+<label for="agency_id">单位编号（合作单位目录中的编号，或公安机关编号，如 gushi-police）</label>
+<input type="text" id="agency_id" name="agency_id" maxlength="64"
+ value="{esc(chosen.get("agency_id", ""))}"{invalid("agency_id")}>{error("agency_id")}
+<label for="partner_type">单位类型</label>
+<select id="partner_type" name="partner_type"{invalid("partner_type")}>
+<option value="">请选择</option>{types}</select>{error("partner_type")}</fieldset>"""
+    elif kind == "town":
+        fields = f"""<fieldset><legend>乡镇/村</legend>
+<label for="area_code">区划代码（乡镇 9 位或村 12 位，如 411525101）</label>
+<input type="text" id="area_code" name="area_code" inputmode="numeric" maxlength="12"
+ value="{esc(chosen.get("area_code", ""))}"{invalid("area_code")}>{error("area_code")}</fieldset>"""
+    else:
+        station = chosen.get("station_id", "")
+        options = "".join(
+            f'<option value="{esc(s.id)}"{" selected" if s.id == station else ""}>'
+            f"{esc(s.name)}</option>"
+            for s in issuer.network.stations.values()
+        )
+        picked = chosen.get("roles", ["station_staff"])
+        boxes = "".join(
+            f'<label><input type="checkbox" name="roles" value="{r}"'
+            f"{' checked' if r in picked else ''}> {esc(label)}</label>"
+            for r, label in STATION_ROLES.items()
+        )
+        fields = f"""<label for="station_id">救助站</label>
+<select id="station_id" name="station_id"{invalid("station_id")}>{options}</select>
+{error("station_id")}<fieldset><legend>角色</legend>{boxes}{error("roles")}</fieldset>"""
+
+    body = f"""<p>选择账号类型和身份；各服务按此身份决定能看到和办理的内容。</p>
+<nav aria-label="账号类型"><p>账号类型：</p><ul>{kinds}</ul>{error("kind")}</nav>
+<form method="post" action="/authorize">{hidden}{fields}
 <label for="subject">工号或姓名</label>
-<input type="text" id="subject" name="subject" value="{esc(chosen.get("subject", "值班员"))}">
-{error("subject")}<button type="submit">登录</button></form>"""
+<input type="text" id="subject" name="subject" value="{esc(chosen.get("subject", "值班员"))}"
+{invalid("subject")}>{error("subject")}<button type="submit">登录</button></form>"""
     callback = urlsplit(params["redirect_uri"])
     return _page(
         "登录（本地开发认证）",

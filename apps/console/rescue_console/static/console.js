@@ -473,3 +473,85 @@ document.addEventListener("focusout", (event) => {
   const input = event.target;
   if (input instanceof HTMLInputElement && input.hasAttribute("data-suggest")) suggestOpen(input, false);
 });
+
+// ---- returns (返乡): the escort planner's rules as the user plans, and the receiver's
+// signature drawn on a canvas (pointer events: a finger, a pen or a mouse) ----
+function escortRules(form) {
+  const list = form.querySelector("[data-escort-rules]");
+  if (!list) return;
+  const value = (row, end) => { const f = row.querySelector(`[name$='${end}']`); return f ? f.value.trim() : ""; };
+  const chosen = [...form.querySelectorAll("input[name=return_ids]:checked")];
+  const staff = [...form.querySelectorAll("[data-staff-row]")]
+    .map((row) => ({ name: value(row, ".name"), sex: value(row, ".sex"), role: value(row, ".role") }))
+    .filter((m) => m.name);
+  const escorts = staff.filter((m) => m.role === "escort" || m.role === "medical");
+  const legs = [...form.querySelectorAll("[data-leg-row]")]
+    .map((row) => ({ origin: value(row, ".origin"), destination: value(row, ".destination"), departs: value(row, ".planned_departure_at") }))
+    .filter((leg) => leg.origin || leg.destination || leg.departs);
+  // [applies, met], as the service's rules (it still decides)
+  const rules = {
+    escort: [true, escorts.length > 0],
+    female: [chosen.some((b) => b.dataset.sex === "female"), escorts.some((m) => m.sex === "female")],
+    medical: [chosen.some((b) => b.dataset.medical === "yes"), staff.some((m) => m.role === "medical")],
+    province: [new Set(chosen.map((b) => b.dataset.province)).size > 1, false],
+    legs: [true, legs.every((leg, i) => i === 0 || legs[i - 1].destination === leg.origin)],
+  };
+  list.querySelectorAll("li[data-rule]").forEach((item) => {
+    const [applies, met] = rules[item.dataset.rule] || [false, false];
+    item.hidden = !applies;
+    item.className = met ? "met" : "unmet";
+    item.querySelector("[data-rule-state]").textContent = met ? "✓ 已满足" : "✗ 未满足";
+  });
+}
+
+function initSignaturePad(canvas) {
+  const field = canvas.closest("[data-signature-field]");
+  const data = field.querySelector("[data-signature-data]");
+  const pen = canvas.getContext("2d");
+  const blank = () => {
+    pen.fillStyle = "#fff";
+    pen.fillRect(0, 0, canvas.width, canvas.height);
+    pen.lineWidth = 4; pen.lineCap = "round"; pen.lineJoin = "round"; pen.strokeStyle = "#000";
+  };
+  blank();
+  if (data.value) {  // a refused handover keeps the signature already drawn
+    const kept = new Image();
+    kept.addEventListener("load", () => pen.drawImage(kept, 0, 0));
+    kept.src = "data:image/png;base64," + data.value;
+  }
+  let drawing = false;
+  const at = (event) => {
+    const box = canvas.getBoundingClientRect();
+    return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
+  };
+  canvas.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    drawing = true;
+    canvas.setPointerCapture(event.pointerId);
+    pen.beginPath();
+    pen.moveTo(...at(event));
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    event.preventDefault();
+    pen.lineTo(...at(event));
+    pen.stroke();
+  });
+  const end = () => {
+    if (!drawing) return;
+    drawing = false;
+    data.value = canvas.toDataURL("image/png").split(",")[1];  // transfer takes base64 PNG
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  field.querySelector("[data-signature-clear]").addEventListener("click", () => { blank(); data.value = ""; });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-escort-planner]").forEach((form) => {
+    escortRules(form);
+    form.addEventListener("input", () => escortRules(form));
+    form.addEventListener("change", () => escortRules(form));
+  });
+  document.querySelectorAll("canvas[data-signature-pad]").forEach(initSignaturePad);
+});
