@@ -493,6 +493,8 @@ BOARD_CALLS = [
     ("GET", "search", "/cases", {"status": "open", "limit": "500"}),
     ("GET", "search", "/review-queue", {"limit": "500"}),
     ("GET", "followup", "/revisits/overdue", {"limit": "500"}),
+    ("GET", "search", "/tasks", {"limit": "2000"}),
+    ("GET", "intake", "/station/outsourced-care", {"overdue": "true"}),
 ]
 
 

@@ -38,6 +38,17 @@ def test_every_unidentified_admission_gets_its_three_tasks_with_deadlines(networ
     }
     assert {t["status"] for t in tasks} == {"open"}
     assert not any(t["overdue"] for t in tasks)
+    # the station's open tasks in one read (the duty board), not another station's
+    with station_client(network) as gushi, station_client(network, "xixian") as xixian:
+        mine = gushi.get(f"{urls['search']}/tasks", params={"limit": 2000}).json()
+        police = gushi.get(f"{urls['search']}/tasks", params={"kind": "police_check"}).json()
+        theirs = xixian.get(f"{urls['search']}/tasks", params={"limit": 2000}).json()
+        bad = gushi.get(f"{urls['search']}/tasks", params={"kind": "lunch"})
+    assert {t["id"] for t in tasks} <= {t["id"] for t in mine}
+    assert [t["due_at"] for t in mine] == sorted(t["due_at"] for t in mine)
+    assert {t["kind"] for t in police} == {"police_check"}
+    assert not {t["id"] for t in tasks} & {t["id"] for t in theirs}
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.kind"
 
 
 def test_a_deadline_passed_during_downtime_is_reported_once_after_restart(network, urls):

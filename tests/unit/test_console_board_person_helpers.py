@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rescue_console.app import create_app
-from rescue_console.board import newest_cases, not_visited, task_deadlines
+from rescue_console.board import not_visited, task_deadlines
 from rescue_console.case import accept_request
 from rescue_console.person import incident_refusals, incident_request
 from rescue_console.services import Answer
@@ -129,7 +129,7 @@ PLACEMENT = {
 def test_police_and_dna_deadlines_come_once_each_with_time_left_or_overdue():
     late = task("dna_sample", "2026-12-01T01:00:00+00:00", case_id="c-old", id_="t-old")
     done = task("police_check", "2026-12-07T13:00:00+00:00", status="done", id_="t-done")
-    rows = task_deadlines([CASE], [[NOTICE, POLICE, DNA, done]], [late, POLICE], NOW)
+    rows = task_deadlines([CASE], [late, NOTICE, POLICE, DNA, done], NOW)
     assert [r["kind"] for r in rows] == ["dna_sample", "police_check", "dna_sample"]
     old, police, dna = rows
     assert (old["time_left"], old["overdue"]) == ("已逾期 6天11小时", True)
@@ -138,13 +138,6 @@ def test_police_and_dna_deadlines_come_once_each_with_time_left_or_overdue():
     assert police["person_id"] == PERSON_ID and police["name"] == "汪晓明"
     assert police["what"] == "公安身份核查" and dna["what"] == "采集DNA样本"
     assert dna["time_left"] == "还剩 2天13小时"
-
-
-def test_the_newest_cases_are_the_ones_whose_tasks_are_read():
-    cases = [
-        {**CASE, "id": str(i), "arrived_at": f"2026-12-0{i}T01:00:00+00:00"} for i in (1, 5, 3)
-    ]
-    assert [c["id"] for c in newest_cases(cases, 2)] == ["5", "3"]
 
 
 def test_only_placements_not_visited_in_time_with_the_persons_name():
@@ -210,7 +203,7 @@ class FakeServices:
             ("GET", "/cases"): (200, [CASE]),
             ("GET", f"/cases/{CASE_ID}"): (200, CASE),
             ("GET", f"/cases/{CASE_ID}/tasks"): (200, [NOTICE, POLICE, DNA]),
-            ("GET", "/overdue"): (200, []),
+            ("GET", "/tasks"): (200, [NOTICE, POLICE, DNA]),
             ("GET", "/station/outsourced-care"): (200, [PLACEMENT]),
             ("GET", f"/persons/{PERSON_ID}/belongings"): (
                 200,
@@ -291,7 +284,7 @@ def test_the_board_shows_police_and_dna_deadlines_linked_to_the_case(client, ser
 
 
 def test_each_new_board_panel_says_its_own_failure(client, services):
-    services.answers[("GET", "/overdue")] = (503, {"detail": "down"})
+    services.answers[("GET", "/tasks")] = (503, {"detail": "down"})
     services.answers[("GET", "/station/outsourced-care")] = (403, {"detail": "no"})
     sign_in(client)
     board = client.get("/board").text
@@ -300,11 +293,13 @@ def test_each_new_board_panel_says_its_own_failure(client, services):
     assert f'href="/cases/{CASE_ID}"' in section(board, "h-deadlines")  # the notice panel stays
 
 
-def test_a_case_whose_tasks_cannot_be_read_is_said_on_the_panel(client, services):
-    services.answers[("GET", f"/cases/{CASE_ID}/tasks")] = (503, {"detail": "down"})
+def test_the_board_reads_the_stations_open_tasks_once(client, services):
     sign_in(client)
-    panel = section(client.get("/board").text, "h-task-deadlines")
-    assert "部分案件的任务暂时无法获取" in panel
+    client.get("/board")
+    paths = [r.url.path for r in services.sent]
+    assert paths.count("/tasks") == 1
+    assert not [p for p in paths if p.endswith("/tasks") and p != "/tasks"]
+    assert "/overdue" not in paths
 
 
 def test_the_persons_page_shows_belongings_incidents_and_refusals(client, services):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
-from rescue_console.services import Answer, Services
+from rescue_console.services import Answer
 from rescue_console.web import ConsoleDep, UserDep, page, still_signed_in
 from rescue_console.wording import TASK_KINDS, time_left
 
@@ -26,9 +26,6 @@ DAY_BANDS = (
 )
 # The police-check and DNA deadlines on the board (the notice has its own panel).
 CASE_TASKS = ("police_check", "dna_sample")
-# search has no station-wide list of open tasks: the newest open cases' tasks are read
-# one by one (their deadlines still run), the older ones' from /overdue once past due.
-TASK_CASES = 30
 
 
 @dataclass
@@ -37,7 +34,6 @@ class Panel:
 
     answer: Answer
     rows: list = field(default_factory=list)
-    partial: bool = False  # some of its reads failed: the rows are not all there is
 
     @property
     def problem(self) -> str | None:
@@ -60,15 +56,15 @@ async def board_panels(request: Request, console: ConsoleDep, user: UserDep):
 
 async def _board(console, user) -> dict:
     services, token = console.services, user.token
-    persons, (cases, tasks), late_tasks, queue, revisits, outsourced = await asyncio.gather(
+    persons, cases, tasks, queue, revisits, outsourced = await asyncio.gather(
         services.get(token, "intake", "/station/persons"),
-        _open_cases_and_tasks(services, token),
-        services.get(token, "search", "/overdue"),
+        services.get(token, "search", "/cases", status="open", limit=500),
+        services.get(token, "search", "/tasks", limit=2000),
         services.get(token, "search", "/review-queue", limit=500),
         services.get(token, "followup", "/revisits/overdue", limit=500),
         services.get(token, "intake", "/station/outsourced-care", overdue="true"),
     )
-    still_signed_in(console, user, persons, cases, late_tasks, queue, revisits, outsourced, *tasks)
+    still_signed_in(console, user, persons, cases, tasks, queue, revisits, outsourced)
     now = datetime.now(UTC)
     in_station = Panel(persons, persons.body if persons.ok else [])
     deadlines = Panel(cases)
@@ -86,7 +82,7 @@ async def _board(console, user) -> dict:
         "long_stays": [p for p in in_station.rows if _long_stay(p)],
         "deadlines": deadlines,
         "overdue_count": sum(1 for row in deadlines.rows if row["overdue"]),
-        "task_deadlines": task_panel(cases, tasks, late_tasks, now),
+        "task_deadlines": task_panel(cases, tasks, now),
         "not_visited": Panel(
             outsourced,
             not_visited(outsourced.body, in_station.rows) if outsourced.ok else [],
@@ -118,50 +114,23 @@ def _long_stay(person: dict) -> bool:
     return bool(current and current.get("long_stay_reached_at"))
 
 
-async def _open_cases_and_tasks(services: Services, token: str) -> tuple[Answer, list[Answer]]:
-    """The station's open cases, and the tasks of the newest of them."""
-    cases = await services.get(token, "search", "/cases", status="open", limit=500)
-    if not cases.ok or not isinstance(cases.body, list):
-        return cases, []
-    tasks = await asyncio.gather(
-        *(
-            services.get(token, "search", f"/cases/{case['id']}/tasks")
-            for case in newest_cases(cases.body, TASK_CASES)
-        )
-    )
-    return cases, list(tasks)
-
-
-def newest_cases(cases: list[dict], count: int) -> list[dict]:
-    """The ``count`` cases that arrived last."""
-    return sorted(cases, key=lambda c: c.get("arrived_at") or "", reverse=True)[:count]
-
-
-def task_panel(cases: Answer, tasks: list[Answer], overdue: Answer, now: datetime) -> Panel:
+def task_panel(cases: Answer, tasks: Answer, now: datetime) -> Panel:
     """Police-check and DNA deadlines: why the panel is missing (the cases or the
-    overdue list could not be read), or its rows."""
-    failed = next((a for a in (cases, overdue) if not a.ok), None)
+    open tasks could not be read), or its rows."""
+    failed = next((a for a in (cases, tasks) if not a.ok), None)
     if failed is not None:
         return Panel(failed)
-    read = [t.body for t in tasks if t.ok]
-    rows = task_deadlines(cases.body, read, overdue.body, now)
-    return Panel(overdue, rows, partial=len(read) < len(tasks))
+    return Panel(tasks, task_deadlines(cases.body, tasks.body, now))
 
 
-def task_deadlines(
-    cases: list[dict], case_tasks: list[list[dict]], overdue: list[dict], now: datetime
-) -> list[dict]:
-    """Open police-check and DNA tasks with time left or overdue, each once (read per
-    case or from /overdue), the earliest deadline first, with its case's person."""
+def task_deadlines(cases: list[dict], tasks: list[dict], now: datetime) -> list[dict]:
+    """Open police-check and DNA tasks with time left or overdue, the earliest
+    deadline first, with its case's person."""
     by_case = {c["id"]: c for c in cases}
-    seen: set[str] = set()
     rows = []
-    for task in [t for tasks in case_tasks for t in tasks] + list(overdue):
-        if task["id"] in seen or task.get("kind") not in CASE_TASKS:
+    for task in tasks:
+        if task.get("kind") not in CASE_TASKS or task.get("status") != "open":
             continue
-        if task.get("status") != "open":
-            continue
-        seen.add(task["id"])
         case = by_case.get(task["case_id"], {})
         left, late = time_left(task["due_at"], now)
         rows.append(

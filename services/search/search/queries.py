@@ -108,6 +108,20 @@ async def overdue_tasks(uow: UnitOfWork, kind: str | None) -> list[TaskView]:
     ]
 
 
+async def open_tasks(uow: UnitOfWork, kind: str | None, limit: int) -> list[TaskView]:
+    """Open tasks of the caller's station (the center: all), due or not, the earliest
+    deadline first: a board's deadlines in one read."""
+    query = select(SearchTask).where(SearchTask.status == "open").order_by(SearchTask.due_at)
+    if not sees_network(uow.actor, uow.network):
+        query = query.where(SearchTask.station_id == uow.actor.station_id)
+    if kind:
+        query = query.where(SearchTask.kind == kind)
+    return [
+        TaskView.model_validate(t, from_attributes=True)
+        for t in (await uow.session.scalars(query.limit(limit))).all()
+    ]
+
+
 async def clues(uow: UnitOfWork, case_id: uuid.UUID) -> list[ClueView]:
     """A case's clues in the order they were noted."""
     await readable_case(uow, case_id)

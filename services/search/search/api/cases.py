@@ -71,3 +71,18 @@ async def overdue_now(
 ):
     """What is overdue in my station now (the center: the network), oldest first."""
     return await queries.overdue_tasks(UnitOfWork(session, runtime, principal), kind)
+
+
+@overdue_router.get("/tasks", response_model=list[TaskView])
+async def open_tasks(
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    kind: Annotated[
+        str | None, Query(pattern="^(family_search_notice|police_check|dna_sample)$")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+):
+    """Every open task of my station (the center: the network), due or not, the
+    earliest deadline first: the duty board's deadlines in one read."""
+    return await queries.open_tasks(UnitOfWork(session, runtime, principal), kind, limit)
