@@ -366,7 +366,8 @@ class Staff:
 
     async def work(self, figures: Figures, stop_at: float, has_cases: bool) -> None:
         steps = [w for w in WORK if has_cases or w != "case"]
-        weights = [WORK[w] for w in steps]
+        # the center's pages are its coordinator's daily work, not the satellites'
+        weights = [WORK[w] * (8 if self.own_page(w) else 1) for w in steps]
         await asyncio.sleep(self.rng.uniform(0, self.args.think[1]))  # not all at once
         while time.perf_counter() < stop_at:
             step = self.rng.choices(steps, weights)[0]
@@ -375,6 +376,10 @@ class Staff:
             else:
                 await getattr(self, "do_" + step.replace(" + ", "_").replace(" ", "_"))(figures)
             await asyncio.sleep(self.rng.uniform(*self.args.think))
+
+    def own_page(self, step: str) -> bool:
+        role = PART_TWO.get(step, (None, None))[1]
+        return role is not None and role in self.roles
 
     async def part_two(self, figures: Figures, step: str) -> None:
         """A page of part 2; the center's pages are its coordinator's (others: the board)."""
