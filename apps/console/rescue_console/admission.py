@@ -14,7 +14,15 @@ from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
 from rescue_console.services import Answer
-from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_key,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
@@ -25,7 +33,6 @@ SOURCES = {
     "station_transfer": ("station_id", "station_name", "transfer_reference"),
 }
 OPTIONAL_TEXT = ("dialect", "physical_description", "full_name", "registered_home_admin_code")
-KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # what intake accepts as an Idempotency-Key
 _LIST_SPLIT = re.compile(r"[,，、;；\n]+")
 MAX_PHOTO_BYTES = 2 * 1024 * 1024  # intake's limit, decoded
 
@@ -42,9 +49,7 @@ async def admit_person(request: Request, console: ConsoleDep, user: UserDep):
     values = {
         name: vals if len(vals) > 1 or name in _LISTS else vals[0] for name, vals in form.items()
     }
-    key = values.get("idempotency_key", "")
-    if not isinstance(key, str) or not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(values)
     photo = str(values.get("photo", "")).strip()
     refused_photo = photo_problem(photo) if photo else None
     if refused_photo:

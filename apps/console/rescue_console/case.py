@@ -14,13 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.admission import KEY, china_instant, photo_problem, split_list
 from rescue_console.admission import _photo_time as photo_time
+from rescue_console.admission import china_instant, photo_problem, split_list
 from rescue_console.services import Answer
 from rescue_console.web import (
     ConsoleDep,
     UserDep,
     check_csrf,
+    form_key,
     form_of,
     page,
     still_signed_in,
@@ -460,9 +461,7 @@ async def post_form(case_id: str, path: str, request: Request, console: ConsoleD
     if not _is_id(case_id) or form_name is None:
         return not_found(request, user)
     values = {name: vals if name in _LISTS else vals[0] for name, vals in form.items()}
-    key = str(values.get("idempotency_key", ""))
-    if not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(values)
     if form_name == "photo":
         return await _face_photo(request, console, user, case_id, values, key)
     if form_name == "reject":

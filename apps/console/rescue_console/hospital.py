@@ -9,8 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.admission import KEY, china_instant, split_list
-from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+from rescue_console.admission import china_instant, split_list
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_key,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
@@ -42,9 +50,7 @@ async def place_in_hospital(request: Request, console: ConsoleDep, user: UserDep
     values = {
         name: vals if len(vals) > 1 or name in _LISTS else vals[0] for name, vals in form.items()
     }
-    key = values.get("idempotency_key", "")
-    if not isinstance(key, str) or not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "intake",

@@ -10,9 +10,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.admission import KEY
 from rescue_console.referrals import PARTNER_TYPES, REASONS, STATUS
-from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_key,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
@@ -150,11 +157,6 @@ def police_body(values: dict, names: dict[str, str], key_field: str) -> dict:
     return body
 
 
-def _key(values: dict) -> str:
-    key = values.get("idempotency_key", "")
-    return key if KEY.match(key) else str(uuid.uuid4())
-
-
 @router.get("/partner")
 async def portal(request: Request, console: ConsoleDep, user: UserDep, answered: str = ""):
     notice = {
@@ -181,7 +183,7 @@ async def answer_referral(referral_id: str, request: Request, console: ConsoleDe
     general: list[str] = []
     status = 422
     if not errors:
-        key = _key(values)
+        key = form_key(values)
         body = {"answer": choice, **({"note": note} if note else {})}
         answer = await console.services.call(
             user.token,
@@ -244,7 +246,7 @@ async def _police(request, console, user, kind: str):
         if kind == "check"
         else f"/police/dna-samples/{target}/result"
     )
-    key = _key(values)
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "search",

@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
 from rescue_console.admission import (
-    KEY,
     add_photo,
     china_instant,
     photo_problem,
@@ -22,6 +21,7 @@ from rescue_console.web import (
     ConsoleDep,
     UserDep,
     check_csrf,
+    form_key,
     form_of,
     page,
     still_signed_in,
@@ -49,9 +49,7 @@ async def person_photo(person_id: str, request: Request, console: ConsoleDep, us
     except ValueError:
         return _not_found(request, user)
     photo = (form.get("photo") or [""])[0].strip()
-    key = (form.get("idempotency_key") or [""])[0]
-    if not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(form)
     problem = "请先拍摄或选择照片。" if not photo else photo_problem(photo)
     if problem is None:
         taken_at = (form.get("photo_taken_at") or [""])[0]
@@ -86,9 +84,7 @@ async def discharge(person_id: str, request: Request, console: ConsoleDep, user:
     except ValueError:
         return _not_found(request, user)
     values = {name: vals[0] for name, vals in form.items()}
-    key = values.get("idempotency_key", "")
-    if not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "intake",
@@ -150,9 +146,7 @@ async def incident(person_id: str, request: Request, console: ConsoleDep, user: 
     except ValueError:
         return _not_found(request, user)
     values = {name: vals[0] for name, vals in form.items()}
-    key = values.get("idempotency_key", "")
-    if not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "intake",

@@ -11,8 +11,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.admission import KEY
-from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_key,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
@@ -149,11 +156,6 @@ def request_refusals(answer) -> tuple[dict[str, list[str]], list[str]]:
     return errors, general
 
 
-def _key(values: dict) -> str:
-    key = values.get("idempotency_key", "")
-    return key if KEY.match(key) else str(uuid.uuid4())
-
-
 def _uuid(text: str) -> bool:
     try:
         uuid.UUID(text)
@@ -207,7 +209,7 @@ async def open_referral(request: Request, console: ConsoleDep, user: UserDep):
     values = {name: vals[0] for name, vals in form.items()}
     if not _uuid(values.get("person_id", "")):
         return _not_found(request, user, "查无此人或无权查看", "请从受助人员的页面开启转介。")
-    key = _key(values)
+    key = form_key(values)
     body = {"person_id": values["person_id"], "reason": values.get("reason") or ""}
     answer = await console.services.call(
         user.token, "referral", "POST", "/referrals", json=body, headers={"Idempotency-Key": key}
@@ -268,7 +270,7 @@ async def _step(request, console, user, referral_id: str, step: str):
     if not _uuid(referral_id):
         return _not_found(request, user)
     values = {name: vals[0] for name, vals in form.items()}
-    key = _key(values)
+    key = form_key(values)
     values.pop("idempotency_key", None)
     if step == "consent":
         body = {"decision": values.get("decision") or ""}

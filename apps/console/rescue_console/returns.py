@@ -14,13 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from rescue_console import wording
-from rescue_console.admission import KEY, china_instant
+from rescue_console.admission import china_instant
 from rescue_console.services import Answer
 from rescue_console.web import (
     Console,
     ConsoleDep,
     UserDep,
     check_csrf,
+    form_key,
     form_of,
     page,
     still_signed_in,
@@ -213,11 +214,6 @@ def step_refusals(answer: Answer, fields, what: str) -> tuple[dict[str, list[str
 # ---- pages ----------------------------------------------------------------------------
 
 
-def _key(values: dict) -> str:
-    key = _text(values, "idempotency_key")
-    return key if KEY.match(key) else str(uuid.uuid4())
-
-
 def _id_or_none(value: str) -> str | None:
     try:
         return str(uuid.UUID(value))
@@ -338,7 +334,7 @@ async def _return_step(request, console, user, return_id, step, build, what):
     if _id_or_none(return_id) is None:
         return _not_found(request, user)
     values = {name: vals[0] for name, vals in form.items()}
-    key = _key(values)
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "transfer",
@@ -454,7 +450,7 @@ async def plan_escort(request: Request, console: ConsoleDep, user: UserDep):
     form = await form_of(request)
     check_csrf(request, user, form)
     values = _planner_values(form)
-    key = _key(values)
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "transfer",
@@ -553,7 +549,7 @@ async def _escort_step(request, console, user, escort_id, path, step, what):
         "POST",
         f"/escorts/{escort_id}{path}",
         json=body,
-        headers={"Idempotency-Key": _key(values)},
+        headers={"Idempotency-Key": form_key(values)},
     )
     still_signed_in(console, user, answer)
     if answer.ok:
@@ -597,7 +593,7 @@ async def handover(
     if _id_or_none(escort_id) is None or _id_or_none(return_id) is None:
         return _not_found(request, user)
     values = {name: vals[0] for name, vals in form.items()}
-    key = _key(values)
+    key = form_key(values)
     receipt = handover_request(values)
     answer = await console.services.call(
         user.token,
@@ -688,7 +684,7 @@ async def resolve(escalation_id: str, request: Request, console: ConsoleDep, use
     if _id_or_none(escalation_id) is None:
         return _not_found(request, user)
     values = {name: vals[0] for name, vals in form.items()}
-    key = _key(values)
+    key = form_key(values)
     answer = await console.services.call(
         user.token,
         "transfer",

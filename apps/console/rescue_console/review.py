@@ -10,9 +10,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.admission import KEY
 from rescue_console.case import not_found
-from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_key,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
@@ -33,9 +40,7 @@ async def reject(candidate_id: str, request: Request, console: ConsoleDep, user:
     except ValueError:
         return not_found(request, user)
     reason = (form.get("reason") or [""])[0]
-    key = (form.get("idempotency_key") or [""])[0]
-    if not KEY.match(key):
-        key = str(uuid.uuid4())
+    key = form_key(form)
     body = {"reason": reason.strip()} if reason.strip() else {}
     answer = await console.services.call(
         user.token,

@@ -13,9 +13,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.admission import KEY
 from rescue_console.services import Answer
-from rescue_console.web import ConsoleDep, UserDep, check_csrf, form_of, page, still_signed_in
+from rescue_console.web import (
+    ConsoleDep,
+    UserDep,
+    check_csrf,
+    form_key,
+    form_of,
+    page,
+    still_signed_in,
+)
 
 router = APIRouter()
 
@@ -410,8 +417,7 @@ async def _posted(request: Request, user) -> tuple[dict, str]:
     check_csrf(request, user, form)
     values: dict = {name: vals[0] for name, vals in form.items()}
     values["register_reasons"] = form.get("register_reasons", [])
-    key = values.get("idempotency_key", "")
-    return values, key if KEY.match(key) else str(uuid.uuid4())
+    return values, form_key(values)
 
 
 FAILED_WORDS = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
@@ -22,6 +24,18 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["local_time"] = wording.local_time
 templates.env.globals["w"] = wording
 templates.env.globals["timeline_words"] = wording.timeline_words
+
+
+KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # what the services accept as an Idempotency-Key
+
+
+def form_key(values: dict[str, Any]) -> str:
+    """The form's Idempotency-Key (minted when the form was shown, so a re-sent form
+    replays), or a fresh one when it is missing or malformed."""
+    key = values.get("idempotency_key", "")
+    if isinstance(key, list):
+        key = key[0] if key else ""
+    return key if isinstance(key, str) and KEY.match(key) else str(uuid.uuid4())
 
 
 @dataclass
