@@ -45,7 +45,9 @@ def test_every_unidentified_admission_gets_its_three_tasks_with_deadlines(networ
         theirs = xixian.get(f"{urls['search']}/tasks", params={"limit": 2000}).json()
         bad = gushi.get(f"{urls['search']}/tasks", params={"kind": "lunch"})
     assert {t["id"] for t in tasks} <= {t["id"] for t in mine}
-    assert [t["due_at"] for t in mine] == sorted(t["due_at"] for t in mine)
+    # compared as instants: "19:43:00Z" sorts after "19:43:00.3Z" as text
+    due_times = [datetime.fromisoformat(t["due_at"]) for t in mine]
+    assert due_times == sorted(due_times)
     assert {t["kind"] for t in police} == {"police_check"}
     assert not {t["id"] for t in tasks} & {t["id"] for t in theirs}
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.kind"
