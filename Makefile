@@ -111,6 +111,17 @@ fuzz: setup
 schemas:
 	$(RUN) python -m rescue_events.schemas write
 
+# Issue 31: every event schema and every service's OpenAPI document against the last
+# release in contracts/released/ (also in the unit tests); a breaking change fails
+# unless its version is raised. contracts-release snapshots CONTRACTS_VERSION
+# (rescue_events.compat) once it is raised; a release is never rewritten.
+.PHONY: contracts-check contracts-release
+contracts-check:
+	$(RUN) python -m rescue_chassis.api_contracts check
+
+contracts-release:
+	$(RUN) python -m rescue_chassis.api_contracts release
+
 lint:
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .

@@ -20,6 +20,13 @@ Per console request it records the time to the whole answer. After a share of th
 services with the same token (the console's fan-out, in parallel as the console
 makes them): the console's overhead shows as a ratio measured under the same load.
 
+Besides the 20 staff (issue 27): two center coordinators at the center's page, the
+summary table and its xlsx export (think ``--center-think``, so the center's page has
+20 samples or more for its p95), a police agency (its identity check delivered with a
+face photo: the portal reads referral's pull feed, the photo is fetched through the
+console) and a women's federation at the partners' portal, and two town officials at
+their roster, each signed in through the console's sign-in form as its account kind.
+
 Prints p50/p95/p99 and counts per page type and per action, pages and actions
 together against their targets (p95 ≤ 300 ms pages, ≤ 500 ms actions), the
 errors, and the CPU each process used.
@@ -32,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import html
 import os
 import random
 import re
@@ -41,6 +50,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -96,6 +106,25 @@ PART_TWO = {
     "center": ("/center", "center_coordinator"),
     "summary": ("/summary", "center_coordinator"),
 }
+# Accounts beyond the staff, each with its own work: (kind, account, roles, work by weight).
+POLICE_AGENCY = "police-4115-bench"
+FEDERATION = "womens-federation-4115-bench"
+OTHERS = [
+    ("coordinator", "center", ["center_coordinator"]),
+    ("coordinator", "center", ["center_coordinator"]),
+    ("partner", POLICE_AGENCY, ["partner", "police"]),
+    ("partner", FEDERATION, ["partner", "womens_federation"]),
+    ("town", "411525100", ["town_official"]),
+    ("town", "411525101", ["town_official"]),
+]
+OTHER_WORK = {
+    "coordinator": {"center": 6, "summary": 2, "summary export": 2},
+    "partner": {"partner": 1},
+    "town": {"town": 1},
+}
+FACE = Path("/work/shared/testdata/faces/test/obama1.jpg")
+FACE_JPEG = FACE.read_bytes() if FACE.exists() else None  # read once, before the loop runs
+PHOTO_SRC = re.compile(r'src="(/partner/photo\?link=[^"]+)"')
 PLACES_SAID = ["gushi", "固始", "xiangfan", "襄樊", "陈集", "chen ji", "光山", "xi xian", "息县"]
 NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄海"]
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -236,6 +265,58 @@ async def seed(net, http: aiohttp.ClientSession, per_station: int) -> dict[str, 
     return stations
 
 
+async def seed_others(net, http: aiohttp.ClientSession, stations: dict[str, Station]) -> None:
+    """The partner agencies in referral's directory, and an identity check with a face
+    photo sent to the police agency (its portal then shows it, photo and all)."""
+    referral, intake, search = (net.services[s].url for s in ("referral", "intake", "search"))
+    admin = net.token("center", ["admin"], "bench-admin")
+    for agency, kind in ((POLICE_AGENCY, "police"), (FEDERATION, "womens_federation")):
+        entry = {"name": f"bench {kind}", "partner_type": kind, "jurisdiction_code": "411525"}
+        async with http.put(
+            f"{referral}/partners/{agency}", json=entry, headers=_headers(admin)
+        ) as answer:
+            if answer.status != 200:
+                raise RuntimeError(f"seeding the partners: referral answered {answer.status}")
+    gushi = stations["gushi"]
+    if not gushi.persons or not gushi.cases:
+        return
+    token = net.token("gushi", ["station_staff"], "seed-gushi")
+    person_id = gushi.persons[0]
+    if FACE_JPEG:
+        photo = {
+            "kind": "face",
+            "image": base64.b64encode(FACE_JPEG).decode(),
+            "taken_at": datetime.now(UTC).isoformat(),
+        }
+        async with http.post(
+            f"{intake}/persons/{person_id}/photos",
+            json=photo,
+            headers=_headers(token, idempotent=True),
+        ) as answer:
+            out(f"  a face photo for the police check ({answer.status})")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # search holds it once intake has shared it
+            async with http.get(
+                f"{search}/intake-photos", params={"person_id": person_id}, headers=_headers(token)
+            ) as answer:
+                if answer.status == 200 and await answer.json():
+                    break
+            await asyncio.sleep(0.5)
+    async with http.get(
+        f"{search}/cases", params={"person_id": person_id}, headers=_headers(token)
+    ) as answer:
+        cases = await answer.json() if answer.status == 200 else []
+    if not cases:
+        return
+    check = {"agency_id": POLICE_AGENCY, "sex": "male", "description": "bench"}
+    async with http.post(
+        f"{search}/cases/{cases[0]['id']}/police-checks",
+        json=check,
+        headers=_headers(token, idempotent=True),
+    ) as answer:
+        out(f"  an identity check for {POLICE_AGENCY} ({answer.status})")
+
+
 def _headers(token: str, *, idempotent: bool = False) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {token}"}
     if idempotent:
@@ -249,8 +330,11 @@ def _headers(token: str, *, idempotent: bool = False) -> dict[str, str]:
 class Staff:
     """One browser: its own connections and cookies, its session's CSRF token."""
 
-    def __init__(self, n: int, station: Station, roles: list[str], net, console: str, args):
+    def __init__(
+        self, n: int, station: Station, roles: list[str], net, console: str, args, kind="staff"
+    ):
         self.n = n
+        self.kind = kind  # staff, or one of OTHERS' kinds
         self.station = station
         self.roles = roles
         self.subject = f"bench-{station.id}-{n:02d}"
@@ -269,15 +353,17 @@ class Staff:
             connector=aiohttp.TCPConnector(limit=6),  # a browser's per-host connections
             timeout=aiohttp.ClientTimeout(total=30),
         )
-        async with self.http.get(f"{self.console}/signin") as answer:
+        account = "station" if self.kind in ("staff", "coordinator") else self.kind
+        async with self.http.get(f"{self.console}/signin?kind={account}") as answer:
             form_csrf = CSRF.search(await answer.text()).group(1)
-        form = {
-            "csrf": form_csrf,
-            "station_id": self.station.id,
-            "roles": self.roles,
-            "subject": self.subject,
-            "next": "/board",
-        }
+        home = {"partner": "/partner", "town": "/revisits/town"}.get(account, "/board")
+        form = {"csrf": form_csrf, "kind": account, "subject": self.subject, "next": home}
+        if account == "partner":
+            form.update(agency_id=self.station.id, partner_type=self.roles[1])
+        elif account == "town":
+            form["area_code"] = self.station.id
+        else:
+            form.update(station_id=self.station.id, roles=self.roles)
         async with self.http.post(
             f"{self.console}/signin",
             data=_form(form),
@@ -286,7 +372,7 @@ class Staff:
         ) as answer:
             if answer.status != 303:
                 raise RuntimeError(f"sign-in of {self.subject}: {answer.status}")
-        async with self.http.get(f"{self.console}/board") as answer:
+        async with self.http.get(f"{self.console}{home}") as answer:
             self.csrf = CSRF.search(await answer.text()).group(1)
 
     async def close(self) -> None:
@@ -295,13 +381,20 @@ class Staff:
 
     # -- timing --
 
-    async def page(self, figures: Figures, name: str, path: str, **headers) -> str | None:
+    async def page(
+        self, figures: Figures, name: str, path: str, binary: bool = False, **headers
+    ) -> str | None:
+        """A page (or a download, an image: ``binary``), timed to its whole answer."""
         started = time.perf_counter()
         try:
             async with self.http.get(
                 self.console + path, headers=headers, allow_redirects=False
             ) as answer:
-                text = await answer.text()
+                if binary:
+                    await answer.read()
+                    text = ""
+                else:
+                    text = await answer.text()
                 ms = 1000 * (time.perf_counter() - started)
                 if answer.status != 200:
                     figures.error(name, f"{answer.status} {path}", started)
@@ -365,6 +458,8 @@ class Staff:
     # -- the work --
 
     async def work(self, figures: Figures, stop_at: float, has_cases: bool) -> None:
+        if self.kind != "staff":
+            return await self.other_work(figures, stop_at)
         steps = [w for w in WORK if has_cases or w != "case"]
         # the center's pages are its coordinator's daily work, not the satellites'
         weights = [WORK[w] * (8 if self.own_page(w) else 1) for w in steps]
@@ -376,6 +471,29 @@ class Staff:
             else:
                 await getattr(self, "do_" + step.replace(" + ", "_").replace(" ", "_"))(figures)
             await asyncio.sleep(self.rng.uniform(*self.args.think))
+
+    async def other_work(self, figures: Figures, stop_at: float) -> None:
+        """A coordinator, a partner agency or a town official at its own pages."""
+        work = OTHER_WORK[self.kind]
+        think = self.args.center_think if self.kind == "coordinator" else self.args.think
+        await asyncio.sleep(self.rng.uniform(0, think[1]))
+        while time.perf_counter() < stop_at:
+            step = self.rng.choices(list(work), list(work.values()))[0]
+            if step == "center":
+                await self.page(figures, "center", "/center")
+            elif step == "summary":
+                await self.page(figures, "summary", "/summary")
+            elif step == "summary export":
+                await self.page(figures, "summary export", "/summary.xlsx", binary=True)
+            elif step == "partner":
+                text = await self.page(figures, "partner", "/partner")
+                found = PHOTO_SRC.search(text or "")
+                if found:  # the browser then loads the check's photo through the console
+                    src = html.unescape(found.group(1))
+                    await self.page(figures, "partner photo", src, binary=True)
+            elif step == "town":
+                await self.page(figures, "town", "/revisits/town")
+            await asyncio.sleep(self.rng.uniform(*think))
 
     def own_page(self, step: str) -> bool:
         role = PART_TWO.get(step, (None, None))[1]
@@ -557,6 +675,8 @@ async def measure(net, console_url: str, console_pid: int, args) -> dict:
         async with http.get(f"{console_url}/cases/{uuid.uuid4()}", allow_redirects=False) as probe:
             # Without a session: the sign-in's redirect where there is such a page.
             has_cases = probe.status != 404
+        if args.others:
+            await seed_others(net, http, stations)
     staff = [
         Staff(n, stations[sid], roles, net, console_url, args)
         for n, (sid, roles) in enumerate(STAFF[: args.staff])
@@ -564,11 +684,15 @@ async def measure(net, console_url: str, console_pid: int, args) -> dict:
     while len(staff) < args.staff:  # more than the roster: more station staff at each station
         sid = list(stations)[len(staff) % len(stations)]
         staff.append(Staff(len(staff), stations[sid], ["station_staff"], net, console_url, args))
+    for kind, account, roles in OTHERS if args.others else ():
+        where = stations.get(account) or Station(account)
+        staff.append(Staff(len(staff), where, roles, net, console_url, args, kind=kind))
     figures = Figures()
     try:
         await asyncio.gather(*(s.sign_in() for s in staff))
         out(
-            f"{len(staff)} staff signed in at {len(stations)} stations; case pages: "
+            f"{len(staff)} accounts signed in ({args.staff} staff at {len(stations)} stations, "
+            f"{len(staff) - args.staff} coordinators, partners and towns); case pages: "
             f"{'yes' if has_cases else 'not in this console'}; warm-up {args.warmup:g} s"
         )
         figures.begin = time.perf_counter() + args.warmup
@@ -701,6 +825,18 @@ if __name__ == "__main__":
         "--think", type=think_range, default=(2.0, 8.0), help="LOW,HIGH seconds between steps"
     )
     parser.add_argument("--persons", type=int, default=30, help="persons in station per station")
+    parser.add_argument(
+        "--center-think",
+        type=think_range,
+        default=(1.0, 4.0),
+        help="LOW,HIGH seconds between the center coordinators' steps",
+    )
+    parser.add_argument(
+        "--no-others",
+        dest="others",
+        action="store_false",
+        help="only the staff: no coordinators, partners or towns beyond them",
+    )
     parser.add_argument(
         "--direct-share",
         type=float,

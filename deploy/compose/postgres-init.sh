@@ -9,7 +9,7 @@
 # Safe to run again by hand: every step checks before it creates.
 set -euo pipefail
 
-services=(intake search transfer referral followup)
+services=(intake search transfer referral followup summary)
 
 for svc in "${services[@]}"; do
   var="${svc^^}_DB_PASSWORD"

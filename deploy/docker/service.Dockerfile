@@ -4,7 +4,7 @@
 #
 #   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=intake -t rescue/intake .
 #
-# SERVICE is one of intake, search, transfer, referral, followup. BuildKit reads
+# SERVICE is one of intake, search, transfer, referral, followup, summary. BuildKit reads
 # deploy/docker/service.Dockerfile.dockerignore (next to this file) instead of a
 # root .dockerignore.
 #
@@ -20,8 +20,8 @@ FROM ghcr.io/astral-sh/uv:0.13.8 AS uv
 FROM ${PYTHON_IMAGE} AS builder
 ARG SERVICE
 RUN case "${SERVICE}" in \
-      intake|search|transfer|referral|followup) ;; \
-      *) echo "build with --build-arg SERVICE=<intake|search|transfer|referral|followup>, got '${SERVICE}'" >&2; exit 1 ;; \
+      intake|search|transfer|referral|followup|summary) ;; \
+      *) echo "build with --build-arg SERVICE=<intake|search|transfer|referral|followup|summary>, got '${SERVICE}'" >&2; exit 1 ;; \
     esac
 
 COPY --from=uv /uv /usr/local/bin/uv
@@ -49,6 +49,7 @@ COPY services/search/pyproject.toml services/search/
 COPY services/transfer/pyproject.toml services/transfer/
 COPY services/referral/pyproject.toml services/referral/
 COPY services/followup/pyproject.toml services/followup/
+COPY services/summary/pyproject.toml services/summary/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package "rescue-${SERVICE}"
 
@@ -71,7 +72,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 #    the running service needs no network. Search gets them all (its place-name
 #    index); intake, transfer and referral check administrative codes and get
 #    only the codes' cache built from them (rescue_divisions, under 2 MB);
-#    followup gets an empty folder.
+#    followup and summary get an empty folder.
 RUN mkdir -p /app/var/gazetteer \
  && case "${SERVICE}" in \
       search) /app/.venv/bin/python -m rescue_divisions --dir /app/var/gazetteer ;; \

@@ -26,6 +26,8 @@ CONSUMED = {
         "rescue.search.events",
         "rescue.followup.events",
         "rescue.partner.answers",
+        "rescue.partner.police",  # search's police requests, delivered to the agency asked
+        "rescue.transfer.events",  # handover refusals, escalated to the civil-affairs bureau
     },
     "followup": {
         "rescue.intake.events",

@@ -158,7 +158,7 @@ def test_a_dv_admission_goes_to_the_federation_of_her_registered_home_with_only_
         network,
         person_id,
         lambda found: found,
-        topic="rescue.partner.womens_federation",
+        topic=f"rescue.partner.agency.{home_county}",  # her federation's own topic
         field="person_id",
     )
     assert [kind for kind, _ in feed] == ["womens_federation_referral"]
@@ -195,7 +195,7 @@ def test_a_minor_goes_to_minor_protection_at_the_registered_home_without_consent
         network,
         person_id,
         lambda found: found,
-        topic="rescue.partner.minor_protection",
+        topic=f"rescue.partner.agency.{agency}",
         field="person_id",
     )
     assert feed[0][1]["registered_home_admin_code"] == home
@@ -334,8 +334,8 @@ def test_a_webhook_partner_receives_a_verifiable_signature_and_retries_are_made(
         lambda: query(
             network,
             "referral",
-            "select status, attempts from webhook_deliveries where agency_id = $1 "
-            "and status = 'delivered'",
+            "select webhook_status as status, webhook_attempts as attempts "
+            "from partner_deliveries where agency_id = $1 and webhook_status = 'delivered'",
             agency,
         )
     )

@@ -157,8 +157,9 @@ def test_a_webhook_stored_before_the_rules_is_not_called_inside_the_network(netw
             lambda: query(
                 network,
                 "referral",
-                "select status, last_error from webhook_deliveries "
-                "where agency_id = $1 and last_error is not null",
+                "select webhook_status as status, webhook_last_error as last_error "
+                "from partner_deliveries where agency_id = $1 "
+                "and webhook_last_error is not null",
                 agency_id,
             ),
             timeout=30,

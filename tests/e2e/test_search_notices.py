@@ -83,7 +83,7 @@ def test_the_national_notice_goes_up_within_the_deadline_and_says_nothing_protec
     assert len(sent) == 1
     _, _, payload = sent[0]
     assert payload["station"]["id"] == "gushi"
-    assert payload["photo_ref"] is None
+    assert payload["photo"] is None  # no photo chosen for publication: none shown
     description = payload["description"]
     assert description["sex"] == "male" and description["estimated_age"] == 60
     assert description["dialect"] == "四川话"
@@ -110,7 +110,9 @@ def test_the_national_notice_goes_up_within_the_deadline_and_says_nothing_protec
         "region",
         "published_at",
         "purpose",  # seeking_family, or deceased (tests/e2e/test_case_moves.py)
+        "with_photo",  # whether it shows a photo, never the photo (test_notice_photos.py)
     }
+    assert event["with_photo"] is False
 
 
 def test_regional_pushes_go_once_to_each_region(network, urls, notice_site):

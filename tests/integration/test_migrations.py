@@ -17,7 +17,7 @@ from rescue_chassis.migrations import alembic_config
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ["intake", "search", "transfer", "referral", "followup"]
+SERVICES = ["intake", "search", "transfer", "referral", "followup", "summary"]
 
 
 async def schema_drift(url: str, metadata) -> list:

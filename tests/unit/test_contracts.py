@@ -82,10 +82,18 @@ STEP_EVENT_NAMES = {
     "dna_result_reported",
     "dna_hit_reverified",
     "dna_hit_not_confirmed",
+    "police_check_escalated",  # an unverifiable check passed up (逐级上报)
+    "police_check_unverifiable_at_top",  # the top level could not verify: flagged
     "clue_recorded",
     "identity_candidate_proposed",
     "identity_candidate_rejected",
     "audit_recorded",  # every service's audit trail (rescue_chassis.audit)
+    "partner_delivery_acknowledged",  # referral's deliveries: a partner's receipt
+    "partner_delivery_overdue",  # a receipt not given by its deadline, flagged once
+    "partner_delivery_failed",  # a webhook given up (topic and pull feed still have it)
+    "bureau_incident",  # an incident, to the civil-affairs bureau over the station
+    "bureau_escalation",  # an escalation, to that bureau
+    "home_region_return_notice",  # the written return notice, to the home region's station
 }
 
 
@@ -177,7 +185,12 @@ def test_schema_drift_is_detected(tmp_path):
 def test_asyncapi_names_every_topic_and_message():
     document = schemas.asyncapi()
     addresses = {c["address"] for c in document["channels"].values()}
-    assert addresses == {t for t in registry.topics}
+    # and one channel for every agency's own topic (referral's deliveries)
+    assert addresses == {t for t in registry.topics} | {"rescue.partner.agency.{agency_id}"}
+    agency = document["channels"]["rescue_partner_agency"]
+    assert "womens_federation_referral_v1" in agency["messages"]
+    assert "police_identity_check_requested_v1" in agency["messages"]
+    assert "partner_answer_v1" not in agency["messages"]
     assert set(document["components"]["messages"]) == {
         f"{name}_v{version}" for name, version in registry.events
     }

@@ -30,8 +30,8 @@ K8S = ROOT / "deploy/k8s"
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
 OVERLAYS = ("dev", "production")
 
-SERVICES = ("intake", "search", "transfer", "referral", "followup")
-HOST_PORTS = dict(zip(SERVICES, range(8101, 8106), strict=True))
+SERVICES = ("intake", "search", "transfer", "referral", "followup", "summary")
+HOST_PORTS = dict(zip(SERVICES, range(8101, 8101 + len(SERVICES)), strict=True))
 CONSOLE = "console"  # the station console: a client of the five services' APIs
 CONTAINER_PORT = 8000
 
@@ -419,7 +419,10 @@ def test_service_hpa_pdb_and_config(base, svc):
     literals = generator_literals(config)
     p = prefix(svc)
     kafka_name = next(iter(of_kind(docs, "Kafka")))
-    assert literals[f"{p}KAFKA_BOOTSTRAP_SERVERS"] == f"{kafka_name}-kafka-bootstrap:9092"
+    assert literals[f"{p}KAFKA_BOOTSTRAP_SERVERS"] == f"{kafka_name}-kafka-bootstrap:9093"
+    # the tls listener's SCRAM login: the service's own KafkaUser (test_kafka_access.py)
+    assert literals[f"{p}KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert literals[f"{p}KAFKA_SASL_USERNAME"] == f"service-{svc}"
     assert literals[f"{p}KAFKA_TOPIC_REPLICATION"] == "3"
     assert literals[f"{p}ENVIRONMENT"] in {"development", "production"}
     assert literals["OTEL_SERVICE_NAME"] == svc
@@ -434,7 +437,9 @@ def test_kafka_cluster_and_topics(base):
     assert kafka["apiVersion"] == "kafka.strimzi.io/v1beta2"
     assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
     assert "zookeeper" not in kafka["spec"]
-    assert {"name": "plain", "port": 9092}.items() <= kafka["spec"]["kafka"]["listeners"][0].items()
+    # no plaintext listener: every client logs in (SCRAM) over TLS (test_kafka_access.py)
+    listeners = {(ln["name"], ln["port"], ln["tls"]) for ln in kafka["spec"]["kafka"]["listeners"]}
+    assert listeners == {("tls", 9093, True), ("external", 9094, True)}
 
     pools = of_kind(docs, "KafkaNodePool").values()
     roles = {role for pool in pools for role in pool["spec"]["roles"]}
@@ -510,7 +515,7 @@ def test_network_policies(base):
             egress_ports |= {p["port"] for p in rule.get("ports", [])}
     assert ingress_ports == {CONTAINER_PORT}
     assert "monitoring" in ingress_namespaces and len(ingress_namespaces) >= 2
-    assert {9092, 5432, 4318, 53} <= egress_ports
+    assert {9093, 5432, 4318, 53} <= egress_ports
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -44,7 +44,7 @@ DASHBOARDS = GRAFANA / "dashboards"
 DATASOURCES = GRAFANA / "provisioning/datasources"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning/dashboards"
 
-SERVICES = ("intake", "search", "transfer", "referral", "followup")
+SERVICES = ("intake", "search", "transfer", "referral", "followup", "summary")
 CONSOLE = "console"  # the station console: scraped like the services
 CONTAINER_PORT = 8000
 
@@ -324,7 +324,25 @@ CUSTOM_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                                     },
                                     "tls": {"type": "boolean"},
                                     "networkPolicyPeers": {"type": "array"},
+                                    "authentication": {
+                                        "type": "object",
+                                        "required": ["type"],
+                                        "properties": {
+                                            "type": {
+                                                "enum": ["tls", "scram-sha-512", "oauth", "custom"]
+                                            }
+                                        },
+                                    },
+                                    "configuration": {"type": "object"},
                                 },
+                            },
+                        },
+                        "authorization": {
+                            "type": "object",
+                            "required": ["type"],
+                            "properties": {
+                                "type": {"enum": ["simple", "opa", "keycloak", "custom"]},
+                                "superUsers": {"type": "array", "items": {"type": "string"}},
                             },
                         },
                     },
@@ -382,6 +400,77 @@ CUSTOM_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                 "partitions": {"type": "integer", "minimum": 1},
                 "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
                 "config": {"type": "object"},
+            },
+        },
+        CLUSTER_LABEL,
+    ),
+    (STRIMZI, "KafkaUser"): _custom(
+        STRIMZI,
+        "KafkaUser",
+        {
+            "required": ["authentication", "authorization"],
+            "properties": {
+                "authentication": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {"type": {"enum": ["tls", "tls-external", "scram-sha-512"]}},
+                },
+                "authorization": {
+                    "type": "object",
+                    "required": ["type", "acls"],
+                    "properties": {
+                        "type": {"const": "simple"},
+                        "acls": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["resource", "operations"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "resource": {
+                                        "type": "object",
+                                        "required": ["type"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "type": {
+                                                "enum": [
+                                                    "topic",
+                                                    "group",
+                                                    "cluster",
+                                                    "transactionalId",
+                                                ]
+                                            },
+                                            "name": {"type": "string", "minLength": 1},
+                                            "patternType": {"enum": ["literal", "prefix"]},
+                                        },
+                                    },
+                                    "operations": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "uniqueItems": True,
+                                        "items": {
+                                            "enum": [
+                                                "Read",
+                                                "Write",
+                                                "Create",
+                                                "Delete",
+                                                "Alter",
+                                                "Describe",
+                                                "ClusterAction",
+                                                "AlterConfigs",
+                                                "DescribeConfigs",
+                                                "IdempotentWrite",
+                                                "All",
+                                            ]
+                                        },
+                                    },
+                                    "type": {"enum": ["allow", "deny"]},
+                                    "host": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
             },
         },
         CLUSTER_LABEL,
@@ -521,7 +610,7 @@ def test_rendered_overlay_validates(overlay):
     # what the network needs; a kind missing here means a resource fell out
     expected = {"Namespace", "Deployment", "Service", "ConfigMap", "NetworkPolicy"}
     expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor", "Ingress"}
-    expected |= {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "Database"}
+    expected |= {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster", "Database"}
     assert expected <= kinds, sorted(expected - kinds)
     problems = {
         f"{doc['kind']}/{doc['metadata']['name']}": errors

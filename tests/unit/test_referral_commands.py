@@ -25,7 +25,8 @@ from referral.commands.referrals import (
     revoke_referral,
     route_home,
 )
-from referral.tables import Agency, Person, Referral, WebhookDelivery
+from referral.deliveries import store
+from referral.tables import Agency, PartnerDelivery, Person, Referral
 from rescue_chassis.auth import Principal
 from rescue_chassis.refusals import Conflict, Forbidden, NotFound, Refused
 from rescue_chassis.testing import FakeUnitOfWork
@@ -113,6 +114,19 @@ def stored(monkeypatch):
     monkeypatch.setattr(statements, "waiting_referrals", waiting_referrals)
 
 
+@pytest.fixture(autouse=True)
+def topics(monkeypatch) -> list[str]:
+    """The topics deliveries were published on (in the fake's events, in order)."""
+    published: list[str] = []
+
+    async def publish_on(uow, event, topic):
+        published.append(topic)
+        await uow.publish(event)
+
+    monkeypatch.setattr(store, "publish_on", publish_on)
+    return published
+
+
 # ---- staff referrals ---------------------------------------------------------------------
 
 
@@ -170,7 +184,7 @@ async def test_the_same_referral_twice_is_a_conflict():
 # ---- consent and revocation --------------------------------------------------------------
 
 
-async def test_given_consent_sends_the_feed_and_queues_the_webhook():
+async def test_given_consent_sends_the_feed_and_queues_the_webhook(topics):
     held, to = person(), agency(webhook="https://partner.example.cn/hook")
     waiting = referral_of(held, to, S.AWAITING_CONSENT)
     uow = FakeUnitOfWork(actor=worker("gushi"), rows=[held, to, waiting], now=NOW)
@@ -184,12 +198,14 @@ async def test_given_consent_sends_the_feed_and_queues_the_webhook():
     assert statuses(uow) == [S.SENT]
     (feed,) = [e for e in uow.events if isinstance(e, PartnerReferral)]
     assert (feed.referral_id, feed.agency_id) == (waiting.id, to.id)
-    (delivery,) = uow.all(WebhookDelivery)
-    assert (delivery.agency_id, delivery.status, delivery.next_attempt_at) == (
+    assert topics == [f"rescue.partner.agency.{to.id}"]  # the agency's own topic alone
+    (delivery,) = uow.all(PartnerDelivery)
+    assert (delivery.agency_id, delivery.feed, delivery.source_event_id) == (
         to.id,
-        "pending",
-        NOW,
+        "referral",
+        waiting.id,
     )
+    assert (delivery.webhook_status, delivery.webhook_next_attempt_at) == ("pending", NOW)
 
 
 async def test_a_refused_consent_revokes_the_referral_with_the_refusal_on_record():
@@ -326,6 +342,24 @@ async def test_a_token_of_an_agency_the_directory_has_with_another_type_is_forbi
 
     with pytest.raises(Forbidden):
         await answer_referral(answering(sent, to, "acknowledged"), uow)
+
+
+@pytest.mark.parametrize("note", [None, "  "])
+async def test_a_decline_without_its_reason_is_refused_naming_the_note(note):
+    held, to = person(), agency()
+    sent = referral_of(held, to, S.SENT)
+    uow = FakeUnitOfWork(actor=partner_system(to), rows=[held, to, sent])
+    command = AnswerReferral(
+        referral_id=sent.id,
+        agency_id=to.id,
+        answer=Answer(answer="declined", note=note),
+        by=f"{to.id}:p1",
+    )
+
+    with pytest.raises(Refused) as refused:
+        await answer_referral(command, uow)
+    assert (refused.value.status, refused.value.field) == (422, "note")
+    assert sent.status == "sent" and uow.events == []
 
 
 async def test_an_answer_out_of_order_is_a_conflict():

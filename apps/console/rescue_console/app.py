@@ -43,7 +43,7 @@ from rescue_console.web import (
     signed_in,
 )
 
-SERVICES = ("intake", "search", "transfer", "referral", "followup")
+SERVICES = ("intake", "search", "transfer", "referral", "followup", "summary")
 
 CSP = "; ".join(
     [
@@ -81,7 +81,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         services = Services(
-            {name: settings.service_url(name) for name in SERVICES},
+            settings.service_urls(SERVICES),
             settings.service_timeout_seconds,
             transport,
             telemetry,

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from rescue_console import monthly
 from rescue_console.services import Answer
 from rescue_console.summary import (
     NOT_PUBLISHED,
@@ -226,6 +227,26 @@ def charts(table: SummaryTable, stations: list, a: str, b: str) -> list[Chart]:
     ]
 
 
+async def _nothing() -> None:
+    return None
+
+
+def with_monthly(table: SummaryTable, answer: Answer | None) -> list[str]:
+    """The figures the summary service counts per station (notices within 24 h, revisit
+    compliance, repeat rate) put into the table where the others publish none; the
+    names of those filled."""
+    if answer is None or not answer.ok or not isinstance(answer.body, dict):
+        return []
+    found = monthly.center_figures(answer.body)
+    filled: set[str] = set()
+    for row in [*table.rows, table.total]:
+        for key, value in found.get(row["station_id"], {}).items():
+            if row.get(key) is None:
+                row[key] = value
+                filled.add(key)
+    return sorted(filled)
+
+
 @router.get("/center")
 async def center_page(request: Request, console: ConsoleDep, user: UserDep):
     query = request.query_params
@@ -238,7 +259,17 @@ async def center_page(request: Request, console: ConsoleDep, user: UserDep):
         query.get("period_start"), query.get("period_end"), today_in_china()
     )
     services, token = console.services, user.token
-    persons, cases, overdue, escalations, refused, planning, sources = await asyncio.gather(
+    month = monthly.month_of(start, end, today_in_china()) if not errors else None
+    (
+        persons,
+        cases,
+        overdue,
+        escalations,
+        refused,
+        planning,
+        sources,
+        table_of_month,
+    ) = await asyncio.gather(
         asyncio.gather(
             *(services.get(token, "intake", "/station/persons", station_id=s) for s in ids)
         ),
@@ -248,11 +279,15 @@ async def center_page(request: Request, console: ConsoleDep, user: UserDep):
         services.get(token, "transfer", "/escalations", status="open"),
         services.get(token, "transfer", "/returns/planning"),
         fetch_sources(services, token, start, end),
+        monthly.fetch(services, token, month) if month else _nothing(),
     )
     still_signed_in(
         console, user, *persons, cases, overdue, escalations, refused, planning, *sources.all()
     )
+    if table_of_month is not None:
+        still_signed_in(console, user, table_of_month)
     table = build_table(sources, network, start, end)
+    from_summary = with_monthly(table, table_of_month)
     return page(
         request,
         "center.html",
@@ -277,6 +312,7 @@ async def center_page(request: Request, console: ConsoleDep, user: UserDep):
             "escalation_kinds": ESCALATION_KINDS,
             "not_published": NOT_PUBLISHED,
             "period_query": f"period_start={start.isoformat()}&period_end={end.isoformat()}",
+            "from_summary": from_summary,
         },
         status=422 if errors else 200,
         user=user,

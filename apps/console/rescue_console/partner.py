@@ -4,10 +4,17 @@ identity checks and DNA samples (search's police API)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import re
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from rescue_console import wording
 from rescue_console.referrals import PARTNER_TYPES, REASONS, STATUS
@@ -50,7 +57,12 @@ FEED_FIELDS = {
     "sent_at": "发送时间",
     "acknowledge_by": "确认收到期限",
 }
-CHECK_RESULTS = {"identified": "已查明身份", "no_match": "未比中", "inconclusive": "无法确定"}
+CHECK_RESULTS = {
+    "identified": "已查明身份",
+    "no_match": "未比中",
+    "inconclusive": "无法确定",
+    "unverifiable": "无法核实（逐级上报）",
+}
 DNA_RESULTS = {"hit": "比中", "no_match": "未比中", "unusable": "样本不可用"}
 # search's field → the police forms' (two forms on one page)
 CHECK_NAMES = {
@@ -105,6 +117,9 @@ def feed_rows(feed: dict, station_name) -> list[tuple[str, str]]:
     return rows
 
 
+NOTE_NEEDED = {"declined": "拒绝须写明理由。", "completed": "办结须写明办理结果。"}
+
+
 def answer_problems(answer: str, note: str, status: str | None) -> dict[str, list[str]]:
     """What the console says before sending: an answer is chosen, one the referral's
     status allows, a decline has its reason and a completion its result."""
@@ -119,15 +134,20 @@ def answer_problems(answer: str, note: str, status: str | None) -> dict[str, lis
     return {}
 
 
-def answer_refusals(answer) -> tuple[dict[str, list[str]], list[str]]:
-    """referral's refusals of an answer, next to the answer or the note."""
+def answer_refusals(answer, chosen: str = "") -> tuple[dict[str, list[str]], list[str]]:
+    """referral's refusals of an answer, next to the answer or the note (``chosen``:
+    the answer sent, so a missing note is said as that answer needs it)."""
     errors: dict[str, list[str]] = {}
     general: list[str] = []
     for error in answer.field_errors:
         field = str(error.get("field", ""))
         words = wording.reason_in_chinese(field, str(error.get("reason", "")))
-        if field.endswith("note"):
-            errors.setdefault("note", []).append(words)
+        if field.endswith(("note", "reason")) or "note" in str(error.get("reason", "")):
+            # a decline's reason: referral names it "note" (or "reason"), or says so in a body error
+            if "2000" in str(error.get("reason", "")):
+                errors.setdefault("note", []).append(words)
+            else:
+                errors.setdefault("note", []).append(NOTE_NEEDED.get(chosen, words))
         elif field.endswith("answer"):
             errors.setdefault("answer", []).append("请选择答复。")
         else:
@@ -157,12 +177,294 @@ def police_body(values: dict, names: dict[str, str], key_field: str) -> dict:
     return body
 
 
+# ---- the police's requests, from referral's pull feed (issue 28) ---------------------
+
+FEEDS = ("police_check", "dna_sample")
+FEED_PAGE = 500  # deliveries per read of the feed (referral's most)
+FEED_PAGES = 4  # reads at most per page view: a feed's first 2000
+SHOWN = 50  # requests shown per feed, those waiting for a receipt first
+PHOTO_PATH = re.compile(r"^/partner/photos/[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+PHOTO_QUERY = ("agency", "expires", "signature")  # every link has them
+PHOTO_OPTIONAL = ("request_id",)  # the check the link was made for
+IMAGE_TYPES = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+}
+
+
+@dataclass
+class Delivery:
+    """One message of the agency's pull feed: the event's fields in ``body``."""
+
+    id: str
+    cursor: object
+    feed: str
+    event_type: str
+    body: dict
+    created_at: str | None = None
+    acknowledge_by: str | None = None
+    acknowledged_at: str | None = None
+
+
+@dataclass
+class Feed:
+    """A feed as read: its deliveries, or why it could not be read."""
+
+    status: int
+    deliveries: list[Delivery] = dataclasses.field(default_factory=list)
+    more: bool = False  # more than FEED_PAGES reads: the oldest not shown
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def delivery_of(item: dict) -> Delivery | None:
+    """A feed item as the console shows it; None when it is not one."""
+    if not isinstance(item, dict):
+        return None
+    body = item.get("body")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            body = None
+    identity = item.get("delivery_id") or item.get("id")
+    if not isinstance(body, dict) or not identity:
+        return None
+    return Delivery(
+        id=str(identity),
+        cursor=item.get("cursor"),
+        feed=str(item.get("feed", "")),
+        event_type=str(item.get("event_type", "")),
+        body=body,
+        created_at=item.get("created_at"),
+        acknowledge_by=item.get("acknowledge_by"),
+        acknowledged_at=item.get("acknowledged_at"),
+    )
+
+
+def feed_items(body) -> list:
+    """The items of a feed answer: a list, or an object carrying them."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in ("items", "deliveries", "data"):
+            if isinstance(body.get(key), list):
+                return body[key]
+    return []
+
+
+async def read_feed(services, token: str, feed: str) -> Feed:
+    """Every delivery of one feed from the start, a page at a time by cursor."""
+    since = None
+    found = Feed(200)
+    for _ in range(FEED_PAGES):
+        answer = await services.get(
+            token, "referral", "/partner/feed", feed=feed, since=since, limit=FEED_PAGE
+        )
+        if not answer.ok:
+            return Feed(answer.status, found.deliveries)
+        items = feed_items(answer.body)
+        found.deliveries += [
+            d for d in map(delivery_of, items) if d is not None and d.feed in ("", feed)
+        ]
+        cursor = items[-1].get("cursor") if items and isinstance(items[-1], dict) else None
+        if isinstance(answer.body, dict) and answer.body.get("next") is not None:
+            cursor = answer.body["next"]
+        if len(items) < FEED_PAGE or cursor is None:
+            return found
+        since = cursor
+    found.more = True
+    return found
+
+
+def waiting_first(deliveries: list[Delivery]) -> list[Delivery]:
+    """Those not yet acknowledged first (the soonest due first), then the newest."""
+    waiting = sorted(
+        (d for d in deliveries if not d.acknowledged_at),
+        key=lambda d: (d.acknowledge_by or "9999", d.created_at or ""),
+    )
+    done = sorted(
+        (d for d in deliveries if d.acknowledged_at),
+        key=lambda d: d.created_at or "",
+        reverse=True,
+    )
+    return (waiting + done)[:SHOWN]
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def photo_request(link: str, intake_bases: list[str]) -> tuple[str, dict[str, str]] | None:
+    """intake's path and query for a police photo link, or None unless the link is one
+    of intake's (its configured origin and path, only the link's own parameters): the
+    console never fetches an address a feed or a browser names (no SSRF)."""
+    if not isinstance(link, str) or len(link) > 2000:
+        return None
+    parts = urlsplit(link)
+    if parts.username or parts.password or parts.fragment:
+        return None
+    for base in intake_bases:
+        base_parts = urlsplit(base)
+        prefix = base_parts.path.rstrip("/")
+        if _origin(link) is None or _origin(link) != _origin(base):
+            continue
+        if not parts.path.startswith(prefix + "/"):
+            continue
+        path = parts.path[len(prefix) :]
+        if not PHOTO_PATH.match(path):
+            return None
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if not set(PHOTO_QUERY) <= set(query) <= set(PHOTO_QUERY + PHOTO_OPTIONAL):
+            return None
+        if any(len(v) != 1 for v in query.values()):
+            return None
+        if "request_id" in query and not _uuid_or_none(query["request_id"][0]):
+            return None
+        return path, {name: query[name][0] for name in query}
+    return None
+
+
+def link_expires(link: str) -> datetime | None:
+    """When a photo link stops working, as its ``expires`` says (seconds or ISO time)."""
+    raw = (parse_qs(urlsplit(link).query).get("expires") or [""])[0]
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def image_type(content: bytes) -> str | None:
+    return next((kind for magic, kind in IMAGE_TYPES.items() if content.startswith(magic)), None)
+
+
+def intake_bases(console) -> list[str]:
+    settings = console.settings
+    bases = [settings.service_url("intake")]
+    if settings.intake_public_url is not None:
+        bases.append(str(settings.intake_public_url).rstrip("/"))
+    return bases
+
+
+@router.get("/partner/photo")
+async def police_photo(request: Request, console: ConsoleDep, user: UserDep, link: str = ""):
+    """The face photo a police check links to, fetched from intake with the police
+    user's token (intake checks the link and records the view) and served from the
+    console's origin; any other address is refused without being fetched."""
+    target = photo_request(link, intake_bases(console))
+    if target is None:
+        return Response("不是本网络的照片链接。", status_code=400, media_type="text/plain")
+    path, query = target
+    answer = await console.services.call(user.token, "intake", "GET", path, params=query)
+    still_signed_in(console, user, answer)
+    kind = image_type(answer.content) if answer.ok else None
+    if kind is None:
+        # an expired or foreign link: the <img>'s alt and the card's words say so
+        status = 502 if answer.ok or answer.unreachable else 404
+        return Response(status_code=status)
+    return Response(answer.content, media_type=kind)
+
+
+@router.post("/partner/deliveries/{delivery_id}/acknowledgement")
+async def acknowledge(delivery_id: str, request: Request, console: ConsoleDep, user: UserDep):
+    """The agency's receipt of a request (referral's pull feed)."""
+    form = await form_of(request)
+    check_csrf(request, user, form)
+    values = {name: vals[0] for name, vals in form.items()}
+    try:
+        uuid.UUID(delivery_id)
+    except ValueError:
+        return await _portal(request, console, user, general=["此申请不存在。"], status=404)
+    answer = await _acknowledge(console, user, delivery_id, form_key(values))
+    if answer.ok or answer.status == 409:  # 409: acknowledged already, as asked
+        return RedirectResponse(f"/partner?answered=ack#d-{delivery_id}", status_code=303)
+    general = {
+        404: "此申请不存在，或不是发给本机构的。",
+        403: "本账号的机构不在合作机构名录中，或机构类型与名录不符。",
+    }.get(answer.status, "转介服务暂时不可用，请稍后再次确认。")
+    return await _portal(
+        request,
+        console,
+        user,
+        failed=f"ack-{delivery_id}",
+        general=[general],
+        status=answer.status or 503,
+    )
+
+
+async def _acknowledge(console, user, delivery_id: str, key: str):
+    answer = await console.services.call(
+        user.token,
+        "referral",
+        "POST",
+        f"/partner/feed/{delivery_id}/acknowledgement",
+        json={},
+        headers={"Idempotency-Key": key},
+    )
+    still_signed_in(console, user, answer)
+    return answer
+
+
+def check_rows(body: dict, station_name) -> list[tuple[str, str]]:
+    """What a police check or DNA sample says, in Chinese, only the fields it carries."""
+    rows = []
+    station = body.get("station_id")
+    for name, label in (
+        ("sex", "性别"),
+        ("estimated_age", "年龄（约）"),
+        ("stated_names", "自述姓名"),
+        ("description", "体貌特征"),
+        ("sample_ref", "样本编号（标签）"),
+        ("taken_at", "采样时间"),
+        ("taken_by", "采样人"),
+        ("reverifies_sample_id", "复核样本"),
+        ("escalates_request_id", "逐级上报"),
+        ("requested_at", "申请时间"),
+        ("submitted_at", "送检时间"),
+    ):
+        value = body.get(name)
+        if value is None or value == []:
+            continue
+        if name == "sex":
+            shown = wording.label(wording.SEX, value)
+        elif name == "stated_names":
+            shown = "、".join(map(str, value)) if isinstance(value, list) else str(value)
+        elif name in ("taken_at", "requested_at", "submitted_at"):
+            shown = wording.local_time(value)
+        elif name == "reverifies_sample_id":
+            shown = f"复核此前比中的样本 {str(value)[:8]}"
+        elif name == "escalates_request_id":
+            shown = f"下级公安机关无法核实，上报本机构（原申请 {str(value)[:8]}）"
+        else:
+            shown = str(value)
+        rows.append((label, shown))
+    if station:
+        known = station_name(station)
+        rows.append(("联系救助站", known.name if known else str(station)))
+    return rows
+
+
 @router.get("/partner")
 async def portal(request: Request, console: ConsoleDep, user: UserDep, answered: str = ""):
     notice = {
         "referral": "答复已送达。",
         "check": "身份核查答复已送达。",
         "dna": "DNA比对结果已送达。",
+        "ack": "已确认收到。",
     }.get(answered)
     return await _portal(request, console, user, notice=notice)
 
@@ -196,7 +498,7 @@ async def answer_referral(referral_id: str, request: Request, console: ConsoleDe
         still_signed_in(console, user, answer)
         if answer.ok:
             return RedirectResponse("/partner?answered=referral", status_code=303)
-        errors, general = answer_refusals(answer)
+        errors, general = answer_refusals(answer, choice)
         status = answer.status or 503
         if answer.unreachable:
             values["idempotency_key"] = key
@@ -257,6 +559,10 @@ async def _police(request, console, user, kind: str):
     )
     still_signed_in(console, user, answer)
     if answer.ok:
+        delivery = values.get("delivery_id", "")
+        if delivery and not values.get("acknowledged") and _uuid_or_none(delivery):
+            # an answer is a receipt too; the answer stands if the receipt fails
+            await _acknowledge(console, user, delivery, f"{key}.ack")
         return RedirectResponse(f"/partner?answered={kind}", status_code=303)
     errors, general = wording.refusals_by_field(answer.field_errors, tuple(names.values()), names)
     if answer.status == 404:
@@ -282,6 +588,13 @@ async def _police(request, console, user, kind: str):
     )
 
 
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
 async def _portal(
     request,
     console,
@@ -303,9 +616,14 @@ async def _portal(
             status=403,
             user=user,
         )
-    answer = await console.services.get(user.token, "referral", "/partner/referrals")
-    still_signed_in(console, user, answer)
+    police = kind == "police"
+    answer, *feeds = await asyncio.gather(
+        console.services.get(user.token, "referral", "/partner/referrals"),
+        *(read_feed(console.services, user.token, f) for f in (FEEDS if police else ())),
+    )
+    still_signed_in(console, user, answer, *feeds)
     referrals = answer.body if answer.ok and isinstance(answer.body, list) else None
+    checks, samples = feeds if police else (None, None)
     return page(
         request,
         "partner.html",
@@ -329,6 +647,18 @@ async def _portal(
             ),
             "check_results": CHECK_RESULTS.items(),
             "dna_results": DNA_RESULTS.items(),
+            "checks": checks,
+            "samples": samples,
+            "shown": lambda feed: waiting_first(feed.deliveries),
+            "check_rows": lambda body: check_rows(body, console.network.station),
+            "photo_ok": lambda link: photo_request(link, intake_bases(console)) is not None,
+            "link_expires": link_expires,
+            "listed_checks": [
+                d.body.get("request_id") for d in (checks.deliveries if checks else [])
+            ],
+            "listed_samples": [
+                d.body.get("sample_id") for d in (samples.deliveries if samples else [])
+            ],
         },
         status=status,
         user=user,

@@ -430,6 +430,23 @@ async def notice(return_id: str, request: Request, console: ConsoleDep, user: Us
     )
 
 
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@router.get("/returns/{return_id}/signature")
+async def signature(return_id: str, request: Request, console: ConsoleDep, user: UserDep):
+    """The receiver's signature transfer stored at the handover, fetched with the user's
+    token and served from the console's own origin (the page's <img>)."""
+    if _id_or_none(return_id) is None:
+        return Response(status_code=404)
+    answer = await console.services.get(user.token, "transfer", f"/returns/{return_id}/signature")
+    still_signed_in(console, user, answer)
+    if answer.ok and answer.content.startswith(PNG):
+        return Response(answer.content, media_type="image/png")
+    # the <img>'s alt says it; no page inside an image
+    return Response(status_code=404 if answer.status in (403, 404) else 502)
+
+
 # ---- the escort planner and the escort -------------------------------------------------
 
 

@@ -59,6 +59,10 @@ class Services:
     async def close(self) -> None:
         await self._client.aclose()
 
+    def has(self, service: str) -> bool:
+        """Whether this service is configured (the summary service is optional)."""
+        return service in self._urls
+
     async def call(
         self,
         token: str,

@@ -14,6 +14,11 @@ class ConsoleSettings(BaseSettings):
     transfer_url: HttpUrl
     referral_url: HttpUrl
     followup_url: HttpUrl
+    # The summary service (情况汇总表, issue 28); unset: the console counts from the others.
+    summary_url: HttpUrl | None = None
+    # intake's address as the photo links for the police name it, when not intake_url
+    # (a public address in front of the same service); the console fetches no other origin.
+    intake_public_url: HttpUrl | None = None
 
     # Sign-in through the OIDC issuer the services trust (authorization code + PKCE):
     # the issuer's URL (its discovery document names the endpoints and keys).
@@ -60,3 +65,7 @@ class ConsoleSettings(BaseSettings):
 
     def service_url(self, name: str) -> str:
         return str(getattr(self, f"{name}_url")).rstrip("/")
+
+    def service_urls(self, names) -> dict[str, str]:
+        """The services' URLs, the optional ones only when configured."""
+        return {n: self.service_url(n) for n in names if getattr(self, f"{n}_url") is not None}

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from openpyxl import Workbook
 
 from rescue_chassis.network import Network
+from rescue_console import monthly
 from rescue_console.services import Answer, Services
 from rescue_console.web import ConsoleDep, UserDep, page, still_signed_in
 from rescue_console.wording import CHINA, DISCHARGE_REASONS, INCIDENTS
@@ -342,19 +343,42 @@ def today_in_china() -> date:
 
 async def _table(request: Request, console, user) -> tuple[SummaryTable | None, dict, dict]:
     query = request.query_params
-    start, end, errors = parse_period(
-        query.get("period_start"), query.get("period_end"), today_in_china()
+    today = today_in_china()
+    whole = monthly.period_of(query.get("month", ""))  # ?month=YYYY-MM: that month
+    start, end, errors = (
+        parse_period(query.get("period_start"), query.get("period_end"), today)
+        if whole is None
+        else (*whole, {})
     )
     form = {
         "period_start": query.get("period_start") or start.isoformat(),
         "period_end": query.get("period_end") or end.isoformat(),
         "station_id": query.get("station_id") or "",
+        "month": "",
     }
+    if whole is not None:
+        form.update(period_start=start.isoformat(), period_end=end.isoformat())
     if errors:
         return None, form, errors
+    month = monthly.month_of(start, end, today)
+    if month is not None and console.services.has("summary"):
+        # a calendar month: the summary service's table, counted from every event
+        answer = await monthly.fetch(console.services, user.token, month)
+        still_signed_in(console, user, answer)
+        table = monthly.table_of(answer.body, console.network, form["station_id"])
+        if answer.ok and table is not None:
+            form["month"] = month
+            return table, form, errors
+        problem = "无权查看" if answer.status in (403, 404) else "暂时无法获取（服务不可用）"
+        fallback = f"情况汇总服务（{month}）：{problem}；以下为各服务发布的数字。"
+    else:
+        fallback = None
     sources = await fetch_sources(console.services, user.token, start, end)
     still_signed_in(console, user, *sources.all())
-    return build_table(sources, console.network, start, end, form["station_id"]), form, errors
+    table = build_table(sources, console.network, start, end, form["station_id"])
+    if fallback:
+        table.problems.insert(0, fallback)
+    return table, form, errors
 
 
 @router.get("/summary")
@@ -370,9 +394,32 @@ async def summary_page(request: Request, console: ConsoleDep, user: UserDep):
             "errors": errors,
             "stations": list(console.network.stations.values()),
             "download_query": request.url.query,
+            "monthly": console.services.has("summary"),
+            "this_month": today_in_china().strftime("%Y-%m"),
         },
         status=422 if errors else 200,
         user=user,
+    )
+
+
+async def _exported(console, user, form: dict, suffix: str) -> Response | None:
+    """The summary service's own export of the month (what is filed), when the table
+    came from it and nothing narrows it to one station."""
+    if not form.get("month") or form.get("station_id"):
+        return None
+    answer = await monthly.export(console.services, user.token, form["month"], suffix)
+    still_signed_in(console, user, answer)
+    if not answer.ok or not answer.content:
+        return None
+    media = answer.headers.get("content-type", "application/octet-stream")
+    name = f"情况汇总表_{form['month']}.{suffix}"
+    return Response(
+        answer.content,
+        media_type=media,
+        headers={
+            "Content-Disposition": f"attachment; filename=summary-{form['month']}.{suffix}; "
+            f"filename*=UTF-8''{quote(name)}"
+        },
     )
 
 
@@ -393,6 +440,9 @@ async def summary_csv(request: Request, console: ConsoleDep, user: UserDep):
     table, form, errors = await _table(request, console, user)
     if table is None:
         return await summary_page(request, console, user)
+    exported = await _exported(console, user, form, "csv")
+    if exported is not None:
+        return exported
     return _download(table, csv_bytes(table), "csv", "text/csv; charset=utf-8")
 
 
@@ -401,5 +451,8 @@ async def summary_xlsx(request: Request, console: ConsoleDep, user: UserDep):
     table, form, errors = await _table(request, console, user)
     if table is None:
         return await summary_page(request, console, user)
+    exported = await _exported(console, user, form, "xlsx")
+    if exported is not None:
+        return exported
     media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(table, xlsx_bytes(table), "xlsx", media)

@@ -47,6 +47,7 @@ PARTNER_TYPES = (
     Role.CIVIL_AFFAIRS,
     Role.HOSPITAL,
     Role.SOCIAL_ORGANISATION,
+    Role.RESCUE_STATION,
 )
 #: The towns and villages making revisits (their token names an area, not a station).
 TOWNS = (Role.TOWN_OFFICIAL,)

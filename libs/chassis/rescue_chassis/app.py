@@ -18,7 +18,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from rescue_chassis import access, audit, crypto, gate, heap, problems, routes, telemetry
+from rescue_chassis import (
+    access,
+    audit,
+    crypto,
+    gate,
+    heap,
+    openapi,
+    problems,
+    routes,
+    telemetry,
+)
 from rescue_chassis.db import create_engine, session_factory
 from rescue_chassis.limits import install as install_limits
 from rescue_chassis.metrics import ServiceMetrics, WorkMetric, stale_values_metric
@@ -27,6 +37,7 @@ from rescue_chassis.periodic import PeriodicJob, run_forever
 from rescue_chassis.runtime import Runtime
 from rescue_chassis.settings import ServiceSettings
 from rescue_chassis.tables import ServiceTables
+from rescue_events.compat import CONTRACTS_VERSION
 from rescue_events.consumer import EventConsumer, Handler
 from rescue_events.context import CausalContext, caused_by
 from rescue_events.contracts.base import EventContract
@@ -91,7 +102,8 @@ class ServiceDefinition:
     # Loaded before serving, in a thread (reference data such as the division
     # codes): the first request does not wait, and a failure stops the start.
     startup: Sequence[Callable[[], object]] = ()
-    version: str = "0.1.0"
+    # One version for every published contract (the AsyncAPI document says it too).
+    version: str = CONTRACTS_VERSION
     extra: dict = field(default_factory=dict)
 
 
@@ -106,6 +118,15 @@ def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> R
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=definition.name,
         topic_replication=settings.kafka_topic_replication,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=(
+            settings.kafka_sasl_password.get_secret_value()
+            if settings.kafka_sasl_password
+            else None
+        ),
+        ssl_cafile=settings.kafka_ssl_cafile,
     )
     sessions = session_factory(engine)
     outbox = Outbox(definition.tables.plumbing.outbox, source=f"/rescue-network/{definition.name}")
@@ -194,9 +215,11 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,  # readable, stable operationIds
     )
     app.state.runtime = runtime
     problems.install(app)
+    openapi.install(app)  # summaries, examples: after the problem answers
 
     # Inside the limits (a request refused waits for nothing; a body is bounded
     # before the gate reads it) and the metrics (a wait counts in the latency).

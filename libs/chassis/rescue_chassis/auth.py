@@ -63,6 +63,8 @@ class Role(StrEnum):
     CIVIL_AFFAIRS = "civil_affairs"
     HOSPITAL = "hospital"
     SOCIAL_ORGANISATION = "social_organisation"
+    # Another region's rescue station (its return notices, ours to it).
+    RESCUE_STATION = "rescue_station"
     # A town's or village's official who makes revisits (乡镇/村): the token's
     # station_id claim carries the area's admin code (9 digits town, 12 village).
     TOWN_OFFICIAL = "town_official"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from asyncpg.exceptions._base import DataError as AsyncpgDataError  # a value not sendable
@@ -283,61 +284,197 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
-# status → (name in components/responses, description, headers); 401 and 403 only
-# where the operation takes a bearer token.
-_PROBLEM_RESPONSES: dict[int, tuple[str, str, dict[str, Any] | None]] = {
-    400: ("BadRequest", "The request could not be read.", None),
-    401: ("Unauthorized", "No bearer token, or one that was refused.", None),
-    403: ("Forbidden", "The caller's roles or station do not allow this.", None),
-    404: ("NotFound", "No such resource (or not visible to the caller).", None),
-    409: ("Conflict", "The resource's state does not allow this now.", None),
-    413: ("PayloadTooLarge", "The request body is larger than this route accepts.", None),
-    414: ("UriTooLong", "The URL (path and query) is too long.", None),
-    415: ("UnsupportedMediaType", "The body is not JSON (Content-Type: application/json).", None),
-    422: ("ValidationError", "A field is missing or invalid; `errors` names each.", None),
-    429: ("TooManyRequests", "The caller's request rate limit is reached.", _RETRY_AFTER),
-    431: ("HeadersTooLarge", "The request's headers are too large.", None),
-    503: ("Unavailable", "A dependency is unavailable just now; try again.", _RETRY_AFTER),
+_CHALLENGE = {
+    "WWW-Authenticate": {"description": "The RFC 6750 challenge.", "schema": {"type": "string"}}
 }
-_AUTH_ONLY = (401, 403)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A problem answer as documented: its component name and words, and an example."""
+
+    name: str
+    description: str
+    title: str
+    detail: str
+    headers: dict[str, Any] | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+_PROBLEM_RESPONSES: dict[int, _Answer] = {
+    400: _Answer(
+        "BadRequest",
+        "The request could not be read (a NUL character in the URL).",
+        "Bad request",
+        "The URL holds a NUL character (%00).",
+    ),
+    401: _Answer(
+        "Unauthorized",
+        "No bearer token, or one that was refused.",
+        "Authentication required",
+        "Send a bearer token: Authorization: Bearer …",
+        _CHALLENGE,
+    ),
+    403: _Answer(
+        "Forbidden",
+        "The caller's roles or station do not allow this.",
+        "Forbidden",
+        "This needs one of the roles: station_lead, center_coordinator.",
+    ),
+    404: _Answer(
+        "NotFound",
+        "No such resource (or not visible to the caller).",
+        "Not found",
+        "No such person.",
+    ),
+    409: _Answer(
+        "Conflict",
+        "The resource's state does not allow this now, or the Idempotency-Key was "
+        "used for another request.",
+        "Conflict",
+        "The person's stay has ended.",
+    ),
+    413: _Answer(
+        "PayloadTooLarge",
+        "The request body is larger than this route accepts.",
+        "Payload too large",
+        "The request body is larger than 1048576 bytes.",
+    ),
+    414: _Answer(
+        "UriTooLong",
+        "The URL (path and query) is too long.",
+        "URI too long",
+        "At most 8192 bytes.",
+    ),
+    415: _Answer(
+        "UnsupportedMediaType",
+        "The body is not JSON (Content-Type: application/json).",
+        "Unsupported media type",
+        "This route takes a JSON body (Content-Type: application/json), not text/plain.",
+        errors=[field_error("Content-Type", "must be application/json, not text/plain")],
+    ),
+    422: _Answer(
+        "ValidationError",
+        "A field is missing or invalid; `errors` names each.",
+        "Invalid request",
+        "estimated_age: Input should be less than or equal to 120",
+        errors=[field_error("estimated_age", "Input should be less than or equal to 120")],
+    ),
+    429: _Answer(
+        "TooManyRequests",
+        "The caller's request rate limit is reached.",
+        "Too many requests",
+        "Request rate limit reached; retry after 2 s.",
+        _RETRY_AFTER,
+    ),
+    431: _Answer(
+        "HeadersTooLarge",
+        "The request's headers are too large.",
+        "Request header fields too large",
+        "At most 16384 bytes of headers together.",
+    ),
+    503: _Answer(
+        "Unavailable",
+        "The service is busy, or its database is unavailable just now; try again.",
+        "Database unavailable",
+        "The database connection was lost; retry shortly.",
+        _RETRY_AFTER,
+    ),
+}
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+_WRITES = ("post", "put", "patch", "delete")
+# rescue_chassis.limits.EXEMPT_PREFIXES: probes and metrics pass no rate limit and no
+# request gate (limits imports this module, so the words are repeated here).
+UNLIMITED_PREFIXES = ("/health/", "/metrics")
+_IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def problem_example(
+    status: int, instance: str = "/persons/0d5a4c1e-8f0b-4c52-9b64-2f3f1c7d9a10"
+) -> dict[str, Any]:
+    """An answer of this status as the chassis sends it."""
+    answer = _PROBLEM_RESPONSES[status]
+    type_ = "validation-error" if status == 422 else None
+    problem = Problem(status, answer.title, answer.detail, type_=type_, errors=answer.errors)
+    return problem.body(instance)
+
+
+def problems_of(path: str, method: str, operation: dict[str, Any]) -> list[int]:
+    """The problem statuses this operation can answer, from its shape: a bearer
+    token (401, 403), input in headers (431), parameters (422; in the URL also 400
+    and 414), a path parameter (404), a body (413, 415, 422), a write with an
+    Idempotency-Key (409), and, past the probes, the rate limit (429) and a busy
+    or lost backend (503)."""
+    parameters = operation.get("parameters", ())
+    places = {p.get("in") for p in parameters}
+    headers = {str(p.get("name", "")).lower() for p in parameters if p.get("in") == "header"}
+    body = "requestBody" in operation
+    found: set[int] = set()
+    if operation.get("security"):
+        found |= {401, 403}
+    if operation.get("security") or "header" in places:
+        found.add(431)
+    if places & {"path", "query"}:
+        found |= {400, 414, 422}
+    if parameters:
+        found.add(422)
+    if "path" in places:
+        found.add(404)
+    if body:
+        found |= {413, 415, 422}
+    if method in _WRITES and _IDEMPOTENCY_HEADER in headers:
+        found.add(409)
+    if not path.startswith(UNLIMITED_PREFIXES):
+        found |= {429, 503}
+    return sorted(found)
+
+
+def _problem_content(status: int) -> dict[str, Any]:
+    return {
+        PROBLEM_JSON: {
+            "schema": {"$ref": "#/components/schemas/Problem"},
+            "example": problem_example(status),
+        }
+    }
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare the problem answers every operation can give (in place, idempotent):
-    what the chassis answers for any route (validation, size, rate, auth) is in
-    each operation's responses, as ``application/problem+json``. FastAPI's own
-    422 (``HTTPValidationError``, which this chassis never sends) is replaced."""
+    """Declare the problem answers of each operation (in place, idempotent): those
+    its shape can give (``problems_of``) and those its route declares itself, as
+    ``application/problem+json`` with an example. FastAPI's own 422
+    (``HTTPValidationError``, which this chassis never sends) is replaced."""
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
     responses = components.setdefault("responses", {})
-    for name, description, headers in _PROBLEM_RESPONSES.values():
+    for status, answer in _PROBLEM_RESPONSES.items():
         response: dict[str, Any] = {
-            "description": description,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": answer.description,
+            "content": _problem_content(status),
         }
-        if headers:
-            response["headers"] = headers
-        responses[name] = response
-    for item in schema.get("paths", {}).values():
+        if answer.headers:
+            response["headers"] = answer.headers
+        responses[answer.name] = response
+    for path, item in schema.get("paths", {}).items():
         for method in _METHODS:
             operation = item.get(method)
             if operation is None:
                 continue
             declared = operation.setdefault("responses", {})
-            secured = bool(operation.get("security"))
-            for status, (name, _, _) in _PROBLEM_RESPONSES.items():
-                if status in _AUTH_ONLY and not secured:
+            if "HTTPValidationError" in json.dumps(declared.get("422", {})):
+                del declared["422"]  # FastAPI's own: this chassis never sends it
+            for status in problems_of(path, method, operation):
+                declared.setdefault(str(status), {})
+            for status, own in list(declared.items()):
+                code = int(status) if str(status).isdigit() else 0
+                if code not in _PROBLEM_RESPONSES:
                     continue
-                if status == 415 and "requestBody" not in operation:
-                    continue
-                own = declared.get(str(status))
-                if own is None or "$ref" in own or status == 422:
-                    declared[str(status)] = {"$ref": f"#/components/responses/{name}"}
-                elif "content" not in own:  # a route's own words, the problem's shape
-                    own["content"] = {
-                        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                if not own or "$ref" in own:
+                    declared[status] = {
+                        "$ref": f"#/components/responses/{_PROBLEM_RESPONSES[code].name}"
                     }
+                elif "content" not in own:  # a route's own words, the problem's shape
+                    own["content"] = _problem_content(code)
+            operation["responses"] = dict(sorted(declared.items(), key=lambda kv: str(kv[0])))
     text = json.dumps(schema.get("paths", {}))
     for unused in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{unused}" not in text:

@@ -29,6 +29,7 @@ ops = APIRouter(prefix="/ops", tags=["ops"], dependencies=[require_roles(Role.OP
 
 @health.get("/live")
 async def live() -> dict[str, str]:
+    """The process answers (the liveness probe): nothing else is checked."""
     return {"status": "live"}
 
 
@@ -44,8 +45,18 @@ def broker_status(relay: OutboxRelay) -> dict:
     }
 
 
-@health.get("/ready")
+_NOT_READY = {
+    "description": "Not ready: the database does not answer (the body says what failed).",
+    "content": {"application/json": {"example": {"status": "not ready", "database": "down"}}},
+}
+_NO_CONSUMER = {"description": "This service consumes no events."}
+_CLOSED = {"description": "The dead letter was replayed or discarded already, or still fails."}
+
+
+@health.get("/ready", responses={503: _NOT_READY})
 async def ready(runtime: RuntimeDep) -> JSONResponse:
+    """Whether the service can do its work (the readiness probe): the database
+    answers; the broker, relay, consumer and outbox backlog are reported."""
     # Ready means the database answers: without it nothing can be recorded.
     # The broker is reported but does not gate readiness: admissions must go
     # on while Kafka is away (the outbox holds the events, counted here).
@@ -215,7 +226,7 @@ class ConsumerLag(BaseModel):
     assigned: bool  # to the member (process) that answered
 
 
-@ops.get("/consumer-lag", response_model=list[ConsumerLag])
+@ops.get("/consumer-lag", response_model=list[ConsumerLag], responses={404: _NO_CONSUMER})
 async def consumer_lag(runtime: RuntimeDep) -> list[ConsumerLag]:
     """How far the service's consumer group is behind, per partition of every topic
     it reads (what the broker holds; the producers' unpublished events are on
@@ -379,7 +390,9 @@ class DiscardRequest(BaseModel):
     )
 
 
-@ops.post("/dead-letters/{dead_letter_id}/discard", response_model=DeadLetter)
+@ops.post(
+    "/dead-letters/{dead_letter_id}/discard", response_model=DeadLetter, responses={409: _CLOSED}
+)
 async def discard_dead_letter(
     dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     request: DiscardRequest,
@@ -406,10 +419,14 @@ class ReplayResult(BaseModel):
     outcome: str
 
 
-@ops.post("/dead-letters/{dead_letter_id}/replay", response_model=ReplayResult)
+@ops.post(
+    "/dead-letters/{dead_letter_id}/replay", response_model=ReplayResult, responses={409: _CLOSED}
+)
 async def replay_dead_letter(
     dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], runtime: RuntimeDep
 ) -> ReplayResult:
+    """Apply a dead letter again through the consumer's handler (after the fault
+    is fixed): applied, ignored, or a duplicate the inbox had already."""
     consumer = _consumer(runtime)
     try:
         outcome = await consumer.replay(dead_letter_id)

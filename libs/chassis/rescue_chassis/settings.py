@@ -17,7 +17,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rescue_chassis.crypto import configured_key_ring
@@ -39,6 +46,13 @@ class ServiceSettings(BaseSettings):
     database_url: str
     kafka_bootstrap_servers: str
     kafka_topic_replication: int = 1
+    # Off by default (the local network's plaintext broker). In Kubernetes: SASL_SSL,
+    # SCRAM-SHA-512, the service's KafkaUser and its password, the cluster CA's file.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
     jwt_secret: SecretStr | None = None  # required unless OIDC is configured
     jwt_audience: str = "rescue-network"
     jwt_issuer: str = DEV_ISSUER
@@ -94,6 +108,18 @@ class ServiceSettings(BaseSettings):
     # Below the pool's 10 connections, so a request in progress never waits for one.
     max_concurrent_requests: int = 8
     request_queue_timeout_seconds: float = 10.0
+    # Photo links for the police (rescue_chassis.photo_links): one key for the whole
+    # network (referral mints, intake checks) and intake's public base URL; unset: no links.
+    photo_link_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        validation_alias=AliasChoices("RESCUE_PHOTO_LINK_KEY", "photo_link_key"),
+    )
+    photo_link_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        validation_alias=AliasChoices("RESCUE_PHOTO_LINK_BASE_URL", "photo_link_base_url"),
+    )
 
     @property
     def oidc_enabled(self) -> bool:
@@ -137,6 +163,17 @@ class ServiceSettings(BaseSettings):
             raise ValueError("with jwks_url, set jwt_issuer to the identity provider's issuer")
         if not self.jwt_roles_claim.strip() or not self.jwt_station_claim.strip():
             raise ValueError("jwt_roles_claim and jwt_station_claim must name claims")
+        return self
+
+    @model_validator(mode="after")
+    def _check_kafka_login(self) -> ServiceSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "kafka_sasl_mechanism, kafka_sasl_username and kafka_sasl_password are "
+                f"required with kafka_security_protocol {self.kafka_security_protocol}"
+            )
         return self
 
     @model_validator(mode="after")

@@ -319,6 +319,7 @@ class EventConsumer:
             request_timeout_ms=max(
                 self.kafka.request_timeout_ms, self.kafka.session_timeout_ms + 1
             ),
+            **self.kafka.client_options(),
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import TopicPartition
 
 from rescue_events.registry import Topic
@@ -45,6 +48,47 @@ class KafkaSettings:
     producer_batch_bytes: int = 960 * 1024
     # One request carries a batch for each partition the sweep touched.
     producer_request_bytes: int = 8 * 1024 * 1024
+    # The broker's listener: PLAINTEXT (the local network) or, in Kubernetes, TLS
+    # with a SCRAM login (SASL_SSL) whose ACLs allow this service's topics only.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None  # SCRAM-SHA-512 with SASL_*
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None  # the cluster CA (PEM); unset: the system's CAs
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(f"kafka security_protocol must be one of {SECURITY_PROTOCOLS}")
+        if self.security_protocol.startswith("SASL_"):
+            if self.sasl_mechanism not in SASL_MECHANISMS:
+                raise ValueError(f"kafka sasl_mechanism must be one of {SASL_MECHANISMS}")
+            if not self.sasl_username or not self.sasl_password:
+                raise ValueError("kafka sasl_username and sasl_password are required with SASL")
+
+    def client_options(self) -> dict[str, Any]:
+        """The connection keywords every aiokafka client of the service gets."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.endswith("SSL"):
+            options["ssl_context"] = tls_context(self.ssl_cafile)
+        if self.security_protocol.startswith("SASL_"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        return options
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def tls_context(cafile: str | None) -> ssl.SSLContext:
+    """Verifies the broker's certificate and host name against ``cafile`` (or the
+    system's CAs)."""
+    return create_ssl_context(cafile=cafile)
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[str]:
@@ -63,6 +107,7 @@ async def _ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> li
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.client_id}-admin",
         request_timeout_ms=settings.request_timeout_ms,
+        **settings.client_options(),
     )
     try:
         await admin.start()
@@ -165,6 +210,7 @@ class BrokerWatch:
                 bootstrap_servers=self.settings.bootstrap_servers,
                 client_id=f"{self.settings.client_id}-watch",
                 request_timeout_ms=int(self.timeout * 1000),
+                **self.settings.client_options(),
             )
             try:
                 await admin.start()

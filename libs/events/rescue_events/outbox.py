@@ -61,10 +61,15 @@ class Outbox:
         return envelope, event_type.topic.name
 
     async def stage(
-        self, session: AsyncSession | AsyncConnection, event: EventContract
+        self,
+        session: AsyncSession | AsyncConnection,
+        event: EventContract,
+        *,
+        topic: str | None = None,
     ) -> StagedEvent:
-        """Add ``event`` to the caller's open transaction; nothing is sent yet."""
-        staged = self._staged(event)
+        """Add ``event`` to the caller's open transaction; nothing is sent yet.
+        ``topic``: another than its contract's (a partner agency's own topic)."""
+        staged = self._staged(event, topic)
         await self.stage_raw(
             session,
             event_id=staged.envelope.id,
@@ -75,9 +80,11 @@ class Outbox:
         )
         return staged
 
-    def stage_in(self, writes: Statement, event: EventContract) -> StagedEvent:
+    def stage_in(
+        self, writes: Statement, event: EventContract, *, topic: str | None = None
+    ) -> StagedEvent:
         """As ``stage``, as one of the inserts ``writes`` sends in one statement."""
-        staged = self._staged(event)
+        staged = self._staged(event, topic)
         writes.add(
             self.insert_sql,
             *self._row(
@@ -90,9 +97,9 @@ class Outbox:
         )
         return staged
 
-    def _staged(self, event: EventContract) -> StagedEvent:
-        envelope, topic = self.envelope_for(event)
-        return StagedEvent(envelope=envelope, topic=topic, key=str(event.person_id))
+    def _staged(self, event: EventContract, topic: str | None = None) -> StagedEvent:
+        envelope, own_topic = self.envelope_for(event)
+        return StagedEvent(envelope=envelope, topic=topic or own_topic, key=str(event.person_id))
 
     @staticmethod
     def _row(event_id, topic, key, headers, payload: bytes) -> tuple:

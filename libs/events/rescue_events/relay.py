@@ -43,7 +43,7 @@ from rescue_events.kafka import (
     cancelled_from_outside,
     ensure_topics,
 )
-from rescue_events.registry import Topic
+from rescue_events.registry import Topic, registry
 from rescue_events.tables import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class OutboxRelay:
         purge_interval_seconds: float = 60.0,
         republish_lost: bool = True,
         watch: BrokerWatch | None = None,
+        new_topic_partitions: int = 3,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -92,6 +93,9 @@ class OutboxRelay:
         self.purge_interval_seconds = purge_interval_seconds
         self.republish_lost = republish_lost
         self.watch = watch or BrokerWatch(kafka)
+        # Rows may name a topic outside the registry (a partner agency's own one).
+        self.new_topic_partitions = new_topic_partitions
+        self._known_topics = {t.name for t in self.topics}
         name = table_name(table)  # the service's own outbox (rescue_events.tables)
         self._pick = (
             "SELECT id, topic, message_key, headers, payload, trace_context, event_id "
@@ -194,6 +198,7 @@ class OutboxRelay:
         if self.republish_lost:
             await self._republish_lost(state.cluster_id, gone | self._lost_topics)
         self._lost_topics.clear()
+        self._known_topics = {t.name for t in self.topics}
         producer = AIOKafkaProducer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             client_id=f"{self.kafka.client_id}-relay",
@@ -202,6 +207,7 @@ class OutboxRelay:
             max_batch_size=self.kafka.producer_batch_bytes,
             max_request_size=self.kafka.producer_request_bytes,
             request_timeout_ms=self.kafka.request_timeout_ms,
+            **self.kafka.client_options(),
         )
         try:
             await bounded(producer.start(), self.kafka.request_timeout_ms / 1000)
@@ -321,6 +327,7 @@ class OutboxRelay:
         rows = await run(self._pick, driver.fetch(self._pick, self.batch_size))
         if not rows:
             return 0
+        await self._ensure_row_topics(rows)
         outcomes = await self._publish(rows)
         acked = [row["id"] for row, error in zip(rows, outcomes, strict=True) if not error]
         failed = [(row["id"], err) for row, err in zip(rows, outcomes, strict=True) if err]
@@ -340,6 +347,23 @@ class OutboxRelay:
                 f"the broker answered offsets below earlier ones on {sorted(self._lost_topics)}"
             )
         return len(acked)
+
+    async def _ensure_row_topics(self, rows) -> None:
+        """Create the topics rows name beyond the registry's before the first send:
+        explicitly, with our partition count, never by a broker's auto-create."""
+        unknown = {row["topic"] for row in rows} - self._known_topics
+        if not unknown:
+            return
+        await ensure_topics(
+            self.kafka,
+            [
+                # a registry topic another service owns keeps the registry's partitions
+                registry.topics.get(name)
+                or Topic(name, self.new_topic_partitions, "named by an outbox row")
+                for name in sorted(unknown)
+            ],
+        )
+        self._known_topics |= unknown
 
     async def _purge_some(self, driver) -> int:
         """Delete a batch of rows published longer ago than the retention."""

@@ -2,7 +2,9 @@
 
 Both are generated from the pydantic contracts and committed under
 ``libs/events/schemas/``; partners read them, and a test fails when the
-committed files drift from the code (``make schemas`` rewrites them).
+committed files drift from the code (``make schemas`` rewrites them). What was
+released stays under ``contracts/released/``: ``rescue_events.compat`` fails a
+change that breaks it (``make contracts-check``).
 
     python -m rescue_events.schemas write   # regenerate
     python -m rescue_events.schemas check   # exit 1 on drift
@@ -18,6 +20,8 @@ from typing import Any
 import yaml
 
 import rescue_events.contracts  # noqa: F401  (registers every contract)
+from rescue_events.compat import CONTRACTS_VERSION
+from rescue_events.contracts.topics import PARTNER_TOPICS
 from rescue_events.registry import Registry, registry
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
@@ -70,6 +74,74 @@ _CE_HEADERS_ANY_SUBJECT: dict[str, Any] = {
 }
 
 
+# Where to connect (deploy/k8s/base/kafka/kafka.yaml): TLS and a SCRAM login on
+# both listeners; the host of the partners' one is the deployment's placeholder.
+PARTNER_BOOTSTRAP = "kafka.rescue.example.org:9094"
+SERVICE_BOOTSTRAP = "rescue-kafka-bootstrap.rescue.svc:9093"
+AGENCY_TOPIC = "rescue.partner.agency.{agency_id}"
+_HOW_A_PARTNER_CONNECTS = f"""\
+The listener for partner agencies, outside the network's cluster: TLS, with a SCRAM-SHA-512
+login per agency. Its ACLs let an agency read one topic only, its own, and write its answers.
+
+How a partner connects:
+
+- Bootstrap: `{PARTNER_BOOTSTRAP}` (the host is the deployment's; the network tells each
+  agency its real one).
+- TLS: verify the brokers against the network's CA certificate (`ca.crt`, handed over with
+  the login) unless the deployment uses a certificate of a public CA.
+- Login: `security.protocol=SASL_SSL`, `sasl.mechanism=SCRAM-SHA-512`, username
+  `agency-<agency_id>` and its password (handed over out of band).
+- Read: the topic `{AGENCY_TOPIC}` only (the agency_id of the partner directory and of
+  the agency's API tokens), with `group.id` starting `<agency_id>.` (e.g.
+  `<agency_id>.feed`); `auto.offset.reset=earliest`, commit after processing. Every other
+  topic, and every other group, is refused (TOPIC/GROUP_AUTHORIZATION_FAILED).
+- Write: answers on `rescue.partner.answers` (another region's station also sends its
+  return notices on `rescue.inbound.returns`). Nothing else.
+
+Example, with kcat (librdkafka's settings):
+
+```
+kcat -b {PARTNER_BOOTSTRAP} -X security.protocol=SASL_SSL \\
+  -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=agency-<agency_id> \\
+  -X sasl.password=<password> -X ssl.ca.location=ca.crt \\
+  -G <agency_id>.feed rescue.partner.agency.<agency_id>
+```"""
+SERVERS: dict[str, Any] = {
+    "partners": {
+        "host": PARTNER_BOOTSTRAP,
+        "protocol": "kafka-secure",
+        "protocolVersion": "3.9",
+        "title": "Partner agencies' listener",
+        "description": _HOW_A_PARTNER_CONNECTS,
+        "security": [{"$ref": "#/components/securitySchemes/scramSha512"}],
+    },
+    "services": {
+        "host": SERVICE_BOOTSTRAP,
+        "protocol": "kafka-secure",
+        "protocolVersion": "3.9",
+        "title": "The network's services' listener (inside the cluster)",
+        "description": (
+            "TLS with a SCRAM-SHA-512 login per service (KafkaUser service-<name>), whose "
+            "ACLs allow the topics the service writes and reads, in its own consumer group."
+        ),
+        "security": [{"$ref": "#/components/securitySchemes/scramSha512"}],
+    },
+}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "scramSha512": {
+        "type": "scramSha512",
+        "description": (
+            "SASL/SCRAM-SHA-512 over TLS: one login per agency (agency-<agency_id>) or "
+            "service (service-<name>), made by the network's operators."
+        ),
+    }
+}
+
+
+_PARTNER_TYPE_TOPICS = {t.name for t in PARTNER_TOPICS.values()}
+_AGENCY_PARTITIONS = 3  # the outbox relay's partitions of a topic it creates
+
+
 def schema_file_name(name: str, version: int) -> str:
     return f"{name}.v{version}.json"
 
@@ -87,6 +159,11 @@ def json_schemas(events: Registry = registry) -> dict[str, dict[str, Any]]:
         }
         out[schema_file_name(event_type.name, event_type.version)] = schema
     return out
+
+
+def event_topics(events: Registry = registry) -> dict[str, str]:
+    """Schema file name -> the topic the event travels on."""
+    return {schema_file_name(e.name, e.version): e.topic.name for e in events.events.values()}
 
 
 def asyncapi(events: Registry = registry) -> dict[str, Any]:
@@ -132,11 +209,42 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
                     }
                 },
             }
+    # Each agency's own topic (referral's deliveries): its type's messages, for it alone.
+    delivered = sorted(
+        (e for e in events.events.values() if e.topic.name in _PARTNER_TYPE_TOPICS),
+        key=lambda e: e.key,
+    )
+    channels["rescue_partner_agency"] = {
+        "address": AGENCY_TOPIC,
+        "title": "A partner agency's own topic",
+        "description": (
+            "Every message to one partner agency, and only its own: its type's contracts "
+            "(referrals, police checks and DNA samples, the bureau's incidents and "
+            "escalations, return notices to other regions). Created at the agency's first "
+            f"message, {_AGENCY_PARTITIONS} partitions, key: person_id. The same message is "
+            "posted to the agency's webhook, if it has one, and served on referral's pull "
+            "feed (GET /partner/feed)."
+        ),
+        "parameters": {
+            "agency_id": {
+                "description": "The agency's id in the partner directory (its tokens' station_id)."
+            }
+        },
+        "messages": {
+            f"{e.name}_v{e.version}": {"$ref": f"#/components/messages/{e.name}_v{e.version}"}
+            for e in delivered
+        },
+    }
+    operations["receive_rescue_partner_agency"] = {
+        "action": "receive",
+        "channel": {"$ref": "#/channels/rescue_partner_agency"},
+        "summary": "A partner agency consumes its own topic.",
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Regional rescue network events",
-            "version": "1.0.0",
+            "version": CONTRACTS_VERSION,
             "description": (
                 "Events of the rescue-station network, published as CloudEvents 1.0 in Kafka "
                 "binary mode. Every event about a person is keyed by person_id, so one "
@@ -145,13 +253,7 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
             ),
         },
         "defaultContentType": "application/json",
-        "servers": {
-            "production": {
-                "host": "kafka-bootstrap.rescue.svc:9092",
-                "protocol": "kafka",
-                "description": "Apache Kafka (KRaft) of the network.",
-            }
-        },
+        "servers": SERVERS,
         "channels": channels,
         "operations": operations,
         "components": {
@@ -160,6 +262,7 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
                 "CloudEventHeaders": _CE_HEADERS,
                 "CloudEventHeadersAnySubject": _CE_HEADERS_ANY_SUBJECT,
             },
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 

@@ -66,6 +66,7 @@ PARTNER_TYPES = {
     "civil_affairs": "民政部门",
     "hospital": "医院（无自有系统）",
     "social_organisation": "社会组织",
+    "rescue_station": "外地救助管理站",
 }
 AREA_CODE = re.compile(r"[0-9]{9}(?:[0-9]{3})?")  # a town's 9 digits, a village's 12
 STATION_ROLES = {

@@ -93,6 +93,16 @@ class LocalNetwork:
         return json.loads(path.read_text())
 
     @property
+    def photo_link_key(self) -> str:
+        """The network's photo-link key (rescue_chassis.photo_links), kept with the data."""
+        path = self.data_dir / "photo-link-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
     def issuer_url(self) -> str:
         return f"http://127.0.0.1:{self.issuer_port}"
 
@@ -128,6 +138,11 @@ class LocalNetwork:
             prefix + "ENVIRONMENT": "development",  # webhooks over http too
             # partners' webhooks on this machine (local receivers): an explicit allowance
             "REFERRAL_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+            # the national system's stand-in on this machine, for the summary's submissions
+            "SUMMARY_NATIONAL_SYSTEM_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+            # referral mints the police's photo links, intake honours them
+            "RESCUE_PHOTO_LINK_KEY": self.photo_link_key,
+            "RESCUE_PHOTO_LINK_BASE_URL": self.service_url("intake"),
             "OTEL_SERVICE_NAME": name,
             **self.extra_env,
         }

@@ -1,4 +1,4 @@
-"""The five services as separate processes, as in production."""
+"""The services as separate processes, as in production."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("intake", "search", "transfer", "referral", "followup")
-DEFAULT_PORTS = dict(zip(SERVICES, range(8101, 8106), strict=True))
+SERVICES = ("intake", "search", "transfer", "referral", "followup", "summary")
+DEFAULT_PORTS = dict(zip(SERVICES, range(8101, 8101 + len(SERVICES)), strict=True))
 
 
 @dataclass

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import statements
 from referral.commands import partner, referrals
+from referral.deliveries import civil_affairs, police, regions
 from referral.domain import rules
 from rescue_chassis.commands import UnitOfWork
-from rescue_chassis.refusals import Conflict, NotFound
+from rescue_chassis.refusals import Conflict, NotFound, Refused
 from rescue_chassis.runtime import Runtime
 from rescue_events.consumer import Rejected
 from rescue_events.contracts import (
@@ -75,7 +76,7 @@ def handlers(runtime: Runtime):
                 f"no referral {event.referral_id} for person {event.person_id} "
                 f"sent to {event.agency_id}"
             ) from None
-        except Conflict as refused:
+        except (Conflict, Refused) as refused:
             raise Rejected(refused.reason) from None
 
     return {
@@ -83,4 +84,9 @@ def handlers(runtime: Runtime):
         IdentityConfirmedV1: when_identity_confirmed_route_home,
         HelpTaskOpenedV1: when_help_task_opened_refer,
         PartnerAnswerV1: when_partner_answers_apply,
+        # the bureau's incidents and escalations, the notices to other regions
+        **civil_affairs.handlers(runtime),
+        **regions.handlers(runtime),
+        # identity checks and DNA samples, to the police agency asked
+        **police.handlers(runtime),
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from referral import webhooks
+from referral.deliveries.outbound import Feed, deliver
 from referral.domain import (
     ReferralRule,
     acknowledgement_due,
@@ -112,16 +112,20 @@ async def advance(uow: UnitOfWork, referral: Referral, person: Person) -> None:
 
 
 async def send(uow: UnitOfWork, referral: Referral, person: Person) -> None:
-    """Publish the partner's minimal feed event (and queue the webhook)."""
+    """Deliver the partner's minimal feed event to its agency alone (its topic, its
+    webhook, its pull feed); the referral's own deadlines track the answer."""
     deadlines = rules().deadlines[PartnerType(referral.partner_type)]
     referral.sent_at = uow.now
     referral.acknowledge_by = acknowledgement_due(uow.now, deadlines)
     await change_status(uow, referral, S.SENT, by=SYSTEM)
-    feed = partner_feed(uow.network, referral, person, uow.now)
-    await uow.publish(feed)
-    agency = await uow.get(Agency, referral.agency_id)
-    if agency is not None and agency.webhook_url:
-        uow.add(webhooks.delivery(agency, feed, uow.now))
+    await deliver(
+        uow,
+        agency_id=referral.agency_id,
+        feed=Feed.REFERRAL,
+        event=partner_feed(uow.network, referral, person, uow.now),
+        subject_id=referral.person_id,
+        source_event_id=referral.id,  # a referral is sent once
+    )
 
 
 async def change_status(

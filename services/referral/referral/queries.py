@@ -10,8 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.commands.referrals import NOT_YET_SENT
 from referral.domain import OPEN
-from referral.tables import Agency, Person, Referral
-from referral.views import AgencyView, PartnerReferralView, ReferralView, partner_view
+from referral.tables import Agency, PartnerDelivery, Person, Referral
+from referral.views import (
+    AgencyView,
+    DeliveryStatus,
+    DeliveryView,
+    PartnerReferralView,
+    ReferralView,
+    partner_view,
+)
 from rescue_chassis.access import sees_network
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.network import Network
@@ -67,6 +74,31 @@ async def agency_referrals(
         )
     ).all()
     return [partner_view(network, referral, person) for referral, person in rows]
+
+
+async def deliveries(
+    session: AsyncSession,
+    status: DeliveryStatus | None,
+    agency_id: str | None,
+    feed: str | None,
+    limit: int,
+) -> list[DeliveryView]:
+    """Deliveries to partner agencies, newest first, filtered as ops ask."""
+    D = PartnerDelivery
+    query = select(D).order_by(D.cursor.desc()).limit(limit)
+    if agency_id:
+        query = query.where(D.agency_id == agency_id)
+    if feed:
+        query = query.where(D.feed == feed)
+    if status in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+        query = query.where(D.webhook_status == status.value)
+    elif status is DeliveryStatus.UNACKNOWLEDGED:
+        query = query.where(D.acknowledge_by.is_not(None), D.acknowledged_at.is_(None))
+    elif status is DeliveryStatus.ACKNOWLEDGED:
+        query = query.where(D.acknowledged_at.is_not(None))
+    elif status is DeliveryStatus.OVERDUE:
+        query = query.where(D.overdue_flagged_at.is_not(None), D.acknowledged_at.is_(None))
+    return [DeliveryView.model_validate(d) for d in (await session.scalars(query)).all()]
 
 
 async def partners(session: AsyncSession, partner_type: PartnerType | None) -> list[AgencyView]:

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from rescue_chassis.outbound import OutboundPolicy, parse_networks
@@ -15,6 +15,8 @@ class ReferralSettings(ServiceSettings):
     # Networks partners' webhooks may be in though not public (loopback, private,
     # link-local are refused otherwise): CIDRs, comma-separated, e.g. "10.20.0.0/16".
     webhook_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
+    # How long a police check's photo link (minted afresh for each pull or webhook) lives.
+    photo_link_ttl_seconds: int = Field(default=900, ge=30, le=86400)
 
     _split_networks = field_validator("webhook_allowed_networks", mode="before")(parse_networks)
 

@@ -1,5 +1,6 @@
 """Referral's periodic jobs: deadlines (overdue once, escalated), routing of
-referrals no agency served yet, and webhook deliveries."""
+referrals no agency served yet, and the partner deliveries: webhooks, and
+receipts not acknowledged in time."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import webhooks
+from referral.deliveries import bodies
+from referral.deliveries import sweeps as delivery_sweeps
 from referral.domain import ESCALATED_TO
 from referral.lifecycle import reroute
-from referral.tables import Person, Referral
+from referral.tables import PartnerDelivery, Person, Referral
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
@@ -34,12 +37,29 @@ def jobs(runtime: Runtime) -> list[PeriodicJob]:
         return await route_waiting(session, runtime, now)
 
     async def deliveries(session: AsyncSession, now: datetime) -> int:
-        return await webhooks.deliver_due(session, now, client, retry_base, policy)
+        uow = UnitOfWork(session, runtime, now=now)
+
+        async def given_up(delivery: PartnerDelivery) -> None:
+            await uow.publish(delivery_sweeps.failed(delivery, now))
+
+        return await webhooks.deliver_due(
+            session,
+            now,
+            client,
+            retry_base,
+            policy,
+            body_of=lambda delivery, at: bodies.posted(delivery, at, runtime.settings),
+            on_failed=given_up,
+        )
+
+    async def acknowledgements(session: AsyncSession, now: datetime) -> int:
+        return await delivery_sweeps.flag_overdue(UnitOfWork(session, runtime, now=now), now)
 
     return [
         PeriodicJob("referral-deadlines", deadlines),
         PeriodicJob("referral-routing", routing),
         PeriodicJob("webhook-deliveries", deliveries),
+        PeriodicJob("delivery-acknowledgements", acknowledgements),
     ]
 
 

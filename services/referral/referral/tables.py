@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Sequence, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
@@ -80,20 +80,44 @@ class Referral(Base, table=True):
     action_overdue_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
-class WebhookDelivery(Base, table=True):
-    """A partner feed event posted to an agency that cannot consume Kafka, retried
-    until it answers 2xx."""
+#: The pull API's cursor: one sequence, so a later delivery always has a larger one.
+DELIVERY_CURSOR = Sequence("partner_deliveries_cursor_seq")
 
-    __tablename__ = "webhook_deliveries"
+
+class PartnerDelivery(Base, table=True):
+    """One message to one partner agency (a referral, a police check, an incident…):
+    published on the agency's own topic, posted to its webhook if it has one,
+    served on its pull feed, and acknowledged by it when the feed asks for that."""
+
+    __tablename__ = "partner_deliveries"
+    __table_args__ = (UniqueConstraint("agency_id", "source_event_id"),)
 
     id: uuid.UUID = Field(primary_key=True)
-    referral_id: uuid.UUID = Field(index=True)
-    agency_id: str = Field(max_length=64)
+    cursor: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger,
+            DELIVERY_CURSOR,
+            server_default=DELIVERY_CURSOR.next_value(),
+            nullable=False,
+            unique=True,
+        ),
+    )
+    agency_id: str = Field(max_length=64, index=True)
+    feed: str = Field(max_length=40)
     event_type: str = Field(max_length=60)
     body: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(max_length=20, index=True)  # pending | delivered | failed
-    attempts: int = 0
-    next_attempt_at: datetime = Field(sa_column=_ts())
-    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_error: str | None = Field(default=None, max_length=500)
+    subject_id: uuid.UUID = Field(index=True)
+    source_event_id: uuid.UUID
     created_at: datetime = Field(sa_column=_ts())
+    # The webhook channel; no status: the agency has no webhook.
+    webhook_status: str | None = Field(default=None, max_length=20, index=True)
+    webhook_attempts: int = 0
+    webhook_next_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    webhook_delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    webhook_last_error: str | None = Field(default=None, max_length=500)
+    # The partner's receipt, when the feed asks for one.
+    acknowledge_by: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    overdue_flagged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

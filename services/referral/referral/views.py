@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,6 +50,41 @@ class AgencyView(BaseModel):
     contacts: list[dict]
     webhook_url: str | None
     active: bool
+
+
+class DeliveryStatus(StrEnum):
+    """What ops ask of deliveries: the webhook's state, or the receipt's."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNACKNOWLEDGED = "unacknowledged"
+    ACKNOWLEDGED = "acknowledged"
+    OVERDUE = "overdue"
+
+
+class DeliveryView(BaseModel):
+    """A delivery as ops see it: where it stands, never what it says."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    cursor: int
+    agency_id: str
+    feed: str
+    event_type: str
+    subject_id: uuid.UUID
+    source_event_id: uuid.UUID
+    created_at: datetime
+    webhook_status: str | None
+    webhook_attempts: int
+    webhook_next_attempt_at: datetime | None
+    webhook_delivered_at: datetime | None
+    webhook_last_error: str | None
+    acknowledge_by: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    overdue_flagged_at: datetime | None
 
 
 class PartnerReferralView(BaseModel):

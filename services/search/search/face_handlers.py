@@ -13,13 +13,17 @@ from rescue_events.contracts.intake_care import PhotoSharedForSearchV1
 from rescue_events.envelope import Envelope
 from search.commands.faces import EnrolSharedPhoto, enrol_shared_photo
 from search.commands.refusal_faces import RecogniseRefusalFace, recognise_refusal_face
+from search.publication_photo import KeepPublicationPhoto, keep_publication_photo
 
 
 def handlers(runtime: Runtime) -> dict:
     async def when_photo_shared_enrol_it(
         session: AsyncSession, event: PhotoSharedForSearchV1, envelope: Envelope
     ) -> None:
-        await enrol_shared_photo(EnrolSharedPhoto.of(event), UnitOfWork(session, runtime))
+        uow = UnitOfWork(session, runtime)
+        await enrol_shared_photo(EnrolSharedPhoto.of(event), uow)
+        # its image for family-search notices, derived while the image is at hand
+        await keep_publication_photo(KeepPublicationPhoto.of(event), uow)
 
     async def when_refusal_photo_shared_recognise_it(
         session: AsyncSession, event: RefusalPhotoSharedV1, envelope: Envelope

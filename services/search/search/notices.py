@@ -28,8 +28,13 @@ How the network calls stay out of database transactions:
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -53,7 +58,13 @@ from rescue_events.contracts.search_notices import (
 )
 from search.domain import TaskKind
 from search.tables import SearchCase
-from search.tables.notices import NoticeOverride, NoticeProtection, SearchNotice
+from search.tables.notices import (
+    NoticeOverride,
+    NoticeProtection,
+    PublicationPhoto,
+    PublicationPhotoChoice,
+    SearchNotice,
+)
 from search.tasks import complete_task
 
 log = logging.getLogger(__name__)
@@ -351,13 +362,34 @@ class NoticeChannel(Protocol):
     async def take_down(self, kind: NoticeKind, external_id: str) -> None: ...
 
 
+SIGNATURE_HEADER = "X-Rescue-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+PROTOCOL_HEADER = "X-Rescue-Notice-Protocol"
+PROTOCOL_VERSION = "1"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``, as referral's
+    webhooks sign (docs/protocols/notice-site.md)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def body_of(payload: dict[str, Any]) -> bytes:
+    """The JSON body exactly as sent and signed (UTF-8, Chinese unescaped)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @dataclass
 class HttpNoticeChannel:
+    """The adapters of docs/protocols/notice-site.md and notice-push.md."""
+
     site_url: str | None
     push_url: str | None
     timeout: float = 10.0
     attempts: int = 3
     retry_base: float = 0.5
+    signing_secret: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> HttpNoticeChannel:
@@ -367,7 +399,18 @@ class HttpNoticeChannel:
             timeout=settings.notice_timeout_seconds,
             attempts=settings.notice_attempts,
             retry_base=settings.notice_retry_base_seconds,
+            signing_secret=getattr(settings, "notice_signing_secret", None),
         )
+
+    def _headers(self, body: bytes, idempotency_key: str | None) -> dict[str, str]:
+        headers = {PROTOCOL_HEADER: PROTOCOL_VERSION}
+        if body:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        if self.signing_secret:
+            headers[SIGNATURE_HEADER] = sign(self.signing_secret, int(time.time()), body)
+        return headers
 
     def _url(self, kind: NoticeKind) -> str:
         url = self.site_url if kind is NoticeKind.NATIONAL else self.push_url
@@ -376,20 +419,30 @@ class HttpNoticeChannel:
             raise NoticeError(f"no endpoint configured (SEARCH_NOTICE_{setting}_URL)")
         return url.rstrip("/")
 
-    async def _call(self, method: str, url: str, body: dict[str, Any] | None) -> httpx.Response:
-        """Retries connection errors, timeouts and 5xx with backoff; a 4xx is final."""
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        payload: dict[str, Any] | None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Retries connection errors, timeouts, 429 and 5xx with backoff (the same body
+        and idempotency key, signed again); another 4xx is final."""
         error = "no attempt"
+        body = body_of(payload) if payload is not None else b""
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             for attempt in range(1, self.attempts + 1):
                 try:
-                    response = await client.request(method, url, json=body)
+                    response = await client.request(
+                        method, url, content=body, headers=self._headers(body, idempotency_key)
+                    )
                 except httpx.TransportError as exc:
                     error = f"{type(exc).__name__}"
                 else:
                     if response.is_success:
                         return response
                     error = f"HTTP {response.status_code}"
-                    if response.status_code < 500:
+                    if response.status_code < 500 and response.status_code != 429:
                         raise NoticeError(error)
                 if attempt < self.attempts:
                     await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
@@ -404,13 +457,14 @@ class HttpNoticeChannel:
         return str(found or fallback)[:200]
 
     async def publish_national(self, payload: dict[str, Any]) -> str:
-        response = await self._call("POST", self._url(NoticeKind.NATIONAL), payload)
+        url = self._url(NoticeKind.NATIONAL)
+        response = await self._call("POST", url, payload, payload["notice_id"])
         return self._external_id(response, payload["notice_id"])
 
     async def push_regional(self, payload: dict[str, Any], region: str) -> str:
-        response = await self._call(
-            "POST", self._url(NoticeKind.REGIONAL), {**payload, "region": region}
-        )
+        url = self._url(NoticeKind.REGIONAL)
+        body = {**payload, "region": region}
+        response = await self._call("POST", url, body, payload["notice_id"])
         return self._external_id(response, payload["notice_id"])
 
     async def take_down(self, kind: NoticeKind, external_id: str) -> None:
@@ -431,29 +485,57 @@ def channel(runtime: Runtime) -> NoticeChannel:
 # ---- publishing ------------------------------------------------------------------
 
 
+def photo_payload(photo: PublicationPhoto | None) -> dict[str, Any] | None:
+    """The published image as the protocols carry it (None: no photo)."""
+    if photo is None or photo.image is None:
+        return None
+    return {
+        "content_type": photo.content_type,
+        "width": photo.width,
+        "height": photo.height,
+        "sha256": photo.sha256,
+        "data": base64.b64encode(photo.image).decode("ascii"),
+    }
+
+
 def site_payload(
-    notice: SearchNotice, station_name: str | None, station_city: str | None = None
+    notice: SearchNotice,
+    station_name: str | None,
+    station_city: str | None = None,
+    photo: PublicationPhoto | None = None,
 ) -> dict[str, Any]:
-    """What the site gets: the station to call (the one that has the person now)."""
+    """What the site gets: the station to call (the one that has the person now)
+    and the photo staff chose, as published (docs/protocols/notice-site.md)."""
     purpose = purpose_of(notice.payload)
     return {
         "notice_id": str(notice.id),
         "purpose": purpose.value,
         "title": TITLES[purpose],
         "station": {"id": notice.station_id, "name": station_name, "city": station_city},
-        "photo_ref": None,
+        "photo": photo_payload(photo),
         "description": notice.payload,
     }
+
+
+async def photo_of(runtime: Runtime, notice: SearchNotice) -> PublicationPhoto | None:
+    """The published image a notice was made with (read in a session of its own)."""
+    if notice.publication_photo_id is None:
+        return None
+    async with runtime.sessions() as session:
+        return await session.get(PublicationPhoto, notice.publication_photo_id)
 
 
 async def send(runtime: Runtime, notice: SearchNotice) -> tuple[str | None, str | None]:
     """Call the adapter for a notice (no transaction open): (external id, error)."""
     station = runtime.network.station(notice.station_id)
-    payload = site_payload(
-        notice, station.name if station else None, station.city if station else None
-    )
     adapter = channel(runtime)
     try:
+        payload = site_payload(
+            notice,
+            station.name if station else None,
+            station.city if station else None,
+            await photo_of(runtime, notice),
+        )
         if notice.kind == NoticeKind.NATIONAL:
             return await adapter.publish_national(payload), None
         return await adapter.push_regional(payload, notice.region or ""), None
@@ -526,6 +608,7 @@ async def record_result(
             region=notice.region,
             published_at=now,
             purpose=purpose_of(notice.payload),
+            with_photo=notice.publication_photo_id is not None,
         ),
     )
     if kind is NoticeKind.NATIONAL:
@@ -560,6 +643,7 @@ async def republish(uow: UnitOfWork, case: SearchCase, reason_prefix: str) -> li
         return []
     existing = await uow.find(SearchNotice, case_id=case.id, lock=True)
     up = {(n.kind, n.region) for n in existing if n.status in LIVE}
+    photo_id = await chosen_photo_id(uow, case)
     ids: list[uuid.UUID] = []
     for old in sorted(existing, key=lambda n: n.requested_at, reverse=True):
         if (
@@ -583,6 +667,7 @@ async def republish(uow: UnitOfWork, case: SearchCase, reason_prefix: str) -> li
             requested_at=uow.now,
             attempts=1,
             override_id=old.override_id,
+            publication_photo_id=photo_id,
         )
         uow.add(notice)
         ids.append(notice.id)
@@ -614,12 +699,14 @@ async def reissue(
         return []
     ids: list[uuid.UUID] = []
     pending = False
+    photo_id = await chosen_photo_id(uow, case)
     for old in await uow.find(SearchNotice, case_id=case.id, lock=True):
         if old.status not in UP or (payload := rewrite(old.payload)) is None:
             continue
         if old.status == NoticeStatus.FAILED:
             old.payload = payload
             old.station_id = case.station_id
+            old.publication_photo_id = photo_id
             continue
         notice = SearchNotice(
             id=uuid.uuid4(),
@@ -635,6 +722,7 @@ async def reissue(
             requested_at=uow.now,
             attempts=1,
             override_id=old.override_id,
+            publication_photo_id=photo_id,
         )
         uow.add(notice)
         ids.append(notice.id)
@@ -819,6 +907,15 @@ async def protection_of(uow: UnitOfWork, case: SearchCase) -> Protection:
     return protection(
         case.categories or [], endangered_at, override.authorised_at if override else None
     )
+
+
+async def chosen_photo_id(uow: UnitOfWork, case: SearchCase) -> uuid.UUID | None:
+    """The published image a new notice of the case shows: the one staff chose,
+    never for a protected person (even with an override: her face is not public)."""
+    choice = await uow.get(PublicationPhotoChoice, case.id)
+    if choice is None or (await protection_of(uow, case)).protected:
+        return None
+    return choice.photo_id
 
 
 # ---- the sweep -------------------------------------------------------------------

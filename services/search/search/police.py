@@ -8,6 +8,11 @@ A DNA hit is not trusted until re-verified with a fresh sample (DOMAIN.md): a
 taken after the hit was reported) re-verifies it. Its `hit` on the same record
 confirms the hit (`dna_hit_reverified`); its `no_match`, or a hit on another
 record, means the hit is not confirmed. An unusable fresh sample decides nothing.
+
+An identity check the asked agency answers `unverifiable` (beyond its level's
+population data) is passed up (逐级上报) to the next level of the configured chain
+(county → city → province, ``SEARCH_POLICE_ESCALATION_CHAIN``) as a new request
+naming the first; at the top of the chain it is flagged for the station.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
+
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.network import Network
 from rescue_events.contracts import PersonCategory
-from rescue_events.contracts.search_police import DnaResult
-from search.tables import DnaSample, PoliceCheck
+from rescue_events.contracts.search_police import DnaResult, PoliceCheckResult
+from search.tables import DnaSample, PoliceCheck, SearchCase, SharedPhoto
+from search.visibility import case_stations
 
 # ---- rules ------------------------------------------------------------------
 
@@ -87,6 +95,73 @@ def first_result_status(result: DnaResult) -> SampleStatus:
     }[result]
 
 
+class Escalation(StrEnum):
+    """Where an `unverifiable` answer went."""
+
+    ESCALATED = "escalated"  # asked of the next level
+    TOP_LEVEL = "top_level"  # no level above: flagged for the station
+
+
+# County police → city → province, for the packaged network (rescue_chassis/network.yaml).
+DEFAULT_ESCALATION_CHAIN = (
+    "gushi-police>xinyang-police>henan-police;"
+    "guangshan-police>xinyang-police>henan-police;"
+    "xixian-police>xinyang-police>henan-police"
+)
+
+
+def escalation_chain(text: str) -> dict[str, str]:
+    """Each agency's next level, from chains "county>city>province" separated by ";".
+    ValueError for an agency given two next levels, or a loop."""
+    above: dict[str, str] = {}
+    for chain in text.split(";"):
+        levels = [level.strip() for level in chain.split(">") if level.strip()]
+        for lower, upper in zip(levels, levels[1:], strict=False):
+            if lower == upper:
+                raise ValueError(f"{lower} cannot pass a check up to itself")
+            if above.setdefault(lower, upper) != upper:
+                raise ValueError(f"{lower} has two levels above it: {above[lower]}, {upper}")
+    for start in above:
+        seen, agency = {start}, start
+        while (agency := above.get(agency)) is not None:
+            if agency in seen:
+                raise ValueError(f"the chain from {start} loops back to {agency}")
+            seen.add(agency)
+    return above
+
+
+def next_level(chain: dict[str, str], agency_id: str) -> str | None:
+    """The agency a check this agency cannot verify goes to; None at the top."""
+    return chain.get(agency_id)
+
+
+def escalation_of(
+    result: PoliceCheckResult, chain: dict[str, str], agency_id: str
+) -> tuple[Escalation, str | None] | None:
+    """(Escalation, next agency) for an answer; None when the answer is not passed up:
+    only `unverifiable` is (`inconclusive`: the agency looked and cannot say, a
+    matter for a DNA sample, not for the level above)."""
+    if result is not PoliceCheckResult.UNVERIFIABLE:
+        return None
+    upper = next_level(chain, agency_id)
+    return (Escalation.ESCALATED, upper) if upper else (Escalation.TOP_LEVEL, None)
+
+
+def chosen_face_photo(
+    photos: list[SharedPhoto], chosen: uuid.UUID | None
+) -> tuple[uuid.UUID | None, bool]:
+    """The face photo the police are asked about, of the person's shared photos:
+    the one staff chose (found: True, else False), or the latest with a face search
+    enrolled, or the latest of any; None when intake shared none."""
+    if chosen is not None:
+        return (chosen, True) if any(p.photo_id == chosen for p in photos) else (None, False)
+    if not photos:
+        return None, True
+    latest = sorted(photos, key=lambda p: p.received_at, reverse=True)
+    enrolled = [p for p in latest if p.status == "enrolled"]
+    return (enrolled or latest)[0].photo_id, True
+
+
 def response_seconds(asked_at: datetime, answered_at: datetime) -> float:
     """Seconds from asking to the answer (never negative when clocks disagree)."""
     return max(0.0, (answered_at - asked_at).total_seconds())
@@ -109,6 +184,26 @@ async def hit_to_reverify(
         if may_reverify(hit.sample_ref, hit.reported_at, sample_ref, taken_at):
             return hit
     return None
+
+
+async def unverifiable_checks(uow: UnitOfWork, limit: int) -> list[PoliceCheck]:
+    """Checks even the top police level could not verify, of open cases in the
+    caller's stations (by where the case is now), newest first."""
+    query = (
+        select(PoliceCheck)
+        .join(SearchCase, SearchCase.id == PoliceCheck.case_id)
+        .where(PoliceCheck.escalation == Escalation.TOP_LEVEL.value, SearchCase.status == "open")
+        .order_by(PoliceCheck.answered_at.desc())
+        .limit(limit)
+    )
+    if (stations := case_stations(uow.actor, uow.network)) is not None:
+        query = query.where(SearchCase.station_id.in_(stations))
+    return list((await uow.session.scalars(query)).all())
+
+
+async def shared_face_photos(uow: UnitOfWork, person_id: uuid.UUID) -> list[SharedPhoto]:
+    """The person's face photos intake shared with search (photo_shared_for_search)."""
+    return await uow.find(SharedPhoto, person_id=person_id)
 
 
 @dataclass(frozen=True)

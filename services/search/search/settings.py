@@ -1,9 +1,10 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from rescue_chassis.settings import ServiceSettings
+from search.police import DEFAULT_ESCALATION_CHAIN, escalation_chain
 
 
 class SearchSettings(ServiceSettings):
@@ -20,6 +21,11 @@ class SearchSettings(ServiceSettings):
         default=None,
         description="The regional push endpoint (头条寻人-style): POST one push per region, "
         "DELETE <url>/<external id> withdraws it.",
+    )
+    notice_signing_secret: str | None = Field(
+        default=None,
+        description="Shared with the site and the push service: each request is signed "
+        "(X-Rescue-Signature, docs/protocols/notice-site.md). Unset: unsigned (local runs).",
     )
     notice_timeout_seconds: float = Field(default=10.0, gt=0)
     notice_attempts: int = Field(
@@ -43,3 +49,22 @@ class SearchSettings(ServiceSettings):
         description="Where `make setup` put the gazetteer's sources (default: var/gazetteer "
         "of the checkout). Loaded on first use.",
     )
+
+    # Police identity checks passed up (逐级上报, search.police): chains of agency ids,
+    # county>city>province, separated by ";"; an agency on no chain is a top level.
+    police_escalation_chain: str = Field(
+        default=DEFAULT_ESCALATION_CHAIN,
+        description="Where a check answered `unverifiable` goes next: e.g. "
+        "'gushi-police>xinyang-police>henan-police;xixian-police>xinyang-police'.",
+    )
+
+    @field_validator("police_escalation_chain")
+    @classmethod
+    def _chain_without_loops(cls, text: str) -> str:
+        escalation_chain(text)  # two levels above one agency, or a loop: refused at start-up
+        return text
+
+    @property
+    def police_levels(self) -> dict[str, str]:
+        """Each police agency's next level up."""
+        return escalation_chain(self.police_escalation_chain)

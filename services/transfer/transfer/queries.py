@@ -88,6 +88,15 @@ async def notice_html(uow: UnitOfWork, return_id: uuid.UUID) -> str:
     return notice.html
 
 
+async def signature_png(uow: UnitOfWork, return_id: uuid.UUID) -> bytes:
+    """The receiver's signature drawn at the handover of a return in the caller's
+    scope; a 404 before the handover (or when none was kept)."""
+    found = await uow.load(Return, return_id, what="return", stations=return_stations)
+    if not found.signature_png:
+        raise NotFound("signature", "No signature: it is drawn at the handover.")
+    return found.signature_png
+
+
 async def escalations(uow: UnitOfWork, status: str | None) -> list[EscalationView]:
     """Escalations of the caller's escorts (the center: all), oldest first."""
     query = select(Escalation).order_by(Escalation.opened_at)

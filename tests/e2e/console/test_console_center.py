@@ -43,19 +43,20 @@ def admit(network, urls, station: str) -> dict:
         return person
 
 
-def services_figures(network, urls, day: str) -> tuple[list[dict], list[dict]]:
-    """intake's summary rows and search's identification figures for the day, as the
+def services_figures(network, urls, start: str, end: str) -> tuple[list[dict], list[dict]]:
+    """intake's summary rows and search's identification figures for the days, as the
     center reads them."""
-    first = datetime.combine(datetime.fromisoformat(day).date(), time.min, CHINA)
+    first = datetime.combine(datetime.fromisoformat(start).date(), time.min, CHINA)
+    after = datetime.combine(datetime.fromisoformat(end).date(), time.min, CHINA)
     with station_client(network, "center", ("center_coordinator",)) as center:
         summary = center.get(
-            f"{urls['intake']}/station/summary", params={"period_start": day, "period_end": day}
+            f"{urls['intake']}/station/summary", params={"period_start": start, "period_end": end}
         )
         figures = center.get(
             f"{urls['search']}/figures/identification",
             params={
                 "period_start": first.isoformat(),
-                "period_end": (first + timedelta(days=1)).isoformat(),
+                "period_end": (after + timedelta(days=1)).isoformat(),
             },
         )
     assert summary.status_code == 200, summary.text
@@ -73,8 +74,11 @@ def test_the_center_compares_two_satellites_and_downloads_the_summary_table(
 ):
     for station in (A, A, B):
         admit(network, urls, station)
-    today = datetime.now(CHINA).date().isoformat()
-    summary, figures = services_figures(network, urls, today)
+    today = datetime.now(CHINA).date()
+    # never a whole month to date (on the 1st that is the summary service's table)
+    since = (today - timedelta(days=1) if today.day == 1 else today).isoformat()
+    today = today.isoformat()
+    summary, figures = services_figures(network, urls, since, today)
     admissions = {row["station_id"]: row["admissions"] for row in summary}
     assert admissions[A] >= 2 and admissions[B] >= 1
 
@@ -88,7 +92,7 @@ def test_the_center_compares_two_satellites_and_downloads_the_summary_table(
 
     page.get_by_label("分站甲").select_option(A)
     page.get_by_label("分站乙").select_option(B)
-    page.get_by_label("开始日期").fill(today)
+    page.get_by_label("开始日期").fill(since)
     page.get_by_label("结束日期").fill(today)
     page.get_by_role("button", name="对比").click()
     page.wait_for_url(f"**/center?station_a={A}&station_b={B}*")

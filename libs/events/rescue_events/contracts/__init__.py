@@ -2,6 +2,8 @@
 
 from rescue_events.contracts import (  # noqa: F401  (registers them)
     audit,
+    civil_affairs,
+    deliveries,
     intake_arrivals,
     intake_care,
     search_escalations,

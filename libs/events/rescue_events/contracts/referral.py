@@ -23,6 +23,8 @@ class PartnerType(StrEnum):
     HOSPITAL = "hospital"
     CIVIL_AFFAIRS = "civil_affairs"
     SOCIAL_ORGANISATION = "social_organisation"
+    # Another region's station: jurisdiction_code is that region's admin code prefix.
+    RESCUE_STATION = "rescue_station"
 
 
 class ReferralStatus(StrEnum):

@@ -58,6 +58,11 @@ class NoticePublishedV1(EventContract):
     region: str | None = _REGION
     published_at: Timestamp
     purpose: NoticePurpose = _PURPOSE
+    with_photo: bool = Field(
+        default=False,
+        description="The notice shows the photo staff chose for publication (the person's "
+        "face alone, resized); false: no photo.",
+    )
 
 
 @registry.event(

@@ -24,7 +24,10 @@ from rescue_events.registry import registry
 class PoliceCheckResult(StrEnum):
     IDENTIFIED = "identified"  # face recognition / population database found the person
     NO_MATCH = "no_match"
-    INCONCLUSIVE = "inconclusive"
+    INCONCLUSIVE = "inconclusive"  # looked, but cannot say: e.g. a weak face match
+    # Cannot be verified at this agency's level (the person is beyond its population
+    # data): passed up to the next level (逐级上报), county → city → province.
+    UNVERIFIABLE = "unverifiable"
 
 
 class DnaResult(StrEnum):
@@ -79,7 +82,18 @@ class PoliceIdentityCheckRequestedV1(EventContract):
     face_photo_ref: str | None = Field(
         default=None,
         max_length=300,
-        description="Reference of the face photo the police may fetch; never the image.",
+        description="Deprecated (free text): use face_photo_id. Kept for older readers.",
+        json_schema_extra={"deprecated": True},
+    )
+    face_photo_id: UUID | None = Field(
+        default=None,
+        description="Intake's face photo of the person, fetched by the agency through a "
+        "short-lived signed link (GET intake's /partner/photos/{photo_id}); never the image.",
+    )
+    escalates_request_id: UUID | None = Field(
+        default=None,
+        description="Set when this request passes up (逐级上报) a check the agency below "
+        "answered `unverifiable`: that check's request id.",
     )
     requested_at: Timestamp
 
@@ -214,3 +228,34 @@ class DnaHitNotConfirmedV1(EventContract):
     fresh_sample_id: UUID
     fresh_result: DnaResult
     decided_at: Timestamp
+
+
+@registry.event(
+    "police_check_escalated",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="An identity check answered `unverifiable` was passed up to the next police level.",
+)
+class PoliceCheckEscalatedV1(EventContract):
+    case_id: UUID
+    station_id: StationId
+    request_id: UUID = Field(description="The check answered `unverifiable`.")
+    from_agency_id: str
+    escalated_request_id: UUID = Field(description="The new request, to the next level.")
+    to_agency_id: str
+    escalated_at: Timestamp
+
+
+@registry.event(
+    "police_check_unverifiable_at_top",
+    1,
+    topic=SEARCH_EVENTS,
+    summary="The highest police level asked could not verify the person: the check is "
+    "flagged for the station, the search goes on.",
+)
+class PoliceCheckUnverifiableAtTopV1(EventContract):
+    case_id: UUID
+    station_id: StationId
+    request_id: UUID
+    agency_id: str
+    flagged_at: Timestamp

@@ -19,13 +19,24 @@ FOLLOWUP_EVENTS = registry.topic(
     "rescue.followup.events", partitions=6, description="Return stabilisation and revisits."
 )
 
-# Partner feeds: each partner type reads only its own topic, whose events carry
-# only what that partner needs (contracts/referral.py).
+# Each partner agency reads its own messages, and only them, on its own topic
+# (referral's deliveries, one mechanism for every feed): created by the outbox
+# relay at the agency's first message, read with the agency's own login.
+AGENCY_TOPIC_PREFIX = "rescue.partner.agency."
+AGENCY_TOPIC = AGENCY_TOPIC_PREFIX + "{agency_id}"
+
+# The partner types' contracts, with only what each type needs (contracts/referral.py).
+# Their messages reach agencies on the agencies' own topics; these are the network's:
+# rescue.partner.police carries search's requests to referral, which delivers them.
 PARTNER_TOPICS = {
     partner: registry.topic(
         f"rescue.partner.{partner}",
         partitions=6,
-        description=f"Referrals sent to {partner.replace('_', ' ')} agencies, minimal fields.",
+        description=(
+            f"Messages for {partner.replace('_', ' ')} agencies, minimal fields, as the "
+            f"network writes them (read by referral only); each agency receives its own on "
+            f"{AGENCY_TOPIC}."
+        ),
     )
     for partner in (
         "womens_federation",

@@ -1,7 +1,9 @@
 """Returns home from elsewhere (返乡通知): another region's station escorts a person
 home to this region and says so, by API or on the inbound topic. The person gets
 an id of this network, a stabilisation record with its revisits as for a return
-handed over here, and may enter the at-risk register."""
+handed over here, and may enter the at-risk register. Another region's station
+(a partner of type rescue_station) may notify whichever station serves the home,
+and keeps a receipt."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from followup.domain import serving_station as station_serving
 from followup.tables import InboundReturn, StabilisationRecord
 from followup.views import InboundReturnView
 from rescue_chassis.access import may_see
+from rescue_chassis.auth import Role
 from rescue_chassis.commands import Command, UnitOfWork
 from rescue_chassis.moments import PeriodDay
-from rescue_chassis.refusals import Conflict, Refused
+from rescue_chassis.refusals import Conflict, Forbidden, Refused
 from rescue_divisions.fields import HomeAdminCode, NationalIdNumber, home_in_province
 from rescue_divisions.national_id import mask_national_id
 from rescue_events.contracts import PersonCategory
@@ -83,10 +86,30 @@ class InboundReturnNotice(BaseModel):
 
 class NotifyInboundReturn(Command):
     notice: InboundReturnNotice
-    channel: Literal["api", "event"] = "api"
+    channel: Literal["api", "event", "partner"] = "api"
     # For an event: the sending system (the envelope's source) and when it notified.
     notified_by: str | None = Field(default=None, max_length=200)
     notified_at: datetime | None = None
+
+
+class ReceiveReturnNotice(Command):
+    notice: InboundReturnNotice
+
+
+class ReturnNoticeReceipt(BaseModel):
+    """What the sending station keeps (回执): its notice, received, and who takes over."""
+
+    receipt_id: uuid.UUID = Field(description="Quote it when asking about this return.")
+    reference: str = Field(description="The sender's reference, as received.")
+    sending_station: str
+    received_at: datetime
+    receiving_station_id: str = Field(description="The network's station serving the home.")
+    receiving_station: str = Field(examples=["固始县救助管理站"])
+
+
+def from_other_region(uow: UnitOfWork) -> bool:
+    """Another region's station: it does not know our stations, so it may notify any."""
+    return uow.actor is not None and uow.actor.has_any(Role.RESCUE_STATION)
 
 
 def inbound_view(uow: UnitOfWork, inbound: InboundReturn, record_id: uuid.UUID | None):
@@ -107,7 +130,7 @@ async def notify_inbound_return(command: NotifyInboundReturn, uow: UnitOfWork) -
     station = station_serving(uow.network, notice.home_admin_code)
     if station is None:
         raise Refused("home_admin_code", "lies outside the area of the network's stations")
-    if not uow.sees(station.id):
+    if not (uow.sees(station.id) or from_other_region(uow)):
         raise Refused(
             "home_admin_code",
             f"lies in the area of {station.name} ({station.id}): that station or the center "
@@ -164,3 +187,25 @@ async def notify_inbound_return(command: NotifyInboundReturn, uow: UnitOfWork) -
     )
     await open_record(uow, record, inbound.categories)
     return inbound_view(uow, inbound, record.id)
+
+
+async def receive_return_notice(
+    command: ReceiveReturnNotice, uow: UnitOfWork
+) -> ReturnNoticeReceipt:
+    """Another region's station's notice, over HTTP: the same stabilisation as a notice
+    on the inbound topic, and a receipt (none of the person's details echoed back)."""
+    if not from_other_region(uow):
+        raise Forbidden("Not a rescue station", "Only another region's station sends these.")
+    agency = uow.actor.station_id if uow.actor else "unknown"
+    received = await notify_inbound_return(
+        NotifyInboundReturn(notice=command.notice, channel="partner", notified_by=agency), uow
+    )
+    station = uow.network.station(received.station_id)
+    return ReturnNoticeReceipt(
+        receipt_id=received.id,
+        reference=received.reference,
+        sending_station=received.sending_station,
+        received_at=received.received_at,
+        receiving_station_id=received.station_id,
+        receiving_station=station.name if station else received.station_id,
+    )

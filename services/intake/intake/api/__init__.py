@@ -3,6 +3,7 @@ from intake.api.care import router as care
 from intake.api.hospital import router as hospital
 from intake.api.incidents import router as incidents
 from intake.api.leads import router as leads
+from intake.api.partner_photos import router as partner_photos
 from intake.api.persons import router as persons
 from intake.api.record import router as record
 from intake.api.refusals import router as refusals
@@ -22,4 +23,5 @@ routers = [
     care,
     settlement,
     burial,
+    partner_photos,
 ]

@@ -13,7 +13,7 @@ from referral.lifecycle import change_status
 from referral.tables import Agency, Person, Referral
 from referral.views import PartnerReferralView, partner_view
 from rescue_chassis.commands import Command, UnitOfWork
-from rescue_chassis.refusals import Forbidden, NotFound
+from rescue_chassis.refusals import Forbidden, NotFound, Refused
 from rescue_events.contracts import PartnerAnswerKind
 
 
@@ -50,7 +50,13 @@ async def agency_of(uow: UnitOfWork) -> str:
 
 async def answer_referral(command: AnswerReferral, uow: UnitOfWork) -> PartnerReferralView:
     """Only a referral sent to the agency; one not sent yet answers as none. A caller
-    answers for its own agency; a consumer for the agency the answer names."""
+    answers for its own agency; a consumer for the agency the answer names. A
+    decline says why (the station has to find another way)."""
+    if (
+        command.answer.answer is PartnerAnswerKind.DECLINED
+        and not (command.answer.note or "").strip()
+    ):
+        raise Refused("note", "a declined referral needs its reason")
     if uow.actor is not None and await agency_of(uow) != command.agency_id:
         raise NotFound("referral", "No such referral for your agency.")
     referral = await uow.get(Referral, command.referral_id, lock=True)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import ConfigDict, Field
 
 from rescue_chassis.access import SEARCH_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
 from rescue_chassis.commands import Run, UnitOfWork
 from rescue_chassis.db import SessionDep
+from rescue_chassis.refusals import NotFound
 from rescue_chassis.runtime import RuntimeDep
 from rescue_events.contracts.search_notices import NoticeKind
 from search import queries
@@ -24,8 +25,12 @@ from search.commands.notices import (
     OverrideView,
     ProtectionRequest,
     ProtectionView,
+    PublicationChoiceView,
+    PublicationPhotoRequest,
+    PublicationPhotoView,
     RegionChoice,
 )
+from search.tables.notices import PublicationPhoto
 from search.visibility import readable_case
 
 router = APIRouter(
@@ -108,3 +113,65 @@ async def override_protection(case_id: uuid.UUID, request: OverrideRequest, run:
     person, with the reason (403 for other roles; 409 if the person is not protected)."""
     command = notices.OverrideProtection(case_id=case_id, **request.model_dump())
     return await run(notices.override_protection, command)
+
+
+# ---- the photo for publication ---------------------------------------------------
+
+
+@router.get("/{case_id}/publication-photos", response_model=list[PublicationPhotoView])
+async def list_publication_photos(
+    case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
+    """The person's face photos intake shared, each as a notice would show it (the
+    person's face alone, resized) or why it cannot; newest first."""
+    uow = UnitOfWork(session, runtime, principal)
+    return await notices.publication_photos(uow, await readable_case(uow, case_id))
+
+
+@router.get(
+    "/{case_id}/publication-photos/{photo_id}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def publication_photo_image(
+    case_id: uuid.UUID,
+    photo_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+):
+    """The published image itself (JPEG), as the notice channels get it."""
+    uow = UnitOfWork(session, runtime, principal)
+    case = await readable_case(uow, case_id)
+    photo = await uow.get(PublicationPhoto, photo_id)
+    if photo is None or photo.person_id != case.person_id or photo.image is None:
+        raise NotFound("published image", f"No published image of photo {photo_id} for this case.")
+    return Response(
+        photo.image, media_type=photo.content_type, headers={"ETag": f'"{photo.sha256}"'}
+    )
+
+
+@router.get("/{case_id}/publication-photo", response_model=PublicationChoiceView)
+async def get_publication_photo(
+    case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
+    """The photo the case's notices show (none chosen: no photo)."""
+    uow = UnitOfWork(session, runtime, principal)
+    return await notices.publication_choice(uow, await readable_case(uow, case_id))
+
+
+@router.put("/{case_id}/publication-photo", response_model=PublicationChoiceView)
+async def choose_publication_photo(case_id: uuid.UUID, request: PublicationPhotoRequest, run: Run):
+    """Choose the photo the case's notices show: one of the person's face photos
+    (422 naming `photo_id` for another's or an unusable one). Notices up are
+    re-issued with it. 409 for a protected person: no public photo, override or not."""
+    command = notices.ChoosePublicationPhoto(case_id=case_id, **request.model_dump())
+    return await run(notices.choose_publication_photo, command)
+
+
+@router.delete("/{case_id}/publication-photo", response_model=PublicationChoiceView)
+async def withdraw_publication_photo(case_id: uuid.UUID, run: Run):
+    """No photo on the case's notices from now on; notices showing one are re-issued
+    without it."""
+    command = notices.WithdrawPublicationPhoto(case_id=case_id)
+    return await run(notices.withdraw_publication_photo, command)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from rescue_chassis.access import SEARCH_WORK
@@ -25,11 +25,17 @@ from search.commands.police import (
     PoliceAnswerView,
     PoliceCheckView,
 )
+from search.police import unverifiable_checks
 from search.queries import CasePoliceView
 
 router = APIRouter()
 stations = APIRouter(
     prefix="/cases", tags=["police checks and DNA"], dependencies=[require_roles(*SEARCH_WORK)]
+)
+flagged = APIRouter(
+    prefix="/police-checks",
+    tags=["police checks and DNA"],
+    dependencies=[require_roles(*SEARCH_WORK)],
 )
 police = APIRouter(
     prefix="/police", tags=["police partner API"], dependencies=[require_roles(Role.POLICE)]
@@ -53,9 +59,16 @@ class PoliceCheckRequest(AsSeen):
         default=None,
         min_length=1,
         max_length=300,
-        description="Reference of the admission face photo the police may fetch; none if "
-        "there is no usable photo.",
+        description="Deprecated free-text reference; use face_photo_id.",
         examples=["photo/2026/11/23/0042.jpg"],
+        deprecated=True,
+    )
+    face_photo_id: uuid.UUID | None = Field(
+        default=None,
+        description="The face photo to show the police, one intake shared for this person "
+        "(search's /shared-photos); omitted: the latest (one with a face found first). The "
+        "police fetch it from intake through a short-lived signed link.",
+        examples=["0b6f1c1e-8d4e-4c55-9a57-4f0f3f6d2b11"],
     )
     stated_names: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         default=None,
@@ -81,7 +94,7 @@ class PoliceCheckRequest(AsSeen):
 @stations.post("/{case_id}/police-checks", status_code=201, response_model=PoliceCheckView)
 async def request_police_check(case_id: uuid.UUID, request: PoliceCheckRequest, run: Run):
     """Ask the police to identify the person (`police_identity_check_requested` on
-    rescue.partner.police): only sex, age, names, description and a photo reference;
+    rescue.partner.police): only sex, age, names, description and the face photo's id;
     a domestic-violence victim's station is never named (the center is). Completes
     the case's police-check task."""
     return await run(
@@ -102,6 +115,20 @@ async def submit_dna_sample(case_id: uuid.UUID, submission: DnaSampleSubmission,
     )
 
 
+@flagged.get("/unverifiable", response_model=list[PoliceCheckView])
+async def unverifiable_police_checks(
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+):
+    """Identity checks even the highest police level could not verify (逐级上报 to
+    the top), newest first, of the caller's station (the center: every station):
+    the search goes on by other means."""
+    checks = await unverifiable_checks(UnitOfWork(session, runtime, principal), limit)
+    return [PoliceCheckView.model_validate(c, from_attributes=True) for c in checks]
+
+
 @stations.get("/{case_id}/police", response_model=CasePoliceView)
 async def case_police(
     case_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
@@ -118,7 +145,10 @@ class PoliceCheckAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     result: PoliceCheckResult = Field(
-        description="identified, no_match or inconclusive.", examples=["identified"]
+        description="identified, no_match, inconclusive (looked, cannot say) or "
+        "unverifiable (beyond this agency's level: the check is passed up to the next "
+        "level, 逐级上报).",
+        examples=["identified"],
     )
     full_name: str | None = Field(
         default=None,
@@ -195,4 +225,5 @@ async def report_police_dna_result(sample_id: uuid.UUID, body: DnaResultReport, 
 
 
 router.include_router(stations)
+router.include_router(flagged)
 router.include_router(police)

@@ -16,9 +16,16 @@ from rescue_events.contracts import Sex
 from rescue_events.contracts.search_notices import NoticeKind, NoticePurpose
 from search import notices, statements, tasks
 from search.domain import TaskKind
-from search.notices import LIVE, NoticeStatus, RegionBasis
+from search.notices import LIVE, UP, NoticeStatus, RegionBasis
+from search.publication_photo import PhotoStatus
 from search.tables import SearchCase
-from search.tables.notices import NoticeOverride, NoticeProtection, SearchNotice
+from search.tables.notices import (
+    NoticeOverride,
+    NoticeProtection,
+    PublicationPhoto,
+    PublicationPhotoChoice,
+    SearchNotice,
+)
 
 OVERRIDE_ROLES = LEADS
 
@@ -63,6 +70,11 @@ class NoticeView(BaseModel):
     text: str | None = Field(
         default=None, description="A deceased-person notice's wording, as published."
     )
+    publication_photo_id: uuid.UUID | None = Field(
+        default=None,
+        description="The photo it shows (intake's photo id, as published: the person's face "
+        "alone, resized); None: no photo.",
+    )
 
     @classmethod
     def of(cls, notice: SearchNotice) -> NoticeView:
@@ -86,6 +98,7 @@ class NoticeView(BaseModel):
             station_id=notice.station_id,
             superseded=(notice.takedown_reason or "").startswith(notices.SUPERSEDED),
             text=notice.payload.get("text"),
+            publication_photo_id=notice.publication_photo_id,
         )
 
 
@@ -145,6 +158,7 @@ async def publish_notices(command: PublishNotices, uow: UnitOfWork) -> list[Noti
         payload = notices.deceased_description(
             payload, died_at=case.ended_at, in_care_of=station.name if station else case.station_id
         )
+    photo_id = await notices.chosen_photo_id(uow, case)
     ids: list[uuid.UUID] = []
     for region, basis in targets:
         notice = failed.get(region)
@@ -169,6 +183,7 @@ async def publish_notices(command: PublishNotices, uow: UnitOfWork) -> list[Noti
         notice.attempts += 1
         notice.failed_at = None
         notice.override_id = override_id
+        notice.publication_photo_id = photo_id
         ids.append(notice.id)
     await uow.commit()  # recorded as `publishing` before any call goes out
     await notices.publish_recorded(uow, ids)
@@ -355,3 +370,146 @@ async def override_protection(command: OverrideProtection, uow: UnitOfWork) -> O
     )
     uow.add(override)
     return OverrideView.model_validate(override, from_attributes=True)
+
+
+# ---- the photo for publication ---------------------------------------------------
+
+
+class PublicationPhotoRequest(Command):
+    model_config = ConfigDict(extra="forbid")
+
+    photo_id: uuid.UUID = Field(
+        description="Intake's photo id of one of the person's face photos "
+        "(GET /cases/{case_id}/publication-photos lists them, as they would be published).",
+        examples=["3f0c3a52-8a53-4c55-9d3e-8d1c3c9b2f10"],
+    )
+
+
+class ChoosePublicationPhoto(PublicationPhotoRequest):
+    case_id: uuid.UUID
+
+
+class WithdrawPublicationPhoto(Command):
+    case_id: uuid.UUID
+
+
+class PublicationPhotoView(BaseModel):
+    """A face photo of the person as a notice would show it, or why it cannot."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    photo_id: uuid.UUID = Field(description="Intake's photo id.")
+    case_id: uuid.UUID
+    status: PhotoStatus = Field(description="ready, or unusable (`reason` says why).")
+    reason: str | None
+    faces_in_photo: int = Field(description="Faces the photo shows; others are cut out.")
+    face_basis: str | None = Field(
+        description="How the person's face was told: only, match (their enrolled face) or largest."
+    )
+    content_type: str | None
+    width: int | None
+    height: int | None
+    sha256: str | None = Field(description="Of the published image.")
+    taken_at: datetime | None
+    prepared_at: datetime
+
+
+class PublicationChoiceView(BaseModel):
+    case_id: uuid.UUID
+    photo: PublicationPhotoView | None = Field(
+        description="The photo the case's notices show; None: no photo."
+    )
+    chosen_by: str | None
+    chosen_at: datetime | None
+    notices_reissued: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Notices up (or going up) replaced by new ones showing the choice: a "
+        "published notice cannot be edited in place.",
+    )
+
+
+async def publication_photos(uow: UnitOfWork, case: SearchCase) -> list[PublicationPhotoView]:
+    """The person's face photos as notices would show them, newest first."""
+    found = await uow.find(PublicationPhoto, person_id=case.person_id)
+    found.sort(key=lambda p: p.prepared_at, reverse=True)
+    return [PublicationPhotoView.model_validate(p) for p in found]
+
+
+async def publication_choice(
+    uow: UnitOfWork, case: SearchCase, reissued: list[uuid.UUID] | None = None
+) -> PublicationChoiceView:
+    choice = await uow.get(PublicationPhotoChoice, case.id)
+    photo = (
+        await uow.get(PublicationPhoto, choice.photo_id)
+        if choice is not None and choice.photo_id is not None
+        else None
+    )
+    return PublicationChoiceView(
+        case_id=case.id,
+        photo=PublicationPhotoView.model_validate(photo) if photo is not None else None,
+        chosen_by=choice.chosen_by if choice else None,
+        chosen_at=choice.chosen_at if choice else None,
+        notices_reissued=reissued or [],
+    )
+
+
+async def choose_publication_photo(
+    command: ChoosePublicationPhoto, uow: UnitOfWork
+) -> PublicationChoiceView:
+    """The photo the case's notices show from now on; notices up are re-issued with
+    it. No public photo of a protected person, override or not."""
+    case = await uow.load(SearchCase, command.case_id, what="search case", lock=True)
+    protection = await notices.protection_of(uow, case)
+    if protection.protected:
+        raise Conflict(
+            "Protected person",
+            "No public photo of this person ("
+            + ", ".join(protection.reasons)
+            + "): her face could tell whoever she fled where she is. An override allows a "
+            "notice, never her photo.",
+            type_="protected-person",
+        )
+    photo = await uow.get(PublicationPhoto, command.photo_id)
+    if photo is None or photo.person_id != case.person_id:
+        raise Refused(
+            "photo_id",
+            "is not a face photo of this case's person that search holds "
+            f"(GET /cases/{case.id}/publication-photos lists them)",
+        )
+    if photo.status != PhotoStatus.READY:
+        raise Refused("photo_id", f"cannot be published: {photo.reason}")
+    return await _record_choice(uow, case, photo.photo_id)
+
+
+async def withdraw_publication_photo(
+    command: WithdrawPublicationPhoto, uow: UnitOfWork
+) -> PublicationChoiceView:
+    """No photo on the case's notices from now on; notices showing one are re-issued
+    without it."""
+    case = await uow.load(SearchCase, command.case_id, what="search case", lock=True)
+    return await _record_choice(uow, case, None)
+
+
+async def _record_choice(
+    uow: UnitOfWork, case: SearchCase, photo_id: uuid.UUID | None
+) -> PublicationChoiceView:
+    choice = await uow.get(PublicationPhotoChoice, case.id, lock=True)
+    if choice is None:
+        if photo_id is None:
+            return await publication_choice(uow, case)
+        choice = PublicationPhotoChoice(case_id=case.id)
+        uow.add(choice)
+    elif choice.photo_id == photo_id:
+        return await publication_choice(uow, case)  # the same choice again: nothing changes
+    choice.photo_id = photo_id
+    choice.chosen_by = uow.actor.subject if uow.actor else "search"
+    choice.chosen_at = uow.now
+    await uow.flush()
+    showing = await notices.chosen_photo_id(uow, case)
+    up = [
+        n
+        for n in await uow.find(SearchNotice, case_id=case.id)
+        if n.status in UP and n.publication_photo_id != showing
+    ]
+    reissued = await notices.reissue(uow, case, "photo_changed") if up else []
+    return await publication_choice(uow, case, reissued)

@@ -20,7 +20,9 @@ from rescue_events.contracts.search_police import (
     DnaResult,
     DnaResultReportedV1,
     PoliceCheckAnsweredV1,
+    PoliceCheckEscalatedV1,
     PoliceCheckResult,
+    PoliceCheckUnverifiableAtTopV1,
     PoliceDnaSampleSubmittedV1,
     PoliceIdentityCheckRequestedV1,
 )
@@ -28,15 +30,19 @@ from search import statements
 from search.domain import TaskKind
 from search.police import (
     Answerer,
+    Escalation,
     Reverification,
     SampleStatus,
     addressed_to,
+    chosen_face_photo,
     contact_station,
+    escalation_of,
     first_result_status,
     fresh_sample_status,
     hit_to_reverify,
     response_seconds,
     reverification,
+    shared_face_photos,
 )
 from search.tables import DnaSample, PoliceCheck, SearchCase
 
@@ -47,7 +53,11 @@ class PoliceCheckView(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     status: str
-    face_photo_ref: str | None
+    face_photo_ref: str | None = Field(description="Deprecated free text; see face_photo_id.")
+    face_photo_id: uuid.UUID | None = Field(
+        default=None,
+        description="Intake's face photo the police are shown (through a short-lived link).",
+    )
     stated_names: str | None
     description: str | None
     requested_by: str
@@ -63,6 +73,18 @@ class PoliceCheckView(BaseModel):
     home_province: str | None
     home_address: str | None
     note: str | None
+    escalates_request_id: uuid.UUID | None = Field(
+        default=None,
+        description="The check the level below answered `unverifiable`, passed up to this one.",
+    )
+    escalated_to_request_id: uuid.UUID | None = Field(
+        default=None, description="Where this check went when answered `unverifiable`."
+    )
+    escalation: str | None = Field(
+        default=None,
+        description="escalated (asked of the next level) or top_level (no level above: "
+        "flagged for the station, the search goes on).",
+    )
 
 
 class DnaSampleView(BaseModel):
@@ -141,7 +163,8 @@ class RequestPoliceCheck(Command):
     estimated_age: int | None = None  # as seen; the admission's when None
     stated_names: list[str] | None = None  # as said; the admission's when None
     description: str | None = None
-    face_photo_ref: str | None = None
+    face_photo_ref: str | None = None  # deprecated free text
+    face_photo_id: uuid.UUID | None = None  # staff's choice; the latest face photo when None
     requested_by: str | None = None  # the caller when None
 
 
@@ -167,6 +190,10 @@ async def request_police_check(command: RequestPoliceCheck, uow: UnitOfWork) -> 
     )
     sex = command.sex or Sex(case.sex or Sex.UNKNOWN.value)
     estimated_age = case.estimated_age if command.estimated_age is None else command.estimated_age
+    photos = await shared_face_photos(uow, case.person_id)
+    face_photo_id, found = chosen_face_photo(photos, command.face_photo_id)
+    if not found:
+        raise Refused("face_photo_id", "is not a face photo intake shared for this person")
     check = PoliceCheck(
         id=uuid.uuid4(),
         case_id=case.id,
@@ -177,6 +204,7 @@ async def request_police_check(command: RequestPoliceCheck, uow: UnitOfWork) -> 
         stated_names="、".join(names) or None,
         description=command.description,
         face_photo_ref=command.face_photo_ref,
+        face_photo_id=face_photo_id,
         requested_by=command.requested_by or uow.actor.subject,
         requested_at=uow.now,
         status="requested",
@@ -197,6 +225,7 @@ async def request_police_check(command: RequestPoliceCheck, uow: UnitOfWork) -> 
             stated_names=names,
             description=command.description,
             face_photo_ref=command.face_photo_ref,
+            face_photo_id=face_photo_id,
             requested_at=uow.now,
         )
     )
@@ -319,7 +348,86 @@ async def answer_police_check(command: AnswerPoliceCheck, uow: UnitOfWork) -> Po
             response_seconds=check.response_seconds,
         )
     )
+    outcome = escalation_of(command.result, _police_levels(uow), by.agency_id)
+    if outcome is not None:
+        await _pass_up(uow, check, *outcome)
     return PoliceAnswerView.model_validate(check, from_attributes=True)
+
+
+def _police_levels(uow: UnitOfWork) -> dict[str, str]:
+    return getattr(uow.settings, "police_levels", None) or {}
+
+
+async def _pass_up(
+    uow: UnitOfWork, check: PoliceCheck, escalation: Escalation, upper: str | None
+) -> None:
+    """逐级上报: a check the agency cannot verify is asked again of the level above,
+    naming the first; at the top it stays unverified, flagged for the station."""
+    case = await uow.get(SearchCase, check.case_id, lock=True)
+    if case is None or case.status != "open":
+        return  # identified meanwhile: nothing left to ask
+    check.escalation = escalation.value
+    if escalation is Escalation.TOP_LEVEL or upper is None:
+        await uow.publish(
+            PoliceCheckUnverifiableAtTopV1(
+                person_id=check.person_id,
+                case_id=check.case_id,
+                station_id=check.station_id,
+                request_id=check.id,
+                agency_id=check.agency_id,
+                flagged_at=uow.now,
+            )
+        )
+        return
+    passed_up = PoliceCheck(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        person_id=case.person_id,
+        station_id=case.station_id,
+        sex=check.sex,
+        estimated_age=check.estimated_age,
+        stated_names=check.stated_names,
+        description=check.description,
+        face_photo_ref=check.face_photo_ref,
+        face_photo_id=check.face_photo_id,
+        requested_by=check.requested_by,
+        requested_at=uow.now,
+        status="requested",
+        agency_id=upper,
+        escalates_request_id=check.id,
+    )
+    uow.add(passed_up)
+    await uow.flush()
+    check.escalated_to_request_id = passed_up.id
+    await uow.publish(
+        PoliceIdentityCheckRequestedV1(
+            person_id=case.person_id,
+            request_id=passed_up.id,
+            case_id=case.id,
+            station_id=contact_station(uow.network, case.station_id, case.categories),
+            agency_id=upper,
+            sex=Sex(passed_up.sex),
+            estimated_age=passed_up.estimated_age,
+            stated_names=[n for n in (passed_up.stated_names or "").split("、") if n],
+            description=passed_up.description,
+            face_photo_ref=passed_up.face_photo_ref,
+            face_photo_id=passed_up.face_photo_id,
+            escalates_request_id=check.id,
+            requested_at=uow.now,
+        )
+    )
+    await uow.publish(
+        PoliceCheckEscalatedV1(
+            person_id=case.person_id,
+            case_id=case.id,
+            station_id=case.station_id,
+            request_id=check.id,
+            from_agency_id=check.agency_id,
+            escalated_request_id=passed_up.id,
+            to_agency_id=upper,
+            escalated_at=uow.now,
+        )
+    )
 
 
 class ReportDnaResult(PoliceAnswer):

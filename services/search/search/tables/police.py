@@ -31,11 +31,13 @@ class PoliceCheck(Base, table=True):
     estimated_age: int | None = None
     stated_names: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=2000)
-    face_photo_ref: str | None = Field(default=None, max_length=300)
+    face_photo_ref: str | None = Field(default=None, max_length=300)  # deprecated: free text
+    face_photo_id: uuid.UUID | None = None  # intake's face photo, behind a signed link
     requested_by: str = Field(max_length=200)
     requested_at: datetime = Field(sa_column=_ts())
     status: str = Field(max_length=20)  # requested | answered
-    result: str | None = Field(default=None, max_length=20)  # identified|no_match|inconclusive
+    # identified | no_match | inconclusive | unverifiable
+    result: str | None = Field(default=None, max_length=20)
     agency_id: str | None = Field(default=None, max_length=64)  # which police agency answered
     answered_by: str | None = Field(default=None, max_length=200)
     answered_via: str | None = Field(default=None, max_length=10)  # api | topic
@@ -46,6 +48,12 @@ class PoliceCheck(Base, table=True):
     home_province: str | None = Field(default=None, max_length=50)
     home_address: str | None = Field(default=None, max_length=300)
     note: str | None = Field(default=None, max_length=2000)
+    # 逐级上报: the check below this one passed up to this agency, and where an
+    # `unverifiable` answer went: escalated (to escalated_to_request_id) | top_level
+    # (no level above: flagged for the station).
+    escalates_request_id: uuid.UUID | None = Field(default=None, foreign_key="police_checks.id")
+    escalated_to_request_id: uuid.UUID | None = None
+    escalation: str | None = Field(default=None, max_length=20, index=True)
 
 
 class DnaSample(Base, table=True):

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from rescue_chassis.access import STATION_WORK
 from rescue_chassis.auth import PrincipalDep, require_roles
@@ -83,6 +83,25 @@ async def get_notice(
     """The written notice to the origin, as a page to read and print."""
     reading = UnitOfWork(session, runtime, principal)
     return HTMLResponse(await queries.notice_html(reading, return_id))
+
+
+@router.get(
+    "/{return_id}/signature",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The signature, PNG."}},
+)
+async def get_signature(
+    return_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+):
+    """The receiver's signature drawn at the handover, as the PNG transfer stored;
+    404 before the handover."""
+    reading = UnitOfWork(session, runtime, principal)
+    return Response(
+        await queries.signature_png(reading, return_id),
+        media_type="image/png",
+        # a signature is personal data: no shared cache keeps a copy
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @router.post("/{return_id}/refusal", response_model=ReturnView)
