@@ -10,7 +10,7 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 
 # make ops ARGS="health"   the on-call command against the local network
-.PHONY: setup setup-browser run demo token ops faults bench-search bench-quick bench-pipeline bench-consumers bench-broker fuzz test test-unit test-integration test-e2e bench schemas lint clean
+.PHONY: setup setup-browser setup-promtool run demo token ops faults bench-search bench-quick bench-pipeline bench-consumers bench-broker fuzz test test-unit test-integration test-e2e bench schemas lint clean
 
 # uv itself, pinned, then the workspace exactly as uv.lock has it.
 setup:
@@ -27,6 +27,14 @@ setup-browser:
 	@[ "$$(dpkg-query -W -f='$${db:Status-Status}\n' $(BROWSER_DEBS) 2>/dev/null | grep -cx installed)" = 2 ] || \
 	  { echo "installing $(BROWSER_DEBS) (apt)"; $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BROWSER_DEBS) >/dev/null; }
+
+# promtool checks and unit-tests the alert rules (deploy/prometheus/rules/): Debian's
+# prometheus package (promtool and the server), installed only when missing. A failed
+# install fails the tests instead of skipping them.
+setup-promtool:
+	@command -v promtool >/dev/null || \
+	  { echo "installing prometheus (apt: promtool)"; $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 run: setup
 	$(RUN) python -m rescue_localnet up
@@ -46,7 +54,21 @@ ops:
 	@RESCUE_OPS_TOKEN="$$($(RUN) python -m rescue_localnet token --station center --roles ops --subject rescue-ops)" \
 	  $(RUN) rescue-ops $(ARGS)
 
-test: setup setup-browser
+# Issue 31: a service's database on the local network (docs/runbook.md, "Restore a
+# service's database"). Backups go to var/localnet/backups/.
+#   make backup SERVICE=intake        pg_dump of one database
+#   make backup BASE=1                base backup of the server (turns WAL archiving on)
+#   make restore SERVICE=intake       from its newest dump, or FROM=<file.dump>, or
+#                                     AT=2026-12-07T21:30:00+08:00 (base backup + WAL)
+.PHONY: backup restore
+SERVICE ?=
+backup:
+	$(RUN) python -m rescue_localnet backup $(if $(BASE),--base,--service $(SERVICE))
+
+restore:
+	$(RUN) python -m rescue_localnet restore --service $(SERVICE) $(if $(FROM),--from $(FROM)) $(if $(AT),--at $(AT))
+
+test: setup setup-browser setup-promtool
 	$(RUN) pytest
 
 # The long fault-injection run (minutes), through make run's supervisor: every
@@ -56,7 +78,7 @@ test: setup setup-browser
 faults: setup
 	RESCUE_FAULT_RUN=1 $(RUN) pytest -s tests/faults
 
-test-unit: setup
+test-unit: setup setup-promtool
 	$(RUN) pytest tests/unit
 
 test-integration: setup
@@ -121,6 +143,12 @@ contracts-check:
 
 contracts-release:
 	$(RUN) python -m rescue_chassis.api_contracts release
+
+# Issue 31: the alerts' PrometheusRule for Kubernetes, written from the rules compose's
+# Prometheus loads (deploy/prometheus/rules/); the unit tests fail when they differ.
+.PHONY: prometheus-rule
+prometheus-rule:
+	$(RUN) python deploy/prometheus/prometheus_rule.py
 
 lint:
 	$(RUN) ruff check .

@@ -107,12 +107,14 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interva
 
 
 class OtlpReceiver:
-    """A real OTLP/HTTP trace receiver (protobuf), collecting spans in memory."""
+    """A real OTLP/HTTP receiver (protobuf), collecting spans (/v1/traces) and log
+    records (/v1/logs) in memory."""
 
     def __init__(self) -> None:
         import threading
 
         self.spans: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = None
 
@@ -125,6 +127,10 @@ class OtlpReceiver:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+            ExportLogsServiceRequest,
+            ExportLogsServiceResponse,
+        )
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceRequest,
             ExportTraceServiceResponse,
@@ -137,9 +143,13 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                request = ExportTraceServiceRequest.FromString(body)
-                receiver._collect(request)
-                answer = ExportTraceServiceResponse().SerializeToString()
+                if self.path == "/v1/logs":
+                    receiver._collect_logs(ExportLogsServiceRequest.FromString(body))
+                    answer = ExportLogsServiceResponse().SerializeToString()
+                else:
+                    request = ExportTraceServiceRequest.FromString(body)
+                    receiver._collect(request)
+                    answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(answer)))
@@ -167,6 +177,32 @@ class OtlpReceiver:
                                 "name": span.name,
                             }
                         )
+
+    def _collect_logs(self, request) -> None:
+        from google.protobuf.json_format import MessageToDict
+
+        for resource_logs in request.resource_logs:
+            attributes = {a.key: a.value.string_value for a in resource_logs.resource.attributes}
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    values = {
+                        a.key: next(iter(MessageToDict(a.value).values()), None)
+                        for a in record.attributes
+                    }
+                    with self._lock:
+                        self.logs.append(
+                            {
+                                "service": attributes.get("service.name"),
+                                "trace_id": record.trace_id.hex(),
+                                "span_id": record.span_id.hex(),
+                                "body": record.body.string_value,
+                                "attributes": values,
+                            }
+                        )
+
+    def log_records(self, trace_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.logs if r["trace_id"] == trace_id]
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -1,38 +1,60 @@
 #!/usr/bin/env bash
-# One database and one login role per service, each database owned by its role
-# and closed to everyone else; pgvector in the search database.
+# One database and two login roles per service: <service>_owner owns the
+# database and its tables and runs the migrations; <service>, the role the
+# service runs as, may only connect (the migration grants it its rows and the
+# audit trail to read and append to: rescue_chassis.migrations). Databases are
+# closed to everyone else; pgvector in the search database.
 #
 # Run by the postgres image from /docker-entrypoint-initdb.d, once, on an empty
 # data directory (as the superuser, over the local socket). Passwords come from
-# <SERVICE>_DB_PASSWORD in the container's environment (see docker-compose.yml);
-# they are passed as psql variables, never interpolated into SQL by the shell.
-# Safe to run again by hand: every step checks before it creates.
+# <SERVICE>_DB_PASSWORD and <SERVICE>_OWNER_DB_PASSWORD in the container's
+# environment (see docker-compose.yml); they are passed as psql variables, never
+# interpolated into SQL by the shell. Safe to run again by hand: every step checks
+# before it creates, and a database from before the owner roles is handed over
+# (REASSIGN OWNED: the service's role then owns nothing).
 set -euo pipefail
 
 services=(intake search transfer referral followup summary)
 
 for svc in "${services[@]}"; do
   var="${svc^^}_DB_PASSWORD"
+  owner_var="${svc^^}_OWNER_DB_PASSWORD"
   password="${!var:-}"
-  if [[ -z "${password}" ]]; then
-    echo "postgres-init: ${var} is not set" >&2
-    exit 1
-  fi
+  owner_password="${!owner_var:-}"
+  for name in "${var}" "${owner_var}"; do
+    if [[ -z "${!name:-}" ]]; then
+      echo "postgres-init: ${name} is not set" >&2
+      exit 1
+    fi
+  done
 
   psql -v ON_ERROR_STOP=1 --quiet --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname postgres \
-       --set=svc="${svc}" --set=password="${password}" <<'SQL'
+       --set=svc="${svc}" --set=owner="${svc}_owner" \
+       --set=password="${password}" --set=owner_password="${owner_password}" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN', :'owner')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
+ALTER ROLE :"owner" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'owner_password';
 SELECT format('CREATE ROLE %I LOGIN', :'svc')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'svc') \gexec
 ALTER ROLE :"svc" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'password';
-SELECT format('CREATE DATABASE %I OWNER %I', :'svc', :'svc')
+SELECT format('CREATE DATABASE %I OWNER %I', :'svc', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'svc') \gexec
+ALTER DATABASE :"svc" OWNER TO :"owner";
 REVOKE ALL ON DATABASE :"svc" FROM PUBLIC;
-GRANT ALL ON DATABASE :"svc" TO :"svc";
+GRANT ALL ON DATABASE :"svc" TO :"owner";
+REVOKE ALL ON DATABASE :"svc" FROM :"svc";
+GRANT CONNECT ON DATABASE :"svc" TO :"svc";
 SQL
-  echo "postgres-init: database and role ${svc} ready"
+
+  # Tables the service's role made before the split become the owner's.
+  psql -v ON_ERROR_STOP=1 --quiet --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname "${svc}" \
+       --set=svc="${svc}" --set=owner="${svc}_owner" <<'SQL'
+REASSIGN OWNED BY :"svc" TO :"owner";
+SQL
+  echo "postgres-init: database ${svc}, roles ${svc}_owner and ${svc} ready"
 done
 
-# pgvector needs a superuser to create; the search role then owns its tables.
+# pgvector needs a superuser to create; search's owner then owns its tables.
 psql -v ON_ERROR_STOP=1 --quiet --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname search <<'SQL'
 CREATE EXTENSION IF NOT EXISTS vector;
 SQL

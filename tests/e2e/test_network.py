@@ -12,10 +12,11 @@ from support import a_network, poll, query
 from support import station_client as client
 
 from rescue_localnet.demo import run_demo
+from rescue_localnet.services import SERVICES
 
 pytestmark = pytest.mark.e2e
 
-SERVICE_NAMES = {"intake", "search", "transfer", "referral", "followup"}
+SERVICE_NAMES = set(SERVICES)  # the summary consumes too
 
 
 def admit_unidentified(http: httpx.Client, intake_url: str) -> str:

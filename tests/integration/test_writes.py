@@ -4,6 +4,7 @@ transaction's fate, and the columns it must leave to the ORM."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -14,17 +15,20 @@ from support import migrated_database
 
 from intake.app import service as intake_service
 from intake.tables import Lead, Person, Stay
+from rescue_chassis.crypto import PREFIX, bind_key_ring, development_key_ring
 from rescue_chassis.problems import Problem
 from rescue_chassis.writes import Writes
 from rescue_events.driver import autocommit, begun
 
 pytestmark = pytest.mark.integration
+RING = development_key_ring("a test secret, long enough for the keys")
 
 
 @pytest.fixture
 async def engine(postgres):
     url = await migrated_database(postgres, intake_service.migrations_dir)
     engine = create_async_engine(url)
+    bind_key_ring(engine, RING)  # a patrol's handover record is encrypted at rest
     yield engine
     await engine.dispose()
 
@@ -83,16 +87,22 @@ async def test_a_person_and_stay_written_in_one_statement_are_the_rows_the_orm_w
         session.add_all([by_orm, orm_stay])
         await session.commit()
     async with AsyncSession(engine) as session:
-        writes = Writes()
+        writes = Writes(engine.dialect)
         writes.insert(by_writes)
         writes.insert(writes_stay)  # names the person inserted beside it
         await writes.send(await begun(session))
         await session.commit()
 
     assert await row(engine, "persons", ids[2]) == await row(engine, "persons", ids[0])
-    written = await row(engine, "stays", ids[3])
-    assert written == await row(engine, "stays", ids[1])
-    assert written["handover"] == handover  # JSON null for None, as the ORM writes it
+    written, by_the_orm = await row(engine, "stays", ids[3]), await row(engine, "stays", ids[1])
+    sealed = [written.pop("handover"), by_the_orm.pop("handover")]
+    assert written == by_the_orm
+    # encrypted alike (each with its own nonce), or SQL NULL for None as the ORM writes it
+    if handover is None:
+        assert sealed == [None, None]
+    else:
+        assert all(v.startswith(PREFIX) for v in sealed)
+        assert [json.loads(RING.decrypt(v, "stays.handover")) for v in sealed] == [handover] * 2
 
 
 async def test_a_check_that_fails_after_the_statement_leaves_nothing_written(engine):

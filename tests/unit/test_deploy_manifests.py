@@ -141,7 +141,7 @@ def walk(node: Any, path: str = ""):
 
 def test_compose_infrastructure(compose):
     services = compose["services"]
-    for name in ("kafka", "postgres", "jaeger", "prometheus", "grafana", *SERVICES):
+    for name in ("kafka", "postgres", "otel-collector", "prometheus", "grafana", *SERVICES):
         assert name in services, f"compose has no service {name!r}"
 
     kafka = services["kafka"]
@@ -157,8 +157,9 @@ def test_compose_infrastructure(compose):
     assert "pgvector" in postgres["image"]
     assert "healthcheck" in postgres
 
-    jaeger_ports = {str(port).split(":")[-1] for port in services["jaeger"]["ports"]}
-    assert {"16686", "4318"} <= jaeger_ports
+    # traces and logs: the collector in front of Tempo and Loki (test_observability_pipeline)
+    collector_ports = {str(port).split(":")[-1] for port in services["otel-collector"]["ports"]}
+    assert "4318" in collector_ports
 
     # metrics: Prometheus scrapes the services, Grafana shows the dashboards
     for name, image, port in (
@@ -201,7 +202,7 @@ def test_compose_service(compose, svc):
     env = as_env_dict(service["environment"])
     p = prefix(svc)
     assert env["OTEL_SERVICE_NAME"] == svc
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
     assert env[f"{p}KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert f"{p}JWT_SECRET" in env
     assert f"{p}ENVIRONMENT" in env
@@ -338,7 +339,7 @@ def test_secrets_are_not_in_the_kustomize_tree(base):
         for key, value in doc["stringData"].items():
             if key in {"jwt-secret", "password"}:
                 assert value == "REPLACE_ME", f"{doc['metadata']['name']}.{key}"
-            if key == "database-url":
+            if key in {"database-url", "owner-database-url"}:
                 assert URL_PASSWORD.search(value)["password"] == "REPLACE_ME"
 
 
@@ -387,6 +388,11 @@ def test_deployment(base, svc):
             assert ref == {"name": f"rescue-{svc}-secrets", "key": key}
         config_maps = [e["configMapRef"]["name"] for e in container["envFrom"]]
         assert config_maps == [f"{svc}-config"]
+    # the owner's URL (it can change the schema) where migrations run, never in the app
+    owner_url = prefix(svc) + "OWNER_DATABASE_URL"
+    ref = {e["name"]: e for e in migrate[0]["env"]}[owner_url]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": f"rescue-{svc}-secrets", "key": "owner-database-url"}
+    assert owner_url not in {e["name"] for e in app["env"]}
 
 
 @pytest.mark.parametrize("svc", SERVICES)
@@ -463,16 +469,18 @@ def test_postgres_cluster_and_databases(base):
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     name = cluster["metadata"]["name"]
     roles = {role["name"]: role for role in cluster["spec"]["managed"]["roles"]}
-    assert set(roles) == set(SERVICES)
-    for svc, role in roles.items():
+    # two per service: the owner migrates, the service runs as its own role
+    assert set(roles) == {*SERVICES, *(f"{svc}_owner" for svc in SERVICES)}
+    for role_name, role in roles.items():
         assert role["login"] is True
-        assert role["passwordSecret"]["name"] == f"rescue-pg-{svc}"
+        assert role["passwordSecret"]["name"] == "rescue-pg-" + role_name.replace("_", "-")
+        assert not role.get("superuser") and not role.get("createdb"), role_name
 
     databases = {db["spec"]["name"]: db for db in of_kind(docs, "Database").values()}
     assert set(databases) == set(SERVICES)
     for svc, db in databases.items():
         assert db["apiVersion"] == "postgresql.cnpg.io/v1"
-        assert db["spec"]["owner"] == svc
+        assert db["spec"]["owner"] == f"{svc}_owner"
         assert db["spec"]["cluster"]["name"] == name
         extensions = {e["name"] for e in db["spec"].get("extensions", [])}
         assert ("vector" in extensions) == (svc == "search"), svc
@@ -482,8 +490,17 @@ def test_postgres_cluster_and_databases(base):
         for doc in load_docs(SECRET_EXAMPLE)
         if "database-url" in doc.get("stringData", {})
     }
+    owner_urls = {
+        doc["metadata"]["name"]: doc["stringData"]["owner-database-url"]
+        for doc in load_docs(SECRET_EXAMPLE)
+        if "owner-database-url" in doc.get("stringData", {})
+    }
     for svc in SERVICES:
         assert urls[f"rescue-{svc}-secrets"].endswith(f"@{name}-rw:5432/{svc}")
+        assert urls[f"rescue-{svc}-secrets"].startswith(f"postgresql+asyncpg://{svc}:")
+        owner_url = owner_urls[f"rescue-{svc}-secrets"]
+        assert owner_url.startswith(f"postgresql+asyncpg://{svc}_owner:")
+        assert owner_url.endswith(f"@{name}-rw:5432/{svc}")
 
 
 def test_network_policies(base):
@@ -607,7 +624,7 @@ def test_compose_console(compose):
     for svc in SERVICES:
         assert env[f"CONSOLE_{svc.upper()}_URL"] == f"http://{svc}:{CONTAINER_PORT}"
     assert env["OTEL_SERVICE_NAME"] == CONSOLE
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
     # its sign-in mints tokens the services trust: their secret, never a literal
     secret = as_env_dict(compose["services"]["intake"]["environment"])["INTAKE_JWT_SECRET"]
     assert env["CONSOLE_DEV_JWT_SECRET"] == secret

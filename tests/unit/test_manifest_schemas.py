@@ -288,6 +288,25 @@ def _custom(
 
 STRIMZI = "kafka.strimzi.io/v1beta2"
 CNPG = "postgresql.cnpg.io/v1"
+BARMAN_CLOUD = "barmancloud.cnpg.io/v1"  # the Barman Cloud plugin's ObjectStore
+# A CNPG-I plugin in a Cluster (spec.plugins, externalClusters[].plugin)
+CNPG_PLUGIN = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "isWALArchiver": {"type": "boolean"},
+        "parameters": STRING_MAP,
+    },
+}
+SECRET_KEY_REF = {
+    "type": "object",
+    "required": ["name", "key"],
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string"}, "key": {"type": "string"}},
+}
 CLUSTER_LABEL = ("strimzi.io/cluster",)
 CUSTOM_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     (STRIMZI, "Kafka"): _custom(
@@ -515,6 +534,136 @@ CUSTOM_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                     },
                 },
                 "resources": COMPUTE,
+                "plugins": {"type": "array", "items": CNPG_PLUGIN},
+                "bootstrap": {
+                    "type": "object",
+                    "maxProperties": 1,
+                    "additionalProperties": False,
+                    "properties": {
+                        "initdb": {"type": "object"},
+                        "recovery": {
+                            "type": "object",
+                            "required": ["source"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "source": {"type": "string"},
+                                "database": {"type": "string"},
+                                "owner": {"type": "string"},
+                                "recoveryTarget": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        key: {"type": "string"}
+                                        for key in ("backupID", "targetTime", "targetLSN")
+                                        + ("targetName", "targetTLI", "targetXID")
+                                    }
+                                    | {"targetImmediate": {"type": "boolean"}}
+                                    | {"exclusive": {"type": "boolean"}},
+                                },
+                            },
+                        },
+                        "pg_basebackup": {"type": "object"},
+                    },
+                },
+                "externalClusters": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "plugin": CNPG_PLUGIN},
+                    },
+                },
+            },
+        },
+    ),
+    (CNPG, "ScheduledBackup"): _custom(
+        CNPG,
+        "ScheduledBackup",
+        {
+            "required": ["cluster", "schedule"],
+            "additionalProperties": False,
+            "properties": {
+                "cluster": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}},
+                },
+                # robfig/cron with seconds: six fields (or a @descriptor)
+                "schedule": {"type": "string", "pattern": r"^(@\w+|\S+( \S+){5})$"},
+                "immediate": {"type": "boolean"},
+                "suspend": {"type": "boolean"},
+                "backupOwnerReference": {"enum": ["none", "self", "cluster"]},
+                "target": {"enum": ["primary", "prefer-standby"]},
+                "method": {"enum": ["barmanObjectStore", "volumeSnapshot", "plugin"]},
+                "online": {"type": "boolean"},
+                "onlineConfiguration": {"type": "object"},
+                "pluginConfiguration": {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {"name": {"type": "string"}, "parameters": STRING_MAP},
+                },
+            },
+        },
+    ),
+    (BARMAN_CLOUD, "ObjectStore"): _custom(
+        BARMAN_CLOUD,
+        "ObjectStore",
+        {
+            "required": ["configuration"],
+            "additionalProperties": False,
+            "properties": {
+                "configuration": {
+                    "type": "object",
+                    "required": ["destinationPath"],
+                    "properties": {
+                        "destinationPath": {"type": "string", "pattern": "^(s3|gs|https?)://"},
+                        "endpointURL": {"type": "string", "pattern": "^https?://"},
+                        "endpointCA": SECRET_KEY_REF,
+                        "serverName": {"type": "string"},
+                        "s3Credentials": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                key: SECRET_KEY_REF
+                                for key in ("accessKeyId", "secretAccessKey", "region")
+                                + ("sessionToken",)
+                            }
+                            | {"inheritFromIAMRole": {"type": "boolean"}},
+                        },
+                        "azureCredentials": {"type": "object"},
+                        "googleCredentials": {"type": "object"},
+                        "wal": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "compression": {
+                                    "enum": ["bzip2", "gzip", "lz4", "snappy", "xz", "zstd"]
+                                },
+                                "encryption": {"enum": ["AES256", "aws:kms"]},
+                                "maxParallel": {"type": "integer", "minimum": 1},
+                                "archiveAdditionalCommandArgs": {"type": "array"},
+                                "restoreAdditionalCommandArgs": {"type": "array"},
+                            },
+                        },
+                        "data": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "compression": {"enum": ["bzip2", "gzip", "lz4", "snappy"]},
+                                "encryption": {"enum": ["AES256", "aws:kms"]},
+                                "immediateCheckpoint": {"type": "boolean"},
+                                "jobs": {"type": "integer", "minimum": 1},
+                                "additionalCommandArgs": {"type": "array"},
+                                "restoreAdditionalCommandArgs": {"type": "array"},
+                            },
+                        },
+                        "tags": STRING_MAP,
+                        "historyTags": STRING_MAP,
+                    },
+                },
+                "retentionPolicy": {"type": "string", "pattern": "^[1-9][0-9]*[dwm]$"},
+                "instanceSidecarConfiguration": {"type": "object"},
             },
         },
     ),
@@ -573,6 +722,49 @@ CUSTOM_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
             },
         },
     ),
+    # the alerts (deploy/prometheus/rules/, generated): the shape of a Prometheus rule
+    # group; tests/unit/test_alert_rules.py checks the rules themselves with promtool
+    ("monitoring.coreos.com/v1", "PrometheusRule"): _custom(
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+        {
+            "required": ["groups"],
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": DURATION,
+                            "rules": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["expr"],
+                                    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "alert": {"type": "string", "pattern": r"^[A-Za-z_]\w*$"},
+                                        "record": {"type": "string"},
+                                        "expr": {"type": "string", "minLength": 1},
+                                        "for": DURATION,
+                                        "keep_firing_for": DURATION,
+                                        "labels": STRING_MAP,
+                                        "annotations": STRING_MAP,
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    ),
 }
 
 
@@ -610,6 +802,7 @@ def test_rendered_overlay_validates(overlay):
     # what the network needs; a kind missing here means a resource fell out
     expected = {"Namespace", "Deployment", "Service", "ConfigMap", "NetworkPolicy"}
     expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor", "Ingress"}
+    expected |= {"PrometheusRule"}
     expected |= {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster", "Database"}
     assert expected <= kinds, sorted(expected - kinds)
     problems = {
@@ -673,6 +866,11 @@ def test_broken_custom_resources_are_rejected():
     monitor = copy.deepcopy(next(iter(of_kind(docs, "PodMonitor").values())))
     monitor["spec"]["podMetricsEndpoints"] = [{"path": "/metrics"}]  # no port
     assert manifest_errors(monitor)
+
+    rules = copy.deepcopy(next(iter(of_kind(docs, "PrometheusRule").values())))
+    assert manifest_errors(rules) == []
+    rules["spec"]["groups"][0]["rules"][0]["for"] = 120  # a number, not a duration
+    assert any("for" in e for e in manifest_errors(rules))
 
     unknown = {"apiVersion": "example.org/v1", "kind": "Gadget", "metadata": {"name": "x"}}
     assert "has no check" in manifest_errors(unknown)[0]
@@ -754,9 +952,13 @@ def test_prometheus_config_scrapes_every_service():
 
 
 def datasource_uid() -> str:
-    (path,) = sorted(DATASOURCES.glob("*.y*ml"))
-    (source,) = load_yaml(path)["datasources"]
-    assert source["type"] == "prometheus"
+    """The Prometheus datasource's uid (Tempo and Loki are provisioned beside it)."""
+    sources = [
+        source
+        for path in sorted(DATASOURCES.glob("*.y*ml"))
+        for source in load_yaml(path)["datasources"]
+    ]
+    (source,) = [s for s in sources if s["type"] == "prometheus"]
     assert source["url"] == "http://prometheus:9090"
     return source["uid"]
 

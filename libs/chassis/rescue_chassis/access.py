@@ -12,8 +12,9 @@
   network (403 otherwise), on every business route: the app factory adds
   ``KNOWN_STATION`` to each, so no list answers ``[]`` for a made-up station.
   Partner tokens name an agency; a town official's token names its town or
-  village code (followup scopes it to that area); ops, admin and auditor work
-  network-wide.
+  village code (followup scopes it to that area); ops and admin work
+  network-wide; an auditor sees its station's audit entries, the center's the
+  network's (rescue_chassis.audit.scope).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> R
         tables=definition.tables,
         outbox=outbox,
         relay=None,  # type: ignore[arg-type]  (set below: it needs the consumer's topics)
-        network=load_network(settings.network_file),
+        network=load_network(settings.network_file, settings.network_recheck_seconds),
     )
     topics = list(definition.produces)
     if definition.handlers is not None:

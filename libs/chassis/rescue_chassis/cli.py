@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import uvicorn
@@ -10,7 +11,7 @@ import uvicorn
 from rescue_chassis import migrations
 from rescue_chassis.app import ServiceDefinition, create_app
 from rescue_chassis.crypto import KeyConfigurationError
-from rescue_chassis.settings import SettingsError, load_settings
+from rescue_chassis.settings import SettingsError, check_database_url, env_name, load_settings
 
 EXIT_SETTINGS = 2  # a setting is wrong: restarting will not help
 
@@ -30,13 +31,22 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
         settings = load_settings(definition.settings_class)
         if args.command == "serve":
             app = create_app(definition, settings)
+        owner_url = _owner_url(definition)
     except (SettingsError, KeyConfigurationError) as error:
         print(f"{definition.name} cannot start: {error}", file=sys.stderr)
         return EXIT_SETTINGS
     if args.command == "migrate":
-        migrations.upgrade(definition.migrations_dir, settings.database_url)
+        # The owner migrates and grants the service's role what it uses; without an
+        # owner URL (a scratch database) the service's role migrates its own tables.
+        if owner_url:
+            migrations.upgrade(definition.migrations_dir, owner_url)
+            migrations.grant_runtime_role(owner_url, settings.database_url)
+        else:
+            migrations.upgrade(definition.migrations_dir, settings.database_url)
     elif args.command == "revision":
-        migrations.revision(definition.migrations_dir, settings.database_url, args.message)
+        migrations.revision(
+            definition.migrations_dir, owner_url or settings.database_url, args.message
+        )
     else:
         uvicorn.run(
             app,
@@ -49,3 +59,13 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=5,
         )
     return 0
+
+
+def _owner_url(definition: ServiceDefinition) -> str | None:
+    """``<SERVICE>_OWNER_DATABASE_URL``: the role that owns the tables and migrates."""
+    name = env_name(definition.settings_class, "owner_database_url")
+    url = os.environ.get(name)
+    try:
+        return check_database_url(url) if url else None
+    except ValueError as error:
+        raise SettingsError(f"{name} {error}") from None

@@ -15,9 +15,11 @@ unit of work on their own transaction (``UnitOfWork(session, runtime)``).
 The runner owns what every write repeats: a retry with the same key gets the
 first answer back (to the same caller only), a key reused for another request
 is a 409, the answer is remembered in the same transaction as the rows and
-events, and the commit. A use case marked ``single_statement`` (it only adds
-rows and events) is sent as one statement in autocommit, the idempotency record
-as its claim: the fast lane of ``rescue_chassis.writes``.
+events, the write's audit entry is staged in it too (rescue_chassis.audit: no
+write commits without its entry), and the commit. A use case marked
+``single_statement`` (it only adds rows and events) is sent as one statement in
+autocommit, the idempotency record as its claim: the fast lane of
+``rescue_chassis.writes``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.access import can_see
+from rescue_chassis.audit.middleware import WriteRecord, write_record
 from rescue_chassis.auth import Principal, PrincipalDep
 from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest, RequestKey
 from rescue_chassis.network import Network
@@ -172,7 +175,7 @@ class _Statement(UnitOfWork):
 
     def __init__(self, runtime: Runtime, actor: Principal | None) -> None:
         super().__init__(None, runtime, actor)  # type: ignore[arg-type]
-        self.writes = Writes()
+        self.writes = Writes(runtime.engine.dialect)  # its key ring seals encrypted columns
 
     async def get(self, model, key, *, lock=False):
         raise TypeError("a single-statement use case reads nothing")
@@ -224,12 +227,14 @@ class Runner:
         key: RequestKey | None,
         status: int,
         response: Response,
+        audit: WriteRecord | None = None,
     ) -> None:
         self.runtime = runtime
         self.actor = actor
         self.key = key
         self.status = status
         self.response = response
+        self.audit = audit
 
     async def __call__(self, use_case: UseCase, command: BaseModel, *, location: str | None = None):
         """Run ``use_case`` on ``command``; ``location`` is a template of the answer's
@@ -245,13 +250,22 @@ class Runner:
                 return _replayed(request, location)
             result = await use_case(command, UnitOfWork(session, self.runtime, self.actor))
             await session.flush()
-            await request.remember(session, self.status, answer_of(result))
+            answer = answer_of(result)
+            if self.audit is not None:
+                await self.audit.stage(session, self.actor, self.status, answer)
+            await request.remember(session, self.status, answer)
             await session.commit()
+        if self.audit is not None:
+            self.audit.committed()
         return self._answered(result, location)
 
     async def _in_one_statement(self, use_case: UseCase, command: BaseModel, location):
         request = IdempotentRequest.of(
-            self.runtime.tables.idempotency, self.key, self.actor, command
+            self.runtime.tables.idempotency,
+            self.key,
+            self.actor,
+            command,
+            engine=self.runtime.engine,
         )
         uow = _Statement(self.runtime, self.actor)
         try:
@@ -265,7 +279,10 @@ class Runner:
                 if request.replayed:
                     return _replayed(request, location)
             raise
-        request.claim_in(uow.writes, self.status, answer_of(result))
+        answer = answer_of(result)
+        request.claim_in(uow.writes, self.status, answer)
+        if self.audit is not None:  # one more row of the statement: no extra round trip
+            self.audit.stage_in(uow.writes, self.actor, self.status, answer)
         # A pooled connection for the statement only, not for the rules above.
         async with autocommit(self.runtime.engine) as driver:
             await uow.writes.send(driver)
@@ -274,6 +291,8 @@ class Runner:
                 if not request.replayed:  # gone again meanwhile (expired)
                     raise Conflict("Request in progress", "Retry with the same key shortly.")
                 return _replayed(request, location)
+        if self.audit is not None:
+            self.audit.committed()
         return self._answered(result, location)
 
     def _answered(self, result: Any, location: str | None):
@@ -298,7 +317,9 @@ async def _runner(
 ) -> Runner:
     route = request.scope.get("route")
     status = getattr(route, "status_code", None) or 200
-    return Runner(runtime, principal, idempotency_key, status, response)
+    return Runner(
+        runtime, principal, idempotency_key, status, response, write_record(request.scope)
+    )
 
 
 #: The route parameter of every route that changes something: ``run: Run``.

@@ -1,7 +1,9 @@
 """Protection at rest: personal numbers encrypted in the database, with key rotation.
 
-National identity numbers, phone numbers and DNA sample references are stored as
-AES-256-GCM ciphertext in text columns::
+National identity numbers, phone numbers, identity document numbers, DNA sample
+references, and whole JSON documents holding such values (a stored idempotent answer,
+a patrol's handover record, an agency's contacts) are stored as AES-256-GCM
+ciphertext in text columns (``EncryptedText``, ``EncryptedJSON``)::
 
     enc:v1:<kid>:<base64url(nonce | ciphertext | tag)>
 
@@ -36,6 +38,11 @@ Rotating a data key: (1) add the new key to ``DATA_KEYS`` on every replica (the
 current key unchanged), (2) make it ``DATA_KEY_CURRENT``, (3) wait for the gauge
 to reach 0, (4) drop the old key. Rotating the lookup key is not supported: every
 blind index would have to be recomputed from the decrypted values at once.
+
+Nothing new in plain text: ``plain_sensitive_columns`` lists the columns named like
+a phone, an identity number, a document, an address, a secret or a contact that are
+not encrypted; tests/unit/test_plaintext_columns.py fails on any not registered
+there with its reason.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
+    Column,
     MetaData,
     String,
     Table,
@@ -68,6 +76,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal,
     or_,
     select,
     type_coerce,
@@ -410,6 +419,30 @@ class EncryptedText(TypeDecorator):
         return key_ring_of(dialect).reveal(value, self.context)
 
 
+class EncryptedJSON(EncryptedText):
+    """A JSON document (a dict or a list) stored as one ciphertext in a text column.
+
+    Nothing inside can be queried in SQL; a row written before encryption (the
+    column's JSON as text) is read as plain JSON."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return key_ring_of(dialect).encrypt(dump_json(value), self.context)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(key_ring_of(dialect).reveal(value, self.context))
+
+
+def dump_json(value: Any) -> str:
+    """The text an ``EncryptedJSON`` value is encrypted as."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class BlindIndex(TypeDecorator):
     """The searchable digest of an encrypted column's value (``source``, a column
     of the same table): set from the source on every insert and update of the
@@ -533,7 +566,9 @@ async def reencrypt_batch(
                     continue
                 plain[column.name] = ring.reveal(stored, column.type.context)
                 if not ring.is_current(stored):
-                    values[column.name] = plain[column.name]  # encrypted as it is bound
+                    # Sealed here as text: an EncryptedJSON column would encode it again.
+                    sealed = ring.encrypt(plain[column.name], column.type.context)
+                    values[column.name] = literal(sealed, Text)
             for index in spec.indexes:
                 if index.type.source in plain:
                     values[index.name] = plain[index.type.source]  # digested as it is bound
@@ -576,6 +611,24 @@ def rotation_job(ring: KeyRing, metadata: MetaData, batch_size: int = 200) -> Pe
 
 def has_encrypted_columns(metadata: MetaData) -> bool:
     return bool(encrypted_tables(metadata))
+
+
+# ---- nothing sensitive in plain text ---------------------------------------------
+
+#: Column names that say the column holds a number, a secret or a place to reach someone.
+SENSITIVE_NAME = re.compile(r"phone|id_number|national_id|document|address|secret|contact")
+
+
+def plain_sensitive_columns(metadata: MetaData) -> list[Column]:
+    """The columns of ``metadata`` named like sensitive values (``SENSITIVE_NAME``)
+    that are neither encrypted nor a blind index."""
+    return [
+        column
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if SENSITIVE_NAME.search(column.name)
+        and not isinstance(column.type, EncryptedText | BlindIndex)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,11 +7,16 @@ business rows, so a retry gets the first response back, byte for byte.
 A key belongs to its caller (the principal at their station) and to its
 request (method, path and body): another caller's same key is a fresh key, and
 the caller's own key sent again for another request is a 409.
+
+The stored answer can name a national id or a phone number: it is encrypted
+with the service's key ring (rescue_chassis.crypto, ``EncryptedJSON``), on the
+driver's path as through the column type, and rotated with the other columns.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -22,13 +27,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.auth import Principal
+from rescue_chassis.crypto import KeyRing, dump_json, key_ring_of
 from rescue_chassis.problems import Problem, field_error
 from rescue_chassis.writes import Writes
-from rescue_events.driver import begun, from_jsonb, in_transaction, jsonb, run, table_name
+from rescue_events.driver import begun, in_transaction, run, table_name
 
 HEADER = "Idempotency-Key"
 # 1 to 200 visible ASCII characters, inner spaces allowed (HTTP strips the outer ones).
 KEY_PATTERN = r"^[!-~]([ -~]{0,198}[!-~])?$"
+# The stored answer's encryption context (as the table's column type names it).
+RESPONSE_CONTEXT = "idempotency_keys.response"
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class IdempotentRequest:
     request_hash: str
     stored_status: int | None = None
     stored_response: Any = None
+    ring: KeyRing | None = None  # the engine's: seals and opens the stored answer
 
     @property
     def replayed(self) -> bool:
@@ -83,18 +92,28 @@ class IdempotentRequest:
 
     @classmethod
     def of(
-        cls, table: Table, key: RequestKey | None, caller: Principal, body: BaseModel
+        cls,
+        table: Table,
+        key: RequestKey | None,
+        caller: Principal,
+        body: BaseModel,
+        *,
+        engine: Any = None,
     ) -> IdempotentRequest:
-        """The request's key, its caller and its hash; nothing read yet."""
+        """The request's key, its caller and its hash; nothing read yet. ``engine``:
+        the one the answer is stored through (its key ring encrypts it)."""
         digest = ""  # no key: nothing is stored, nothing to hash (a photo is megabytes)
+        ring = None
         if key is not None:
             text = f"{key.target}\n{body.model_dump_json()}"
             digest = hashlib.sha256(text.encode()).hexdigest()
+            ring = key_ring_of(engine.dialect) if engine is not None else None
         return cls(
             table=table,
             key=key.value if key is not None else None,
             subject=caller_of(caller),
             request_hash=digest,
+            ring=ring,
         )
 
     @classmethod
@@ -106,7 +125,7 @@ class IdempotentRequest:
         caller: Principal,
         body: BaseModel,
     ) -> IdempotentRequest:
-        request = cls.of(table, key, caller, body)
+        request = cls.of(table, key, caller, body, engine=session.bind)
         if key is not None:
             # The first statement of the request's transaction, on the driver
             # (rescue_events.driver) like the rest of the plumbing's.
@@ -134,7 +153,7 @@ class IdempotentRequest:
                     ],
                 )
             self.stored_status = row["status_code"]
-            self.stored_response = from_jsonb(row["response"])
+            self.stored_response = self._opened(row["response"])
 
     async def remember(self, session: AsyncSession, status: int, response: Any) -> None:
         if self.key is None:
@@ -177,7 +196,20 @@ class IdempotentRequest:
         )
 
     def _row(self, status: int, response: Any) -> tuple:
-        return (self.key, self.subject, self.request_hash, status, jsonb(response))
+        return (self.key, self.subject, self.request_hash, status, self._sealed(response))
+
+    def _key_ring(self) -> KeyRing:
+        if self.ring is None:
+            raise TypeError("no key ring: build the request with the engine it is stored through")
+        return self.ring
+
+    def _sealed(self, response: Any) -> str:
+        """The answer as stored: encrypted JSON (as the column type writes it)."""
+        return self._key_ring().encrypt(dump_json(response), RESPONSE_CONTEXT)
+
+    def _opened(self, stored: str) -> Any:
+        # A row stored before encryption holds the answer's JSON as is.
+        return json.loads(self._key_ring().reveal(stored, RESPONSE_CONTEXT))
 
     def _stored_or_in_progress(self, stored: int) -> None:
         if not stored:

@@ -7,6 +7,9 @@ Two kinds:
   reports the truth at once instead of counting from zero.
 
 Each app has its own registry: several apps in one test process never collide.
+Beside the service's own series it carries the standard ones of the process
+(``process_*``: CPU, memory, open files, start time) and of Python (``python_gc_*``,
+``python_info``), as the default registry would.
 """
 
 from __future__ import annotations
@@ -18,20 +21,23 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from sqlalchemy import MetaData, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.crypto import key_ring_of, stale_values
 from rescue_chassis.runtime import Runtime
+from rescue_chassis.telemetry import log_access, trace_exemplar
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,10 @@ class ServiceMetrics:
         self.runtime = runtime
         self.work = list(work)
         self.registry = CollectorRegistry(auto_describe=False)
+        # the default registry's process and runtime collectors: they read the process
+        # at each scrape, so one instance serves every registry
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(standard)
         self.requests = Counter(
             "rescue_http_requests",
             "HTTP requests answered, by route template and status.",
@@ -91,11 +101,14 @@ class ServiceMetrics:
         app.add_middleware(_RequestMetrics, metrics=self, service=service)
 
         @app.get("/metrics", include_in_schema=False)
-        async def metrics() -> Response:
+        async def metrics(request: Request) -> Response:
+            # OpenMetrics when the scraper asks for it (Prometheus does): only that
+            # format carries the latency histogram's trace exemplars.
+            encode, media_type = choose_encoder(request.headers.get("accept", ""))
             async with self._lock:
                 self._snapshot.families = await self.read_state()
-                body = generate_latest(self.registry)
-            return Response(body, media_type=CONTENT_TYPE_LATEST)
+                body = encode(self.registry)
+            return Response(body, headers={"Content-Type": media_type})
 
     async def read_state(self) -> list[Metric]:
         """Everything read at scrape time; a part that cannot be read (the database
@@ -292,9 +305,11 @@ class _RequestMetrics:
         finally:
             # the router put the matched route into the scope on the way in
             template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
             if template != "/metrics":
-                method = scope["method"]
                 self.metrics.requests.labels(self.service, method, template, str(status)).inc()
+                # the request's trace as exemplar: Grafana links a slow bucket to it
                 self.metrics.latency.labels(self.service, method, template).observe(
-                    time.perf_counter() - started
+                    time.perf_counter() - started, exemplar=trace_exemplar()
                 )
+            log_access(method, template, status, started)

@@ -2,17 +2,24 @@
 
 Migrations run with ``python -m <service> migrate``: before the service starts
 locally, as an init container in Kubernetes.
+
+Two roles per service database: ``<service>_owner`` owns the tables and runs the
+migrations (``<SERVICE>_OWNER_DATABASE_URL``); the service runs as ``<service>``
+(``<SERVICE>_DATABASE_URL``), which ``grant_runtime_role`` gives only what it
+uses: rows of its tables, the audit trail to read and append to, no DDL (so no
+trigger to switch off either).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, make_url, pool
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,6 +35,59 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
 
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
+
+
+def runtime_grants(database: str, owner: str, role: str) -> list[str]:
+    """What the service's runtime ``role`` may do in the ``database`` its ``owner``
+    migrates, tables made later included (default privileges)."""
+    db, owner, role = (_identifier(name) for name in (database, owner, role))
+    default = f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT"
+    return [
+        f"REVOKE ALL ON DATABASE {db} FROM PUBLIC",
+        f"GRANT CONNECT ON DATABASE {db} TO {role}",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"{default} SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+        f"{default} USAGE, SELECT ON SEQUENCES TO {role}",
+        # The trail is read and appended to, never changed; staged entries are
+        # added by writes and removed once chained (rescue_chassis.audit).
+        f"REVOKE ALL ON audit_entries FROM {role}",
+        f"GRANT SELECT, INSERT ON audit_entries TO {role}",
+        f"REVOKE UPDATE ON audit_pending FROM {role}",
+        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
+    ]
+
+
+def grant_runtime_role(owner_url: str, runtime_url: str) -> None:
+    """Give the role of ``runtime_url`` its rights (``runtime_grants``), as the owner."""
+    role = make_url(runtime_url).username
+    if not role:
+        raise ValueError("the service's database URL names no role to grant")
+
+    async def grant() -> None:
+        engine = create_async_engine(owner_url, poolclass=pool.NullPool)
+        try:
+            async with engine.begin() as connection:
+                database, owner = (
+                    await connection.execute(sa.text("SELECT current_database(), current_user"))
+                ).one()
+                if owner == role:
+                    raise ValueError(f"the owner and the service's role are both {role}")
+                for statement in runtime_grants(database, owner, role):
+                    await connection.execute(sa.text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(grant())
+
+
+def _identifier(name: str) -> str:
+    # Role and database names are ours (service names): anything else is refused.
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"not a plain role or database name: {name!r}")
+    return f'"{name}"'
 
 
 def revision(migrations_dir: Path, database_url: str, message: str) -> None:

@@ -73,6 +73,7 @@ class ServiceSettings(BaseSettings):
     jwks_timeout_seconds: float = 5.0
     log_level: str = "INFO"
     network_file: str | None = None  # the stations of the network; packaged default if unset
+    network_recheck_seconds: float = 10.0  # a changed stations file is re-read after this
     relay_batch_size: int = 500
     # Published events stay in the outbox this long (then the relay purges them),
     # so what a broker lost can be sent again (rescue_events.relay).

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -25,9 +26,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry as orm_registry
 from sqlmodel import SQLModel
 
+from rescue_chassis.crypto import EncryptedJSON
 from rescue_events.tables import PlumbingTables, define_plumbing_tables
 
 AUDIT_TABLE = "audit_entries"
+# A write's entry, staged in the write's own transaction, until it takes its place
+# in the chain (rescue_chassis.audit.writer).
+AUDIT_PENDING_TABLE = "audit_pending"
+# Verified points of the chain: a verification starts from the latest one.
+AUDIT_CHECKPOINTS_TABLE = "audit_checkpoints"
 AUDIT_PURPOSE_MAX = 200  # characters of the caller's stated purpose kept
 # The record ids an entry names, every key's values flattened (for GIN lookups).
 AUDIT_RECORD_VALUES = "jsonb_path_query_array(record_ids, 'lax $.*[*]')"
@@ -60,11 +67,14 @@ def service_tables() -> tuple[ServiceTables, type[SQLModel]]:
         Column("subject", String(200), nullable=False),
         Column("request_hash", String(64), nullable=False),
         Column("status_code", Integer, nullable=False),
-        Column("response", JSONB, nullable=False),
+        # The answer replayed to a retry: it can name a national id or a phone number.
+        Column("response", EncryptedJSON("idempotency_keys.response"), nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("key", "subject", name="idempotency_keys_pkey"),
     )
     plumbing = define_plumbing_tables(metadata)
+    define_audit_pending_table(metadata)
+    define_audit_checkpoints_table(metadata)
     return ServiceTables(metadata, plumbing, idempotency, define_audit_table(metadata)), Base
 
 
@@ -100,4 +110,29 @@ def define_audit_table(metadata: MetaData) -> Table:
             postgresql_using="gin",
             postgresql_ops={"record_values": "jsonb_path_ops"},
         ),
+    )
+
+
+def define_audit_pending_table(metadata: MetaData) -> Table:
+    """Writes' entries committed with their writes, not yet in the chain."""
+    return Table(
+        AUDIT_PENDING_TABLE,
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("entry", JSONB, nullable=False),  # the Access, as JSON
+        Column("trace_context", JSONB, nullable=False),
+    )
+
+
+def define_audit_checkpoints_table(metadata: MetaData) -> Table:
+    """Positions of the chain found intact, with their hash (rescue_chassis.audit.checkpoints)."""
+    return Table(
+        AUDIT_CHECKPOINTS_TABLE,
+        metadata,
+        Column("position", BigInteger, primary_key=True, autoincrement=False),
+        Column("hash", String(64), nullable=False),
+        Column("verified_at", DateTime(timezone=True), nullable=False),
+        # Entries walked to reach it from the checkpoint before (or from the start).
+        Column("entries", BigInteger, nullable=False),
     )

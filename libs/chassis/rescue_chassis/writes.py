@@ -12,7 +12,9 @@ row. Such a statement is atomic by itself, so it may be sent in autocommit: the
 fast lane of ``rescue_chassis.commands.single_statement``.
 
 Only for plain rows (no server-side defaults to read back, nothing a column
-type converts): ``insert`` refuses a column it cannot write as the ORM would.
+type converts but encryption): ``insert`` refuses a column it cannot write as the
+ORM would. An encrypted column (rescue_chassis.crypto) is sealed with the key ring
+of the dialect the writes were made for, as its column type would.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Table, types
+from sqlalchemy.engine import Dialect
 
+from rescue_chassis.crypto import EncryptedText
 from rescue_events.driver import jsonb, run, table_name
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -36,7 +40,8 @@ tracer = trace.get_tracer("rescue_chassis.writes")
 
 
 class Writes:
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect | None = None) -> None:
+        self.dialect = dialect  # the engine's: its key ring seals encrypted columns
         self._parts: list[tuple[str, str]] = []  # (name, INSERT)
         self._targets: list[str] = []  # the tables written, for the span's name
         self._args: list[Any] = []
@@ -76,15 +81,27 @@ class Writes:
         """An ORM object's row, every column as the object holds it."""
         sql, columns = _insert_plan(type(row).__table__)
         values = []
-        for column, default, as_json in columns:
+        for column, default, as_json, sealed in columns:
             value = getattr(row, column.key)
             if value is None and default:
                 raise ValueError(
                     f"{column.table.name}.{column.name} has a default the ORM would apply: "
                     "write this row through the session"
                 )
-            values.append(_json(column.type, value) if as_json else value)
+            if as_json:
+                value = _json(column.type, value)
+            elif sealed and value is not None:
+                value = self._sealed(column, value)
+            values.append(value)
         self.add(sql, *values)
+
+    def _sealed(self, column: Any, value: Any) -> str:
+        if self.dialect is None:
+            raise ValueError(
+                f"{column.table.name}.{column.name} is encrypted by its column type: write "
+                "this row through the session, or make the writes for the engine's dialect"
+            )
+        return column.type.process_bind_param(value, self.dialect)
 
     def statement(self) -> str:
         # The claim first: a CTE names only those before it.
@@ -128,19 +145,20 @@ class Writes:
 
 
 @cache
-def _insert_plan(table: Table) -> tuple[str, list[tuple[Any, bool, bool]]]:
-    """The table's INSERT and, per column, (column, has a default, is JSON): once
-    per table, not per row (every admission passes here)."""
+def _insert_plan(table: Table) -> tuple[str, list[tuple[Any, bool, bool, bool]]]:
+    """The table's INSERT and, per column, (column, has a default, is JSON, is
+    encrypted): once per table, not per row (every admission passes here)."""
     columns = []
     for column in table.columns:
-        if not _writable_as_is(column.type):
+        sealed = isinstance(column.type, EncryptedText)
+        if not sealed and not _writable_as_is(column.type):
             raise ValueError(
                 f"{table.name}.{column.name} is {column.type!r}: write this row through "
                 "the session, whose column types convert it"
             )
         default = column.server_default is not None or _has_default(column)
-        columns.append((column, default, isinstance(column.type, types.JSON)))
-    names = ", ".join(column.name for column, _, _ in columns)
+        columns.append((column, default, isinstance(column.type, types.JSON), sealed))
+    names = ", ".join(column.name for column, *_ in columns)
     placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     return f"INSERT INTO {table_name(table)} ({names}) VALUES ({placeholders})", columns
 

@@ -1,4 +1,5 @@
-"""``python -m rescue_localnet up | demo | token``: the network on one machine."""
+"""``python -m rescue_localnet up | demo | token | backup | restore``: the network on one
+machine."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from rescue_localnet.backup_cli import add_commands, backup_command, restore_command
 from rescue_localnet.demo import drive_console, run_demo
 from rescue_localnet.network import AUTH_MODES, LocalNetwork
 from rescue_localnet.services import DEFAULT_PORTS, SERVICES
@@ -129,8 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--station", required=True)
     token.add_argument("--roles", default="station_staff")
     token.add_argument("--subject", default="dev-user")
+    add_commands(commands)  # backup, restore
     args = parser.parse_args(argv)
-    return {"up": _up, "demo": _demo, "token": _token}[args.command](args)
+    return {
+        "up": _up,
+        "demo": _demo,
+        "token": _token,
+        "backup": backup_command,
+        "restore": restore_command,
+    }[args.command](args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from rescue_chassis.auth import mint_token
 from rescue_chassis.crypto import generate_key
 from rescue_localnet.broker import TansuBroker, free_ports
 from rescue_localnet.issuer import grant_secret
-from rescue_localnet.postgres import EmbeddedPostgres
+from rescue_localnet.postgres import EmbeddedPostgres, owner_role
 from rescue_localnet.services import DEFAULT_PORTS, SERVICES, ServiceProcess
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ class LocalNetwork:
         prefix = name.upper() + "_"
         env = {
             **os.environ,
-            prefix + "DATABASE_URL": self.postgres.sqlalchemy_url(name),
+            # the service's own role: rows, no DDL (the owner migrates: migrate_env)
+            prefix + "DATABASE_URL": self.postgres.sqlalchemy_url(name, name),
             prefix + "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
             **(
                 self.oidc_env(name)
@@ -148,9 +149,16 @@ class LocalNetwork:
         }
         return env
 
+    def migrate_env(self, name: str) -> dict[str, str]:
+        """What ``migrate`` adds: the owner's URL (it migrates and grants)."""
+        url = self.postgres.sqlalchemy_url(name, owner_role(name))
+        return {name.upper() + "_OWNER_DATABASE_URL": url}
+
     def start_database(self) -> None:
         self.postgres.start()
-        asyncio.run(self.postgres.create_databases(list(SERVICES)))
+        # pgvector: only a superuser creates it (search's migration then finds it)
+        extensions = {"search": ["vector"]}
+        asyncio.run(self.postgres.create_service_databases(list(SERVICES), extensions))
 
     def start_infrastructure(self) -> None:
         self.start_database()
@@ -163,6 +171,7 @@ class LocalNetwork:
                 port=self.ports[name],
                 env=self.env_for(name),
                 log_file=self.data_dir / "logs" / f"{name}.log",
+                migrate_env=self.migrate_env(name),
             )
         if self.auth == "issuer":
             self.apps = {

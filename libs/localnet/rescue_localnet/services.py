@@ -25,6 +25,8 @@ class ServiceProcess:
     process: subprocess.Popen | None = field(default=None, repr=False)
     module: str | None = None  # what `python -m` runs; the service's name by default
     ready_path: str = "/health/ready"
+    # Only for `migrate`: the owner's database URL, never in the serving process.
+    migrate_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -33,7 +35,7 @@ class ServiceProcess:
     def migrate(self) -> None:
         result = subprocess.run(
             [sys.executable, "-m", self.name, "migrate"],
-            env=self.env,
+            env={**self.env, **self.migrate_env},
             capture_output=True,
             text=True,
         )

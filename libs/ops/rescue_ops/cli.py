@@ -1,4 +1,4 @@
-"""``rescue-ops``: the on-call engineer's view of the five services.
+"""``rescue-ops``: the on-call engineer's view of the six services.
 
 Exit codes: 0 all fine, 1 something needs attention (a service unhealthy or
 unreachable, a backlog, lag, dead letters, a failing sweep, a replay that
@@ -67,7 +67,7 @@ def moment(value: str) -> datetime:
 EPILOG = f"""\
 configuration:
   service URLs   --url SERVICE=URL, or {url_env("SERVICE")} (e.g. {url_env("intake")});
-                 default the local network http://127.0.0.1:8101-8105
+                 default the local network http://127.0.0.1:8101-8106
   bearer token   {TOKEN_ENV} (a token with the ops role). Local or development only:
                  --dev-secret SECRET or {DEV_SECRET_ENV} mints one for the center
                  (make run trusts only its local issuer: `make ops` passes a token of it)

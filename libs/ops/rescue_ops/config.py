@@ -1,7 +1,7 @@
 """Where the services are and how the tool authenticates.
 
 - Base URLs: ``--url intake=http://…`` wins over ``RESCUE_OPS_INTAKE_URL``,
-  which wins over the local network (``make run``: http://127.0.0.1:8101-8105).
+  which wins over the local network (``make run``: http://127.0.0.1:8101-8106).
 - Bearer token: ``RESCUE_OPS_TOKEN`` (a real token with the ``ops`` role). For
   a local or development network only, ``--dev-secret`` or
   ``RESCUE_OPS_DEV_JWT_SECRET`` mints a short-lived token for the center with

@@ -22,7 +22,7 @@ DATA_DIR_ENV = "RESCUE_OPS_LOCALNET_DIR"
 DEFAULT_DATA_DIR = Path("var/localnet")
 STATE_FILE = "supervisor.json"
 CONTROL_DIR = "control"
-TARGETS = ("intake", "search", "transfer", "referral", "followup", "broker", "postgres")
+TARGETS = ("intake", "search", "transfer", "referral", "followup", "summary", "broker", "postgres")
 
 
 def data_dir(option: Path | None) -> Path:

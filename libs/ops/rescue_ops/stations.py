@@ -198,11 +198,15 @@ def next_step(path: Path) -> str:
     deployments = " ".join(f"deploy/{s}" for s in SERVICES)
     return "\n".join(
         [
-            "Next step: the services read the stations file only when they start.",
+            "Next step: the services re-read the stations file within",
+            "<SERVICE>_NETWORK_RECHECK_SECONDS (10 s) of a change: no rebuild, no restart.",
             f"  1. Every service must read {path.resolve()}: <SERVICE>_NETWORK_FILE names it",
             f"     ({variables});",
-            "     unset means the network.yaml packaged with rescue_chassis.",
-            "  2. Roll all five services:",
+            "     unset means the network.yaml packaged with rescue_chassis, never re-read.",
+            "  2. kubernetes: the file is deploy/k8s/base/stations/network.yaml (ConfigMap",
+            "     rescue-stations): kubectl apply -k deploy/k8s/overlays/production; the",
+            "     kubelet updates the mounted file within about a minute.",
+            "  3. A service reading another copy (the packaged one) needs a restart:",
             f"     kubernetes: kubectl -n rescue rollout restart {deployments}",
             f"     compose:    docker compose restart {services}",
             "     make run:   stop it (Ctrl-C) and start it again",

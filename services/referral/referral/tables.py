@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, Sequence, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
+from rescue_chassis.crypto import EncryptedJSON, EncryptedText
 from rescue_chassis.tables import service_tables
 
 tables, Base = service_tables()
@@ -42,9 +43,16 @@ class Agency(Base, table=True):
     name: str = Field(max_length=200)
     partner_type: str = Field(max_length=40, index=True)
     jurisdiction_code: str = Field(max_length=12, description="Admin code prefix it serves.")
-    contacts: list[dict] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    # Names and phone numbers of the agency's staff, and the key its webhooks are
+    # signed with: encrypted at rest (rescue_chassis.crypto).
+    contacts: list[dict] = Field(
+        default_factory=list,
+        sa_column=Column(EncryptedJSON("agencies.contacts"), nullable=False),
+    )
     webhook_url: str | None = Field(default=None, max_length=500)
-    webhook_secret: str | None = Field(default=None, max_length=200)
+    webhook_secret: str | None = Field(
+        default=None, sa_type=EncryptedText("agencies.webhook_secret")
+    )
     active: bool = True
     created_at: datetime = Field(sa_column=_ts())
 

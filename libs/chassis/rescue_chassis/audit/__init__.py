@@ -6,7 +6,8 @@ and why; append-only, hash-chained, queryable by auditors, gathered by events.
   method and route template, which records (path parameters, ``*_id`` query
   parameters, the ids a list shows or a write's answer names), which fields
   (names only), why (the ``X-Purpose`` header), the status and the correlation id.
-  A read's data leaves only once it is on record.
+  A read's data leaves only once it is on record; a write run by the command
+  runner commits with its entry (staged in ``audit_pending``, then chained).
 - ``chain``: entries form one chain per service, ``position`` 1, 2, 3… without
   gaps and ``hash`` = sha256(canonical JSON of the entry, with ``prev_hash``).
 - ``writer``: appends are serialised by a transaction-scoped advisory lock, so
@@ -15,7 +16,10 @@ and why; append-only, hash-chained, queryable by auditors, gathered by events.
   chain stays in order on one partition) for a central audit store.
 - ``table``: ``audit_entries``, whose trigger refuses UPDATE, DELETE and TRUNCATE;
   ``GET /audit/verification`` finds any change made around it.
-- ``routes``: ``GET /audit/entries`` and ``GET /audit/verification`` for auditors.
+- ``routes``: ``GET /audit/entries`` and ``GET /audit/verification`` for auditors,
+  scoped by station (``scope``).
+- ``checkpoints``: verified positions of the chain, recorded by a periodic job; a
+  verification walks on from the latest one.
 """
 
 from __future__ import annotations
@@ -30,13 +34,22 @@ from rescue_chassis.audit.chain import (
     entry_hash,
     row_hash,
 )
-from rescue_chassis.audit.middleware import PURPOSE_HEADER, AuditMiddleware, drain
+from rescue_chassis.audit.checkpoints import checkpoint_job
+from rescue_chassis.audit.middleware import (
+    PURPOSE_HEADER,
+    AuditMiddleware,
+    WriteRecord,
+    drain,
+    write_record,
+)
 from rescue_chassis.audit.routes import AuditEntryView, VerificationView, router
 from rescue_chassis.audit.table import (
     PURPOSE_MAX,
     TABLE,
+    create_audit_pending_v1,
     create_audit_v1,
     define_audit_table,
+    drop_audit_pending_v1,
     drop_audit_v1,
 )
 from rescue_chassis.audit.writer import AuditTrail
@@ -54,15 +67,19 @@ __all__ = [
     "AuditTrail",
     "Verification",
     "VerificationView",
+    "WriteRecord",
     "canonical",
+    "create_audit_pending_v1",
     "create_audit_v1",
     "define_audit_table",
     "drain",
+    "drop_audit_pending_v1",
     "drop_audit_v1",
     "entry_hash",
     "install",
     "router",
     "row_hash",
+    "write_record",
 ]
 
 
@@ -71,6 +88,8 @@ def install(app: FastAPI) -> None:
     runtime: Runtime = app.state.runtime
     trail = AuditTrail(runtime)
     app.state.audit = trail
+    runtime.periodic.append(trail.periodic_job())  # chains what a killed process staged
+    runtime.periodic.append(checkpoint_job(trail.table))  # verifies what was appended
     if AUDIT_EVENTS not in runtime.relay.topics:  # created at start-up with the others
         runtime.relay.topics.append(AUDIT_EVENTS)
     app.add_middleware(AuditMiddleware, trail=trail)

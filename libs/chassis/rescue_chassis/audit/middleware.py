@@ -4,7 +4,9 @@ request passes straight through.
 
 A read is on record before its data leaves: its answer is held back until the
 entry is committed, and if it cannot be, the caller gets a 503 instead. A write
-is recorded once the handler has answered (status included).
+run by the command runner (rescue_chassis.commands) stages its entry in its own
+transaction (``WriteRecord``): no write commits without it. Any other write, and
+a write refused or replayed, is recorded once the handler has answered.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from rescue_chassis.audit.chain import Access
-from rescue_chassis.audit.writer import AuditTrail
+from rescue_chassis.audit.writer import _TRAILS, AuditTrail
 from rescue_chassis.auth import Principal
 from rescue_chassis.problems import PROBLEM_JSON, TYPE_BASE
 from rescue_chassis.tables import AUDIT_PURPOSE_MAX as PURPOSE_MAX
+from rescue_events.context import current as causal_context
 from rescue_events.contracts.audit import AuditAction
 
 log = logging.getLogger(__name__)
@@ -39,15 +42,64 @@ _MAX_ID = 200  # characters of one record id
 _CORRELATION = b"x-correlation-id"
 _PURPOSE = PURPOSE_HEADER.lower().encode()
 
+_WRITE_RECORD = "rescue.audit.write"  # the scope's key for a write's WriteRecord
+
 # Entries of answered writes still being appended (see AuditMiddleware).
 _PENDING: set[asyncio.Task] = set()
 
 
 async def drain() -> None:
-    """Wait for the entries of answered writes: the app's shutdown calls this before
-    the database goes, so a graceful stop loses none."""
+    """Wait for the entries of answered writes and chain the staged ones: the app's
+    shutdown calls this before the database goes, so a graceful stop leaves none."""
     while _PENDING:
         await asyncio.gather(*list(_PENDING), return_exceptions=True)
+    for trail in list(_TRAILS):
+        await trail.settle()
+
+
+class WriteRecord:
+    """An audited write's entry, for the command runner to stage in the write's own
+    transaction (``stage`` or ``stage_in``, then ``committed``)."""
+
+    def __init__(
+        self, trail: AuditTrail, scope, body: list[bytes], captured: Callable[[], bool]
+    ) -> None:
+        self.trail = trail
+        self.scope = scope
+        self._body = body
+        self._captured = captured  # whether the body's field names can be read
+        self.staged = False
+
+    def access(self, principal: Principal, status: int, answer: Any) -> Access:
+        """The entry, as the middleware would record it once answered."""
+        fields = _names(_json(b"".join(self._body))) if self._captured() else None
+        return Access.of(
+            principal,
+            action=AuditAction.WRITE.value,
+            method=self.scope["method"],
+            route=_route(self.scope),
+            record_ids=_record_ids(self.scope) | _written(answer if status < 300 else None),
+            fields=fields,
+            purpose=_purpose(_header(self.scope, _PURPOSE)),
+            status_code=status,
+            correlation_id=_correlation_now(self.scope),
+        )
+
+    async def stage(self, session, principal: Principal, status: int, answer: Any) -> None:
+        await self.trail.stage(session, self.access(principal, status, answer))
+
+    def stage_in(self, writes, principal: Principal, status: int, answer: Any) -> None:
+        self.trail.stage_in(writes, self.access(principal, status, answer))
+
+    def committed(self) -> None:
+        """The write and its entry committed: the middleware records nothing more."""
+        self.staged = True
+        self.trail.chain_staged()
+
+
+def write_record(scope) -> WriteRecord | None:
+    """The audited write the request is, for the command runner (None: unaudited)."""
+    return scope.get(_WRITE_RECORD)
 
 
 class AuditMiddleware:
@@ -80,6 +132,9 @@ class AuditMiddleware:
         principal: Principal | None = None
         start: dict | None = None
         held: list[bytes] = []
+        record = None
+        if not reading:
+            record = scope[_WRITE_RECORD] = WriteRecord(self.trail, scope, body, lambda: capture)
 
         async def hold(message) -> None:
             # The principal is known once the handler answers: hold the answer of
@@ -107,16 +162,17 @@ class AuditMiddleware:
             return
 
         content = b"".join(held)
-        requested = b"".join(body) if capture else None
-        access = _access(scope, principal, start, content, requested)
-        if not reading:
+        if record is not None:
             # The write is committed already: holding its answer for the entry would
-            # guarantee nothing and cost it a second commit's wait. The entry
-            # follows, grouped, drained at shutdown; positions order entries as appended.
+            # guarantee nothing and cost it a second commit's wait. Its entry was
+            # staged with it (the runner's writes) or follows, grouped, drained at shutdown.
             await send(start)
             await send({"type": "http.response.body", "body": content})
-            self._record_later(access)
+            if not record.staged:
+                requested = b"".join(body) if capture else None
+                self._record_later(_access(scope, principal, start, content, requested))
             return
+        access = _access(scope, principal, start, content, None)
         try:
             await self.trail.append(access)
         except Exception:
@@ -291,6 +347,12 @@ def _principal(scope) -> Principal | None:
 
 def _route(scope) -> str:
     return str(getattr(scope.get("route"), "path", None) or scope["path"])[:300]
+
+
+def _correlation_now(scope) -> str | None:
+    """The request's correlation id while it runs (CorrelationMiddleware's)."""
+    causal = causal_context()
+    return causal.correlation_id[:100] if causal else _correlation(None, scope)
 
 
 def _correlation(start: dict | None, scope) -> str | None:

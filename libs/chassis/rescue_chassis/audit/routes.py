@@ -1,5 +1,10 @@
 """The auditors' routes (roles ``auditor``, ``admin``): the entries, and a walk of
-the chain. Their reading is itself audited."""
+the chain from its latest checkpoint. Their reading is itself audited.
+
+Entries are scoped like everything else (``rescue_chassis.audit.scope``): a
+station's auditor sees its station's entries, the center's the network's. The
+verification shows no entry, only whether the chain holds: every auditor may run it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from rescue_chassis.audit import checkpoints
+from rescue_chassis.audit.scope import entries_station
 from rescue_chassis.audit.writer import AuditTrail
-from rescue_chassis.auth import Role, require_roles
+from rescue_chassis.auth import PrincipalDep, Role, require_roles
 from rescue_chassis.moments import PeriodInstant, ensure_period
 from rescue_events.contracts.audit import AuditAction
 
@@ -48,6 +55,11 @@ class VerificationView(BaseModel):
     )
     broken_at: int | None = Field(description="The first position that does not verify.")
     reason: str | None
+    checkpoint: int | None = Field(
+        default=None,
+        description="The checkpoint the walk started from (its entry checked again); "
+        "null: from the first entry. ``entries`` counts those after it.",
+    )
 
 
 def _trail(request: Request) -> AuditTrail:
@@ -57,6 +69,7 @@ def _trail(request: Request) -> AuditTrail:
 @router.get("/entries", response_model=list[AuditEntryView])
 async def audit_entries(
     request: Request,
+    principal: PrincipalDep,
     subject: str | None = None,
     record_id: Annotated[
         str | None, Query(description="Any record id: a person, case, report…")
@@ -70,10 +83,12 @@ async def audit_entries(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryView]:
-    """Entries in chain order; page on with ``after`` = the last position seen."""
+    """Entries in chain order; page on with ``after`` = the last position seen. A
+    station's auditor sees its station's entries (another ``station_id`` is a 403)."""
     if since is not None and until is not None:
         ensure_period(since, until, start_name="since", end_name="until", end_inclusive=False)
     trail = _trail(request)
+    station_id = entries_station(principal, trail.runtime.network, station_id)
     t = trail.table
     query = select(t).order_by(t.c.id).limit(limit)
     if subject is not None:
@@ -96,9 +111,14 @@ async def audit_entries(
 
 
 @router.get("/verification", response_model=VerificationView)
-async def audit_verification(request: Request) -> VerificationView:
-    """Walks this service's chain and recomputes every hash: ``ok``, or the first
-    position that does not verify and why."""
+async def audit_verification(
+    request: Request,
+    full: Annotated[
+        bool, Query(description="Walk from the first entry, not from the latest checkpoint.")
+    ] = False,
+) -> VerificationView:
+    """Walks this service's chain from its latest checkpoint and recomputes every
+    hash: ``ok``, or the first position that does not verify and why."""
     trail = _trail(request)
-    result = await trail.verify()
+    result = await checkpoints.verify(trail.runtime.engine, trail.table, full=full)
     return VerificationView(service=trail.service, **vars(result))

@@ -15,7 +15,15 @@ from rescue_chassis.tables import AUDIT_PURPOSE_MAX as PURPOSE_MAX
 from rescue_chassis.tables import AUDIT_TABLE as TABLE
 from rescue_chassis.tables import define_audit_table
 
-__all__ = ["PURPOSE_MAX", "TABLE", "create_audit_v1", "define_audit_table", "drop_audit_v1"]
+__all__ = [
+    "PURPOSE_MAX",
+    "TABLE",
+    "create_audit_pending_v1",
+    "create_audit_v1",
+    "define_audit_table",
+    "drop_audit_pending_v1",
+    "drop_audit_v1",
+]
 
 _APPEND_ONLY_DDL = [
     """
@@ -84,3 +92,20 @@ def drop_audit_v1() -> None:
     op.drop_index("ix_audit_entries_subject", table_name="audit_entries")
     op.drop_index("ix_audit_entries_at", table_name="audit_entries")
     op.drop_table("audit_entries")
+
+
+def create_audit_pending_v1() -> None:
+    """audit_pending: a write's entry, committed in the write's own transaction and
+    moved into the chain (audit_entries) right after, or by the next process up."""
+    op.create_table(
+        "audit_pending",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("entry", JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("trace_context", JSONB(astext_type=sa.Text()), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def drop_audit_pending_v1() -> None:
+    op.drop_table("audit_pending")

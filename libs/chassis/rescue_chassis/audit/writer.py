@@ -1,22 +1,33 @@
 """``AuditTrail``: appends entries to a service's chain, each with its
-``audit_recorded`` event, and walks the chain to verify it."""
+``audit_recorded`` event, and walks the chain to verify it.
+
+A write's entry is staged in the write's own transaction (``audit_pending``, by
+the command runner): it commits with the write or not at all. Staged entries take
+their place in the chain right after the commit, grouped with other appends; the
+periodic job ``audit_staged_entries`` chains what a process killed in between
+left behind (at start, then at each sweep, in whichever replica runs first)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import propagate
 from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.audit.chain import GENESIS, Access, Verification, broken_link, entry_hash
+from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
-from rescue_chassis.tables import AUDIT_TABLE
+from rescue_chassis.tables import AUDIT_PENDING_TABLE, AUDIT_TABLE
+from rescue_chassis.writes import Writes
 from rescue_events.contracts.audit import AuditRecordedV1
 from rescue_events.contracts.topics import AUDIT_EVENTS
-from rescue_events.driver import jsonb, own_transaction, run
+from rescue_events.driver import begun, from_jsonb, jsonb, own_transaction, run
 from rescue_events.envelope import Envelope
 from rescue_events.registry import registry
 
@@ -34,6 +45,17 @@ _INSERT_ENTRY = (
 # (advisory locks are per database). Arbitrary but fixed, and not the relay's.
 _CHAIN_LOCK_KEY = 0xA0D17C4A1
 _GROUP_WAIT = 0.002  # seconds an append waits for others to share its transaction
+# A write's entry, in the write's transaction (a plain one-row INSERT … VALUES, so the
+# fast lane's statement can carry it: rescue_chassis.writes).
+STAGE_SQL = f"INSERT INTO {AUDIT_PENDING_TABLE} (at, entry, trace_context) VALUES ($1, $2, $3)"
+# The oldest staged entries, taken under the chain lock: gone only if the chain commits.
+_TAKE_STAGED = (
+    f"DELETE FROM {AUDIT_PENDING_TABLE} WHERE id IN "
+    f"(SELECT id FROM {AUDIT_PENDING_TABLE} ORDER BY id LIMIT $1) "
+    "RETURNING id, at, entry, trace_context"
+)
+_TRAILS: weakref.WeakSet[AuditTrail] = weakref.WeakSet()  # for drain() at shutdown
+log = logging.getLogger(__name__)
 
 
 class AuditTrail:
@@ -53,6 +75,8 @@ class AuditTrail:
         self._event = registry.for_model(AuditRecordedV1)
         self._waiting: list[tuple[Access, dict[str, str], asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
+        self._staged = False  # writes committed entries to chain
+        _TRAILS.add(self)
 
     async def append(self, access: Access) -> AuditRecordedV1:
         """Record ``access`` at the end of the chain, with its event, in one short
@@ -61,44 +85,116 @@ class AuditTrail:
         propagate.inject(carrier)  # the request's trace, for the relay's publish span
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((access, carrier, done))
+        self._wake()
+        return await done
+
+    # -- a write's entry: staged in the write's transaction, chained after its commit
+
+    def staged_row(self, access: Access) -> tuple:
+        """``access`` as STAGE_SQL's parameters (with the request's trace)."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        entry = {**vars(access), "roles": list(access.roles)}
+        return (datetime.now(UTC), jsonb(entry), jsonb(carrier))
+
+    async def stage(self, session: AsyncSession, access: Access) -> None:
+        """Stage a write's entry in ``session``'s transaction: it commits with the
+        write; ``chain_staged`` after the commit."""
+        driver = await begun(session)
+        await run(STAGE_SQL, driver.execute(STAGE_SQL, *self.staged_row(access)))
+
+    def stage_in(self, writes: Writes, access: Access) -> None:
+        """Stage a write's entry in a single statement's ``writes`` (the fast lane):
+        inserted only if the statement's claim is."""
+        writes.add(STAGE_SQL, *self.staged_row(access))
+
+    def chain_staged(self) -> None:
+        """Move the committed staged entries into the chain, grouped with the next
+        appends (the answer does not wait for it)."""
+        self._staged = True
+        self._wake()
+
+    async def settle(self) -> None:
+        """Chain what is staged and appended so far (at shutdown)."""
+        self._staged = True
+        self._wake()
+        while self._writer is not None and not self._writer.done():
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    def periodic_job(self) -> PeriodicJob:
+        """What a killed process staged and never chained, chained by the next sweep
+        (the first runs at start) of any replica."""
+
+        async def chain(session: AsyncSession, now: datetime) -> int:
+            driver = await begun(session)
+            total = 0
+            while True:
+                chained, _ = await self._append(driver, [], take_staged=True)
+                total += chained
+                if chained < self.MAX_GROUP:
+                    return total
+
+        return PeriodicJob("audit_staged_entries", chain)
+
+    def _wake(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_waiting(), name="audit-append")
-        return await done
 
     async def _write_waiting(self) -> None:
         await asyncio.sleep(_GROUP_WAIT)
-        while self._waiting:
+        while self._waiting or self._staged:
+            take_staged, self._staged = self._staged, False
             group = self._waiting[: self.MAX_GROUP]
             del self._waiting[: self.MAX_GROUP]
             try:
-                events = await self._write([(a, c) for a, c, _ in group])
+                events, more = await self._write([(a, c) for a, c, _ in group], take_staged)
             except Exception as exc:  # every waiting request learns it is not on record
+                if take_staged:  # they stay staged, committed: the periodic job retries
+                    log.warning("audit: staged entries not chained yet (%s)", exc)
                 for _, _, done in group:
                     if not done.done():
                         done.set_exception(exc)
                 continue
+            self._staged = self._staged or more
             for (_, _, done), event in zip(group, events, strict=True):
                 if not done.done():
                     done.set_result(event)
 
-    async def _write(self, group: list[tuple[Access, dict[str, str]]]) -> list[AuditRecordedV1]:
+    async def _write(
+        self, group: list[tuple[Access, dict[str, str]]], take_staged: bool = False
+    ) -> tuple[list[AuditRecordedV1], bool]:
         # On the driver, not SQLAlchemy: a group follows nearly every request (bench/README.md).
         async with own_transaction(self.runtime.engine) as driver:
-            return await self._append(driver, group)
+            chained, events = await self._append(driver, group, take_staged=take_staged)
+        return events, chained == self.MAX_GROUP
 
-    async def _append(self, driver, group) -> list[AuditRecordedV1]:
+    async def _append(
+        self, driver, group, *, take_staged: bool = False
+    ) -> tuple[int, list[AuditRecordedV1]]:
+        """Chain the oldest staged entries (``take_staged``), then ``group``; returns
+        how many staged entries were chained, and the group's events."""
         # Serialise appends across processes; READ COMMITTED: the next statement
         # sees the last entry committed by whoever held the lock before.
         lock = "SELECT pg_advisory_xact_lock($1)"
         await run(lock, driver.execute(lock, _CHAIN_LOCK_KEY))
+        staged = []
+        if take_staged:
+            taken = await run(_TAKE_STAGED, driver.fetch(_TAKE_STAGED, self.MAX_GROUP))
+            staged = [
+                (_access_of(from_jsonb(row["entry"])), from_jsonb(row["trace_context"]), row["at"])
+                for row in sorted(taken, key=lambda row: row["id"])
+            ]
+        appended = [(access, carrier, datetime.now(UTC)) for access, carrier in group]
+        if not staged and not appended:
+            return 0, []
         end = f"SELECT id, hash FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1"
         last = await run(end, driver.fetchrow(end))
         position, prev_hash = (last["id"], last["hash"]) if last else (0, GENESIS)
-        entries, events, staged = [], [], []
-        for access, carrier in group:
+        entries, events, staged_rows = [], [], []
+        for access, carrier, at in staged + appended:
             position += 1
             values = dict(
-                at=datetime.now(UTC),
+                at=at,
                 subject=access.subject,
                 station_id=access.station_id,
                 roles=list(access.roles),
@@ -122,13 +218,13 @@ class AuditTrail:
                 **values,
             )
             events.append(event)
-            staged.append(self._outbox_row(event, carrier))
+            staged_rows.append(self._outbox_row(event, carrier))
         rows = [_entry_row(e) for e in entries]
         await run(_INSERT_ENTRY, driver.executemany(_INSERT_ENTRY, rows))
         # The rows Outbox.stage_raw writes, the whole group at once.
         stage = self.runtime.outbox.insert_sql
-        await run(stage, driver.executemany(stage, staged))
-        return events
+        await run(stage, driver.executemany(stage, staged_rows))
+        return len(staged), events[len(staged) :]
 
     def _outbox_row(self, event: AuditRecordedV1, carrier: dict[str, str]) -> tuple:
         envelope = Envelope(
@@ -185,6 +281,11 @@ class AuditTrail:
 def _entry_row(entry: dict[str, Any]) -> list:
     """An entry as _INSERT_ENTRY's parameters (JSONB as text, for the driver)."""
     return [jsonb(entry[c]) if c == "record_ids" else entry[c] for c in _ENTRY_COLUMNS]
+
+
+def _access_of(entry: dict[str, Any]) -> Access:
+    """A staged entry (STAGE_SQL's JSON) as the Access it was."""
+    return Access(**{**entry, "roles": tuple(entry["roles"])})
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

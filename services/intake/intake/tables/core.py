@@ -6,9 +6,10 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Column, Date, DateTime, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
+from rescue_chassis.crypto import EncryptedJSON
 from rescue_chassis.tables import service_tables
 
 tables, Base = service_tables()
@@ -64,7 +65,10 @@ class Stay(Base, table=True):
     admitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     admitted_by: str = Field(max_length=200)
     consent_given: bool | None = None
-    handover: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # The patrol's written handover record: officers, reference number, where found.
+    handover: dict | None = Field(
+        default=None, sa_column=Column(EncryptedJSON("stays.handover"), nullable=True)
+    )
     discharged_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )

@@ -1,0 +1,56 @@
+"""Nothing sensitive in plain text (issue 32): the answers stored for idempotent
+retries become ciphertext in text columns (rescue_chassis.crypto); the audit
+chain gets its checkpoints (rescue_chassis.audit.checkpoints).
+
+A JSON document becomes its text here; a migration has no keys, so the values are
+encrypted by the service's re-encryption job, a batch per run, and read as plain
+until then (``rescue_encryption_stale_values`` shows what is left). Downgrading
+fails while encrypted values are stored (they cannot be decrypted here).
+
+Revision ID: 0003sealedfields
+Revises: 0002auditpending
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from rescue_chassis.audit.checkpoints import (
+    create_audit_checkpoints_v1,
+    drop_audit_checkpoints_v1,
+)
+
+revision: str = "0003sealedfields"
+down_revision: str | None = "0002auditpending"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+# (table, column, its type before)
+SEALED = [
+    ("idempotency_keys", "response", postgresql.JSONB(astext_type=sa.Text())),
+]
+
+
+def upgrade() -> None:
+    for table, column, before in SEALED:
+        op.alter_column(
+            table, column, type_=sa.Text(), existing_type=before, postgresql_using=f"{column}::text"
+        )
+    create_audit_checkpoints_v1()
+
+
+def downgrade() -> None:
+    drop_audit_checkpoints_v1()
+    for table, column, before in SEALED:
+        # Ciphertext is neither JSON nor short: this fails rather than lose it.
+        json = isinstance(before, postgresql.JSONB)
+        op.alter_column(
+            table,
+            column,
+            type_=before,
+            existing_type=sa.Text(),
+            postgresql_using=f"{column}::jsonb" if json else None,
+        )
