@@ -47,7 +47,7 @@ from rescue_localnet.supervisor import attach, read_state
 INTAKE_TOPIC = "rescue.intake.events"
 SEARCH_TOPIC = "rescue.search.events"
 # The services whose consumers read rescue.intake.events (all of them handle person_admitted).
-INTAKE_CONSUMERS = ("search", "transfer", "referral", "followup")
+INTAKE_CONSUMERS = ("search", "transfer", "referral", "followup", "summary")
 RULES = Path(__file__).parents[2] / "services" / "referral" / "referral" / "rules.yaml"
 
 # A mix, so that several services have something to do: all unidentified
