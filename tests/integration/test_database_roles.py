@@ -142,6 +142,8 @@ async def test_the_service_role_cannot_change_or_remove_audit_entries(roles, int
         "DELETE FROM audit_entries",
         "TRUNCATE audit_entries",
         "UPDATE audit_pending SET entry = '{}'",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_checkpoints SET position = 0",
         "UPDATE alembic_version SET version_num = 'x'",
     ):
         assert "permission denied for table" in await refused(roles.runtime_dsn, statement)

@@ -56,6 +56,8 @@ def runtime_grants(database: str, owner: str, role: str) -> list[str]:
         f"REVOKE ALL ON audit_entries FROM {role}",
         f"GRANT SELECT, INSERT ON audit_entries TO {role}",
         f"REVOKE UPDATE ON audit_pending FROM {role}",
+        # checkpoints only accumulate (the verification trusts them)
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_checkpoints FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
     ]
 
