@@ -113,8 +113,10 @@ class OtlpReceiver:
     def __init__(self) -> None:
         import threading
 
-        self.spans: list[dict[str, Any]] = []
-        self.logs: list[dict[str, Any]] = []
+        # By trace id: a long e2e session collects hundreds of thousands of spans,
+        # and a test polling a scan of them all would starve the receiving threads.
+        self._spans: dict[str, list[dict[str, Any]]] = {}
+        self._logs: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._server = None
 
@@ -167,11 +169,12 @@ class OtlpReceiver:
             attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
+                    trace_id = span.trace_id.hex()
                     with self._lock:
-                        self.spans.append(
+                        self._spans.setdefault(trace_id, []).append(
                             {
                                 "service": attributes.get("service.name"),
-                                "trace_id": span.trace_id.hex(),
+                                "trace_id": trace_id,
                                 "span_id": span.span_id.hex(),
                                 "parent_span_id": span.parent_span_id.hex(),
                                 "name": span.name,
@@ -189,11 +192,12 @@ class OtlpReceiver:
                         a.key: next(iter(MessageToDict(a.value).values()), None)
                         for a in record.attributes
                     }
+                    trace_id = record.trace_id.hex()
                     with self._lock:
-                        self.logs.append(
+                        self._logs.setdefault(trace_id, []).append(
                             {
                                 "service": attributes.get("service.name"),
-                                "trace_id": record.trace_id.hex(),
+                                "trace_id": trace_id,
                                 "span_id": record.span_id.hex(),
                                 "body": record.body.string_value,
                                 "attributes": values,
@@ -202,11 +206,11 @@ class OtlpReceiver:
 
     def log_records(self, trace_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [r for r in self.logs if r["trace_id"] == trace_id]
+            return list(self._logs.get(trace_id, ()))
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [s for s in self.spans if s["trace_id"] == trace_id]
+            return list(self._spans.get(trace_id, ()))
 
     def stop(self) -> None:
         if self._server is not None:

@@ -116,6 +116,9 @@ def network(tmp_path_factory, otlp, notice_site):
         tmp_path_factory.mktemp("network"),
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url,
         OTEL_BSP_SCHEDULE_DELAY="100",
+        # room for a busy minute's spans and logs: a full queue drops them silently
+        OTEL_BSP_MAX_QUEUE_SIZE="65536",
+        OTEL_BLRP_MAX_QUEUE_SIZE="65536",
         # deadline sweeps every 0.3 s, so tests that move a due date see it fall due
         FOLLOWUP_PERIODIC_INTERVAL_SECONDS="0.3",
         INTAKE_PERIODIC_INTERVAL_SECONDS="0.3",

@@ -32,6 +32,9 @@ def traced_console(network, otlp, tmp_path_factory) -> Iterator[str]:
         CONSOLE_COOKIE_SECURE="false",  # httpx keeps no Secure cookie over http
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url,
         OTEL_BSP_SCHEDULE_DELAY="100",
+        # room for a busy minute's spans and logs: a full queue drops them silently
+        OTEL_BSP_MAX_QUEUE_SIZE="65536",
+        OTEL_BLRP_MAX_QUEUE_SIZE="65536",
     ) as url:
         yield url
 
