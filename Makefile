@@ -87,9 +87,11 @@ test-integration: setup
 test-e2e: setup setup-browser
 	$(RUN) pytest tests/e2e
 
-# Figures, not assertions: issue 11's targets, printed with PASS/FAIL words
-# (intake vs a bare FastAPI+asyncpg baseline, commit→followup latency at 200/s,
-# memory per service, relay throughput).
+# Figures, not assertions: each with its target and PASS/FAIL, exit 0 whatever they
+# are (issue 30: intake vs a bare FastAPI+asyncpg baseline at each one's plateau and
+# server CPU per request, commit→commit latency and CPU per admission at 100 and
+# 150/s, records and deliveries per admission; issue 11: memory per service, relay
+# throughput; issue 5's and 30's search figures). About 25 minutes; bench-quick: 5.
 bench: setup
 	$(RUN) python bench/run_all.py
 
@@ -101,6 +103,12 @@ bench-search: setup
 	$(RUN) python bench/address_search.py
 	$(RUN) python bench/name_search.py
 	$(RUN) python bench/face_search.py
+
+# Issue 30: matching one new case and one new report against 1k, 10k and 100k open
+# reports and cases (the matching index's candidates only); p99 ≤ 50 ms at 100k.
+.PHONY: bench-matching
+bench-matching: setup
+	$(RUN) python bench/matching_scale.py
 
 bench-quick: setup
 	$(RUN) python bench/run_all.py --quick
@@ -149,6 +157,32 @@ contracts-release:
 .PHONY: prometheus-rule
 prometheus-rule:
 	$(RUN) python deploy/prometheus/prometheus_rule.py
+
+# Issue 31: Prometheus (Debian's, make setup-promtool) scraping the running local
+# network's /metrics every 5 s with the alert rules of deploy/prometheus/rules/; alerts at
+# http://127.0.0.1:9090/alerts (docs/runbook.md, "Alerts"). LOCALNET_DIR: the network's
+# data folder, whose supervisor.json gives its ports (make run: var/localnet).
+.PHONY: alerts-local
+LOCALNET_DIR ?= var/localnet
+PROMETHEUS_LISTEN ?= 127.0.0.1:9090
+alerts-local: setup-promtool
+	$(RUN) python deploy/prometheus/local_alerts.py --data-dir $(LOCALNET_DIR) --listen $(PROMETHEUS_LISTEN)
+
+# Issue 31: production compose (docker-compose.prod.yml) reads every secret from a file
+# in RESCUE_SECRETS_DIR; this writes the missing ones, random (never replaces one).
+#   make compose-secrets SECRETS_DIR=/etc/rescue-network/secrets
+.PHONY: compose-secrets
+SECRETS_DIR ?=
+compose-secrets:
+	@[ -n "$(SECRETS_DIR)" ] || { echo "make compose-secrets SECRETS_DIR=<folder outside the repository>"; exit 2; }
+	$(RUN) python deploy/compose/compose_secrets.py $(SECRETS_DIR)
+
+# Issue 31: the third-party images of compose, Kubernetes and the Dockerfiles by digest
+# (name:tag@sha256:…), resolved from their registries (HTTPS); what cannot be resolved
+# stays by tag, listed in deploy/images.allow with the reason (checked by the unit tests).
+.PHONY: pin-images
+pin-images:
+	$(RUN) python deploy/images.py pin
 
 lint:
 	$(RUN) ruff check .

@@ -78,6 +78,79 @@ def verdict(value: float, target: float, *, at_most: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def target_text(target: float | None, *, at_most: bool, unit: str = "") -> str:
+    """ "≤ 50 ms", "≥ 60%" (a unit of "%" takes a fraction), "—" without a target."""
+    if target is None:
+        return "—"
+    sign = "≤" if at_most else "≥"
+    if unit == "%":
+        return f"{sign} {target:.0%}"
+    attached = unit in ("", "×") or unit.startswith("/")
+    return f"{sign} {target:g}{unit if attached else ' ' + unit}"
+
+
+def figure_row(
+    figure: str,
+    measured: str,
+    value: float | None,
+    target: float | None,
+    *,
+    at_most: bool,
+    unit: str = "",
+) -> list[str]:
+    """[figure, measured, target, PASS/FAIL] for run_all.py's summary; no target, no word.
+    A figure that could not be measured (``value`` None) misses its target."""
+    if target is None:
+        return [figure, measured, "—", ""]
+    word = "FAIL" if value is None else verdict(value, target, at_most=at_most)
+    return [figure, measured, target_text(target, at_most=at_most, unit=unit), word]
+
+
+def summary_lines(rows: Sequence[Sequence[str]]) -> list[str]:
+    """The rows as an aligned table: figure, measured, target, result."""
+    header = ("figure", "measured", "target", "result")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(3)]
+    return [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip()
+        for r in [header, *rows]
+    ]
+
+
+# ---- the load generator's concurrency sweep (bench/loadgen.py) -------------------------
+
+
+def sweep_best(points: Sequence[tuple[int, float]], min_gain: float = 0.05) -> tuple[int, float]:
+    """The step of a concurrency sweep where the throughput last rose by at least
+    ``min_gain`` over the best before it: (concurrency, requests/s). A later step
+    that gains less is noise around the plateau, not a higher one."""
+    if not points:
+        raise ValueError("a sweep of no steps")
+    best = points[0]
+    for point in points[1:]:
+        if point[1] >= best[1] * (1 + min_gain):
+            best = point
+    return best
+
+
+def sweep_finished(
+    points: Sequence[tuple[int, float]], min_gain: float = 0.05, patience: int = 2
+) -> bool:
+    """Whether the last ``patience`` steps all failed to beat the best by ``min_gain``."""
+    if not points:
+        return False
+    best = sweep_best(points, min_gain)
+    return len(points) - 1 - list(points).index(best) >= patience
+
+
+# ---- deliveries and records, counted from outside (end_to_end.py) -----------------------
+
+
+def discarded(delivered: int, applied: int, dead_lettered: int) -> int:
+    """Deliveries a consumer neither applied nor dead-lettered: records of a type it
+    has no handler for (or a redelivery its inbox skipped)."""
+    return max(delivered - applied - dead_lettered, 0)
+
+
 # ---- process memory ----------------------------------------------------------------
 
 
@@ -222,18 +295,50 @@ def admission_headers(token: str) -> dict[str, str]:
 # ---- the network on free ports (as tests/support.a_network) ---------------------------
 
 
-def a_network(data_dir: Path, only: Sequence[str] | None = None):
-    """LocalNetwork on free ports; ``only`` limits which services are started."""
+def a_network(data_dir: Path, only: Sequence[str] | None = None, commit_timestamps: bool = False):
+    """LocalNetwork on free ports; ``only`` limits which services are started.
+    ``commit_timestamps``: Postgres keeps each transaction's commit time
+    (``pg_xact_commit_timestamp(xmin)`` of a row is when it was committed)."""
     from rescue_localnet.network import LocalNetwork
 
     net = LocalNetwork.on_free_ports(data_dir)
-    net.start_infrastructure()
+    net.start_database()
+    if commit_timestamps:
+        track_commit_timestamps(net.postgres)
+    net.broker.start()
     net.prepare_services()
     if only is not None:
         net.services = {name: net.services[name] for name in only}
     net.migrate()
     net.start_services()
     return net
+
+
+def track_commit_timestamps(postgres) -> None:
+    """track_commit_timestamp = on: a server setting, so a restart before the services
+    start (the socket directory is the data folder's, the same after it)."""
+    import asyncio
+
+    import asyncpg
+
+    async def turn_on() -> None:
+        conn = await asyncpg.connect(postgres.dsn("postgres"))
+        try:
+            await conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+        finally:
+            await conn.close()
+
+    async def is_on() -> bool:
+        conn = await asyncpg.connect(postgres.dsn("postgres"))
+        try:
+            return await conn.fetchval("SHOW track_commit_timestamp") == "on"
+        finally:
+            await conn.close()
+
+    asyncio.run(turn_on())
+    postgres.restart()
+    if not asyncio.run(is_on()):
+        raise RuntimeError("track_commit_timestamp is still off after the restart")
 
 
 def service_rss(net) -> dict[str, float]:

@@ -56,24 +56,38 @@ async def read_topic(
     until: Callable[[list[Any]], bool],
     timeout: float = 20.0,
 ) -> list[Any]:
-    """Read a topic from the beginning (no consumer group) until ``until(records)``."""
+    """Read a topic from the beginning (no consumer group) until ``until(records)``.
+    A retired topic (issue 30's layout) is read as its successors, which carry its
+    events now: their records in the order they were written."""
+    from rescue_events.registry import registry
+
+    retired = registry.topics.get(topic)
+    names = list(retired.successors) if retired is not None and retired.retired else [topic]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
         deadline = time.monotonic() + timeout
-        while not partitions and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
-            await asyncio.sleep(0.1)
-        assert partitions, f"topic {topic} does not exist"
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        assigned = []
+        for name in names:
+            partitions = consumer.partitions_for_topic(name)
+            while not partitions and time.monotonic() < deadline and len(names) == 1:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(name)
+                await asyncio.sleep(0.1)
+            if not partitions and len(names) > 1:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(name) or ()
+            assigned += [TopicPartition(name, p) for p in partitions]
+        assert assigned, f"topic {topic} does not exist"
+        consumer.assign(assigned)
         await consumer.seek_to_beginning()
         records: list[Any] = []
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for batch in batches.values():
                 records.extend(batch)
+            if len(names) > 1:
+                records.sort(key=lambda r: r.timestamp)
             if until(records):
                 return records
         raise AssertionError(f"{topic}: condition not met after {timeout}s; read {len(records)}")

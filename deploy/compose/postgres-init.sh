@@ -8,7 +8,8 @@
 # Run by the postgres image from /docker-entrypoint-initdb.d, once, on an empty
 # data directory (as the superuser, over the local socket). Passwords come from
 # <SERVICE>_DB_PASSWORD and <SERVICE>_OWNER_DB_PASSWORD in the container's
-# environment (see docker-compose.yml); they are passed as psql variables, never
+# environment (docker-compose.override.yml), or in production from the services'
+# database URLs mounted in /run/secrets (docker-compose.prod.yml); they are passed as psql variables, never
 # interpolated into SQL by the shell. Safe to run again by hand: every step checks
 # before it creates, and a database from before the owner roles is handed over
 # (REASSIGN OWNED: the service's role then owns nothing).
@@ -16,14 +17,30 @@ set -euo pipefail
 
 services=(intake search transfer referral followup summary)
 
+# The password in a database URL file: postgresql+asyncpg://<role>:<password>@host/db
+url_password() {
+  local url
+  url="$(<"$1")"
+  url="${url#*://*:}"
+  printf '%s' "${url%%@*}"
+}
+
 for svc in "${services[@]}"; do
   var="${svc^^}_DB_PASSWORD"
   owner_var="${svc^^}_OWNER_DB_PASSWORD"
+  # production (docker-compose.prod.yml): no variables; the passwords are the ones in
+  # the services' database URLs, mounted as secrets (one source, no second copy)
+  if [[ -z "${!var:-}" && -r "/run/secrets/${svc}_database_url" ]]; then
+    printf -v "${var}" '%s' "$(url_password "/run/secrets/${svc}_database_url")"
+  fi
+  if [[ -z "${!owner_var:-}" && -r "/run/secrets/${svc}_owner_database_url" ]]; then
+    printf -v "${owner_var}" '%s' "$(url_password "/run/secrets/${svc}_owner_database_url")"
+  fi
   password="${!var:-}"
   owner_password="${!owner_var:-}"
   for name in "${var}" "${owner_var}"; do
     if [[ -z "${!name:-}" ]]; then
-      echo "postgres-init: ${name} is not set" >&2
+      echo "postgres-init: ${name} is not set (nor its database URL in /run/secrets)" >&2
       exit 1
     fi
   done

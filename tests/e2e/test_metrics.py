@@ -16,23 +16,31 @@ SERVICES = ("intake", "search", "transfer", "referral", "followup")
 # What each service consumes: its lag series name these topics only.
 PARTITIONS = {name: topic.partitions for name, topic in registry.topics.items()}
 CONSUMED = {
-    # intake also hears the handover (it ends the stay)
-    "intake": {"rescue.search.events", "rescue.transfer.events"},
-    # search also hears its own case openings (matching reports) and the police
-    "search": {"rescue.intake.events", "rescue.search.events", "rescue.partner.answers"},
-    "transfer": {"rescue.intake.events", "rescue.search.events"},
+    # intake also hears the handover (it ends the stay), and a refusal's face candidates
+    "intake": {
+        "rescue.search.identity",
+        "rescue.search.refusal_faces",
+        "rescue.transfer.handovers",
+    },
+    # search: a stay's events in order after the admission; refusals' photos; the police
+    "search": {"rescue.intake.stays", "rescue.intake.refusals", "rescue.partner.answers"},
+    "transfer": {"rescue.intake.stays", "rescue.search.identity"},
     "referral": {
-        "rescue.intake.events",
-        "rescue.search.events",
-        "rescue.followup.events",
+        "rescue.intake.stays",
+        "rescue.intake.incidents",
+        "rescue.search.identity",
+        "rescue.search.escalations",
+        "rescue.followup.help",
         "rescue.partner.answers",
         "rescue.partner.police",  # search's police requests, delivered to the agency asked
-        "rescue.transfer.events",  # handover refusals, escalated to the civil-affairs bureau
+        "rescue.transfer.refusals",  # handover refusals, escalated to the civil-affairs bureau
+        "rescue.transfer.notices",
     },
     "followup": {
-        "rescue.intake.events",
-        "rescue.search.events",
-        "rescue.transfer.events",
+        "rescue.intake.stays",
+        "rescue.search.identity",
+        "rescue.search.earlier_stays",
+        "rescue.transfer.handovers",
         "rescue.inbound.returns",  # other regions' returnees
     },
 }

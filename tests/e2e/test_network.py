@@ -210,9 +210,9 @@ def test_admissions_go_on_while_the_broker_is_away_and_are_delivered_when_it_is_
         intake, search = net.services["intake"].url, net.services["search"].url
         with client(net) as gushi, client(net, "center", ["ops"]) as ops:
             people = [admit_unidentified(gushi, intake) for _ in range(5)]
-            # each admission: person_admitted, and the audit entry's audit_recorded
-            # (which follows the answer by a few milliseconds)
-            poll(lambda: ops.get(f"{intake}/ops/outbox").json()["unpublished"] == 10)
+            # each admission: person_admitted (its audit entry is no event since issue 30;
+            # the chain's head is anchored at most every 5 minutes, none yet)
+            poll(lambda: ops.get(f"{intake}/ops/outbox").json()["unpublished"] == 5)
             ready = gushi.get(f"{intake}/health/ready").json()
             assert ready["status"] == "ready" and ready["relay_connected"] is False
             assert ready["relay_sweeping"] is False

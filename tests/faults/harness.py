@@ -44,9 +44,9 @@ from rescue_localnet.network import LocalNetwork
 from rescue_localnet.services import SERVICES, ServiceProcess
 from rescue_localnet.supervisor import attach, read_state
 
-INTAKE_TOPIC = "rescue.intake.events"
-SEARCH_TOPIC = "rescue.search.events"
-# The services whose consumers read rescue.intake.events (all of them handle person_admitted).
+INTAKE_TOPIC = "rescue.intake.stays"  # person_admitted's topic (issue 30's layout)
+SEARCH_TOPIC = "rescue.search.identity"  # identity_confirmed's
+# The services whose consumers read rescue.intake.stays (all of them handle person_admitted).
 INTAKE_CONSUMERS = ("search", "transfer", "referral", "followup", "summary")
 RULES = Path(__file__).parents[2] / "services" / "referral" / "referral" / "rules.yaml"
 

@@ -1,7 +1,7 @@
 """The audit trail on the real embedded Postgres (issue 9): entries chain, the
 chain survives concurrent appends, the database refuses changes, tampering made
-around the database's guard is detected, every entry leaves as an event, and the
-middleware records reads before their data leaves."""
+around the database's guard is detected, no entry leaves as an event of its own,
+and the middleware records reads before their data leaves."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from rescue_chassis.app import build_runtime, create_app
 from rescue_chassis.audit import GENESIS, Access, AuditTrail, row_hash
 from rescue_chassis.auth import Principal, PrincipalDep, mint_token, require_roles
 from rescue_chassis.problems import Problem
-from rescue_events.contracts.audit import AuditRecordedV1
+from rescue_events.driver import run
 from rescue_events.envelope import Envelope
 
 pytestmark = pytest.mark.integration
@@ -178,46 +178,33 @@ async def test_a_deleted_entry_is_detected(runtime, trail):
     assert "missing" in verification.reason
 
 
-async def test_each_entry_is_staged_as_one_audit_recorded_event(runtime, trail):
-    person = uuid.uuid4()
-    appended = [
-        await trail.append(an_access(0, person)),
-        await trail.append(an_access(1, record_ids={"case_id": str(uuid.uuid4())})),
-    ]
+# Issue 30: entries are no longer published one by one (audit_recorded doubled
+# intake's relay output and nothing consumed it); the chain's head is anchored
+# instead (tests/integration/test_audit_anchors.py).
+async def test_entries_are_not_published_one_by_one(runtime, trail):
+    await trail.append(an_access(0, uuid.uuid4()))
+    await trail.append(an_access(1, record_ids={"case_id": str(uuid.uuid4())}))
 
-    outbox = await rows(runtime, "SELECT * FROM outbox ORDER BY id")
-    assert len(outbox) == 2
-    for row, expected in zip(outbox, appended, strict=True):
-        assert (row.topic, row.message_key) == ("rescue.audit", "intake")
-        envelope = Envelope.from_headers(row.headers)
-        assert envelope.type == "audit_recorded"
-        assert envelope.dataschema == "urn:rescue-network:events:audit_recorded:v1"
-        assert (envelope.station_id, envelope.correlation_id) == ("gushi", expected.correlation_id)
-        event = AuditRecordedV1.model_validate_json(row.payload)
-        assert event == expected
-        assert event.service == "intake"
-    first, second = (AuditRecordedV1.model_validate_json(r.payload) for r in outbox)
-    assert first.person_id == person
-    assert Envelope.from_headers(outbox[0].headers).subject == str(person)
-    # Not about one person: no person_id and no ce_subject (never an empty one).
-    assert second.person_id is None
-    assert "ce_subject" not in {name for name, _ in outbox[1].headers}
-    # A central store can check the chain from the events alone.
-    assert second.prev_hash == first.hash and second.position == first.position + 1
+    assert len(await rows(runtime)) == 2
+    assert await rows(runtime, "SELECT * FROM outbox ORDER BY id") == []
 
 
-async def test_an_entry_and_its_event_are_one_transaction(runtime, trail, monkeypatch):
-    staged = trail._outbox_row
+async def test_an_entry_and_the_anchor_it_takes_are_one_transaction(runtime, monkeypatch):
+    trail = AuditTrail(runtime, anchor_every_entries=1)  # every append anchors its entry
+    stage_anchor = trail.stage_anchor
 
-    def unstageable(event, carrier):  # the database refuses the event row
-        return (None, *staged(event, carrier)[1:])  # no event id
+    async def unstageable(driver, head):  # the database refuses the anchor's row
+        await run("SELECT 1/0", driver.execute("SELECT 1/0"))
+        await stage_anchor(driver, head)
 
-    monkeypatch.setattr(trail, "_outbox_row", unstageable)
+    monkeypatch.setattr(trail, "stage_anchor", unstageable)
     with pytest.raises(DBAPIError):
         await trail.append(an_access())
     assert await rows(runtime) == []
     monkeypatch.undo()
     assert (await trail.append(an_access())).position == 1
+    (anchor,) = await rows(runtime, "SELECT * FROM outbox")
+    assert Envelope.from_headers(anchor.headers).type == "audit_chain_anchored"
 
 
 # -- through the chassis' app: the middleware and the auditors' routes ---------------

@@ -23,7 +23,8 @@ from support import JWT_SECRET, eventually, migrated_database, read_topic
 
 from rescue_chassis.app import build_runtime
 from rescue_events.consumer import EventConsumer, Outcome
-from rescue_events.contracts import INTAKE_EVENTS, PersonAdmittedV1
+from rescue_events.contracts import PersonAdmittedV1
+from rescue_events.contracts.topics import INTAKE_STAYS
 from rescue_localnet.broker import TansuBroker, free_port
 from search.app import service as search_service
 from search.handlers import handlers as search_handlers
@@ -165,7 +166,7 @@ async def test_a_broker_back_empty_gets_every_event_again_and_each_is_applied_on
     # The new broker holds every admission, the old ones included.
     records = await read_topic(
         own_broker.bootstrap_servers,
-        INTAKE_EVENTS.name,
+        INTAKE_STAYS.name,
         until=lambda rs: {str(p).encode() for p in people} <= {r.key for r in rs},
         timeout=30,
     )
@@ -192,13 +193,13 @@ async def test_republish_by_hand_sends_again_what_was_published_since(
     await stage(runtime, recent)
     await eventually(lambda: _is(scalar(runtime, _UNPUBLISHED), 0), timeout=30)
 
-    done = await relay.republish(since, [INTAKE_EVENTS.name], reason="by ops: test")
-    assert done.rows == 3 and done.topics == {INTAKE_EVENTS.name: 3}
+    done = await relay.republish(since, [INTAKE_STAYS.name], reason="by ops: test")
+    assert done.rows == 3 and done.topics == {INTAKE_STAYS.name: 3}
 
     keys = [str(e.person_id).encode() for e in recent]
     records = await read_topic(
         own_broker.bootstrap_servers,
-        INTAKE_EVENTS.name,
+        INTAKE_STAYS.name,
         until=lambda rs: all(sum(r.key == k for r in rs) == 2 for k in keys),
         timeout=30,
     )

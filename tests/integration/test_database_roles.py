@@ -1,13 +1,18 @@
 """Two database roles per service, on the real embedded Postgres (issue 32): the
 owner migrates; the service's role writes its rows and appends to the audit
 trail, and can neither switch the trail's guard off, nor change or remove its
-entries, nor change the schema. A write's entry commits with the write."""
+entries (staged ones included: only the owner's function moves them into the
+chain), nor change the schema. A write's entry commits with the write, the
+on-call engineer's dead-letter replays and discards included."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import json
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -21,6 +26,10 @@ from rescue_chassis.app import create_app
 from rescue_chassis.auth import mint_token
 from rescue_chassis.idempotency import IdempotentRequest
 from rescue_chassis.periodic import run_once
+from rescue_events.consumer import EventConsumer
+from rescue_events.contracts import PersonAdmittedV1
+from rescue_events.envelope import Envelope
+from rescue_events.registry import registry
 from rescue_localnet.postgres import owner_role
 
 pytestmark = pytest.mark.integration
@@ -142,6 +151,7 @@ async def test_the_service_role_cannot_change_or_remove_audit_entries(roles, int
         "DELETE FROM audit_entries",
         "TRUNCATE audit_entries",
         "UPDATE audit_pending SET entry = '{}'",
+        "DELETE FROM audit_pending",
         "DELETE FROM audit_checkpoints",
         "UPDATE audit_checkpoints SET position = 0",
         "UPDATE alembic_version SET version_num = 'x'",
@@ -154,6 +164,60 @@ async def test_the_service_role_cannot_change_or_remove_audit_entries(roles, int
         roles.database,
     )
     assert [row["privilege_type"] for row in rights] == ["INSERT", "SELECT"]
+    staged_rights = await as_role(
+        roles.superuser_dsn,
+        "SELECT privilege_type FROM information_schema.role_table_grants "
+        "WHERE grantee = $1 AND table_name = 'audit_pending' ORDER BY 1",
+        roles.database,
+    )
+    assert [row["privilege_type"] for row in staged_rights] == ["INSERT", "SELECT"]
+
+
+async def test_staged_entries_join_the_chain_only_through_the_owners_function(roles, intake):
+    (function,) = await as_role(
+        roles.superuser_dsn,
+        "SELECT pg_get_userbyid(proowner) AS owner, prosecdef, "
+        "has_function_privilege($1, oid, 'EXECUTE') AS service, "
+        "has_function_privilege('public', oid, 'EXECUTE') AS anyone "
+        "FROM pg_proc WHERE proname = 'rescue_audit_chain_staged'",
+        roles.database,
+    )
+    assert (function["owner"], function["prosecdef"]) == (owner_role(roles.database), True)
+    assert (function["service"], function["anyone"]) == (True, False)
+
+    await chain_what_is_staged(intake.app)
+    staged = await as_role(
+        roles.runtime_dsn,
+        "INSERT INTO audit_pending (at, entry, trace_context) "
+        "SELECT now(), entry, '{}' FROM (SELECT jsonb_build_object("
+        "'subject', 'wang.li', 'station_id', 'gushi', 'roles', jsonb_build_array('station_staff'),"
+        "'action', 'write', 'method', 'POST', 'route', '/persons', 'record_ids', '{}'::jsonb,"
+        "'fields', null, 'purpose', null, 'status_code', 201, 'correlation_id', 'c-1') AS entry) e "
+        "RETURNING id",
+    )
+    # Nothing but what is staged: an id that is not refuses the whole call.
+    with pytest.raises(asyncpg.PostgresError, match="is not staged"):
+        await as_role(
+            roles.runtime_dsn,
+            "SELECT rescue_audit_chain_staged($1, $2)",
+            [staged[0]["id"], staged[0]["id"] + 1000],
+            ["0" * 64, "1" * 64],
+        )
+    assert await as_role(roles.runtime_dsn, "SELECT id FROM audit_pending")  # still staged
+    # The sweep, as the service's role, chains it through the function.
+    assert await chain_what_is_staged(intake.app) == 1
+    assert await as_role(roles.superuser_dsn, "SELECT id FROM audit_pending") == []
+    (last,) = await as_role(
+        roles.superuser_dsn,
+        "SELECT route, status_code, roles, fields FROM audit_entries ORDER BY id DESC LIMIT 1",
+    )
+    assert (last["route"], last["status_code"], last["roles"]) == (
+        "/persons",
+        201,
+        ["station_staff"],
+    )
+    assert last["fields"] is None
+    assert (await intake.app.state.audit.verify()).ok
 
 
 async def test_the_service_role_changes_no_schema(roles):
@@ -267,3 +331,149 @@ async def test_a_database_made_before_the_two_roles_is_handed_to_its_owner(postg
         database.runtime_dsn, "ALTER TABLE audit_entries DISABLE TRIGGER ALL"
     )
     await as_role(database.runtime_dsn, "SELECT count(*) FROM persons")
+
+
+# -- dead letters: the on-call engineer's replay and discard commit with their entries
+
+
+def a_dead_letter_row(consumer: str) -> tuple:
+    """A person_admitted record as the consumer stored it when its handler failed."""
+    event = PersonAdmittedV1(
+        person_id=uuid.uuid4(),
+        station_id="gushi",
+        arrived_at=datetime.now(UTC),
+        admitted_at=datetime.now(UTC),
+        arrival_route="own_request",
+        identity_status="unknown",
+        sex="male",
+    )
+    kind = registry.for_model(PersonAdmittedV1)
+    envelope = Envelope(
+        type=kind.name,
+        source="/rescue-network/intake",
+        subject=str(event.person_id),
+        dataschema=kind.dataschema,
+    )
+    headers = [[n, base64.b64encode(v.encode()).decode()] for n, v in envelope.to_headers()]
+    return (consumer, json.dumps(headers), event.model_dump_json().encode(), envelope.id)
+
+
+async def a_dead_letter(roles, consumer: str) -> tuple[int, str]:
+    consumer_name, headers, payload, event_id = a_dead_letter_row(consumer)
+    (row,) = await as_role(
+        roles.superuser_dsn,
+        'INSERT INTO dead_letters (consumer, topic, partition, "offset", event_id, event_type, '
+        "headers, payload, reason, error, attempts) VALUES ($1, 'rescue.intake.events', 0, "
+        "(SELECT coalesce(max(\"offset\"), 0) + 1 FROM dead_letters), $2, 'person_admitted', "
+        "$3::jsonb, $4, 'handler_failed', 'boom', 5) RETURNING id",
+        consumer_name,
+        event_id,
+        headers,
+        payload,
+    )
+    return row["id"], event_id
+
+
+@pytest.fixture
+def on_call(intake):
+    """intake's app as the on-call engineer calls it, its consumer's handler for
+    person_admitted staging one outbox row (the replay's visible change)."""
+    runtime = intake.app.state.runtime
+
+    async def admitted(session, event, envelope) -> None:
+        await runtime.outbox.stage(session, event)
+
+    runtime.consumer = EventConsumer(
+        name="intake",
+        kafka=runtime.relay.kafka,
+        sessions=runtime.sessions,
+        tables=runtime.tables.plumbing,
+        outbox=runtime.outbox,
+        handlers={PersonAdmittedV1: admitted},
+    )
+    token = mint_token(secret=JWT_SECRET, subject="zhao.ops", station_id="center", roles=["ops"])
+    intake.headers["Authorization"] = f"Bearer {token}"
+    return intake
+
+
+async def replay_state(roles, letter: int, event_id: str) -> tuple:
+    """(replayed?, inbox rows, outbox rows, staged entries) of one dead letter's replay."""
+    (dead,) = await as_role(
+        roles.superuser_dsn,
+        "SELECT replayed_at, discarded_at FROM dead_letters WHERE id = $1",
+        letter,
+    )
+    inbox = await as_role(roles.superuser_dsn, "SELECT 1 FROM inbox WHERE event_id = $1", event_id)
+    outbox = await as_role(roles.superuser_dsn, "SELECT 1 FROM outbox")
+    staged = await as_role(
+        roles.superuser_dsn,
+        "SELECT 1 FROM audit_pending WHERE entry->'record_ids'->>'response_id' = $1",
+        str(letter),
+    )
+    return (dead["replayed_at"] is not None, len(inbox), len(outbox), len(staged))
+
+
+async def test_a_replay_and_its_entry_commit_together_or_not_at_all(roles, on_call, monkeypatch):
+    await chain_what_is_staged(on_call.app)
+    await as_role(roles.superuser_dsn, "DELETE FROM outbox")
+    trail = on_call.app.state.audit
+    monkeypatch.setattr(trail, "chain_staged", lambda: None)  # the entries stay staged
+    letter, event_id = await a_dead_letter(roles, "intake")
+
+    async def unrecordable(session, access) -> None:
+        raise ConnectionError("the entry could not be written")
+
+    monkeypatch.setattr(trail, "stage", unrecordable)
+    failed = await on_call.post(f"/ops/dead-letters/{letter}/replay")
+    assert failed.status_code == 409, failed.text  # it still fails: nothing applied
+    assert await replay_state(roles, letter, event_id) == (False, 0, 0, 0)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(trail, "chain_staged", lambda: None)
+    replayed = await on_call.post(f"/ops/dead-letters/{letter}/replay")
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["outcome"] == "applied"
+    # the change (inbox, the handler's row, the letter marked) and its entry, together
+    assert await replay_state(roles, letter, event_id) == (True, 1, 1, 1)
+
+    # a bulk replay: one entry per letter replayed, each in its replay's transaction
+    letters = [await a_dead_letter(roles, "intake") for _ in range(2)]
+    bulk = await on_call.post("/ops/dead-letters/replay", json={"limit": 10})
+    assert bulk.status_code == 200, bulk.text
+    assert bulk.json()["replayed"] == 2
+    for other, other_event in letters:
+        assert (await replay_state(roles, other, other_event))[::3] == (True, 1)
+    assert await chain_what_is_staged(on_call.app) == 3
+    assert (await trail.verify()).ok
+
+
+async def test_a_discard_and_its_entry_commit_together_or_not_at_all(roles, on_call, monkeypatch):
+    await chain_what_is_staged(on_call.app)
+    trail = on_call.app.state.audit
+    monkeypatch.setattr(trail, "chain_staged", lambda: None)
+    letter, _ = await a_dead_letter(roles, "intake")
+
+    async def unrecordable(session, access) -> None:
+        raise ConnectionError("the entry could not be written")
+
+    monkeypatch.setattr(trail, "stage", unrecordable)
+    reason = {"reason": "a test record from the police sandbox"}
+    failed = await on_call.post(f"/ops/dead-letters/{letter}/discard", json=reason)
+    assert failed.status_code == 500
+    (dead,) = await as_role(
+        roles.superuser_dsn, "SELECT discarded_at FROM dead_letters WHERE id = $1", letter
+    )
+    assert dead["discarded_at"] is None  # the discard went with its entry
+
+    monkeypatch.undo()
+    monkeypatch.setattr(trail, "chain_staged", lambda: None)
+    discarded = await on_call.post(f"/ops/dead-letters/{letter}/discard", json=reason)
+    assert discarded.status_code == 200, discarded.text
+    assert discarded.json()["discarded_by"] == "zhao.ops"
+    staged = await as_role(
+        roles.superuser_dsn,
+        "SELECT entry->>'route' AS route, entry->>'fields' AS fields FROM audit_pending",
+    )
+    assert [row["route"] for row in staged] == ["/ops/dead-letters/{dead_letter_id}/discard"]
+    assert "reason" in staged[0]["fields"]
+    await chain_what_is_staged(on_call.app)

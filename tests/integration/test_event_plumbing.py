@@ -26,12 +26,8 @@ from rescue_events.consumer import (
     ReplayFailed,
     RetryPolicy,
 )
-from rescue_events.contracts import (
-    INTAKE_EVENTS,
-    SEARCH_EVENTS,
-    PersonAdmittedV1,
-    SearchCaseOpenedV1,
-)
+from rescue_events.contracts import PersonAdmittedV1, SearchCaseOpenedV1
+from rescue_events.contracts.topics import INTAKE_STAYS, SEARCH_COUNTED
 from rescue_events.outbox import Outbox
 from rescue_localnet.broker import TansuBroker, free_port
 from search.app import service as search_service
@@ -166,7 +162,7 @@ async def test_relay_publishes_committed_events_and_never_rolled_back_ones(
 
     records = await read_topic(
         broker.bootstrap_servers,
-        SEARCH_EVENTS.name,
+        SEARCH_COUNTED.name,
         until=lambda rs: any(r.key == str(person_id).encode() for r in rs),
     )
     mine = [r for r in records if r.key == str(person_id).encode()]
@@ -217,7 +213,7 @@ async def test_the_relay_publishes_while_requests_hold_every_pooled_connection(
         # connection would still be waiting.
         records = await read_topic(
             broker.bootstrap_servers,
-            SEARCH_EVENTS.name,
+            SEARCH_COUNTED.name,
             until=lambda rs: any(r.key == str(person_id).encode() for r in rs),
             timeout=10,
         )
@@ -252,7 +248,7 @@ async def test_two_relays_on_one_database_publish_each_event_once_and_in_order(
     async def read_until(count: int) -> list[str]:
         records = await read_topic(
             broker.bootstrap_servers,
-            INTAKE_EVENTS.name,
+            INTAKE_STAYS.name,
             until=lambda rs: len(published(rs)) >= count,
         )
         return published(records)
@@ -313,7 +309,7 @@ async def test_events_staged_while_the_broker_is_away_are_delivered_when_it_retu
     try:
         records = await read_topic(
             late_broker.bootstrap_servers,
-            INTAKE_EVENTS.name,
+            INTAKE_STAYS.name,
             timeout=30,
             until=lambda rs: len({r.key for r in rs}) >= 5,
         )
@@ -330,8 +326,8 @@ async def test_a_duplicate_delivery_is_applied_once(runtime, running, broker):
     outcomes = spy_on(consumer)
     event = admission()
     message = await kafka_message(event)
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **message)
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **message)
+    await produce_raw(broker.bootstrap_servers, INTAKE_STAYS.name, **message)
+    await produce_raw(broker.bootstrap_servers, INTAKE_STAYS.name, **message)
     running.start(consumer.run())
 
     key = message["key"]
@@ -365,14 +361,14 @@ async def test_malformed_messages_go_to_the_dead_letter_topic_and_the_consumer_k
     consumer = a_consumer(runtime)
     key = str(uuid.uuid4()).encode()
     await produce_raw(
-        broker.bootstrap_servers, INTAKE_EVENTS.name, value=b"\x00not json", key=key, headers=[]
+        broker.bootstrap_servers, INTAKE_STAYS.name, value=b"\x00not json", key=key, headers=[]
     )
     broken = await kafka_message(admission())
     broken["value"] = b'{"person_id": "not-a-uuid"}'
     broken["key"] = key
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **broken)
+    await produce_raw(broker.bootstrap_servers, INTAKE_STAYS.name, **broken)
     good = admission()
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **await kafka_message(good))
+    await produce_raw(broker.bootstrap_servers, INTAKE_STAYS.name, **await kafka_message(good))
     running.start(consumer.run())
     running.start(runtime.relay.run())
 
@@ -439,7 +435,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
         {PersonAdmittedV1: flaky},
         QUICK_RETRIES,
     )
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **await kafka_message(event))
+    await produce_raw(broker.bootstrap_servers, INTAKE_STAYS.name, **await kafka_message(event))
     running.start(consumer.run())
 
     dead = runtime.tables.plumbing.dead_letters
@@ -476,7 +472,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replayed_afte
 def as_fetched(messages: list[dict]) -> list[ReceivedRecord]:
     """Records as one fetch would hand them over (one partition, consecutive offsets)."""
     return [
-        ReceivedRecord(INTAKE_EVENTS.name, 0, offset, m["key"], m["value"], m["headers"])
+        ReceivedRecord(INTAKE_STAYS.name, 0, offset, m["key"], m["value"], m["headers"])
         for offset, m in enumerate(messages)
     ]
 
@@ -581,11 +577,11 @@ async def test_the_consumer_continues_the_trace_of_the_business_transaction(
     )
     trace_id = request_span.get_span_context().trace_id
     spans = [s for s in SPANS.get_finished_spans() if s.context.trace_id == trace_id]
-    publish = next(s for s in spans if s.name == "rescue.intake.events publish")
+    publish = next(s for s in spans if s.name == "rescue.intake.stays publish")
     process = next(
         s
         for s in spans
-        if s.name == "rescue.intake.events process"
+        if s.name == "rescue.intake.stays process"
         and s.attributes["messaging.consumer.group.name"] == consumer.name
     )
     assert publish.parent.span_id == request_span.get_span_context().span_id
@@ -608,8 +604,8 @@ def a_member(runtime, group: str, interval_ms: int) -> tuple[EventConsumer, list
     commits: list[dict] = []
     new_kafka_consumer = consumer._new_kafka_consumer
 
-    def recorded():
-        kafka_consumer = new_kafka_consumer()
+    def recorded(**options):
+        kafka_consumer = new_kafka_consumer(**options)
         commit = kafka_consumer.commit
 
         async def recording(offsets=None):
@@ -625,7 +621,7 @@ def a_member(runtime, group: str, interval_ms: int) -> tuple[EventConsumer, list
 
 async def admit(broker, event) -> bytes:
     message = await kafka_message(event)
-    await produce_raw(broker.bootstrap_servers, INTAKE_EVENTS.name, **message)
+    await produce_raw(broker.bootstrap_servers, INTAKE_STAYS.name, **message)
     return message["key"]
 
 
@@ -653,7 +649,7 @@ async def test_applied_offsets_are_committed_within_the_interval_not_once_per_fe
 
 async def _lags_are_zero(consumer) -> bool:
     lags = await consumer.lag()
-    return bool(lags) and all(p.lag == 0 for p in lags if p.topic == INTAKE_EVENTS.name)
+    return bool(lags) and all(p.lag == 0 for p in lags if p.topic == INTAKE_STAYS.name)
 
 
 async def test_records_applied_but_not_yet_committed_are_read_again_and_applied_once(

@@ -38,6 +38,7 @@ SEVERITIES = {"critical", "warning", "info"}
 PROCEDURES = {
     "before-you-start",
     "alerts",
+    "audit-anchors",
     "adding-a-station",
     "rotating-the-jwt-secret",
     "logs-and-traces",

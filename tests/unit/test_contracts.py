@@ -87,7 +87,8 @@ STEP_EVENT_NAMES = {
     "clue_recorded",
     "identity_candidate_proposed",
     "identity_candidate_rejected",
-    "audit_recorded",  # every service's audit trail (rescue_chassis.audit)
+    "audit_recorded",  # every service's audit trail: deprecated, no longer published
+    "audit_chain_anchored",  # the head of a service's audit chain, kept by summary
     "partner_delivery_acknowledged",  # referral's deliveries: a partner's receipt
     "partner_delivery_overdue",  # a receipt not given by its deadline, flagged once
     "partner_delivery_failed",  # a webhook given up (topic and pull feed still have it)

@@ -21,6 +21,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
+# development mode: docker compose reads it beside docker-compose.yml (the secrets)
+COMPOSE_OVERRIDE = ROOT / "docker-compose.override.yml"
 ENV_EXAMPLE = ROOT / "deploy/compose/.env.example"
 DOCKERFILE = ROOT / "deploy/docker/service.Dockerfile"
 DOCKERIGNORE = ROOT / "deploy/docker/service.Dockerfile.dockerignore"
@@ -92,9 +94,17 @@ def collect(kdir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return docs, generators
 
 
+def merged(base: Any, override: Any) -> Any:
+    """``override`` on ``base`` as compose merges mappings (the override's keys win)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return base | {key: merged(base.get(key), value) for key, value in override.items()}
+    return override
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return load_one(COMPOSE)
+    """The development configuration: docker-compose.yml with its override."""
+    return merged(load_one(COMPOSE), load_one(COMPOSE_OVERRIDE))
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +178,7 @@ def test_compose_infrastructure(compose):
     ):
         service = services[name]
         assert service["image"].startswith(image), service["image"]
-        tag = service["image"].split(":", 1)[1]
+        tag = service["image"].split("@")[0].split(":", 1)[1]  # a digest may follow
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: pin the image tag, got {tag}"
         assert "healthcheck" in service, name
         assert any(str(p).endswith(f":{port}") for p in service["ports"]), name
@@ -233,7 +243,7 @@ def test_compose_has_no_literal_secrets(compose):
 
 
 def test_env_example_documents_every_compose_variable():
-    text = COMPOSE.read_text(encoding="utf-8")
+    text = COMPOSE.read_text(encoding="utf-8") + COMPOSE_OVERRIDE.read_text(encoding="utf-8")
     used = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
     documented = dict(
         line.split("=", 1)

@@ -16,9 +16,10 @@ from intake.tables.arrivals import HospitalPlacement
 from rescue_chassis.auth import Principal
 from rescue_chassis.refusals import Conflict, Forbidden, NotFound
 from rescue_chassis.testing import FakeUnitOfWork
-from rescue_events.contracts import SEARCH_EVENTS, LongStayReachedV1
+from rescue_events.contracts import LongStayReachedV1
 from rescue_events.contracts.intake_arrivals import LongHospitalStayReachedV1
 from rescue_events.contracts.search_escalations import DeadlineEscalatedV1
+from rescue_events.contracts.topics import SEARCH_ESCALATIONS
 from rescue_events.registry import registry
 from search import escalation_handlers
 from search.commands.escalations import (
@@ -81,7 +82,7 @@ def test_each_search_task_escalates_under_its_own_kind():
 def test_deadline_escalated_is_a_search_event_partners_can_read():
     contract = registry.lookup("deadline_escalated", 1)
     assert contract.model is DeadlineEscalatedV1
-    assert contract.topic == SEARCH_EVENTS
+    assert contract.topic == SEARCH_ESCALATIONS  # read by referral (issue 30's layout)
 
 
 # ---- the sweep's overdue tasks -----------------------------------------------------------

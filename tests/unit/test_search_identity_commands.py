@@ -477,26 +477,43 @@ def admitted(**fields) -> cases.OpenSearchCase:
     )
 
 
-async def test_an_unidentified_admission_opens_a_case_with_its_deadlines(monkeypatch):
-    opened, indexed = [], []
+@pytest.fixture
+def opening(monkeypatch):
+    """Search's SQL of opening a case, recorded: the case, its names, its matching."""
+    calls: dict[str, list] = {"opened": [], "indexed": [], "matched": []}
+    open_reports = {"any": False}
 
     async def open_case(uow, case, tasks):
-        opened.append((case, tasks))
+        calls["opened"].append((case, tasks))
         return True
 
     async def index(uow, case_id, station_id, person_id, names, *, replacing):
-        indexed.append((case_id, names, replacing))
+        calls["indexed"].append((case_id, names, replacing))
+
+    async def any_open_report(uow):
+        return open_reports["any"]
+
+    async def match_new_case(uow, case, *, any_report):
+        calls["matched"].append((case.id, case.stated_names, case.sex, any_report))
+        return 0
 
     monkeypatch.setattr(statements, "open_case", open_case)
     monkeypatch.setattr(matching, "index_person_names", index)
+    monkeypatch.setattr(statements, "any_open_report", any_open_report)
+    monkeypatch.setattr(matching, "match_new_case", match_new_case)
+    return calls, open_reports
+
+
+async def test_an_unidentified_admission_opens_a_case_with_its_deadlines(opening):
+    calls, _ = opening
     uow = FakeUnitOfWork(now=NOW)
 
     case_id = await cases.open_search_case(admitted(), uow)
 
-    ((case, tasks),) = opened
+    ((case, tasks),) = calls["opened"]
     assert case["id"] == case_id and case["stated_names"] == "王建国、老王"
     assert dict(tasks)["family_search_notice"] == NOW + timedelta(hours=24)
-    assert indexed == [(case_id, ["王建国", "老王"], False)]
+    assert calls["indexed"] == [(case_id, ["王建国", "老王"], False)]
     (event,) = uow.events
     assert isinstance(event, SearchCaseOpenedV1)
     assert (event.case_id, event.notice_due_at) == (case_id, NOW + timedelta(hours=24))
@@ -513,16 +530,22 @@ async def test_a_person_admitted_again_keeps_their_one_case(monkeypatch):
     assert uow.events == []
 
 
-async def test_a_new_case_is_not_matched_while_no_report_is_open(monkeypatch, side_effects):
-    async def none_open(uow):
-        return False
+@pytest.mark.parametrize("any_report", [False, True])
+async def test_a_new_case_is_matched_in_the_transaction_that_opens_it(opening, any_report):
+    # issue 30: no `search_case_opened` sent back to search itself to match it later
+    calls, open_reports = opening
+    open_reports["any"] = any_report
+    uow = FakeUnitOfWork(now=NOW)
 
-    monkeypatch.setattr(statements, "any_open_report", none_open)
-    case = a_case()
-    uow = FakeUnitOfWork(rows=[case], now=NOW)
+    case_id = await cases.open_search_case(admitted(), uow)
 
-    assert await cases.match_opened_case(cases.MatchOpenedCase(case_id=case.id), uow) == 0
-    assert side_effects == []
+    assert calls["matched"] == [(case_id, "王建国、老王", "male", any_report)]
+
+
+def test_search_does_not_consume_its_own_search_case_opened():
+    from search.handlers import handlers
+
+    assert SearchCaseOpenedV1 not in handlers(runtime=None)
 
 
 async def test_an_overdue_task_is_raised_once_with_its_person(monkeypatch):

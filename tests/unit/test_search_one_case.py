@@ -108,8 +108,17 @@ def opening_records_tasks(monkeypatch):
     async def index(*args, **kwargs):
         return None
 
+    async def no_report_open(uow):
+        return False
+
+    async def match_new_case(uow, case, *, any_report):
+        return 0
+
     monkeypatch.setattr(statements, "open_case", open_case)
     monkeypatch.setattr(matching, "index_person_names", index)
+    # the new case is matched in the transaction that opens it (search.matching's SQL)
+    monkeypatch.setattr(statements, "any_open_report", no_report_open)
+    monkeypatch.setattr(matching, "match_new_case", match_new_case)
 
 
 @pytest.fixture

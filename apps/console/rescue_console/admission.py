@@ -10,18 +10,19 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
 from rescue_console.services import Answer
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
     check_csrf,
     form_key,
     form_of,
     page,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -58,16 +59,8 @@ async def admit_person(request: Request, console: ConsoleDep, user: UserDep):
         return _form(
             request, console, user, values, key=key, errors={"photo": [refused_photo]}, status=422
         )
-    answer = await console.services.call(
-        user.token,
-        "intake",
-        "POST",
-        "/persons",
-        json=admission_request(values),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:  # 201, or 200 when a double submit is answered as the first
+
+    async def done(answer: Answer) -> str:  # 201, or 200 when a double submit is answered
         person_id = answer.body["id"]
         target = f"/persons/{person_id}"
         if photo:
@@ -76,32 +69,48 @@ async def admit_person(request: Request, console: ConsoleDep, user: UserDep):
             )
             if not added.ok:
                 target += "?photo=unsaved"
-        return RedirectResponse(target, status_code=303)
-    errors, general = wording.refusals_by_field(answer.field_errors, _FIELDS, _FORM_NAMES)
-    if answer.unreachable:
-        # The outcome is unknown: the same key makes the retry admit at most once.
-        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
-    elif answer.status == 409:
-        # The key was used (a submit still running, or one that admitted): keep it,
-        # so no further submit of this form can admit a second person.
-        general.append(
-            "此表单已提交过，可能已登记成功：请先在值班看板核对；如需另行登记，请重新打开入站登记。"
+        return target
+
+    def again(refused: Refused):
+        answer = refused.answer
+        refused.errors, refused.general = wording.refusals_by_field(
+            answer.field_errors, _FIELDS, _FORM_NAMES
         )
-    else:
-        key = str(uuid.uuid4())  # refused: nothing was admitted, the next try is new
-        if answer.status == 403:
-            general.append("您的角色或所在站无权入站登记。")
-        elif not errors and not general:
-            general.append(f"登记未被接受：{answer.detail or answer.status}")
-    return _form(
+        if answer.status == 409:
+            # The key was used (a submit still running, or one that admitted): keep it,
+            # so no further submit of this form can admit a second person.
+            refused.key = refused.sent
+        refused.explain(
+            "登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。",
+            {
+                409: "此表单已提交过，可能已登记成功：请先在值班看板核对；"
+                "如需另行登记，请重新打开入站登记。",
+                403: "您的角色或所在站无权入站登记。",
+            },
+            refused="登记未被接受",
+        )
+        return _form(
+            request,
+            console,
+            user,
+            values,
+            key=refused.key,
+            errors=refused.errors,
+            general=refused.general,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        values,
-        key=key,
-        errors=errors,
-        general=general,
-        status=422 if errors else answer.status or 503,
+        "intake",
+        "/persons",
+        admission_request(values),
+        key,
+        done=done,
+        again=again,
+        missing=None,
     )
 
 

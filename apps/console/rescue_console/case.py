@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
 from rescue_console.admission import _photo_time as photo_time
@@ -19,12 +18,13 @@ from rescue_console.admission import china_instant, photo_problem, split_list
 from rescue_console.services import Answer
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
-    check_csrf,
-    form_key,
-    form_of,
+    not_found_page,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -455,32 +455,30 @@ FORM_OF_PATH = {route[0]: name for name, route in ROUTES.items()} | {
 async def post_form(case_id: str, path: str, request: Request, console: ConsoleDep, user: UserDep):
     """One of the case's forms, posted to search with the form's Idempotency-Key; a
     refusal comes back next to its field, with everything typed kept."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user, lists=_LISTS)
     form_name = FORM_OF_PATH.get(path)
     if not _is_id(case_id) or form_name is None:
         return not_found(request, user)
-    values = {name: vals if name in _LISTS else vals[0] for name, vals in form.items()}
-    key = form_key(values)
+    values, key = sent.values, sent.key
     if form_name == "photo":
         return await _face_photo(request, console, user, case_id, values, key)
     if form_name == "reject":
         return await _reject_suggestion(request, console, user, case_id, values, key)
     _, build, fields, anchor = ROUTES[form_name]
     body, field_of = build(values)
-    answer = await console.services.call(
-        user.token,
+    return await submit(
+        request,
+        console,
+        user,
         "search",
-        "POST",
         f"/cases/{case_id}/{path}",
-        json=body,
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/cases/{case_id}?done={form_name}#{anchor}", status_code=303)
-    return await _refused(
-        request, console, user, case_id, form_name, answer, values, key, fields, field_of
+        body,
+        key,
+        done=f"/cases/{case_id}?done={form_name}#{anchor}",
+        again=lambda refused: _refused(
+            request, console, user, case_id, form_name, refused, values, fields, field_of
+        ),
+        missing=CASE_MISSING,
     )
 
 
@@ -500,32 +498,37 @@ async def _face_photo(request, console, user, case_id, values, key):
             keys={"photo": key},
             status=422,
         )
-    answer = await console.services.call(
-        user.token,
-        "search",
-        "POST",
-        f"/cases/{case_id}/face-photos",
-        json={"image": photo, "taken_at": photo_time(values.get("photo_taken_at"))},
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
+
+    def done(answer: Answer) -> str:
         suggested = len(answer.body.get("suggestions", []))
         proposed = answer.body.get("candidates_proposed", 0)
-        target = f"/cases/{case_id}?done=photo&suggested={suggested}&proposed={proposed}#h-faces"
-        return RedirectResponse(target, status_code=303)
-    values.pop("photo", None)  # a refused photo is taken again, not re-sent
-    return await _refused(
+        return f"/cases/{case_id}?done=photo&suggested={suggested}&proposed={proposed}#h-faces"
+
+    def again(refused: Refused):
+        values.pop("photo", None)  # a refused photo is taken again, not re-sent
+        return _refused(
+            request,
+            console,
+            user,
+            case_id,
+            "photo",
+            refused,
+            values,
+            PHOTO_FIELDS,
+            lambda field: "photo" if field == "image" else field,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        case_id,
-        "photo",
-        answer,
-        values,
+        "search",
+        f"/cases/{case_id}/face-photos",
+        {"image": photo, "taken_at": photo_time(values.get("photo_taken_at"))},
         key,
-        PHOTO_FIELDS,
-        lambda field: "photo" if field == "image" else field,
+        done=done,
+        again=again,
+        missing=CASE_MISSING,
     )
 
 
@@ -534,60 +537,55 @@ async def _reject_suggestion(request, console, user, case_id, values, key):
     suggestion_id = str(values.get("suggestion_id", ""))
     if not _is_id(suggestion_id):
         return not_found(request, user)
-    answer = await console.services.call(
-        user.token,
-        "search",
-        "POST",
-        f"/earlier-stay-suggestions/{suggestion_id}/rejection",
-        json={"reason": str(values.get("reject_reason", "")).strip()},
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/cases/{case_id}?done=reject#h-faces", status_code=303)
-    return await _refused(
+    return await submit(
         request,
         console,
         user,
-        case_id,
-        "reject",
-        answer,
-        values,
+        "search",
+        f"/earlier-stay-suggestions/{suggestion_id}/rejection",
+        {"reason": str(values.get("reject_reason", "")).strip()},
         key,
-        REJECT_FIELDS,
-        lambda field: "reject_reason" if field == "reason" else field,
+        done=f"/cases/{case_id}?done=reject#h-faces",
+        again=lambda refused: _refused(
+            request,
+            console,
+            user,
+            case_id,
+            "reject",
+            refused,
+            values,
+            REJECT_FIELDS,
+            lambda field: "reject_reason" if field == "reason" else field,
+        ),
+        missing=CASE_MISSING,
     )
 
 
-async def _refused(
-    request, console, user, case_id, form_name, answer, values, key, fields, field_of
+def _refused(
+    request, console, user, case_id, form_name, refused: Refused, values, fields, field_of
 ):
-    if answer.status == 404:
-        return not_found(request, user)
+    """The case page again with a form's refusal, next to the form's fields."""
+    answer = refused.answer
     refusals = [
         {**e, "field": field_of(str(e.get("field", "")))}
         for e in [*answer.field_errors, *conflict_errors(answer)]
     ]
-    errors, general = _by_field(refusals, fields)
-    if answer.unreachable:
-        # The outcome is unknown: the same key makes the retry count once.
-        general.append("寻亲甄别服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复提交）。")
-    elif answer.status == 413:
-        errors.setdefault("photo", []).append("照片过大，请重新拍摄。")
-        key = str(uuid.uuid4())
-    elif answer.status == 409 and not errors:
-        general.append(conflict_words(answer))
-    else:
-        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
-        if answer.status == 403 and form_name in ("accept", "reject"):
-            general.append("认定或否定比对建议须由寻亲甄别专员、站领导或中心协调员办理。")
-        elif answer.status == 403:
-            general.append(
-                "您的角色无权办理此项（身份确认由寻亲甄别专员、站领导或中心协调员办理）。"
-            )
-        elif not errors and not general:
-            general.append(f"未被接受：{answer.detail or answer.status}")
-    return await _case(
+    refused.errors, refused.general = _by_field(refusals, fields)
+    if answer.status == 413:
+        refused.errors.setdefault("photo", []).append("照片过大，请重新拍摄。")
+    elif answer.status == 409 and not refused.errors:
+        refused.general.append(conflict_words(answer))
+        refused.key = refused.sent  # perhaps taken already: the same key replays it
+    forbidden = (
+        "认定或否定比对建议须由寻亲甄别专员、站领导或中心协调员办理。"
+        if form_name in ("accept", "reject")
+        else "您的角色无权办理此项（身份确认由寻亲甄别专员、站领导或中心协调员办理）。"
+    )
+    refused.explain(
+        "寻亲甄别服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复提交）。",
+        {403: forbidden},
+    )
+    return _case(
         request,
         console,
         user,
@@ -595,10 +593,10 @@ async def _refused(
         candidate_id=str(values.get("candidate_id", "")),
         failed=form_name,
         values=values,
-        errors=errors,
-        general=general,
-        keys={form_name: key},
-        status=422 if errors else answer.status or 503,
+        errors=refused.errors,
+        general=refused.general,
+        keys={form_name: refused.key},
+        status=refused.status,
     )
 
 
@@ -621,11 +619,8 @@ def _is_id(value: str) -> bool:
     return True
 
 
+CASE_MISSING = ("查无此人或无权查看", "该寻亲案件不存在，或不在您的查看范围内。")
+
+
 def not_found(request, user):
-    return page(
-        request,
-        "message.html",
-        {"title": "查无此人或无权查看", "text": "该寻亲案件不存在，或不在您的查看范围内。"},
-        status=404,
-        user=user,
-    )
+    return not_found_page(request, user, CASE_MISSING)

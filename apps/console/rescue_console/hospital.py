@@ -6,18 +6,19 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
 from rescue_console.admission import china_instant, split_list
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
     check_csrf,
     form_key,
     form_of,
     page,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -50,37 +51,41 @@ async def place_in_hospital(request: Request, console: ConsoleDep, user: UserDep
     values = {
         name: vals if len(vals) > 1 or name in _LISTS else vals[0] for name, vals in form.items()
     }
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "intake",
-        "POST",
-        "/hospital-placements",
-        json=placement_request(values),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/hospital-placements?placed={answer.body['id']}", 303)
-    errors, general = wording.refusals_by_field(answer.field_errors, FIELDS)
-    if answer.unreachable:
-        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
-    elif answer.status == 409:
-        general.append("此表单已提交过，可能已登记成功：请先在“在院人员”中核对。")
-    else:
-        key = str(uuid.uuid4())
-        if answer.status == 403:
-            general.append("您的角色或所在站无权登记送医安置。")
-        elif not errors and not general:
-            general.append(f"送医安置未被接受：{answer.detail or answer.status}")
-    return _form(
+
+    def again(refused: Refused):
+        answer = refused.answer
+        refused.errors, refused.general = wording.refusals_by_field(answer.field_errors, FIELDS)
+        if answer.status == 409:
+            refused.key = refused.sent  # perhaps placed by this form: the key replays it
+        refused.explain(
+            "登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。",
+            {
+                409: "此表单已提交过，可能已登记成功：请先在“在院人员”中核对。",
+                403: "您的角色或所在站无权登记送医安置。",
+            },
+            refused="送医安置未被接受",
+        )
+        return _form(
+            request,
+            user,
+            values,
+            key=refused.key,
+            errors=refused.errors,
+            general=refused.general,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
+        console,
         user,
-        values,
-        key=key,
-        errors=errors,
-        general=general,
-        status=422 if errors else answer.status or 503,
+        "intake",
+        "/hospital-placements",
+        placement_request(values),
+        form_key(values),
+        done=lambda answer: f"/hospital-placements?placed={answer.body['id']}",
+        again=again,
+        missing=None,
     )
 
 

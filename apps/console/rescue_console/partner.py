@@ -20,12 +20,15 @@ from rescue_console import wording
 from rescue_console.referrals import PARTNER_TYPES, REASONS, STATUS
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
     check_csrf,
     form_key,
     form_of,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -473,44 +476,44 @@ async def portal(request: Request, console: ConsoleDep, user: UserDep, answered:
 async def answer_referral(referral_id: str, request: Request, console: ConsoleDep, user: UserDep):
     """The agency's answer to POST /partner/referrals/{id}/answers; a refusal comes
     back next to the field of that referral's form, with what was typed kept."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    try:
-        uuid.UUID(referral_id)
-    except ValueError:
+    sent = await posted(request, user)
+    if not _uuid_or_none(referral_id):
         return await _portal(request, console, user, general=["此转介不存在。"], status=404)
-    values = {name: vals[0] for name, vals in form.items()}
+    values = sent.values
     choice, note = values.get("answer", ""), values.get("note", "").strip()
     errors = answer_problems(choice, note, values.get("status") or None)
-    general: list[str] = []
-    status = 422
-    if not errors:
-        key = form_key(values)
-        body = {"answer": choice, **({"note": note} if note else {})}
-        answer = await console.services.call(
-            user.token,
-            "referral",
-            "POST",
-            f"/partner/referrals/{referral_id}/answers",
-            json=body,
-            headers={"Idempotency-Key": key},
+    if errors:
+        return await _portal(
+            request, console, user, failed=referral_id, values=values, errors=errors, status=422
         )
-        still_signed_in(console, user, answer)
-        if answer.ok:
-            return RedirectResponse("/partner?answered=referral", status_code=303)
-        errors, general = answer_refusals(answer, choice)
-        status = answer.status or 503
-        if answer.unreachable:
-            values["idempotency_key"] = key
-    return await _portal(
+
+    def again(refused: Refused):
+        errors, general = answer_refusals(refused.answer, choice)
+        if refused.answer.unreachable:
+            values["idempotency_key"] = refused.sent
+        return _portal(
+            request,
+            console,
+            user,
+            failed=referral_id,
+            values=values,
+            errors=errors,
+            general=general,
+            status=refused.answer.status or 503,
+        )
+
+    body = {"answer": choice, **({"note": note} if note else {})}
+    return await submit(
         request,
         console,
         user,
-        failed=referral_id,
-        values=values,
-        errors=errors,
-        general=general,
-        status=status,
+        "referral",
+        f"/partner/referrals/{referral_id}/answers",
+        body,
+        sent.key,
+        done="/partner?answered=referral",
+        again=again,
+        missing=None,  # said on the portal by answer_refusals
     )
 
 
@@ -527,9 +530,8 @@ async def report_dna(request: Request, console: ConsoleDep, user: UserDep):
 
 
 async def _police(request, console, user, kind: str):
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    values = {name: vals[0] for name, vals in form.items()}
+    sent = await posted(request, user)
+    values = sent.values
     names, id_field, words = (
         (CHECK_NAMES, "request_id", "核查申请编号")
         if kind == "check"
@@ -548,43 +550,54 @@ async def _police(request, console, user, kind: str):
         if kind == "check"
         else f"/police/dna-samples/{target}/result"
     )
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "search",
-        "POST",
-        path,
-        json=police_body(values, names, id_field),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
+
+    async def done(answer) -> str:
         delivery = values.get("delivery_id", "")
         if delivery and not values.get("acknowledged") and _uuid_or_none(delivery):
             # an answer is a receipt too; the answer stands if the receipt fails
-            await _acknowledge(console, user, delivery, f"{key}.ack")
-        return RedirectResponse(f"/partner?answered={kind}", status_code=303)
-    errors, general = wording.refusals_by_field(answer.field_errors, tuple(names.values()), names)
-    if answer.status == 404:
-        errors.setdefault(names[id_field], []).append(f"{words}不存在，或不是发给本机构的。")
-    elif answer.status == 409:
-        general.append(f"已答复过，或当前不能答复：{answer.detail}")
-    elif answer.status == 403:
-        general.append("只有公安机关的账号可以答复核查。")
-    elif answer.unreachable:
-        values["idempotency_key"] = key
-        general.append("甄别服务暂时不可用，填写内容已保留；请稍后再次提交。")
-    elif not errors and not general:
-        general.append(f"答复未被接受：{answer.detail or answer.status}")
-    return await _portal(
+            await _acknowledge(console, user, delivery, f"{sent.key}.ack")
+        return f"/partner?answered={kind}"
+
+    def again(refused: Refused):
+        answer = refused.answer
+        refused.errors, refused.general = wording.refusals_by_field(
+            answer.field_errors, tuple(names.values()), names
+        )
+        if answer.status == 404:
+            missing = f"{words}不存在，或不是发给本机构的。"
+            refused.errors.setdefault(names[id_field], []).append(missing)
+        if answer.unreachable:
+            values["idempotency_key"] = refused.sent
+        refused.explain(
+            "甄别服务暂时不可用，填写内容已保留；请稍后再次提交。",
+            {
+                409: lambda a: f"已答复过，或当前不能答复：{a.detail}",
+                403: "只有公安机关的账号可以答复核查。",
+            },
+            refused="答复未被接受",
+        )
+        return _portal(
+            request,
+            console,
+            user,
+            failed=kind,
+            values=values,
+            errors=refused.errors,
+            general=refused.general,
+            status=answer.status or 503,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        failed=kind,
-        values=values,
-        errors=errors,
-        general=general,
-        status=answer.status or 503,
+        "search",
+        path,
+        police_body(values, names, id_field),
+        sent.key,
+        done=done,
+        again=again,
+        missing=None,  # said next to the number typed
     )
 
 

@@ -19,12 +19,17 @@ from rescue_console.admission import (
 )
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
     check_csrf,
     form_key,
     form_of,
+    is_id,
+    not_found_page,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -44,10 +49,8 @@ async def person_page(
 async def person_photo(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
     form = await form_of(request)
     check_csrf(request, user, form)
-    try:
-        uuid.UUID(person_id)
-    except ValueError:
-        return _not_found(request, user)
+    if not is_id(person_id):
+        return not_found_page(request, user)
     photo = (form.get("photo") or [""])[0].strip()
     key = form_key(form)
     problem = "请先拍摄或选择照片。" if not photo else photo_problem(photo)
@@ -57,7 +60,7 @@ async def person_photo(person_id: str, request: Request, console: ConsoleDep, us
         if answer.ok:
             return RedirectResponse(f"/persons/{person_id}#h-photos", status_code=303)
         if answer.status == 404:
-            return _not_found(request, user)
+            return not_found_page(request, user)
         problem = photo_refusal(answer)
     return await _person(request, console, user, person_id, errors={"photo": [problem]}, status=422)
 
@@ -77,52 +80,52 @@ DISCHARGE_FIELDS = (
 async def discharge(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
     """Discharge with its reason (intake's POST /persons/{id}/discharge); a refusal
     comes back next to its field, with everything typed kept."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    try:
-        uuid.UUID(person_id)
-    except ValueError:
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "intake",
-        "POST",
-        f"/persons/{person_id}/discharge",
-        json=discharge_request(values),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/persons/{person_id}#h-stays", status_code=303)
-    if answer.status == 404:
-        return _not_found(request, user)
-    errors, general = wording.refusals_by_field(answer.field_errors, DISCHARGE_FIELDS)
-    if answer.unreachable:
-        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复离站）。")
-    elif answer.status == 409 and "ettlement" in answer.detail + str(answer.body):
-        errors.setdefault("reason", []).append(wording.reason_in_chinese("reason", "settlement"))
-        key = str(uuid.uuid4())
-    elif answer.status == 409:
-        general.append("此人已离站，或此表单已提交过：请刷新本页核对。")
-    else:
-        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
-        if answer.status == 403:
-            general.append("只有此人所在的照料站可以办理离站，或您的角色无权办理。")
-        elif not errors and not general:
-            general.append(f"离站未被接受：{answer.detail or answer.status}")
-    return await _person(
+    sent = await posted(request, user)
+    if not is_id(person_id):
+        return not_found_page(request, user)
+
+    def again(refused: Refused):
+        answer = refused.answer
+        refused.errors, refused.general = wording.refusals_by_field(
+            answer.field_errors, DISCHARGE_FIELDS
+        )
+        if answer.status == 409 and "ettlement" in answer.detail + str(answer.body):
+            refusal = wording.reason_in_chinese("reason", "settlement")
+            refused.errors.setdefault("reason", []).append(refusal)
+        else:
+            if answer.status == 409:
+                refused.key = refused.sent  # perhaps discharged by this form: the key replays it
+            refused.explain(
+                "登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复离站）。",
+                {
+                    403: "只有此人所在的照料站可以办理离站，或您的角色无权办理。",
+                    409: "此人已离站，或此表单已提交过：请刷新本页核对。",
+                },
+                refused="离站未被接受",
+            )
+        return _person(
+            request,
+            console,
+            user,
+            person_id,
+            values=sent.values,
+            errors=refused.errors,
+            general=refused.general,
+            discharge_key=refused.key,
+            failed="discharge",
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        person_id,
-        values=values,
-        errors=errors,
-        general=general,
-        discharge_key=key,
-        failed="discharge",
-        status=422 if errors else answer.status or 503,
+        "intake",
+        f"/persons/{person_id}/discharge",
+        discharge_request(sent.values),
+        sent.key,
+        done=f"/persons/{person_id}#h-stays",
+        again=again,
     )
 
 
@@ -139,50 +142,43 @@ INCIDENT_FIELDS = tuple(INCIDENT_NAMES.values())
 async def incident(person_id: str, request: Request, console: ConsoleDep, user: UserDep):
     """An incident (death, missing, injury) to intake's POST /persons/{id}/incidents; a
     refusal comes back next to its field, with everything typed kept."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    try:
-        uuid.UUID(person_id)
-    except ValueError:
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "intake",
-        "POST",
-        f"/persons/{person_id}/incidents",
-        json=incident_request(values),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/persons/{person_id}#h-incidents", status_code=303)
-    if answer.status == 404:
-        return _not_found(request, user)
-    errors, general = incident_refusals(answer)
-    if answer.unreachable:
-        general.append("登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
-    elif answer.status == 409:
-        general.append("此人已不在站内，不能登记事件：请刷新本页核对。")
-        key = str(uuid.uuid4())
-    else:
-        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
-        if answer.status == 403:
-            general.append("只有此人所在的照料站可以登记事件，或您的角色无权登记。")
-        elif not errors and not general:
-            general.append(f"事件未被接受：{answer.detail or answer.status}")
-    return await _person(
+    sent = await posted(request, user)
+    if not is_id(person_id):
+        return not_found_page(request, user)
+
+    def again(refused: Refused):
+        refused.errors, refused.general = incident_refusals(refused.answer)
+        refused.explain(
+            "登记服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。",
+            {
+                403: "只有此人所在的照料站可以登记事件，或您的角色无权登记。",
+                409: "此人已不在站内，不能登记事件：请刷新本页核对。",
+            },
+            refused="事件未被接受",
+        )
+        return _person(
+            request,
+            console,
+            user,
+            person_id,
+            values=sent.values,
+            errors=refused.errors,
+            general=refused.general,
+            incident_key=refused.key,
+            failed="incident",
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        person_id,
-        values=values,
-        errors=errors,
-        general=general,
-        incident_key=key,
-        failed="incident",
-        status=422 if errors else answer.status or 503,
+        "intake",
+        f"/persons/{person_id}/incidents",
+        incident_request(sent.values),
+        sent.key,
+        done=f"/persons/{person_id}#h-incidents",
+        again=again,
     )
 
 
@@ -242,10 +238,8 @@ async def _person(
     failed=None,
     status=200,
 ):
-    try:
-        uuid.UUID(person_id)
-    except ValueError:
-        return _not_found(request, user)
+    if not is_id(person_id):
+        return not_found_page(request, user)
     record, timeline, photos, belongings, cases = await asyncio.gather(
         console.services.get(user.token, "intake", f"/persons/{person_id}"),
         console.services.get(user.token, "intake", f"/persons/{person_id}/timeline"),
@@ -256,7 +250,7 @@ async def _person(
     still_signed_in(console, user, record, timeline, photos, belongings, cases)
     if record.status in (403, 404):
         # The same words whether it does not exist or is another station's: never leak.
-        return _not_found(request, user)
+        return not_found_page(request, user)
     if not record.ok:
         return page(
             request,
@@ -294,15 +288,5 @@ async def _person(
             ],
         },
         status=status,
-        user=user,
-    )
-
-
-def _not_found(request, user):
-    return page(
-        request,
-        "message.html",
-        {"title": "查无此人或无权查看", "text": "该记录不存在，或不在您的查看范围内。"},
-        status=404,
         user=user,
     )

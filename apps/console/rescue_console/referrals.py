@@ -8,17 +8,17 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
-    check_csrf,
-    form_key,
-    form_of,
+    not_found_page,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -64,6 +64,8 @@ STATUS = {
 }
 OPEN = ("created", "awaiting_consent", "sent", "acknowledged", "accepted", "in_progress")
 NOT_YET_SENT = ("created", "awaiting_consent")
+REFERRAL_MISSING = ("查无此转介或无权查看", "该转介不存在，或不在您的查看范围内。")
+PERSON_MISSING = ("查无此人或无权查看", "请从受助人员的页面开启转介。")
 CONSENT = {
     "given": "本人同意",
     "refused": "本人拒绝（转介撤回）",
@@ -197,38 +199,46 @@ async def referral_list(request: Request, console: ConsoleDep, user: UserDep, st
 @router.get("/referrals/new")
 async def new_referral(request: Request, console: ConsoleDep, user: UserDep, person_id: str = ""):
     if not _uuid(person_id):
-        return _not_found(request, user, "查无此人或无权查看", "请从受助人员的页面开启转介。")
+        return not_found_page(request, user, PERSON_MISSING)
     return _new_form(request, user, {"person_id": person_id})
 
 
 @router.post("/referrals/new")
 async def open_referral(request: Request, console: ConsoleDep, user: UserDep):
     """POST /referrals with the person and the reason; a refusal comes back next to it."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    values = {name: vals[0] for name, vals in form.items()}
+    sent = await posted(request, user)
+    values = sent.values
     if not _uuid(values.get("person_id", "")):
-        return _not_found(request, user, "查无此人或无权查看", "请从受助人员的页面开启转介。")
-    key = form_key(values)
+        return not_found_page(request, user, PERSON_MISSING)
+
+    def again(refused: Refused):
+        answer = refused.answer
+        refused.errors, refused.general = request_refusals(answer)
+        values["idempotency_key"] = refused.key
+        if answer.status == 409:
+            refused.errors.setdefault("reason", []).append("此人已有此项转介：请在转介列表中查看。")
+        refused.explain(
+            "转介服务暂时不可用，请稍后再次提交（不会重复开启）。",
+            {403: "您的角色无权开启转介。"},
+            refused="转介未被接受",
+        )
+        return _new_form(
+            request, user, values, refused.errors, refused.general, status=answer.status or 503
+        )
+
     body = {"person_id": values["person_id"], "reason": values.get("reason") or ""}
-    answer = await console.services.call(
-        user.token, "referral", "POST", "/referrals", json=body, headers={"Idempotency-Key": key}
+    return await submit(
+        request,
+        console,
+        user,
+        "referral",
+        "/referrals",
+        body,
+        sent.key,
+        done=lambda answer: f"/referrals/{answer.body['id']}",
+        again=again,
+        missing=None,
     )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/referrals/{answer.body['id']}", status_code=303)
-    errors, general = request_refusals(answer)
-    values["idempotency_key"] = str(uuid.uuid4())  # refused: the next try is new
-    if answer.unreachable:
-        values["idempotency_key"] = key
-        general.append("转介服务暂时不可用，请稍后再次提交（不会重复开启）。")
-    elif answer.status == 409:
-        errors.setdefault("reason", []).append("此人已有此项转介：请在转介列表中查看。")
-    elif answer.status == 403:
-        general.append("您的角色无权开启转介。")
-    elif not errors and not general:
-        general.append(f"转介未被接受：{answer.detail or answer.status}")
-    return _new_form(request, user, values, errors, general, status=answer.status or 503)
 
 
 def _new_form(request, user, values, errors=None, general=None, *, status=200):
@@ -265,12 +275,10 @@ async def revocation(referral_id: str, request: Request, console: ConsoleDep, us
 
 
 async def _step(request, console, user, referral_id: str, step: str):
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user)
     if not _uuid(referral_id):
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
-    key = form_key(values)
+        return not_found_page(request, user, REFERRAL_MISSING)
+    values = sent.values
     values.pop("idempotency_key", None)
     if step == "consent":
         body = {"decision": values.get("decision") or ""}
@@ -278,43 +286,46 @@ async def _step(request, console, user, referral_id: str, step: str):
             body["note"] = values["note"].strip()
     else:
         body = {"reason": values.get("revocation_reason", "").strip()}
-    answer = await console.services.call(
-        user.token,
-        "referral",
-        "POST",
-        f"/referrals/{referral_id}/{step}",
-        json=body,
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/referrals/{referral_id}#h-loop", status_code=303)
-    if answer.status == 404:
-        return _not_found(request, user)
-    if step == "consent":
-        errors, general = consent_refusals(answer)
-    else:
-        errors = {"revocation_reason": ["撤回转介须写明理由。"]} if answer.status == 422 else {}
-        general = []
-    if answer.unreachable:
-        values["idempotency_key"] = key  # the same form again: the service answers once
-        general.append("转介服务暂时不可用，填写内容已保留；请稍后再次提交。")
-    elif answer.status == 409:
-        general.append(f"此转介已不能这样办理：{answer.detail}（请刷新本页核对进度）。")
-    elif answer.status == 403:
-        general.append("只有开启转介的救助站可以办理，或您的角色无权办理。")
-    elif not errors and not general:
-        general.append(f"未被接受：{answer.detail or answer.status}")
-    return await _referral(
+
+    def again(refused: Refused):
+        answer = refused.answer
+        if step == "consent":
+            refused.errors, refused.general = consent_refusals(answer)
+        elif answer.status == 422:
+            refused.errors = {"revocation_reason": ["撤回转介须写明理由。"]}
+        if answer.unreachable:
+            # the same form again: the service answers once
+            values["idempotency_key"] = refused.sent
+        refused.explain(
+            "转介服务暂时不可用，填写内容已保留；请稍后再次提交。",
+            {
+                409: lambda a: f"此转介已不能这样办理：{a.detail}（请刷新本页核对进度）。",
+                403: "只有开启转介的救助站可以办理，或您的角色无权办理。",
+            },
+        )
+        return _referral(
+            request,
+            console,
+            user,
+            referral_id,
+            values=values,
+            errors=refused.errors,
+            general=refused.general,
+            failed=step,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        referral_id,
-        values=values,
-        errors=errors,
-        general=general,
-        failed=step,
-        status=422 if errors else answer.status or 503,
+        "referral",
+        f"/referrals/{referral_id}/{step}",
+        body,
+        sent.key,
+        done=f"/referrals/{referral_id}#h-loop",
+        again=again,
+        missing=REFERRAL_MISSING,
     )
 
 
@@ -331,11 +342,11 @@ async def _referral(
     status=200,
 ):
     if not _uuid(referral_id):
-        return _not_found(request, user)
+        return not_found_page(request, user, REFERRAL_MISSING)
     answer = await console.services.get(user.token, "referral", f"/referrals/{referral_id}")
     still_signed_in(console, user, answer)
     if answer.status in (403, 404):
-        return _not_found(request, user)
+        return not_found_page(request, user, REFERRAL_MISSING)
     if not answer.ok:
         return page(
             request,
@@ -377,10 +388,3 @@ def _kept(values, this_form: bool) -> str:
 
 def _words() -> dict[str, dict[str, str]]:
     return {"reasons": REASONS, "partners": PARTNER_TYPES, "status": STATUS, "consent": CONSENT}
-
-
-NOT_FOUND = ("查无此转介或无权查看", "该转介不存在，或不在您的查看范围内。")
-
-
-def _not_found(request, user, title=NOT_FOUND[0], text=NOT_FOUND[1]):
-    return page(request, "message.html", {"title": title, "text": text}, status=404, user=user)

@@ -11,20 +11,22 @@ import uuid
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from rescue_console import wording
 from rescue_console.admission import china_instant
 from rescue_console.services import Answer
 from rescue_console.web import (
+    RECORD_MISSING,
     Console,
     ConsoleDep,
+    Refused,
     UserDep,
-    check_csrf,
-    form_key,
-    form_of,
+    not_found_page,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -194,21 +196,22 @@ def escort_refusals(answer: Answer) -> tuple[dict[str, list[str]], list[str]]:
     return errors, general
 
 
-def step_refusals(answer: Answer, fields, what: str) -> tuple[dict[str, list[str]], list[str]]:
+def step_refusals(refused: Refused, fields, what: str) -> Refused:
     """A refused step (fitness, refusal, handover, resolution) said in Chinese."""
-    errors, general = wording.refusals_by_field(
+    answer = refused.answer
+    refused.errors, refused.general = wording.refusals_by_field(
         [{**e, "field": str(e.get("field", "")).split(".")[-1]} for e in answer.field_errors],
         fields,
     )
-    if answer.unreachable:
-        general.append("返乡服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复办理）。")
-    elif answer.status == 403:
-        general.append(f"只有护送站可以{what}，或您的角色无权办理。")
-    elif answer.status == 409:
-        general.append(f"当前状态不能{what}：{answer.detail}".rstrip("："))
-    elif not errors and not general:
-        general.append(f"{what}未被接受：{answer.detail or answer.status}")
-    return errors, general
+    refused.explain(
+        "返乡服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复办理）。",
+        {
+            403: f"只有护送站可以{what}，或您的角色无权办理。",
+            409: lambda a: f"当前状态不能{what}：{a.detail}".rstrip("："),
+        },
+        refused=f"{what}未被接受",
+    )
+    return refused
 
 
 # ---- pages ----------------------------------------------------------------------------
@@ -219,16 +222,6 @@ def _id_or_none(value: str) -> str | None:
         return str(uuid.UUID(value))
     except ValueError:
         return None
-
-
-def _not_found(request, user):
-    return page(
-        request,
-        "message.html",
-        {"title": "查无此人或无权查看", "text": "该记录不存在，或不在您的查看范围内。"},
-        status=404,
-        user=user,
-    )
 
 
 def _away(request, user):
@@ -329,37 +322,35 @@ async def record_refusal(return_id: str, request: Request, console: ConsoleDep, 
 
 
 async def _return_step(request, console, user, return_id, step, build, what):
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user)
     if _id_or_none(return_id) is None:
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "transfer",
-        "POST",
-        f"/returns/{return_id}/{step}",
-        json=build(values),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/returns/{return_id}#h-{step}", status_code=303)
-    if answer.status == 404:
-        return _not_found(request, user)
-    errors, general = step_refusals(answer, RETURN_FORMS[step], what)
-    return await _return(
+        return not_found_page(request, user)
+
+    def again(refused: Refused):
+        step_refusals(refused, RETURN_FORMS[step], what)
+        return _return(
+            request,
+            console,
+            user,
+            return_id,
+            failed=step,
+            values=sent.values,
+            errors=refused.errors,
+            general=refused.general,
+            key=refused.key,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        return_id,
-        failed=step,
-        values=values,
-        errors=errors,
-        general=general,
-        key=key if answer.unreachable else str(uuid.uuid4()),
-        status=422 if errors else answer.status or 503,
+        "transfer",
+        f"/returns/{return_id}/{step}",
+        build(sent.values),
+        sent.key,
+        done=f"/returns/{return_id}#h-{step}",
+        again=again,
     )
 
 
@@ -368,14 +359,14 @@ async def _return(
     key=None, status=200,
 ):  # fmt: skip
     if _id_or_none(return_id) is None:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     found, escalations = await asyncio.gather(
         console.services.get(user.token, "transfer", f"/returns/{return_id}"),
         console.services.get(user.token, "transfer", "/escalations"),
     )
     still_signed_in(console, user, found, escalations)
     if found.status in (403, 404):
-        return _not_found(request, user)
+        return not_found_page(request, user)
     if not found.ok:
         return _away(request, user)
     r = found.body
@@ -405,7 +396,7 @@ async def notice(return_id: str, request: Request, console: ConsoleDep, user: Us
     """transfer's written notice, as the document it issued: a download, never shown
     inside the console's pages (its HTML is another service's)."""
     if _id_or_none(return_id) is None:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     answer = await console.services.get(user.token, "transfer", f"/returns/{return_id}/notice")
     still_signed_in(console, user, answer)
     if answer.status in (403, 404):
@@ -464,39 +455,38 @@ async def escort_planner(request: Request, console: ConsoleDep, user: UserDep):
 
 @router.post("/escorts")
 async def plan_escort(request: Request, console: ConsoleDep, user: UserDep):
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    values = _planner_values(form)
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "transfer",
-        "POST",
-        "/escorts",
-        json=escort_request(form),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/escorts/{answer.body['id']}", status_code=303)
-    errors, general = escort_refusals(answer)
-    if answer.unreachable:
-        general.append("返乡服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复安排）。")
-    else:
-        key = str(uuid.uuid4())  # refused: nothing planned, the next try is new
-        if answer.status == 403:
-            general.append("您的角色无权安排护送。")
-        elif not errors and not general:
-            general.append(f"护送计划未被接受：{answer.detail or answer.status}")
-    return await _planner(
+    sent = await posted(request, user)
+    values = _planner_values(sent.form)
+
+    def again(refused: Refused):
+        refused.errors, refused.general = escort_refusals(refused.answer)
+        refused.explain(
+            "返乡服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复安排）。",
+            {403: "您的角色无权安排护送。"},
+            refused="护送计划未被接受",
+        )
+        return _planner(
+            request,
+            console,
+            user,
+            values,
+            key=refused.key,
+            errors=refused.errors,
+            general=refused.general,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        values,
-        key=key,
-        errors=errors,
-        general=general,
-        status=422 if errors else answer.status or 503,
+        "transfer",
+        "/escorts",
+        escort_request(sent.form),
+        sent.key,
+        done=lambda answer: f"/escorts/{answer.body['id']}",
+        again=again,
+        missing=None,
     )
 
 
@@ -553,37 +543,39 @@ async def leg_arrival(
 
 
 async def _escort_step(request, console, user, escort_id, path, step, what):
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user)
     if _id_or_none(escort_id) is None:
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
+        return not_found_page(request, user)
+    values = sent.values
     moment = _moment(values, "departed_at" if step == "departure" else "arrived_at")
     body = {f"{'departed' if step == 'departure' else 'arrived'}_at": moment} if moment else {}
-    answer = await console.services.call(
-        user.token,
-        "transfer",
-        "POST",
-        f"/escorts/{escort_id}{path}",
-        json=body,
-        headers={"Idempotency-Key": form_key(values)},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/escorts/{escort_id}#h-trip", status_code=303)
-    if answer.status == 404 and step == "departure":
-        return _not_found(request, user)
-    errors, general = step_refusals(answer, ("departed_at", "arrived_at"), what)
-    return await _escort(
+
+    def again(refused: Refused):
+        step_refusals(refused, ("departed_at", "arrived_at"), what)
+        return _escort(
+            request,
+            console,
+            user,
+            escort_id,
+            failed=step,
+            values=values,
+            errors=refused.errors,
+            general=refused.general,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        escort_id,
-        failed=step,
-        values=values,
-        errors=errors,
-        general=general,
-        status=422 if errors else answer.status or 503,
+        "transfer",
+        f"/escorts/{escort_id}{path}",
+        body,
+        sent.key,
+        done=f"/escorts/{escort_id}#h-trip",
+        again=again,
+        # a leg's arrival refused as missing is said on the page, not as a lost escort
+        missing=RECORD_MISSING if step == "departure" else None,
     )
 
 
@@ -605,41 +597,40 @@ async def handover(
 ):
     """The signed handover (transfer's POST /returns/{id}/handover); the signature the
     receiver drew is shown back once transfer has stored it."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user)
     if _id_or_none(escort_id) is None or _id_or_none(return_id) is None:
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
-    key = form_key(values)
-    receipt = handover_request(values)
-    answer = await console.services.call(
-        user.token,
-        "transfer",
-        "POST",
-        f"/returns/{return_id}/handover",
-        json=receipt,
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return await _escort(
-            request, console, user, escort_id, signed=(answer.body, receipt["signature_png"])
+        return not_found_page(request, user)
+    receipt = handover_request(sent.values)
+
+    def again(refused: Refused):
+        step_refusals(refused, HANDOVER_FIELDS, "办理交接")
+        return _escort(
+            request,
+            console,
+            user,
+            escort_id,
+            chosen=return_id,
+            failed="handover",
+            values=sent.values,
+            errors=refused.errors,
+            general=refused.general,
+            key=refused.key,
+            status=refused.status,
         )
-    if answer.status == 404:
-        return _not_found(request, user)
-    errors, general = step_refusals(answer, HANDOVER_FIELDS, "办理交接")
-    return await _escort(
+
+    return await submit(
         request,
         console,
         user,
-        escort_id,
-        chosen=return_id,
-        failed="handover",
-        values=values,
-        errors=errors,
-        general=general,
-        key=key if answer.unreachable else str(uuid.uuid4()),
-        status=422 if errors else answer.status or 503,
+        "transfer",
+        f"/returns/{return_id}/handover",
+        receipt,
+        sent.key,
+        # no redirect: the escort's page shows the signature transfer stored, once
+        done=lambda answer: _escort(
+            request, console, user, escort_id, signed=(answer.body, receipt["signature_png"])
+        ),
+        again=again,
     )
 
 
@@ -648,14 +639,14 @@ async def _escort(
     errors=None, general=None, key=None, signed=None, status=200,
 ):  # fmt: skip
     if _id_or_none(escort_id) is None:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     found, aboard = await asyncio.gather(
         console.services.get(user.token, "transfer", f"/escorts/{escort_id}"),
         console.services.get(user.token, "transfer", "/returns", escort_id=escort_id),
     )
     still_signed_in(console, user, found, aboard)
     if found.status in (403, 404):
-        return _not_found(request, user)
+        return not_found_page(request, user)
     if not found.ok:
         return _away(request, user)
     passengers = aboard.body if aboard.ok else []
@@ -696,36 +687,34 @@ async def escalations_page(
 
 @router.post("/escalations/{escalation_id}/resolution")
 async def resolve(escalation_id: str, request: Request, console: ConsoleDep, user: UserDep):
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user)
     if _id_or_none(escalation_id) is None:
-        return _not_found(request, user)
-    values = {name: vals[0] for name, vals in form.items()}
-    key = form_key(values)
-    answer = await console.services.call(
-        user.token,
-        "transfer",
-        "POST",
-        f"/escalations/{escalation_id}/resolution",
-        json=resolution_request(values),
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/escalations?status=all#e-{escalation_id}", status_code=303)
-    if answer.status == 404:
-        return _not_found(request, user)
-    errors, general = step_refusals(answer, ("outcome", "resolution"), "办理上级协调结果")
-    return await _escalations(
+        return not_found_page(request, user)
+
+    def again(refused: Refused):
+        step_refusals(refused, ("outcome", "resolution"), "办理上级协调结果")
+        return _escalations(
+            request,
+            console,
+            user,
+            "open",
+            failed=escalation_id,
+            values=sent.values,
+            errors=refused.errors,
+            general=refused.general,
+            code=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        "open",
-        failed=escalation_id,
-        values=values,
-        errors=errors,
-        general=general,
-        code=422 if errors else answer.status or 503,
+        "transfer",
+        f"/escalations/{escalation_id}/resolution",
+        resolution_request(sent.values),
+        sent.key,
+        done=f"/escalations?status=all#e-{escalation_id}",
+        again=again,
     )
 
 

@@ -7,18 +7,17 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 
 from rescue_console import wording
-from rescue_console.case import not_found
+from rescue_console.case import CASE_MISSING, not_found
 from rescue_console.web import (
     ConsoleDep,
+    Refused,
     UserDep,
-    check_csrf,
-    form_key,
-    form_of,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -33,49 +32,47 @@ async def review_page(request: Request, console: ConsoleDep, user: UserDep, done
 @router.post("/review/{candidate_id}/rejection")
 async def reject(candidate_id: str, request: Request, console: ConsoleDep, user: UserDep):
     """Not the same person (search's POST /candidates/{id}/rejection), with the reason."""
-    form = await form_of(request)
-    check_csrf(request, user, form)
+    sent = await posted(request, user)
     try:
         uuid.UUID(candidate_id)
     except ValueError:
         return not_found(request, user)
-    reason = (form.get("reason") or [""])[0]
-    key = form_key(form)
-    body = {"reason": reason.strip()} if reason.strip() else {}
-    answer = await console.services.call(
-        user.token,
-        "search",
-        "POST",
-        f"/candidates/{candidate_id}/rejection",
-        json=body,
-        headers={"Idempotency-Key": key},
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse("/review?done=rejected", status_code=303)
-    if answer.status == 404:
-        return not_found(request, user)
-    errors, general = wording.refusals_by_field(answer.field_errors, ("reason",))
-    if answer.unreachable:
-        general.append("寻亲甄别服务暂时不可用，填写内容已保留；请稍后再次提交。")
-    elif answer.status == 409:
-        general.append("该候选已审核过（已确认、已否定或已失效），请刷新核对。")
-    elif answer.status == 403:
-        general.append("否定候选须由寻亲甄别专员、站领导或中心协调员办理。")
-    elif not errors and not general:
-        general.append(f"未被接受：{answer.detail or answer.status}")
-    if not answer.unreachable:
-        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
-    return await _review(
+    reason = sent.values.get("reason", "")
+
+    def again(refused: Refused):
+        refused.errors, refused.general = wording.refusals_by_field(
+            refused.answer.field_errors, ("reason",)
+        )
+        refused.explain(
+            "寻亲甄别服务暂时不可用，填写内容已保留；请稍后再次提交。",
+            {
+                409: "该候选已审核过（已确认、已否定或已失效），请刷新核对。",
+                403: "否定候选须由寻亲甄别专员、站领导或中心协调员办理。",
+            },
+        )
+        return _review(
+            request,
+            console,
+            user,
+            failed=candidate_id,
+            failed_key=refused.key,
+            reason=reason,
+            errors=refused.errors,
+            general=refused.general,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        failed=candidate_id,
-        failed_key=key,
-        reason=reason,
-        errors=errors,
-        general=general,
-        status=422 if errors else answer.status or 503,
+        "search",
+        f"/candidates/{candidate_id}/rejection",
+        {"reason": reason.strip()} if reason.strip() else {},
+        sent.key,
+        done="/review?done=rejected",
+        again=again,
+        missing=CASE_MISSING,
     )
 
 

@@ -15,13 +15,16 @@ from fastapi.responses import RedirectResponse
 from rescue_console import wording
 from rescue_console.services import Answer
 from rescue_console.web import (
+    RECORD_MISSING,
     ConsoleDep,
+    Refused,
     UserDep,
-    check_csrf,
-    form_key,
-    form_of,
+    is_id,
+    not_found_page,
     page,
+    posted,
     still_signed_in,
+    submit,
 )
 
 router = APIRouter()
@@ -392,10 +395,8 @@ async def complete_help_task(
     record_id: str, task_id: str, request: Request, console: ConsoleDep, user: UserDep
 ):
     values, key = await _posted(request, user)
-    try:
-        uuid.UUID(task_id)
-    except ValueError:
-        return _not_found(request, user)
+    if not is_id(task_id):
+        return not_found_page(request, user)
     outcome = str(values.get("completion_outcome", "")).strip()
     values["task_id"] = task_id
     return await _send(
@@ -413,11 +414,9 @@ async def complete_help_task(
 
 
 async def _posted(request: Request, user) -> tuple[dict, str]:
-    form = await form_of(request)
-    check_csrf(request, user, form)
-    values: dict = {name: vals[0] for name, vals in form.items()}
-    values["register_reasons"] = form.get("register_reasons", [])
-    return values, form_key(values)
+    sent = await posted(request, user, lists=("register_reasons",))
+    sent.values.setdefault("register_reasons", [])
+    return sent.values, sent.key
 
 
 FAILED_WORDS = {
@@ -430,43 +429,46 @@ FAILED_WORDS = {
 
 
 async def _send(request, console, user, record_id, form, path, body, values, key, *, anchor):
-    try:
-        uuid.UUID(record_id)
-    except ValueError:
-        return _not_found(request, user)
-    answer = await console.services.call(
-        user.token, "followup", "POST", path, json=body, headers={"Idempotency-Key": key}
-    )
-    still_signed_in(console, user, answer)
-    if answer.ok:
-        return RedirectResponse(f"/stabilisations/{record_id}#{anchor}", status_code=303)
-    if answer.status == 404 and form != "completion":
-        return _not_found(request, user)
-    errors, general = refusals(form, answer)
-    title, forbidden = FAILED_WORDS[form]
-    if answer.unreachable:
-        general.append("回访服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。")
-    else:
-        key = str(uuid.uuid4())  # refused: nothing changed, the next try is new
-        if answer.status == 403:
-            general.append(forbidden)
-        elif answer.status == 409:
-            general.append(f"{title}：已登记过或记录已结案，请刷新本页核对。")
-        elif answer.status == 404:
-            general.append(f"{title}：该帮扶任务不存在或已办结，请刷新本页核对。")
-        elif not errors and not general:
-            general.append(f"{title}：{answer.detail or answer.status}")
-    return await _record(
+    if not is_id(record_id):
+        return not_found_page(request, user)
+
+    def again(refused: Refused):
+        refused.errors, refused.general = refusals(form, refused.answer)
+        title, forbidden = FAILED_WORDS[form]
+        refused.explain(
+            "回访服务暂时不可用，填写内容已保留；请稍后再次提交（不会重复登记）。",
+            {
+                403: forbidden,
+                409: f"{title}：已登记过或记录已结案，请刷新本页核对。",
+                404: f"{title}：该帮扶任务不存在或已办结，请刷新本页核对。",
+            },
+            refused=title,
+        )
+        return _record(
+            request,
+            console,
+            user,
+            record_id,
+            values=values,
+            errors=refused.errors,
+            general=refused.general,
+            failed=form,
+            key=refused.key,
+            status=refused.status,
+        )
+
+    return await submit(
         request,
         console,
         user,
-        record_id,
-        values=values,
-        errors=errors,
-        general=general,
-        failed=form,
-        key=key,
-        status=422 if errors else answer.status or 503,
+        "followup",
+        path,
+        body,
+        key,
+        done=f"/stabilisations/{record_id}#{anchor}",
+        again=again,
+        # a help task gone is said on the record's page, not as a lost record
+        missing=None if form == "completion" else RECORD_MISSING,
     )
 
 
@@ -483,15 +485,13 @@ async def _record(
     key=None,
     status=200,
 ):
-    try:
-        uuid.UUID(record_id)
-    except ValueError:
-        return _not_found(request, user)
+    if not is_id(record_id):
+        return not_found_page(request, user)
     record = await _stabilisation(console, user, record_id)
     still_signed_in(console, user, record)
     if record.status in (403, 404):
         # The same words whether it does not exist or is another area's: never leak.
-        return _not_found(request, user)
+        return not_found_page(request, user)
     if not record.ok:
         return _unavailable(request, user, record)
     r = record.body
@@ -533,16 +533,6 @@ async def _record(
             "task_keys": task_keys,
         },
         status=status,
-        user=user,
-    )
-
-
-def _not_found(request, user):
-    return page(
-        request,
-        "message.html",
-        {"title": "查无此人或无权查看", "text": "该记录不存在，或不在您的查看范围内。"},
-        status=404,
         user=user,
     )
 

@@ -4,10 +4,12 @@
   settings; spans recorded only where ``OTEL_EXPORTER_OTLP_ENDPOINT`` sends them,
   ids made and propagated always). A server span per page; a client span per call
   to a service, whose ``traceparent`` makes the service's spans children of the page.
-- Metrics at ``GET /metrics`` (Prometheus text), in the app's own registry: pages
-  as the services count requests (``rescue_http_*`` by route template), the calls
-  to the services by service and path template, their refusals by status, and the
-  sessions held. No label carries a person's id or a user's name.
+- Metrics at ``GET /metrics`` (Prometheus text, or OpenMetrics when the scraper asks
+  for it), in the app's own registry: pages as the services count requests
+  (``rescue_http_*`` by route template), the calls to the services by service and
+  path template, their refusals by status, and the sessions held. No label carries a
+  person's id or a user's name. The latency histograms carry the page's trace as
+  exemplar (OpenMetrics only), as the services' do.
 """
 
 from __future__ import annotations
@@ -17,19 +19,13 @@ import time
 from collections.abc import Callable
 
 import httpx
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
 
 from rescue_chassis import telemetry as chassis_telemetry
 
@@ -103,8 +99,11 @@ class ConsoleTelemetry:
         app.add_middleware(_RequestMetrics, metrics=self, service=SERVICE)
 
         @app.get("/metrics", include_in_schema=False)
-        async def metrics() -> Response:
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        async def metrics(request: Request) -> Response:
+            # OpenMetrics when the scraper asks for it (Prometheus does): only that
+            # format carries the latency histograms' trace exemplars.
+            encode, media_type = choose_encoder(request.headers.get("accept", ""))
+            return Response(encode(self.registry), headers={"Content-Type": media_type})
 
         FastAPIInstrumentor.instrument_app(
             app,
@@ -133,8 +132,9 @@ class ConsoleTelemetry:
         self, service: str, method: str, path: str, status: int, started: float
     ) -> None:
         """``status`` 0: the service could not be reached."""
+        # the page's trace as exemplar: Grafana links a slow call to the page that made it
         self.call_latency.labels(service, method, path_template(path)).observe(
-            time.perf_counter() - started
+            time.perf_counter() - started, exemplar=chassis_telemetry.trace_exemplar()
         )
         if status == 0 or status >= 400:
             self.refusals.labels(service, str(status) if status else "unreachable").inc()

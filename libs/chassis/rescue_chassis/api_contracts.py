@@ -58,7 +58,11 @@ def breaks(
     release = release or compat.last_release()
     documents = documents or {}
     found = compat.event_breaks(
-        release.events, schemas.json_schemas(), release.topics, schemas.event_topics()
+        release.events,
+        schemas.json_schemas(),
+        release.topics,
+        schemas.event_topics(),
+        retired=schemas.retired_topics(),
     )
     present = set(service_names())
     for service, released in sorted(release.openapi.items()):

@@ -216,6 +216,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         version=definition.version,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,  # readable, stable operationIds
+        # Off: rescue_chassis.telemetry traces requests (FastAPI's own would add its
+        # spans beside, or per request ask whether the instrumentation is there).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     problems.install(app)

@@ -214,6 +214,9 @@ def single_statement(when: _Lane = lambda command: True):
 
 def answer_of(result: Any) -> Any:
     """The answer as JSON, as it is stored for a replay."""
+    if isinstance(result, BaseModel):
+        # What jsonable_encoder makes of a model, without walking the dump again.
+        return result.model_dump(mode="json", by_alias=True)
     return jsonable_encoder(result)
 
 
@@ -257,7 +260,7 @@ class Runner:
             await session.commit()
         if self.audit is not None:
             self.audit.committed()
-        return self._answered(result, location)
+        return self._answered(result, answer, location)
 
     async def _in_one_statement(self, use_case: UseCase, command: BaseModel, location):
         request = IdempotentRequest.of(
@@ -293,11 +296,12 @@ class Runner:
                 return _replayed(request, location)
         if self.audit is not None:
             self.audit.committed()
-        return self._answered(result, location)
+        return self._answered(result, answer, location)
 
-    def _answered(self, result: Any, location: str | None):
+    def _answered(self, result: Any, answer: Any, location: str | None):
+        # The answer as JSON is encoded once, for the replay, the audit and the Location.
         if location is not None:
-            self.response.headers["Location"] = location.format_map(answer_of(result))
+            self.response.headers["Location"] = location.format_map(answer)
         return result
 
 

@@ -204,6 +204,8 @@ class KeyRing:
             raise KeyConfigurationError(f"the lookup key must be at least {KEY_BYTES} bytes")
         if any(hmac.compare_digest(self.lookup_key, key) for key in self.keys.values()):
             raise KeyConfigurationError("the lookup key must differ from every data key")
+        # One cipher per key, set up once: every sealed answer and column used a new one.
+        object.__setattr__(self, "_ciphers", {kid: AESGCM(key) for kid, key in self.keys.items()})
 
     @classmethod
     def parse(cls, data_keys: str, current: str | None, lookup_key: str) -> KeyRing:
@@ -226,7 +228,7 @@ class KeyRing:
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(
+        sealed = self._ciphers[self.current].encrypt(
             nonce, plaintext.encode(), self._aad(self.current, context)
         )
         body = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
@@ -238,17 +240,15 @@ class KeyRing:
         kid, sep, body = token[len(PREFIX) :].partition(":")
         if not sep:
             raise DecryptionError(f"{context}: malformed encrypted value")
-        key = self.keys.get(kid)
-        if key is None:
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
             raise DecryptionError(
                 f"{context}: encrypted under key {kid!r}, which is not in the key ring "
                 f"({', '.join(sorted(self.keys))}); was an old key removed too early?"
             )
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            plain = AESGCM(key).decrypt(
-                raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(kid, context)
-            )
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(kid, context))
         except (InvalidTag, ValueError, binascii.Error):
             raise DecryptionError(
                 f"{context}: the value does not decrypt under key {kid!r} "

@@ -47,7 +47,7 @@ class RequestKey:
     target: str  # "POST /persons/…": the same key on another resource is another request
 
 
-def _request_key(
+async def _request_key(  # async: a plain def would hop to a worker thread per request
     request: Request,
     key: Annotated[
         str | None,

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import (
@@ -286,6 +287,19 @@ class _RequestMetrics:
         self.app = app
         self.metrics = metrics
         self.service = service
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _series(self, method: str, template: str, status: int) -> tuple[Any, Any]:
+        """The counter and histogram children of these labels, looked up once (route
+        templates and statuses are few: the cache stays small)."""
+        key = (method, template, status)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                self.metrics.requests.labels(self.service, method, template, str(status)),
+                self.metrics.latency.labels(self.service, method, template),
+            )
+        return found
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -307,9 +321,8 @@ class _RequestMetrics:
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
             if template != "/metrics":
-                self.metrics.requests.labels(self.service, method, template, str(status)).inc()
+                requests, latency = self._series(method, template, status)
+                requests.inc()
                 # the request's trace as exemplar: Grafana links a slow bucket to it
-                self.metrics.latency.labels(self.service, method, template).observe(
-                    time.perf_counter() - started, exemplar=trace_exemplar()
-                )
+                latency.observe(time.perf_counter() - started, exemplar=trace_exemplar())
             log_access(method, template, status, started)

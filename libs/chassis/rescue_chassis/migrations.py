@@ -52,10 +52,12 @@ def runtime_grants(database: str, owner: str, role: str) -> list[str]:
         f"{default} SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
         f"{default} USAGE, SELECT ON SEQUENCES TO {role}",
         # The trail is read and appended to, never changed; staged entries are
-        # added by writes and removed once chained (rescue_chassis.audit).
+        # added by writes and moved into the chain only by the owner's function
+        # (rescue_chassis.audit.table.create_audit_chaining_v1), never deleted.
         f"REVOKE ALL ON audit_entries FROM {role}",
         f"GRANT SELECT, INSERT ON audit_entries TO {role}",
-        f"REVOKE UPDATE ON audit_pending FROM {role}",
+        f"REVOKE UPDATE, DELETE ON audit_pending FROM {role}",
+        f"GRANT EXECUTE ON FUNCTION rescue_audit_chain_staged(bigint[], text[]) TO {role}",
         # checkpoints only accumulate (the verification trusts them)
         f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_checkpoints FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",

@@ -9,11 +9,12 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import func, select, text
 
+from rescue_chassis.audit.middleware import write_record
 from rescue_chassis.auth import PrincipalDep, Role, require_roles
 from rescue_chassis.problems import Problem
 from rescue_chassis.runtime import Runtime, RuntimeDep
@@ -398,16 +399,27 @@ async def discard_dead_letter(
     request: DiscardRequest,
     runtime: RuntimeDep,
     principal: PrincipalDep,
+    http: Request,
 ) -> DeadLetter:
     """Set a dead letter aside for good (it is never replayed), on record: who,
     when and why stay with it."""
     consumer = _consumer(runtime)
+    record = write_record(http.scope)
+
+    async def entry(session) -> None:  # the audit entry commits with the discard
+        if record is not None:
+            await record.stage(session, principal, 200, {"id": dead_letter_id})
+
     try:
-        await consumer.discard(dead_letter_id, by=principal.subject, reason=request.reason)
+        await consumer.discard(
+            dead_letter_id, by=principal.subject, reason=request.reason, on_record=entry
+        )
     except LookupError as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except DeadLetterClosed as exc:
         raise Problem(409, "Dead letter closed", str(exc)) from None
+    if record is not None:
+        record.committed()
     t = runtime.tables.plumbing.dead_letters
     async with runtime.sessions() as session:
         row = (await session.execute(select(t).where(t.c.id == dead_letter_id))).mappings().one()
@@ -423,13 +435,19 @@ class ReplayResult(BaseModel):
     "/dead-letters/{dead_letter_id}/replay", response_model=ReplayResult, responses={409: _CLOSED}
 )
 async def replay_dead_letter(
-    dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], runtime: RuntimeDep
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    http: Request,
 ) -> ReplayResult:
     """Apply a dead letter again through the consumer's handler (after the fault
     is fixed): applied, ignored, or a duplicate the inbox had already."""
     consumer = _consumer(runtime)
+    record = write_record(http.scope)
     try:
-        outcome = await consumer.replay(dead_letter_id)
+        outcome = await consumer.replay(
+            dead_letter_id, on_record=_replay_entry(record, principal, dead_letter_id)
+        )
     except LookupError as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except ReplayFailed as exc:
@@ -438,7 +456,21 @@ async def replay_dead_letter(
         ) from None
     except DeadLetterClosed as exc:
         raise Problem(409, "Dead letter closed", str(exc)) from None
+    if record is not None and record.staged_entries:
+        record.committed()
     return ReplayResult(id=dead_letter_id, outcome=outcome.value)
+
+
+def _replay_entry(record, principal, dead_letter_id: int):
+    """The audit entry of one replay, staged in the replay's own transaction (the
+    change and its entry commit together, or neither does)."""
+
+    async def entry(session, outcome) -> None:
+        if record is not None:
+            answer = {"id": dead_letter_id, "outcome": outcome.value}
+            await record.stage(session, principal, 200, answer)
+
+    return entry
 
 
 class BulkReplayRequest(BaseModel):
@@ -485,10 +517,14 @@ class BulkReplayResult(BaseModel):
 
 
 @ops.post("/dead-letters/replay", response_model=BulkReplayResult)
-async def replay_dead_letters(request: BulkReplayRequest, runtime: RuntimeDep) -> BulkReplayResult:
+async def replay_dead_letters(
+    request: BulkReplayRequest, runtime: RuntimeDep, principal: PrincipalDep, http: Request
+) -> BulkReplayResult:
     """Replay the waiting dead letters that match, oldest first, each on its own:
-    one that still fails stays a dead letter and the others go on."""
+    one that still fails stays a dead letter and the others go on. Each replay's
+    audit entry commits with it."""
     consumer = _consumer(runtime)
+    record = write_record(http.scope)
     t = runtime.tables.plumbing.dead_letters
     query = (
         _letters_matching(
@@ -507,7 +543,9 @@ async def replay_dead_letters(request: BulkReplayRequest, runtime: RuntimeDep) -
     results = []
     for letter in letters:
         try:
-            outcome = await consumer.replay(letter.id)
+            outcome = await consumer.replay(
+                letter.id, on_record=_replay_entry(record, principal, letter.id)
+            )
         except (ReplayFailed, DeadLetterClosed, LookupError) as exc:
             results.append(
                 BulkReplayItem(
@@ -518,6 +556,8 @@ async def replay_dead_letters(request: BulkReplayRequest, runtime: RuntimeDep) -
             results.append(
                 BulkReplayItem(id=letter.id, event_type=letter.event_type, outcome=outcome.value)
             )
+    if record is not None and record.staged_entries:  # else its attempt is recorded after
+        record.committed()
     failed = sum(1 for r in results if r.outcome == "failed")
     log.info(
         "%s: bulk replay of %d dead letters, %d still fail", runtime.name, len(results), failed

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from contextlib import nullcontext
+from functools import cache, lru_cache
 from typing import Any
 
 from opentelemetry import trace
@@ -30,6 +31,7 @@ from sqlalchemy import Table, types
 from sqlalchemy.engine import Dialect
 
 from rescue_chassis.crypto import EncryptedText
+from rescue_chassis.telemetry import spans_recorded
 from rescue_events.driver import jsonb, run, table_name
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -53,12 +55,11 @@ class Writes:
         """One INSERT (parameters $1, $2 … of its own). With ``then``, it must end in
         RETURNING: ``then`` gets how many rows it inserted, after the statement ran,
         and may raise (an ON CONFLICT DO NOTHING that did nothing, say)."""
-        offset = len(self._args)
         name = f"w{len(self._parts)}"
-        renumbered = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+        renumbered, target = _renumbered(sql, len(self._args))
         self._parts.append((name, renumbered))
-        if target := _TARGET.match(sql):
-            self._targets.append(target.group(1))
+        if target is not None:
+            self._targets.append(target)
         self._args.extend(args)
         if then is not None:
             self._checks.append((name, then))
@@ -104,23 +105,8 @@ class Writes:
         return column.type.process_bind_param(value, self.dialect)
 
     def statement(self) -> str:
-        # The claim first: a CTE names only those before it.
-        ordered = sorted(self._parts, key=lambda part: part[0] != self._claim)
-        parts = ", ".join(f"{name} AS ({self._as_sent(name, sql)})" for name, sql in ordered)
-        counts = ", ".join(f"(SELECT count(*) FROM {name}) AS {name}" for name, _ in self._checks)
-        return f"WITH {parts} SELECT {counts or '1'}"
-
-    def _as_sent(self, name: str, sql: str) -> str:
-        if self._claim is None or name == self._claim:
-            return sql
-        # Postgres types the parameters of INSERT … SELECT by the target columns, as
-        # with VALUES: no casts needed, and a value too long is refused as before.
-        conditional, replaced = _VALUES.subn(
-            f") SELECT \\1 WHERE EXISTS (SELECT FROM {self._claim})", sql
-        )
-        if not replaced:
-            raise ValueError(f"only a one-row INSERT … VALUES can depend on a claim: {sql}")
-        return conditional
+        checks = tuple(name for name, _ in self._checks)
+        return _statement(tuple(self._parts), self._claim, checks)
 
     async def send(self, driver: Any) -> None:
         """Run them all, in the transaction ``driver`` is in (or, with a claim, in
@@ -129,19 +115,53 @@ class Writes:
             return
         sql = self.statement()
         # The statement's span, as SQLAlchemy's instrumentation gives the ORM's
-        # (recorded only where spans are exported: rescue_chassis.telemetry).
-        with tracer.start_as_current_span(
-            f"INSERT {' '.join(dict.fromkeys(self._targets))}",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system.name": "postgresql",
-                "db.operation.name": "INSERT",
-                "db.query.text": sql,
-            },
-        ):
+        # (only where spans are recorded: rescue_chassis.telemetry).
+        span = (
+            tracer.start_as_current_span(
+                f"INSERT {' '.join(dict.fromkeys(self._targets))}",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system.name": "postgresql",
+                    "db.operation.name": "INSERT",
+                    "db.query.text": sql,
+                },
+            )
+            if spans_recorded()
+            else nullcontext()
+        )
+        with span:
             row = await run(sql, driver.fetchrow(sql, *self._args))
         for name, then in self._checks:
             then(row[name])
+
+
+# The same few shapes of statement, request after request: built once each.
+@lru_cache(maxsize=512)
+def _renumbered(sql: str, offset: int) -> tuple[str, str | None]:
+    """``sql`` with its parameters after the ``offset`` before it, and its table."""
+    renumbered = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+    target = _TARGET.match(sql)
+    return renumbered, target.group(1) if target else None
+
+
+@lru_cache(maxsize=256)
+def _statement(parts: tuple[tuple[str, str], ...], claim: str | None, checks: tuple) -> str:
+    # The claim first: a CTE names only those before it.
+    ordered = sorted(parts, key=lambda part: part[0] != claim)
+    sent = ", ".join(f"{name} AS ({_as_sent(name, sql, claim)})" for name, sql in ordered)
+    counts = ", ".join(f"(SELECT count(*) FROM {name}) AS {name}" for name in checks)
+    return f"WITH {sent} SELECT {counts or '1'}"
+
+
+def _as_sent(name: str, sql: str, claim: str | None) -> str:
+    if claim is None or name == claim:
+        return sql
+    # Postgres types the parameters of INSERT … SELECT by the target columns, as
+    # with VALUES: no casts needed, and a value too long is refused as before.
+    conditional, replaced = _VALUES.subn(f") SELECT \\1 WHERE EXISTS (SELECT FROM {claim})", sql)
+    if not replaced:
+        raise ValueError(f"only a one-row INSERT … VALUES can depend on a claim: {sql}")
+    return conditional
 
 
 @cache

@@ -9,7 +9,9 @@ unless its version is raised:
 - an event: a field removed, its type or format changed, an optional field made
   required or a required one optional, a new field required, an enum value
   removed, the event moved to another topic, the event removed. Raise the
-  event's version (``name`` v2 beside or instead of v1).
+  event's version (``name`` v2 beside or instead of v1). A move is marked, not
+  broken, when the old topic is registered as retired with the new one among its
+  successors (rescue_events.registry: consumers drain it, the AsyncAPI says so).
 - an API: a path or operation removed, an operationId changed (clients are
   generated from them: ids are stable), a parameter or request field removed, a
   new required one, an optional one made required, a type changed (a request
@@ -25,7 +27,7 @@ they pass. Nothing here imports a service: the OpenAPI documents are built by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,10 +100,11 @@ def load_release(path: Path) -> Release:
 
 def event_topics(asyncapi: Mapping[str, Any]) -> dict[str, str]:
     """Schema file name -> topic address, from an AsyncAPI document. A parameterised
-    channel (an agency's own topic) re-delivers events: not where they travel."""
+    channel (an agency's own topic) re-delivers events, a retired one holds what was
+    staged before a move: not where they travel."""
     topics = {}
     for channel in asyncapi.get("channels", {}).values():
-        if "{" in channel["address"]:
+        if "{" in channel["address"] or "x-retired" in channel:
             continue
         for message in channel.get("messages", {}).values():
             name = message["$ref"].rsplit("/", 1)[-1]  # person_admitted_v1
@@ -141,8 +144,14 @@ def event_breaks(
     current: Mapping[str, Mapping[str, Any]],
     released_topics: Mapping[str, str] | None = None,
     current_topics: Mapping[str, str] | None = None,
+    retired: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
-    """What the current event schemas break of the released ones (file name -> schema)."""
+    """What the current event schemas break of the released ones (file name -> schema).
+
+    A move is marked, not broken, when the released topic is retired with the new one
+    among its successors (``retired``: topic -> successors): the AsyncAPI document
+    says where the events went, and the old topic stays until what was staged for it
+    has been read."""
     breaks: list[str] = []
     newest: dict[str, int] = {}
     for name in current:
@@ -158,7 +167,7 @@ def event_breaks(
             continue
         was = (released_topics or {}).get(name)
         now = (current_topics or {}).get(name)
-        if was and now and was != now:
+        if was and now and was != now and now not in (retired or {}).get(was, ()):
             breaks.append(f"{label}: moved from topic {was} to {now}")
         breaks.extend(
             f"{label}: {b}"

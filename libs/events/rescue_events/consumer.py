@@ -17,6 +17,11 @@ from the earliest offset (the inbox skips what was applied); so does an offset
 commit that never completes. The readable records of one fetch are applied in
 one transaction; if anything fails they are applied one by one: the batch
 changes the cost, never the guarantees.
+
+A consumer subscribes to the topics of the events it handles. Retired topics
+(a move to another topic, rescue_events.registry) are drained first: while the
+group has lag on one whose successors it reads, it reads only the retired ones,
+so a person's events staged before the move are applied before the newer ones.
 """
 
 from __future__ import annotations
@@ -147,6 +152,15 @@ class _BatchFailed(Exception):
         self.cause = cause
 
 
+class RetiredBacklog(Exception):
+    """Events staged before a move reached a retired topic after the consumer
+    drained it: it starts over to drain them first."""
+
+
+# How often a running consumer asks whether rows staged before a move arrived late.
+RETIRED_RECHECK_SECONDS = 60.0
+
+
 class ReplayFailed(Exception):
     def __init__(self, reason: DeadLetterReason, error: str) -> None:
         super().__init__(f"{reason}: {error}")
@@ -197,6 +211,8 @@ class EventConsumer:
         self._handlers = {events.for_model(model).key: (model, h) for model, h in handlers.items()}
         self._handled_names = {name for name, _ in self._handlers}
         self.topics = sorted({events.for_model(m).topic for m in handlers}, key=lambda t: t.name)
+        # The first layout's topics that carried these events: drained before them.
+        self.retired = events.retired_before(self.topics)
         self.dead_letter_topic = Topic(
             name=dead_letter_topic_name(name),
             partitions=DEAD_LETTER_PARTITIONS,
@@ -230,6 +246,7 @@ class EventConsumer:
                             f"broker {self.kafka.bootstrap_servers} away: {state.error}"
                         )
                     await ensure_topics(self.kafka, [*self.topics, self.dead_letter_topic])
+                    await self._drain_retired()
                     consumer = self._new_kafka_consumer()
                     await bounded(consumer.start(), self.kafka.request_timeout_ms / 1000)
                     self._live = consumer
@@ -248,6 +265,8 @@ class EventConsumer:
                         raise
                     log.warning("consumer %s: the Kafka client cancelled itself", self.name)
                     await asyncio.sleep(delay)
+                except RetiredBacklog as exc:  # drain it first, then the live topics again
+                    log.warning("consumer %s starts over: %s", self.name, exc)
                 except BrokerChanged as exc:  # start over at once: the group is gone
                     gone = True
                     self.restarts += 1
@@ -304,11 +323,63 @@ class EventConsumer:
             lags.append(PartitionLag(tp.topic, tp.partition, done, ends[tp], behind, tp in mine))
         return lags
 
-    def _new_kafka_consumer(self) -> AIOKafkaConsumer:
+    async def _retired_lag(self, consumer: AIOKafkaConsumer, topics: list[Topic]) -> int:
+        """The group's lag on ``topics``: their ends minus its committed offsets."""
+        partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        committed = await self.watch.committed(self.name, partitions)
+        return sum(max(ends[tp] - (committed.get(tp) or 0), 0) for tp in partitions)
+
+    def _retired_on_broker(self) -> list[Topic]:
+        on_broker = self.watch.state.topics
+        return [t for t in self.retired if t.name in on_broker]
+
+    async def _retired_backlog(self, retired: list[Topic]) -> int:
+        """The group's lag on ``retired``, asked without joining the group."""
+        if not retired:
+            return 0
+        probe = self._new_kafka_consumer(group=False)
+        await bounded(probe.start(), self.kafka.request_timeout_ms / 1000)
+        try:
+            probe.assign([TopicPartition(t.name, p) for t in retired for p in range(t.partitions)])
+            return await self._retired_lag(probe, retired)
+        finally:
+            await _stop_quietly(probe)
+
+    async def _drain_retired(self) -> None:
+        """Before the live topics: apply what the group has not read yet of the
+        retired topics (rows the outbox staged before the move), until their lag
+        is zero. Nothing of the successors is read before, so one person's older
+        events are applied before the newer ones; the inbox skips any already applied."""
+        retired = self._retired_on_broker()
+        if not retired or not await self._retired_backlog(retired):
+            return
+        consumer = self._new_kafka_consumer()
+        await bounded(consumer.start(), self.kafka.request_timeout_ms / 1000)
+        try:
+            offsets = _PendingOffsets(consumer, 0.0, timeout=self.kafka.request_timeout_ms / 1000)
+            consumer.subscribe([t.name for t in retired], listener=offsets)
+            while behind := await self._retired_lag(consumer, retired):
+                log.info("consumer %s drains %d events of retired topics", self.name, behind)
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                if batches:
+                    await self.handle_batch([r for part in batches.values() for r in part])
+                    offsets.applied(
+                        {
+                            TopicPartition(tp.topic, tp.partition): part[-1].offset + 1
+                            for tp, part in batches.items()
+                        }
+                    )
+                await offsets.commit()  # the lag is read from the committed offsets
+            log.info("consumer %s: retired topics drained", self.name)
+        finally:
+            await _stop_quietly(consumer)
+
+    def _new_kafka_consumer(self, *, group: bool = True) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             client_id=f"{self.kafka.client_id}-consumer",
-            group_id=self.name,
+            group_id=self.name if group else None,
             # Offsets move only after the database commit (see the module docstring).
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -329,6 +400,7 @@ class EventConsumer:
             timeout=self.kafka.request_timeout_ms / 1000,
         )
         consumer.subscribe([t.name for t in self.topics], listener=offsets)
+        recheck = time.monotonic() + RETIRED_RECHECK_SECONDS
         while True:
             if changed := self._changed():
                 raise BrokerChanged(changed)
@@ -348,6 +420,11 @@ class EventConsumer:
                     }
                 )
             await offsets.commit_if_due()
+            if self.retired and time.monotonic() >= recheck:
+                recheck = time.monotonic() + RETIRED_RECHECK_SECONDS
+                if behind := await self._retired_backlog(self._retired_on_broker()):
+                    await offsets.commit()
+                    raise RetiredBacklog(f"{behind} events arrived late on retired topics")
 
     # -- a fetch's records --------------------------------------------------------
 
@@ -642,9 +719,16 @@ class EventConsumer:
                 log.warning("consumer %s: cannot store dead letter yet: %s", self.name, exc)
                 await asyncio.sleep(self.retry.max_delay)
 
-    async def replay(self, dead_letter_id: int) -> Outcome:
+    async def replay(
+        self,
+        dead_letter_id: int,
+        *,
+        on_record: Callable[[AsyncSession, Outcome], Awaitable[None]] | None = None,
+    ) -> Outcome:
         """Apply a dead letter again, e.g. after a fix; raises ReplayFailed if it still
-        fails, DeadLetterClosed if it was discarded."""
+        fails, DeadLetterClosed if it was discarded. The letter is marked replayed, and
+        ``on_record`` (the caller's audit entry) runs, in the transaction that applies
+        it: all of it commits, or none."""
         dead = self.tables.dead_letters
         async with self.sessions() as session:
             row = (
@@ -669,20 +753,61 @@ class EventConsumer:
             value=row.payload,
             headers=[(n, base64.b64decode(v)) for n, v in row.headers],
         )
-        with tracer.start_as_current_span(f"{row.topic} replay", kind=SpanKind.CONSUMER):
-            outcome = await self._process(record, replaying=True)
-        async with self.sessions() as session, session.begin():
-            await session.execute(
+        closed: list[str] = []
+
+        async def mark_replayed(session: AsyncSession, outcome: Outcome) -> None:
+            # Only while open: a concurrent replay or discard of the letter wins.
+            marked = await session.execute(
                 update(dead)
-                .where(dead.c.id == dead_letter_id)
+                .where(
+                    dead.c.id == dead_letter_id,
+                    dead.c.replayed_at.is_(None),
+                    dead.c.discarded_at.is_(None),
+                )
                 .values(replayed_at=datetime.now(UTC))
+                .returning(dead.c.id)
             )
+            if marked.first() is None:
+                closed.append(f"dead letter {dead_letter_id} was replayed or discarded meanwhile")
+                raise DeadLetterClosed(closed[0])
+            if on_record is not None:
+                await on_record(session, outcome)
+
+        read = self._read(record)
+        if isinstance(read, _Readable):  # applied: marked in the handler's transaction
+            handler = read.handler
+
+            async def apply_and_mark(session: AsyncSession, event, envelope) -> None:
+                await handler(session, event, envelope)
+                await mark_replayed(session, Outcome.APPLIED)
+
+            read = _Readable(read.record, read.envelope, read.event, apply_and_mark)
+        try:
+            with tracer.start_as_current_span(f"{row.topic} replay", kind=SpanKind.CONSUMER):
+                outcome = await self._process(
+                    record, replaying=True, read=read if isinstance(read, _Readable) else None
+                )
+        except ReplayFailed:
+            if closed:
+                raise DeadLetterClosed(closed[0]) from None
+            raise
+        if outcome is not Outcome.APPLIED:  # nothing applied (a duplicate, ignored)
+            async with self.sessions() as session, session.begin():
+                await mark_replayed(session, outcome)
         return outcome
 
-    async def discard(self, dead_letter_id: int, *, by: str, reason: str) -> None:
+    async def discard(
+        self,
+        dead_letter_id: int,
+        *,
+        by: str,
+        reason: str,
+        on_record: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> None:
         """Set a dead letter aside for good, on record (who, when, why): it is never
         replayed. Raises LookupError, or DeadLetterClosed if it was replayed or
-        discarded already."""
+        discarded already. ``on_record`` (the caller's audit entry) runs in the
+        discard's transaction."""
         dead = self.tables.dead_letters
         async with self.sessions() as session, session.begin():
             row = (
@@ -702,6 +827,8 @@ class EventConsumer:
                 .where(dead.c.id == dead_letter_id)
                 .values(discarded_at=datetime.now(UTC), discarded_by=by, discard_reason=reason)
             )
+            if on_record is not None:
+                await on_record(session)
         log.warning(
             "consumer %s: dead letter %d discarded by %s: %s", self.name, dead_letter_id, by, reason
         )

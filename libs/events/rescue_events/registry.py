@@ -22,6 +22,18 @@ class Topic:
     # What the record key is: the person, so one person's events stay in order;
     # or, for the audit trail, the service whose hash chain must stay in order.
     key: str = "person_id"
+    # Readers outside the network's services (partner systems, the record), if any.
+    audience: str | None = None
+    # Event types some of the topic's readers skip: they travel with the rest
+    # because a reader needs them in order with it (the description says who).
+    carried: tuple[str, ...] = ()
+    # A retired topic: nothing is staged on it any more; its successors carry its
+    # events. Consumers drain it before reading them (rescue_events.consumer).
+    successors: tuple[str, ...] = ()
+
+    @property
+    def retired(self) -> bool:
+        return bool(self.successors)
 
 
 @dataclass(frozen=True)
@@ -62,13 +74,60 @@ class Registry:
     _by_model: dict[type[BaseModel], EventType] = field(default_factory=dict)
 
     def topic(
-        self, name: str, *, partitions: int, description: str, key: str = "person_id"
+        self,
+        name: str,
+        *,
+        partitions: int,
+        description: str,
+        key: str = "person_id",
+        audience: str | None = None,
+        carried: tuple[str, ...] = (),
     ) -> Topic:
-        if name in self.topics:
-            raise ValueError(f"topic {name!r} registered twice")
-        topic = Topic(name=name, partitions=partitions, description=description, key=key)
-        self.topics[name] = topic
+        return self._add(
+            Topic(
+                name=name,
+                partitions=partitions,
+                description=description,
+                key=key,
+                audience=audience,
+                carried=tuple(carried),
+            )
+        )
+
+    def retire(self, name: str, *, partitions: int, successors: list[Topic]) -> Topic:
+        """A topic events no longer travel on; rows staged before the move still
+        arrive there until the outbox has sent them."""
+        if not successors:
+            raise ValueError(f"retired topic {name!r} needs its successors")
+        return self._add(
+            Topic(
+                name=name,
+                partitions=partitions,
+                description=(
+                    "Retired: its events travel on "
+                    + ", ".join(t.name for t in successors)
+                    + ". Read only to drain what was staged before the move."
+                ),
+                successors=tuple(t.name for t in successors),
+            )
+        )
+
+    def _add(self, topic: Topic) -> Topic:
+        if topic.name in self.topics:
+            raise ValueError(f"topic {topic.name!r} registered twice")
+        self.topics[topic.name] = topic
         return topic
+
+    def live_topics(self) -> list[Topic]:
+        return sorted((t for t in self.topics.values() if not t.retired), key=lambda t: t.name)
+
+    def retired_before(self, topics: list[Topic]) -> list[Topic]:
+        """The retired topics whose events now travel on any of ``topics``: a
+        consumer of ``topics`` drains them first."""
+        names = {t.name for t in topics}
+        return sorted(
+            (t for t in self.topics.values() if names & set(t.successors)), key=lambda t: t.name
+        )
 
     def event(self, name: str, version: int, *, topic: Topic, summary: str):
         """Class decorator registering a contract under its wire name and version."""

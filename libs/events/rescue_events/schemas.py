@@ -166,13 +166,20 @@ def event_topics(events: Registry = registry) -> dict[str, str]:
     return {schema_file_name(e.name, e.version): e.topic.name for e in events.events.values()}
 
 
+def retired_topics(events: Registry = registry) -> dict[str, tuple[str, ...]]:
+    """Retired topic -> the topics its events travel on now."""
+    return {t.name: t.successors for t in events.topics.values() if t.retired}
+
+
 def asyncapi(events: Registry = registry) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for topic in sorted(events.topics.values(), key=lambda t: t.name):
+        # a retired topic still carries what was staged for it before the move
+        on_it = set(topic.successors) if topic.retired else {topic.name}
         members = sorted(
-            (e for e in events.events.values() if e.topic == topic), key=lambda e: e.key
+            (e for e in events.events.values() if e.topic.name in on_it), key=lambda e: e.key
         )
         channel_id = topic.name.replace(".", "_")
         channels[channel_id] = {
@@ -184,13 +191,23 @@ def asyncapi(events: Registry = registry) -> dict[str, Any]:
             },
             "bindings": {"kafka": {"topic": topic.name, "partitions": topic.partitions}},
         }
+        if topic.retired:
+            channels[channel_id]["x-retired"] = {"successors": list(topic.successors)}
+        if topic.audience:
+            channels[channel_id]["x-audience"] = topic.audience
+        if topic.carried:
+            channels[channel_id]["x-carried-for-order"] = list(topic.carried)
         operations[f"receive_{channel_id}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel_id}"},
-            "summary": f"Partners and services consume {topic.name}.",
+            "summary": (
+                f"Consumers of its successors drain {topic.name} before reading them."
+                if topic.retired
+                else f"Partners and services consume {topic.name}."
+            ),
         }
         by_person = topic.key == "person_id"
-        for e in members:
+        for e in members if not topic.retired else ():
             messages[f"{e.name}_v{e.version}"] = {
                 "name": e.name,
                 "title": f"{e.name} v{e.version}",

@@ -8,7 +8,7 @@ from followup.metrics import WORK_METRICS
 from followup.settings import FollowupSettings
 from followup.tables import tables
 from rescue_chassis.app import ServiceDefinition
-from rescue_events.contracts import FOLLOWUP_EVENTS
+from rescue_events.contracts.topics import FOLLOWUP_EVENTS, FOLLOWUP_TOPICS
 
 service = ServiceDefinition(
     name="followup",
@@ -20,7 +20,7 @@ service = ServiceDefinition(
     settings_class=FollowupSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    produces=[FOLLOWUP_EVENTS],
+    produces=[*FOLLOWUP_TOPICS, FOLLOWUP_EVENTS],  # the retired one: rows staged before the move
     routers=routers,
     handlers=handlers.handlers,
     periodic=sweeps.jobs,

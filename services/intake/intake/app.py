@@ -9,7 +9,7 @@ from intake.settings import IntakeSettings
 from intake.tables import tables
 from rescue_chassis.app import ServiceDefinition
 from rescue_divisions import preload as preload_division_codes
-from rescue_events.contracts import INTAKE_EVENTS
+from rescue_events.contracts.topics import INTAKE_EVENTS, INTAKE_TOPICS
 
 service = ServiceDefinition(
     name="intake",
@@ -18,7 +18,7 @@ service = ServiceDefinition(
     settings_class=IntakeSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    produces=[INTAKE_EVENTS],
+    produces=[*INTAKE_TOPICS, INTAKE_EVENTS],  # the retired one: rows staged before the move
     routers=routers,
     handlers=handlers.handlers,
     periodic=sweeps.jobs,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -156,6 +157,27 @@ async def person_views(session, persons) -> list[PersonView]:
     return [view_of(p, stays[p.id], incidents[p.id]) for p in persons]
 
 
+_FROM_ROW = tuple(
+    k for k in PersonView.model_fields if k not in ("stays", "incidents", "categories", "protected")
+)
+
+
+@cache
+def _row_fields(row_class: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The view's fields the row's class has, and the others (set on a row, if ever)."""
+    on_class = tuple(k for k in _FROM_ROW if hasattr(row_class, k))
+    return on_class, tuple(k for k in _FROM_ROW if k not in on_class)
+
+
+def _row_values(person: Person) -> dict:
+    # Once per class, not a hasattr per field per view: a field the row lacks went
+    # through pydantic's __getattr__ and its AttributeError each time.
+    on_class, others = _row_fields(type(person))
+    values = {k: getattr(person, k) for k in on_class}
+    values.update((k, person.__dict__[k]) for k in others if k in person.__dict__)
+    return values
+
+
 def view_of(person: Person, stays, incidents) -> PersonView:
     """The view from rows already at hand (a new admission knows its one stay and
     that there are no incidents: no need to read them back)."""
@@ -166,11 +188,7 @@ def view_of(person: Person, stays, incidents) -> PersonView:
         c for c in person.categories if c != DV or may_see("domestic_violence")
     ]  # sensitive: the category by role (rescue_chassis.access.SENSITIVE)
     return PersonView(
-        **{
-            k: getattr(person, k)
-            for k in PersonView.model_fields
-            if k not in ("stays", "incidents", "categories", "protected") and hasattr(person, k)
-        },
+        **_row_values(person),
         categories=categories,
         protected=protected,
         arrived_at=current.arrived_at,

@@ -9,7 +9,12 @@ from referral.settings import ReferralSettings
 from referral.tables import tables
 from rescue_chassis.app import ServiceDefinition
 from rescue_divisions import preload as preload_division_codes
-from rescue_events.contracts import PARTNER_ANSWERS, PARTNER_TOPICS, REFERRAL_EVENTS
+from rescue_events.contracts.topics import (
+    PARTNER_ANSWERS,
+    PARTNER_TOPICS,
+    REFERRAL_EVENTS,
+    REFERRAL_TOPICS,
+)
 
 service = ServiceDefinition(
     name="referral",
@@ -22,8 +27,8 @@ service = ServiceDefinition(
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     # The answers topic is the partners' to write, but referral creates it, as the
-    # service that reads it.
-    produces=[REFERRAL_EVENTS, *PARTNER_TOPICS.values(), PARTNER_ANSWERS],
+    # service that reads it; the retired REFERRAL_EVENTS for rows staged before the move.
+    produces=[*REFERRAL_TOPICS, REFERRAL_EVENTS, *PARTNER_TOPICS.values(), PARTNER_ANSWERS],
     routers=routers,
     handlers=handlers.handlers,
     periodic=sweeps.jobs,

@@ -4,7 +4,12 @@ from pathlib import Path
 
 from rescue_chassis.app import ServiceDefinition
 from rescue_divisions import preload as preload_division_codes
-from rescue_events.contracts import PARTNER_ANSWERS, PARTNER_TOPICS, SEARCH_EVENTS
+from rescue_events.contracts.topics import (
+    PARTNER_ANSWERS,
+    PARTNER_TOPICS,
+    SEARCH_EVENTS,
+    SEARCH_TOPICS,
+)
 from search import handlers, sweeps
 from search.api import routers
 from search.metrics import WORK_METRICS
@@ -19,8 +24,9 @@ service = ServiceDefinition(
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     # Police requests go out on the police partners' topic; their answers come in
-    # on the partners' answers topic (created by whoever starts first).
-    produces=[SEARCH_EVENTS, PARTNER_TOPICS["police"], PARTNER_ANSWERS],
+    # on the partners' answers topic (created by whoever starts first); the retired
+    # SEARCH_EVENTS for rows staged before the move.
+    produces=[*SEARCH_TOPICS, SEARCH_EVENTS, PARTNER_TOPICS["police"], PARTNER_ANSWERS],
     routers=routers,
     handlers=handlers.handlers,
     periodic=sweeps.jobs,

@@ -12,7 +12,6 @@ from rescue_events.contracts.intake_arrivals import HospitalPlacementMadeV1
 from rescue_events.envelope import Envelope
 from search import (
     escalation_handlers,
-    evidence_handlers,
     face_handlers,
     notice_handlers,
     police_handlers,
@@ -42,7 +41,6 @@ def handlers(runtime: Runtime):
     for part in (
         notice_handlers,
         police_handlers,
-        evidence_handlers,
         escalation_handlers,
         face_handlers,
     ):

@@ -1,7 +1,8 @@
 """Matching admitted persons against families' missing-person reports, both ways.
 
-A new case (or a new clue, a face photo) is ranked against every open report; a
-new report (or its photo) against every open case of the network. The ranking
+A new case (or a new clue, a face photo) is ranked against the open reports that
+may match it; a new report (or its photo) against such open cases of the network:
+the candidates come from the matching index (search.candidates). The ranking
 itself is search.ranking (field by field: face, name, place, age, sex); this
 module gathers what each side knows from the tables (names, places as said and
 resolved through the gazetteer, face embeddings) and records each worthwhile pair
@@ -11,6 +12,7 @@ nothing is ever merged automatically.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 import uuid
@@ -18,16 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Float, String, Text, Uuid, bindparam, exists, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.runtime import Runtime
+from rescue_chassis.writes import Writes
 from rescue_events.contracts.search_evidence import IdentityCandidateProposedV1
+from rescue_events.driver import begun
+from search import candidates
 from search.evidence import age_now
 from search.names import index_names, split_names
-from search.places import resolver
+from search.places import loaded_resolver, resolver
 from search.ranking import Ranked, ResolvedPlace, Sides, rank
 from search.tables.core import SearchCase
 from search.tables.evidence import Clue, IdentityCandidate, MissingPersonReport
@@ -160,12 +166,15 @@ async def _clues_by_case(session: AsyncSession, case_ids: list[uuid.UUID]) -> di
 async def index_case_names(uow: UnitOfWork, case: SearchCase) -> None:
     """Every name the person gave, heard in the clues or confirmed goes into the name
     index of the network's history (kept when the case closes: a person who comes
-    back is found by name)."""
+    back is found by name); the matching index learns the case as it is now (its
+    names, places, sex and age; out of it once it is no longer open)."""
     clues = await uow.find(Clue, case_id=case.id)
     names = [*split_names(case.stated_names), *(n for clue in clues for n in clue.names)]
     if case.full_name:
         names.append(case.full_name)
     await index_person_names(uow, case.id, case.station_id, case.person_id, names)
+    resolve = loaded_resolver(uow.runtime.settings.gazetteer_dir)
+    await index_case(uow.session, case, person_profile(case, clues), resolve)
 
 
 async def index_person_names(
@@ -210,87 +219,261 @@ async def _faces(session: AsyncSession, column, ids: list[uuid.UUID]) -> dict:
     return found
 
 
+#: Candidate pairs inserted per statement.
+PROPOSALS_PER_STATEMENT = 1_000
+_PROPOSE = text(
+    """
+    INSERT INTO identity_candidates (id, case_id, report_id, station_id, report_station_id,
+                                     status, score, reasons, explanation, proposed_at)
+    SELECT t.id, t.case_id, t.report_id, t.station, t.report_station, 'pending', t.score,
+           ARRAY(SELECT jsonb_array_elements_text(t.reasons::jsonb)), t.explanation::jsonb,
+           :now
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:case_ids AS uuid[]),
+                  CAST(:report_ids AS uuid[]), CAST(:stations AS varchar[]),
+                  CAST(:report_stations AS varchar[]), CAST(:scores AS float8[]),
+                  CAST(:reasons AS text[]), CAST(:explanations AS text[]))
+           AS t(id, case_id, report_id, station, report_station, score, reasons, explanation)
+    ON CONFLICT (case_id, report_id) DO NOTHING
+    RETURNING id, case_id, report_id
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("case_ids", type_=ARRAY(Uuid)),
+    bindparam("report_ids", type_=ARRAY(Uuid)),
+    bindparam("stations", type_=ARRAY(String)),
+    bindparam("report_stations", type_=ARRAY(String)),
+    bindparam("scores", type_=ARRAY(Float)),
+    bindparam("reasons", type_=ARRAY(Text)),
+    bindparam("explanations", type_=ARRAY(Text)),
+)
+
+
 async def _propose(
     session: AsyncSession,
     runtime: Runtime,
-    case: SearchCase,
-    report: MissingPersonReport,
-    ranked: Ranked,
+    pairs: Sequence[tuple[SearchCase, MissingPersonReport, Ranked]],
     now: datetime,
-) -> bool:
-    """A new candidate pair, once. A pending pair takes the newer ranking (a photo or
-    a clue came in); a pair already reviewed stays as the reviewer left it."""
-    explanation = [f.as_json() for f in ranked.findings]
-    candidate_id = uuid.uuid4()
-    inserted = await session.scalar(
-        insert(IdentityCandidate)
-        .values(
-            id=candidate_id,
-            case_id=case.id,
-            report_id=report.id,
-            station_id=case.station_id,
-            report_station_id=report.station_id,
-            status="pending",
-            score=ranked.score,
-            reasons=list(ranked.reasons),
-            explanation=explanation,
-            proposed_at=now,
+) -> int:
+    """New candidate pairs, once each: how many are new. A pending pair takes the
+    newer ranking (a photo or a clue came in); a pair already reviewed stays as the
+    reviewer left it. The rows go in a statement per thousand, the events in one."""
+    new: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
+    for start in range(0, len(pairs), PROPOSALS_PER_STATEMENT):
+        chunk = pairs[start : start + PROPOSALS_PER_STATEMENT]
+        inserted = await session.execute(
+            _PROPOSE,
+            {
+                "ids": [uuid.uuid4() for _ in chunk],
+                "case_ids": [case.id for case, _, _ in chunk],
+                "report_ids": [report.id for _, report, _ in chunk],
+                "stations": [case.station_id for case, _, _ in chunk],
+                "report_stations": [report.station_id for _, report, _ in chunk],
+                "scores": [ranked.score for _, _, ranked in chunk],
+                "reasons": [json.dumps(list(r.reasons), ensure_ascii=False) for _, _, r in chunk],
+                "explanations": [
+                    json.dumps([f.as_json() for f in r.findings], ensure_ascii=False)
+                    for _, _, r in chunk
+                ],
+                "now": now,
+            },
         )
-        .on_conflict_do_nothing(index_elements=["case_id", "report_id"])
-        .returning(IdentityCandidate.id)
-    )
-    if inserted is None:
-        await session.execute(
-            update(IdentityCandidate)
-            .where(
-                IdentityCandidate.case_id == case.id,
-                IdentityCandidate.report_id == report.id,
-                IdentityCandidate.status == "pending",
+        new.update({(c, r): i for i, c, r in inserted.all()})
+    writes = Writes()  # events only: no encrypted column to seal
+    for case, report, ranked in pairs:
+        candidate_id = new.get((case.id, report.id))
+        if candidate_id is None:
+            await session.execute(
+                update(IdentityCandidate)
+                .where(
+                    IdentityCandidate.case_id == case.id,
+                    IdentityCandidate.report_id == report.id,
+                    IdentityCandidate.status == "pending",
+                )
+                .values(
+                    score=ranked.score,
+                    reasons=list(ranked.reasons),
+                    explanation=[f.as_json() for f in ranked.findings],
+                )
             )
-            .values(score=ranked.score, reasons=list(ranked.reasons), explanation=explanation)
+            continue
+        runtime.outbox.stage_in(
+            writes,
+            IdentityCandidateProposedV1(
+                person_id=case.person_id,
+                case_id=case.id,
+                candidate_id=candidate_id,
+                missing_person_report_id=report.id,
+                station_id=case.station_id,
+                report_station_id=report.station_id,
+                score=ranked.score,
+                signals=list(ranked.signals),
+                proposed_at=now,
+            ),
         )
-        return False
-    await runtime.outbox.stage(
-        session,
-        IdentityCandidateProposedV1(
-            person_id=case.person_id,
-            case_id=case.id,
-            candidate_id=candidate_id,
-            missing_person_report_id=report.id,
-            station_id=case.station_id,
-            report_station_id=report.station_id,
-            score=ranked.score,
-            signals=list(ranked.signals),
-            proposed_at=now,
-        ),
+    await writes.send(await begun(session))
+    return len(new)
+
+
+# ---- the matching index: candidates instead of the open set (search.candidates) ----
+
+
+def _person_places(person: PersonProfile, resolve: Resolver) -> list[ResolvedPlace]:
+    regions = [r for r in (dialect_region(d) for d in person.dialects) if len(r) >= 2]
+    return _resolved([*person.places, *regions], resolve)
+
+
+def case_blocking(person: PersonProfile, resolve: Resolver | None) -> candidates.Blocking:
+    """The case's keys and profile; its places wait when ``resolve`` is None."""
+    texts = candidates.text_keys(person.texts)
+    said = [p for p in (*person.places, *person.dialects) if p.strip()]
+    if not said:
+        codes: list[str] | None = []
+    else:
+        codes = None if resolve is None else candidates.place_codes(_person_places(person, resolve))
+    return candidates.Blocking(
+        keys=frozenset(candidates.name_block_keys(person.names) | texts),
+        sex=candidates.known_sex(person.sex),
+        age=person.age,
+        codes=None if codes is None else tuple(codes),
+        lookup=frozenset(candidates.name_block_keys(person.names, query=True) | texts),
     )
-    return True
+
+
+def report_blocking(report: MissingPersonReport, resolve: Resolver) -> candidates.Blocking:
+    """The report's keys and profile (its age as a birth year: it grows older)."""
+    heard = candidates.wanted_text_key(report.reported_name)
+    text_keys = {heard} if heard else set()
+    if report.birth_year is not None:
+        born = report.birth_year
+    elif report.age is not None:
+        born = report.reported_at.year - report.age
+    else:
+        born = None
+    places = [p for p in (report.last_seen_place, report.home_place) if p]
+    lookup = candidates.name_block_keys([report.reported_name], query=True) | text_keys
+    return candidates.Blocking(
+        keys=frozenset(candidates.name_block_keys([report.reported_name]) | text_keys),
+        sex=candidates.known_sex(report.sex),
+        born=born,
+        codes=tuple(candidates.place_codes(_resolved(places, resolve))),
+        lookup=frozenset(lookup),
+    )
+
+
+async def _any_open(session: AsyncSession, model) -> bool:
+    return bool(await session.scalar(select(exists().where(model.status == "open"))))
+
+
+async def index_case(
+    session: AsyncSession,
+    case: SearchCase,
+    person: PersonProfile,
+    resolve: Resolver | None,
+) -> candidates.Blocking:
+    """The case's keys and profile in the matching index (out of it once not open)."""
+    blocking = case_blocking(person, resolve)
+    if case.status == "open":
+        await candidates.store(session, "case", case.id, blocking)
+    else:
+        await candidates.forget(session, "case", case.id)
+    return blocking
+
+
+async def _index_unresolved(session: AsyncSession, resolve: Resolver) -> None:
+    """Records indexed while the gazetteer was not loaded (or before the index
+    existed) get their places now: before any report is ranked against them."""
+    waiting = await candidates.unresolved(session)
+    case_ids = [i for kind, i in waiting if kind == "case"]
+    if case_ids:
+        cases = (await session.scalars(select(SearchCase).where(SearchCase.id.in_(case_ids)))).all()
+        clues = await _clues_by_case(session, case_ids)
+        for case in cases:
+            await index_case(session, case, person_profile(case, clues[case.id]), resolve)
+        for gone in set(case_ids) - {c.id for c in cases}:
+            await candidates.forget(session, "case", gone)
+    report_ids = [i for kind, i in waiting if kind == "report"]
+    if report_ids:
+        reports = (
+            await session.scalars(
+                select(MissingPersonReport)
+                .where(MissingPersonReport.id.in_(report_ids))
+                .options(defer(MissingPersonReport.contact_phone))
+            )
+        ).all()
+        for report in reports:
+            if report.status == "open":
+                blocking = report_blocking(report, resolve)
+                await candidates.store(session, "report", report.id, blocking)
+            else:
+                await candidates.forget(session, "report", report.id)
+        for gone in set(report_ids) - {r.id for r in reports}:
+            await candidates.forget(session, "report", gone)
+
+
+async def _open_among(session: AsyncSession, model, kind: str, ids: set[uuid.UUID]) -> list:
+    """The open records among candidate ids; the others leave the index."""
+    if not ids:
+        return []
+    query = select(model).where(model.id.in_(ids))
+    if model is MissingPersonReport:  # the ranking never reads the family's phone
+        query = query.options(defer(MissingPersonReport.contact_phone))
+    found = (await session.scalars(query)).all()
+    still = [r for r in found if r.status == "open"]
+    for gone in ids - {r.id for r in still}:
+        await candidates.forget(session, kind, gone)
+    return sorted(still, key=lambda r: str(r.id))
 
 
 async def match_case(session: AsyncSession, runtime: Runtime, case: SearchCase) -> int:
-    """Match an open case (new, or with a new clue or photo) against every open report."""
+    """Match an open case (new, or with a new clue or photo) against the open reports
+    that may match it (its candidates in the matching index)."""
     if case.status != "open":
         return 0
-    reports = (
-        await session.scalars(
-            select(MissingPersonReport).where(MissingPersonReport.status == "open")
-        )
-    ).all()
-    if not reports:
-        # Nothing to compare with: the gazetteer (large, slow to load) is not needed.
+    clues = await _clues_by_case(session, [case.id])
+    faces = await _faces(session, FaceRecord.case_id, [case.id])
+    return await _match_person(
+        session, runtime, case, person_profile(case, clues[case.id], faces[case.id])
+    )
+
+
+async def _match_person(
+    session: AsyncSession,
+    runtime: Runtime,
+    case: SearchCase,
+    person: PersonProfile,
+    *,
+    any_report: bool | None = None,
+) -> int:
+    if any_report is None:
+        any_report = await _any_open(session, MissingPersonReport)
+    if not any_report:
+        # Nothing to compare with: the gazetteer (large, slow to load) is not loaded
+        # for it; the case's places are resolved by the next report if need be.
+        resolve = loaded_resolver(runtime.settings.gazetteer_dir)
+        await index_case(session, case, person, resolve)
         return 0
     resolve = await resolver(runtime.settings.gazetteer_dir)
     now = datetime.now(UTC)
-    clues = await _clues_by_case(session, [case.id])
-    faces = await _faces(session, FaceRecord.case_id, [case.id])
-    person = person_profile(case, clues[case.id], faces[case.id])
+    blocking = await index_case(session, case, person, resolve)
+    await _index_unresolved(session, resolve)
+    ids = await candidates.candidates(
+        session,
+        kind="report",
+        lookup=blocking.lookup,
+        codes=blocking.codes or (),
+        sex=person.sex,
+        age=person.age,
+        year=now.year,
+        faces=person.faces,
+    )
+    reports = await _open_among(session, MissingPersonReport, "report", ids)
     report_faces = await _faces(session, FaceRecord.report_id, [r.id for r in reports])
-    proposed = 0
+    pairs = []
     for report in reports:
         ranked = compare(person, report_profile(report, now, report_faces[report.id]), resolve)
-        if ranked is not None and await _propose(session, runtime, case, report, ranked, now):
-            proposed += 1
-    return proposed
+        if ranked is not None:
+            pairs.append((case, report, ranked))
+    return await _propose(session, runtime, pairs, now) if pairs else 0
 
 
 async def match_open_case(uow: UnitOfWork, case: SearchCase) -> int:
@@ -298,23 +481,43 @@ async def match_open_case(uow: UnitOfWork, case: SearchCase) -> int:
     return await match_case(uow.session, uow.runtime, case)
 
 
+async def match_new_case(uow: UnitOfWork, case: SearchCase, *, any_report: bool) -> int:
+    """A case just opened, matched in the transaction that opens it (no clue or
+    photo yet: its profile is the admission's); ``any_report``: is one open."""
+    person = person_profile(case, ())
+    return await _match_person(uow.session, uow.runtime, case, person, any_report=any_report)
+
+
 async def match_report(session: AsyncSession, runtime: Runtime, report: MissingPersonReport) -> int:
-    """Match a report (new, or with a new photo) against every open case of the network."""
+    """Match a report (new, or with a new photo) against the open cases of the network
+    that may match it (its candidates in the matching index)."""
     if report.status != "open":
-        return 0
-    cases = (await session.scalars(select(SearchCase).where(SearchCase.status == "open"))).all()
-    if not cases:
+        await candidates.forget(session, "report", report.id)
         return 0
     resolve = await resolver(runtime.settings.gazetteer_dir)
     now = datetime.now(UTC)
     faces = await _faces(session, FaceRecord.report_id, [report.id])
     wanted = report_profile(report, now, faces[report.id])
+    blocking = report_blocking(report, resolve)
+    await candidates.store(session, "report", report.id, blocking)
+    await _index_unresolved(session, resolve)
+    ids = await candidates.candidates(
+        session,
+        kind="case",
+        lookup=blocking.lookup,
+        codes=blocking.codes or (),
+        sex=report.sex,
+        age=wanted.age,
+        year=now.year,
+        faces=wanted.faces,
+    )
+    cases = await _open_among(session, SearchCase, "case", ids)
     case_ids = [c.id for c in cases]
     clues = await _clues_by_case(session, case_ids)
     case_faces = await _faces(session, FaceRecord.case_id, case_ids)
-    proposed = 0
+    pairs = []
     for case in cases:
         ranked = compare(person_profile(case, clues[case.id], case_faces[case.id]), wanted, resolve)
-        if ranked is not None and await _propose(session, runtime, case, report, ranked, now):
-            proposed += 1
-    return proposed
+        if ranked is not None:
+            pairs.append((case, report, ranked))
+    return await _propose(session, runtime, pairs, now) if pairs else 0

@@ -45,6 +45,12 @@ async def resolver(data_dir: Path | None) -> Callable[[str], tuple[ResolvedPlace
     return found[1] if found else (await asyncio.to_thread(_load, data_dir))[1]
 
 
+def loaded_resolver(data_dir: Path | None) -> Callable[[str], tuple[ResolvedPlace, ...]] | None:
+    """The resolver if the gazetteer is loaded already, else None (not loaded for it)."""
+    found = _loaded.get(data_dir)
+    return found[1] if found else None
+
+
 async def address(
     data_dir: Path | None,
     text: str,

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from rescue_chassis.app import ServiceDefinition
-from summary import handlers, sweeps
+from summary import audit_anchors, handlers, sweeps
 from summary.api import routers
+from summary.metrics import WORK_METRICS
 from summary.settings import SummarySettings
 from summary.tables import tables
 
@@ -21,7 +22,8 @@ service = ServiceDefinition(
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     produces=[],
-    routers=routers,
-    handlers=handlers.handlers,
+    routers=[*routers, audit_anchors.router],
+    handlers=lambda runtime: {**handlers.handlers(runtime), **audit_anchors.handlers(runtime)},
     periodic=sweeps.jobs,
+    work_metrics=WORK_METRICS,
 )

@@ -1,10 +1,16 @@
 """Each event the summary counts, as a fact (summary.tables.Fact): which kind, which
-station, when, and the ids that link it to other facts. Pure: no database."""
+station, when, and the ids that link it to other facts. Pure: no database.
+
+Most events become a fact field for field (``Reads``: the event's attribute behind
+each of the fact's); the few that compute a field (a day as China's midnight, a
+list of tags) have a function of their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from operator import attrgetter
 from typing import Any
 
 from rescue_events.contracts import (
@@ -52,6 +58,31 @@ def china_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, CHINA)
 
 
+@dataclass(frozen=True)
+class Reads:
+    """A fact read field for field from its event: each field names the event's
+    attribute it takes (dotted: ``"reason.value"`` for an enum's value); None, a field
+    the fact leaves empty (``station_id`` None: the station is found through a ref)."""
+
+    kind: str
+    at: str
+    ref: str
+    station_id: str | None = "station_id"
+    other_at: str | None = None
+    ref2: str | None = None
+    detail: str | None = None
+    number: str | None = None
+    flag: str | None = None
+
+    def __call__(self, event: EventContract) -> dict[str, Any]:
+        fields: dict[str, Any] = {"kind": self.kind}
+        for name in ("station_id", "at", "other_at", "ref", "ref2", "detail", "number", "flag"):
+            path = getattr(self, name)
+            if path is not None:
+                fields[name] = attrgetter(path)(event)
+        return fields
+
+
 def _admitted(e: PersonAdmittedV1) -> dict[str, Any]:
     return dict(
         kind="admitted",
@@ -65,82 +96,6 @@ def _admitted(e: PersonAdmittedV1) -> dict[str, Any]:
     )
 
 
-def _discharged(e: PersonDischargedV1) -> dict[str, Any]:
-    return dict(
-        kind="discharged",
-        station_id=e.station_id,
-        at=e.discharged_at,
-        ref=e.stay_id,
-        detail=e.reason.value,
-    )
-
-
-def _incident(e: IncidentReportedV1) -> dict[str, Any]:
-    return dict(
-        kind="incident",
-        station_id=e.station_id,
-        at=e.occurred_at,
-        ref=e.incident_id,
-        detail=e.kind.value,
-    )
-
-
-def _long_stay(e: LongStayReachedV1) -> dict[str, Any]:
-    return dict(kind="long_stay", station_id=e.station_id, at=e.reached_at, ref=e.stay_id)
-
-
-def _lead_received(e: LeadReceivedV1) -> dict[str, Any]:
-    return dict(kind="lead_received", station_id=e.station_id, at=e.received_at, ref=e.lead_id)
-
-
-def _lead_closed(e: LeadClosedV1) -> dict[str, Any]:
-    return dict(
-        kind="lead_closed",
-        station_id=e.station_id,
-        at=e.closed_at,
-        ref=e.lead_id,
-        detail=e.outcome.value,
-    )
-
-
-def _refused(e: HelpRefusedV1) -> dict[str, Any]:
-    return dict(kind="refused", station_id=e.station_id, at=e.found_at, ref=e.refusal_id)
-
-
-def _hospital_placed(e: HospitalPlacementMadeV1) -> dict[str, Any]:
-    return dict(kind="hospital_placed", station_id=e.station_id, at=e.placed_at, ref=e.placement_id)
-
-
-def _care_started(e: OutsourcedCareStartedV1) -> dict[str, Any]:
-    return dict(
-        kind="care_started",
-        station_id=e.station_id,
-        at=e.started_at,
-        ref=e.care_id,
-        ref2=e.stay_id,
-    )
-
-
-def _care_visited(e: OutsourcedCareVisitedV1) -> dict[str, Any]:
-    return dict(
-        kind="care_visited",
-        station_id=e.station_id,
-        at=e.visited_at,
-        ref=e.care_id,
-        ref2=e.visit_id,
-    )
-
-
-def _care_ended(e: OutsourcedCareEndedV1) -> dict[str, Any]:
-    return dict(
-        kind="care_ended",
-        station_id=e.station_id,
-        at=e.ended_at,
-        ref=e.care_id,
-        detail=e.outcome.value,
-    )
-
-
 def _settlement_step(e: SettlementStepRecordedV1) -> dict[str, Any]:
     return dict(
         kind="settlement_step",
@@ -149,16 +104,6 @@ def _settlement_step(e: SettlementStepRecordedV1) -> dict[str, Any]:
         ref=e.stay_id,
         detail=e.step.value,
         flag=e.complete,
-    )
-
-
-def _case_opened(e: SearchCaseOpenedV1) -> dict[str, Any]:
-    return dict(
-        kind="case_opened",
-        station_id=e.station_id,
-        at=e.opened_at,
-        other_at=e.notice_due_at,
-        ref=e.case_id,
     )
 
 
@@ -174,16 +119,6 @@ def _notice_published(e: NoticePublishedV1) -> dict[str, Any]:
     )
 
 
-def _identified(e: IdentityConfirmedV1) -> dict[str, Any]:
-    return dict(
-        kind="identified",
-        station_id=e.station_id,
-        at=e.confirmed_at,
-        ref=e.case_id,
-        detail=e.method.value,
-    )
-
-
 def _dna_sampled(e: PoliceDnaSampleSubmittedV1) -> dict[str, Any]:
     return dict(
         kind="dna_sampled",
@@ -193,69 +128,6 @@ def _dna_sampled(e: PoliceDnaSampleSubmittedV1) -> dict[str, Any]:
         ref2=e.case_id,
         flag=e.reverifies_sample_id is not None,
     )
-
-
-def _dna_reverified(e: DnaHitReverifiedV1) -> dict[str, Any]:
-    return dict(
-        kind="dna_reverified",
-        station_id=e.station_id,
-        at=e.reverified_at,
-        ref=e.hit_sample_id,
-        ref2=e.case_id,
-    )
-
-
-def _return_opened(e: ReturnOpenedV1) -> dict[str, Any]:
-    return dict(
-        kind="return_opened",
-        station_id=e.station_id,
-        at=e.opened_at,
-        ref=e.return_id,
-        detail=e.escort_station_id,
-        flag=e.cross_province,
-    )
-
-
-def _handed_over(e: PersonHandedOverV1) -> dict[str, Any]:
-    return dict(
-        kind="handed_over",
-        station_id=e.station_id,
-        at=e.handed_over_at,
-        ref=e.return_id,
-        detail=e.escort_station_id,
-    )
-
-
-def _handover_refused(e: HandoverRefusedV1) -> dict[str, Any]:
-    return dict(kind="handover_refused", station_id=e.station_id, at=e.refused_at, ref=e.return_id)
-
-
-def _escort_planned(e: EscortPlannedV1) -> dict[str, Any]:
-    return dict(
-        kind="escort_planned",
-        station_id=e.escort_station_id,
-        at=e.planned_departure_at,
-        ref=e.escort_id,
-        ref2=e.return_id,
-    )
-
-
-def _escort_departed(e: EscortDepartedV1) -> dict[str, Any]:
-    return dict(kind="escort_departed", at=e.departed_at, ref=e.escort_id, ref2=e.return_id)
-
-
-def _referral_opened(e: ReferralOpenedV2) -> dict[str, Any]:
-    return dict(
-        kind="referral_opened",
-        station_id=e.station_id,
-        at=e.opened_at,
-        ref=e.referral_id,
-        detail=e.partner_type.value,
-    )
-
-
-def _referral_changed(e: ReferralStatusChangedV1) -> dict[str, Any]:
-    return dict(kind="referral_changed", at=e.changed_at, ref=e.referral_id, detail=e.status.value)
 
 
 def _stabilisation_opened(e: StabilisationOpenedV1) -> dict[str, Any]:
@@ -288,46 +160,63 @@ def _revisit_overdue(e: RevisitOverdueV1) -> dict[str, Any]:
     )
 
 
-def _repeat_flagged(e: RepeatWanderingFlaggedV1) -> dict[str, Any]:
-    return dict(
-        kind="repeat_flagged",
-        station_id=e.origin_station_id,
-        at=e.flagged_at,
-        ref=e.record_id,
-        detail=e.admitting_station_id,
-    )
-
-
 #: Every event the summary counts, and how it becomes a fact.
 READERS: dict[type[EventContract], Callable[[Any], dict[str, Any]]] = {
+    # intake
     PersonAdmittedV1: _admitted,
-    PersonDischargedV1: _discharged,
-    IncidentReportedV1: _incident,
-    LongStayReachedV1: _long_stay,
-    LeadReceivedV1: _lead_received,
-    LeadClosedV1: _lead_closed,
-    HelpRefusedV1: _refused,
-    HospitalPlacementMadeV1: _hospital_placed,
-    OutsourcedCareStartedV1: _care_started,
-    OutsourcedCareVisitedV1: _care_visited,
-    OutsourcedCareEndedV1: _care_ended,
+    PersonDischargedV1: Reads("discharged", "discharged_at", "stay_id", detail="reason.value"),
+    IncidentReportedV1: Reads("incident", "occurred_at", "incident_id", detail="kind.value"),
+    LongStayReachedV1: Reads("long_stay", "reached_at", "stay_id"),
+    LeadReceivedV1: Reads("lead_received", "received_at", "lead_id"),
+    LeadClosedV1: Reads("lead_closed", "closed_at", "lead_id", detail="outcome.value"),
+    HelpRefusedV1: Reads("refused", "found_at", "refusal_id"),
+    HospitalPlacementMadeV1: Reads("hospital_placed", "placed_at", "placement_id"),
+    OutsourcedCareStartedV1: Reads("care_started", "started_at", "care_id", ref2="stay_id"),
+    OutsourcedCareVisitedV1: Reads("care_visited", "visited_at", "care_id", ref2="visit_id"),
+    OutsourcedCareEndedV1: Reads("care_ended", "ended_at", "care_id", detail="outcome.value"),
     SettlementStepRecordedV1: _settlement_step,
-    SearchCaseOpenedV1: _case_opened,
+    # search
+    SearchCaseOpenedV1: Reads("case_opened", "opened_at", "case_id", other_at="notice_due_at"),
     NoticePublishedV1: _notice_published,
-    IdentityConfirmedV1: _identified,
+    IdentityConfirmedV1: Reads("identified", "confirmed_at", "case_id", detail="method.value"),
     PoliceDnaSampleSubmittedV1: _dna_sampled,
-    DnaHitReverifiedV1: _dna_reverified,
-    ReturnOpenedV1: _return_opened,
-    PersonHandedOverV1: _handed_over,
-    HandoverRefusedV1: _handover_refused,
-    EscortPlannedV1: _escort_planned,
-    EscortDepartedV1: _escort_departed,
-    ReferralOpenedV2: _referral_opened,
-    ReferralStatusChangedV1: _referral_changed,
+    DnaHitReverifiedV1: Reads("dna_reverified", "reverified_at", "hit_sample_id", ref2="case_id"),
+    # transfer
+    ReturnOpenedV1: Reads(
+        "return_opened", "opened_at", "return_id", detail="escort_station_id", flag="cross_province"
+    ),
+    PersonHandedOverV1: Reads(
+        "handed_over", "handed_over_at", "return_id", detail="escort_station_id"
+    ),
+    HandoverRefusedV1: Reads("handover_refused", "refused_at", "return_id"),
+    EscortPlannedV1: Reads(
+        "escort_planned",
+        "planned_departure_at",
+        "escort_id",
+        station_id="escort_station_id",
+        ref2="return_id",
+    ),
+    EscortDepartedV1: Reads(
+        "escort_departed", "departed_at", "escort_id", station_id=None, ref2="return_id"
+    ),
+    # referral
+    ReferralOpenedV2: Reads(
+        "referral_opened", "opened_at", "referral_id", detail="partner_type.value"
+    ),
+    ReferralStatusChangedV1: Reads(
+        "referral_changed", "changed_at", "referral_id", station_id=None, detail="status.value"
+    ),
+    # followup
     StabilisationOpenedV1: _stabilisation_opened,
     RevisitRecordedV1: _revisit_recorded,
     RevisitOverdueV1: _revisit_overdue,
-    RepeatWanderingFlaggedV1: _repeat_flagged,
+    RepeatWanderingFlaggedV1: Reads(
+        "repeat_flagged",
+        "flagged_at",
+        "record_id",
+        station_id="origin_station_id",
+        detail="admitting_station_id",
+    ),
 }
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from rescue_chassis.app import ServiceDefinition
 from rescue_divisions import preload as preload_division_codes
-from rescue_events.contracts import TRANSFER_EVENTS
+from rescue_events.contracts.topics import TRANSFER_EVENTS, TRANSFER_TOPICS
 from transfer import handlers
 from transfer.api import routers
 from transfer.metrics import WORK_METRICS
@@ -21,7 +21,7 @@ service = ServiceDefinition(
     settings_class=TransferSettings,
     tables=tables,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    produces=[TRANSFER_EVENTS],
+    produces=[*TRANSFER_TOPICS, TRANSFER_EVENTS],  # the retired one: rows staged before the move
     routers=routers,
     handlers=handlers.handlers,
     work_metrics=WORK_METRICS,

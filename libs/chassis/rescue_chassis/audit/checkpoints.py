@@ -8,9 +8,12 @@ entry (its hash recomputed, and equal to the one recorded) and walks on from
 there, so a verification costs what was appended since, not the whole chain.
 
 What a checkpoint takes on trust: the entries before it, which the append-only
-trigger and the service role's missing rights keep as they were verified, and
-which every ``audit_recorded`` event already carried away. ``?full=true`` walks
-from the first entry again (for the auditor's periodic full check).
+trigger and the service role's missing rights keep as they were verified. Not
+against the database's owner, who can rewrite entries, recompute the hashes after
+them and the checkpoints: the anchors held outside the database catch that
+(rescue_chassis.audit.anchors), each one checked by the same verification.
+``?full=true`` walks from the first entry again (for the auditor's periodic full
+check).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from rescue_chassis.audit.anchors import Anchor, broken_anchor
 from rescue_chassis.audit.chain import GENESIS, broken_link, row_hash
 from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.tables import AUDIT_CHECKPOINTS_TABLE
@@ -54,6 +58,7 @@ class ChainCheck:
     checkpoint: int | None = None  # the position the walk started after; None: the start
     broken_at: int | None = None
     reason: str | None = None
+    anchors: int = 0  # anchors held outside the database that the chain was checked against
 
 
 class Chain(Protocol):
@@ -67,10 +72,16 @@ class Chain(Protocol):
 
 
 async def verify_chain(
-    chain: Chain, *, full: bool = False, batch: int = BATCH, limit: int | None = None
+    chain: Chain,
+    *,
+    full: bool = False,
+    batch: int = BATCH,
+    limit: int | None = None,
+    anchors: Sequence[Anchor] = (),
 ) -> ChainCheck:
     """Walk ``chain`` from its latest checkpoint (from position 1 when ``full`` or
-    there is none): each entry must follow the one before and hash to what it says.
+    there is none): each entry must follow the one before and hash to what it says;
+    then each of ``anchors`` must still have its hash at its position.
     ``limit``: stop, intact so far, after that many entries."""
     checkpoint = None if full else await chain.latest_checkpoint()
     position, prev_hash = 1, GENESIS
@@ -116,8 +127,21 @@ async def verify_chain(
             prev_hash = row.hash
         if len(rows) < size:
             break
+    for anchor in sorted(set(anchors), key=lambda a: a.position):
+        if broken := await broken_anchor(chain, anchor):
+            return ChainCheck(
+                ok=False,
+                entries=count,
+                last_position=last_position,
+                last_hash=last_hash,
+                checkpoint=checkpoint.position if checkpoint else None,
+                broken_at=broken[0],
+                reason=broken[1],
+                anchors=len(set(anchors)),
+            )
     return ChainCheck(
         ok=True,
+        anchors=len(set(anchors)),
         entries=count,
         last_position=last_position,
         last_hash=last_hash,
@@ -152,13 +176,16 @@ def checkpoints_table(entries: Table) -> Table:
     return entries.metadata.tables[AUDIT_CHECKPOINTS_TABLE]
 
 
-async def verify(engine: Any, entries: Table, *, full: bool = False) -> ChainCheck:
-    """Verify a service's chain from its latest checkpoint, in one snapshot."""
+async def verify(
+    engine: Any, entries: Table, *, full: bool = False, anchors: Sequence[Anchor] = ()
+) -> ChainCheck:
+    """Verify a service's chain from its latest checkpoint, and against ``anchors``,
+    in one snapshot."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             return await verify_chain(
-                SqlChain(conn, entries, checkpoints_table(entries)), full=full
+                SqlChain(conn, entries, checkpoints_table(entries)), full=full, anchors=anchors
             )
 
 

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,6 +47,9 @@ _WRITE_RECORD = "rescue.audit.write"  # the scope's key for a write's WriteRecor
 
 # Entries of answered writes still being appended (see AuditMiddleware).
 _PENDING: set[asyncio.Task] = set()
+# The audited write the running request is, for a use case that commits part of it
+# before its answer (current_write).
+_CURRENT_WRITE: ContextVar[WriteRecord | None] = ContextVar("rescue_audit_write", default=None)
 
 
 async def drain() -> None:
@@ -69,6 +73,7 @@ class WriteRecord:
         self._body = body
         self._captured = captured  # whether the body's field names can be read
         self.staged = False
+        self.staged_entries = 0  # staged in transactions (several: a bulk replay's)
 
     def access(self, principal: Principal, status: int, answer: Any) -> Access:
         """The entry, as the middleware would record it once answered."""
@@ -85,8 +90,16 @@ class WriteRecord:
             correlation_id=_correlation_now(self.scope),
         )
 
+    @property
+    def status(self) -> int:
+        """The status the route answers with when it succeeds."""
+        return getattr(self.scope.get("route"), "status_code", None) or 200
+
     async def stage(self, session, principal: Principal, status: int, answer: Any) -> None:
+        if self.staged:  # committed already, with the part of the write done first
+            return
         await self.trail.stage(session, self.access(principal, status, answer))
+        self.staged_entries += 1
 
     def stage_in(self, writes, principal: Principal, status: int, answer: Any) -> None:
         self.trail.stage_in(writes, self.access(principal, status, answer))
@@ -100,6 +113,13 @@ class WriteRecord:
 def write_record(scope) -> WriteRecord | None:
     """The audited write the request is, for the command runner (None: unaudited)."""
     return scope.get(_WRITE_RECORD)
+
+
+def current_write() -> WriteRecord | None:
+    """The audited write the running request is (None: none, or not in a request):
+    a use case that commits part of its write before answering (to record it before
+    calling out) stages the entry in that commit, then calls ``committed``."""
+    return _CURRENT_WRITE.get()
 
 
 class AuditMiddleware:
@@ -151,6 +171,7 @@ class AuditMiddleware:
             else:
                 await send(message)
 
+        current = _CURRENT_WRITE.set(record)
         try:
             await self.app(scope, receive_and_keep if capture else receive, hold)
         except Exception:
@@ -158,6 +179,8 @@ class AuditMiddleware:
             if principal is not None:
                 await self._record_failure(scope, principal, reading)
             raise
+        finally:
+            _CURRENT_WRITE.reset(current)
         if principal is None or start is None:
             return
 

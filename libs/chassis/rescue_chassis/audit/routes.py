@@ -1,5 +1,6 @@
-"""The auditors' routes (roles ``auditor``, ``admin``): the entries, and a walk of
-the chain from its latest checkpoint. Their reading is itself audited.
+"""The auditors' routes (roles ``auditor``, ``admin``): the entries, a walk of the
+chain from its latest checkpoint checked against the anchors held outside the
+database, and an anchor taken on demand. Their reading is itself audited.
 
 Entries are scoped like everything else (``rescue_chassis.audit.scope``): a
 station's auditor sees its station's entries, the center's the network's. The
@@ -8,6 +9,7 @@ verification shows no entry, only whether the chain holds: every auditor may run
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,11 +18,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from rescue_chassis.audit import checkpoints
+from rescue_chassis.audit.anchors import ANCHOR_PATTERN, MAX_ANCHORS, Anchor
+from rescue_chassis.audit.middleware import write_record
 from rescue_chassis.audit.scope import entries_station
 from rescue_chassis.audit.writer import AuditTrail
 from rescue_chassis.auth import PrincipalDep, Role, require_roles
 from rescue_chassis.moments import PeriodInstant, ensure_period
+from rescue_chassis.problems import Problem
 from rescue_events.contracts.audit import AuditAction
+from rescue_events.driver import begun
 
 router = APIRouter(
     prefix="/audit", tags=["audit"], dependencies=[require_roles(Role.AUDITOR, Role.ADMIN)]
@@ -60,6 +66,17 @@ class VerificationView(BaseModel):
         description="The checkpoint the walk started from (its entry checked again); "
         "null: from the first entry. ``entries`` counts those after it.",
     )
+    anchors: int = Field(
+        default=0, description="Anchors (held outside the database) the chain was checked against."
+    )
+
+
+class AnchorView(BaseModel):
+    service: str
+    position: int = Field(description="The anchored entry: the chain's head.")
+    hash: str
+    entry_at: datetime
+    anchored_at: datetime
 
 
 def _trail(request: Request) -> AuditTrail:
@@ -116,9 +133,51 @@ async def audit_verification(
     full: Annotated[
         bool, Query(description="Walk from the first entry, not from the latest checkpoint.")
     ] = False,
+    anchor: Annotated[
+        list[str],
+        Query(
+            max_length=MAX_ANCHORS,
+            description="Anchors of this chain as the summary service keeps them "
+            "(GET /audit/anchors/{service} there), as position:hash; each must still hold.",
+            examples=["1024:" + "0" * 64],
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies a query list's default
 ) -> VerificationView:
     """Walks this service's chain from its latest checkpoint and recomputes every
-    hash: ``ok``, or the first position that does not verify and why."""
+    hash, then checks the chain still has each given anchor's hash at its position:
+    ``ok``, or the first position that does not verify and why."""
+    anchors = []
+    for text in anchor:
+        if not re.fullmatch(ANCHOR_PATTERN, text):
+            raise Problem(
+                422, "Invalid anchor", f"anchor: {text[:80]!r} is not position:sha256-hex."
+            )
+        anchors.append(Anchor.parse(text))
     trail = _trail(request)
-    result = await checkpoints.verify(trail.runtime.engine, trail.table, full=full)
+    result = await checkpoints.verify(trail.runtime.engine, trail.table, full=full, anchors=anchors)
     return VerificationView(service=trail.service, **vars(result))
+
+
+@router.post(
+    "/anchors",
+    status_code=202,
+    response_model=AnchorView,
+    responses={409: {"description": "The chain is empty: nothing to anchor."}},
+)
+async def anchor_chain(request: Request, principal: PrincipalDep) -> AnchorView:
+    """Anchor this service's chain now: its head is published as
+    ``audit_chain_anchored`` (once the relay sends it) for the summary service to keep."""
+    trail = _trail(request)
+    record = write_record(request.scope)
+    async with trail.runtime.sessions() as session, session.begin():
+        driver = await begun(session)
+        head = await trail.head(driver)
+        if head is None:
+            raise Problem(409, "Nothing to anchor", f"{trail.service}'s audit chain is empty.")
+        anchor = await trail.stage_anchor(driver, head)
+        view = AnchorView(**anchor.model_dump(exclude={"person_id"}))
+        if record is not None:  # this request's entry commits with the anchor
+            await record.stage(session, principal, 202, view.model_dump(mode="json"))
+    if record is not None:
+        record.committed()
+    return view

@@ -18,9 +18,11 @@ from rescue_chassis.tables import define_audit_table
 __all__ = [
     "PURPOSE_MAX",
     "TABLE",
+    "create_audit_chaining_v1",
     "create_audit_pending_v1",
     "create_audit_v1",
     "define_audit_table",
+    "drop_audit_chaining_v1",
     "drop_audit_pending_v1",
     "drop_audit_v1",
 ]
@@ -109,3 +111,75 @@ def create_audit_pending_v1() -> None:
 
 def drop_audit_pending_v1() -> None:
     op.drop_table("audit_pending")
+
+
+# The chain's advisory lock (rescue_chassis.audit.writer._CHAIN_LOCK_KEY), frozen here.
+_CHAIN_LOCK_KEY_V1 = 0xA0D17C4A1
+CHAIN_STAGED_FUNCTION = "rescue_audit_chain_staged(bigint[], text[])"
+
+_CHAIN_STAGED_V1 = f"""
+CREATE FUNCTION rescue_audit_chain_staged(staged_ids bigint[], hashes text[])
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    staged record;
+    last_id bigint;
+    last_hash text;
+    i integer;
+BEGIN
+    IF coalesce(array_length(staged_ids, 1), 0) <> coalesce(array_length(hashes, 1), 0) THEN
+        RAISE EXCEPTION 'one hash per staged entry' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock({_CHAIN_LOCK_KEY_V1});
+    SELECT id, hash INTO last_id, last_hash FROM audit_entries ORDER BY id DESC LIMIT 1;
+    last_id := coalesce(last_id, 0);
+    last_hash := coalesce(last_hash, repeat('0', 64));
+    FOR i IN 1 .. coalesce(array_length(staged_ids, 1), 0) LOOP
+        DELETE FROM audit_pending WHERE id = staged_ids[i] RETURNING at, entry INTO staged;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'audit_pending % is not staged', staged_ids[i]
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        last_id := last_id + 1;
+        INSERT INTO audit_entries (
+            id, at, subject, station_id, roles, action, method, route, record_ids, fields,
+            purpose, status_code, correlation_id, prev_hash, hash
+        ) VALUES (
+            last_id,
+            staged.at,
+            staged.entry->>'subject',
+            staged.entry->>'station_id',
+            ARRAY(SELECT r FROM jsonb_array_elements_text(staged.entry->'roles')
+                  WITH ORDINALITY AS t(r, n) ORDER BY n),
+            staged.entry->>'action',
+            staged.entry->>'method',
+            staged.entry->>'route',
+            staged.entry->'record_ids',
+            CASE WHEN jsonb_typeof(staged.entry->'fields') = 'array' THEN
+                ARRAY(SELECT f FROM jsonb_array_elements_text(staged.entry->'fields')
+                      WITH ORDINALITY AS t(f, n) ORDER BY n)
+            END,
+            staged.entry->>'purpose',
+            (staged.entry->>'status_code')::integer,
+            staged.entry->>'correlation_id',
+            last_hash,
+            hashes[i]
+        );
+        last_hash := hashes[i];
+    END LOOP;
+    RETURN coalesce(array_length(staged_ids, 1), 0);
+END $$
+"""
+
+
+def create_audit_chaining_v1() -> None:
+    """``rescue_audit_chain_staged``: moves staged entries (``audit_pending``) into
+    the chain with the content they were staged with, as the owner (SECURITY
+    DEFINER), so the service's role needs no DELETE on ``audit_pending``: it passes
+    only the hashes it computed (a wrong one breaks the chain's verification).
+    The role's EXECUTE is granted by rescue_chassis.migrations.runtime_grants."""
+    op.execute(_CHAIN_STAGED_V1)
+    op.execute(f"REVOKE ALL ON FUNCTION {CHAIN_STAGED_FUNCTION} FROM PUBLIC")
+
+
+def drop_audit_chaining_v1() -> None:
+    op.execute(f"DROP FUNCTION IF EXISTS {CHAIN_STAGED_FUNCTION}")

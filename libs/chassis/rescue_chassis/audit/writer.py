@@ -1,11 +1,16 @@
-"""``AuditTrail``: appends entries to a service's chain, each with its
-``audit_recorded`` event, and walks the chain to verify it.
+"""``AuditTrail``: appends entries to a service's chain, anchors its head outside
+the database (``audit_chain_anchored``, rescue_chassis.audit.anchors), and walks
+the chain to verify it.
 
 A write's entry is staged in the write's own transaction (``audit_pending``, by
 the command runner): it commits with the write or not at all. Staged entries take
 their place in the chain right after the commit, grouped with other appends; the
 periodic job ``audit_staged_entries`` chains what a process killed in between
-left behind (at start, then at each sweep, in whichever replica runs first)."""
+left behind (at start, then at each sweep, in whichever replica runs first).
+
+The service's role cannot delete staged entries: only the owner's function
+``rescue_audit_chain_staged`` (table.create_audit_chaining_v1) moves them, with
+their own content, into the chain; the role passes the hashes it computed."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import uuid
 import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +31,7 @@ from rescue_chassis.periodic import PeriodicJob
 from rescue_chassis.runtime import Runtime
 from rescue_chassis.tables import AUDIT_PENDING_TABLE, AUDIT_TABLE
 from rescue_chassis.writes import Writes
-from rescue_events.contracts.audit import AuditRecordedV1
+from rescue_events.contracts.audit import AuditChainAnchoredV1
 from rescue_events.contracts.topics import AUDIT_EVENTS
 from rescue_events.driver import begun, from_jsonb, jsonb, own_transaction, run
 from rescue_events.envelope import Envelope
@@ -48,14 +54,23 @@ _GROUP_WAIT = 0.002  # seconds an append waits for others to share its transacti
 # A write's entry, in the write's transaction (a plain one-row INSERT … VALUES, so the
 # fast lane's statement can carry it: rescue_chassis.writes).
 STAGE_SQL = f"INSERT INTO {AUDIT_PENDING_TABLE} (at, entry, trace_context) VALUES ($1, $2, $3)"
-# The oldest staged entries, taken under the chain lock: gone only if the chain commits.
-_TAKE_STAGED = (
-    f"DELETE FROM {AUDIT_PENDING_TABLE} WHERE id IN "
-    f"(SELECT id FROM {AUDIT_PENDING_TABLE} ORDER BY id LIMIT $1) "
-    "RETURNING id, at, entry, trace_context"
-)
+# The oldest staged entries, read under the chain lock, then moved into the chain by
+# the owner's function (the service's role may not delete them): gone only if it commits.
+_READ_STAGED = f"SELECT id, at, entry FROM {AUDIT_PENDING_TABLE} ORDER BY id LIMIT $1"
+_CHAIN_STAGED = "SELECT rescue_audit_chain_staged($1::bigint[], $2::text[])"
+_HEAD = f"SELECT id, hash, at FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1"
 _TRAILS: weakref.WeakSet[AuditTrail] = weakref.WeakSet()  # for drain() at shutdown
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChainedEntry:
+    """An entry's place in the chain."""
+
+    position: int
+    prev_hash: str
+    hash: str
+    at: datetime
 
 
 class AuditTrail:
@@ -63,28 +78,29 @@ class AuditTrail:
 
     Appends are grouped: the entries that arrive while one transaction holds the
     chain go together in the next one, so the serialised chain does not cap a
-    busy service at one commit per request.
+    busy service at one commit per request. A group that takes the chain past a
+    multiple of ``anchor_every_entries`` anchors its last entry in its transaction.
     """
 
     MAX_GROUP = 200
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, anchor_every_entries: int = 0) -> None:
         self.runtime = runtime
         self.service = runtime.name
         self.table: Table = runtime.tables.audit
-        self._event = registry.for_model(AuditRecordedV1)
+        self.anchor_every_entries = anchor_every_entries  # 0: only the job and the route
+        self._anchor_event = registry.for_model(AuditChainAnchoredV1)
         self._waiting: list[tuple[Access, dict[str, str], asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
         self._staged = False  # writes committed entries to chain
+        self.last_anchor: AuditChainAnchoredV1 | None = None  # by this process
         _TRAILS.add(self)
 
-    async def append(self, access: Access) -> AuditRecordedV1:
-        """Record ``access`` at the end of the chain, with its event, in one short
-        transaction; returns the event (the entry with its position and hash)."""
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)  # the request's trace, for the relay's publish span
+    async def append(self, access: Access) -> ChainedEntry:
+        """Record ``access`` at the end of the chain in one short transaction
+        (grouped with others); returns its place in the chain."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append((access, carrier, done))
+        self._waiting.append((access, {}, done))
         self._wake()
         return await done
 
@@ -162,7 +178,7 @@ class AuditTrail:
 
     async def _write(
         self, group: list[tuple[Access, dict[str, str]]], take_staged: bool = False
-    ) -> tuple[list[AuditRecordedV1], bool]:
+    ) -> tuple[list[ChainedEntry], bool]:
         # On the driver, not SQLAlchemy: a group follows nearly every request (bench/README.md).
         async with own_transaction(self.runtime.engine) as driver:
             chained, events = await self._append(driver, group, take_staged=take_staged)
@@ -170,28 +186,26 @@ class AuditTrail:
 
     async def _append(
         self, driver, group, *, take_staged: bool = False
-    ) -> tuple[int, list[AuditRecordedV1]]:
+    ) -> tuple[int, list[ChainedEntry]]:
         """Chain the oldest staged entries (``take_staged``), then ``group``; returns
-        how many staged entries were chained, and the group's events."""
+        how many staged entries were chained, and the group's places in the chain."""
         # Serialise appends across processes; READ COMMITTED: the next statement
         # sees the last entry committed by whoever held the lock before.
         lock = "SELECT pg_advisory_xact_lock($1)"
         await run(lock, driver.execute(lock, _CHAIN_LOCK_KEY))
-        staged = []
+        staged, staged_ids = [], []
         if take_staged:
-            taken = await run(_TAKE_STAGED, driver.fetch(_TAKE_STAGED, self.MAX_GROUP))
-            staged = [
-                (_access_of(from_jsonb(row["entry"])), from_jsonb(row["trace_context"]), row["at"])
-                for row in sorted(taken, key=lambda row: row["id"])
-            ]
-        appended = [(access, carrier, datetime.now(UTC)) for access, carrier in group]
+            taken = await run(_READ_STAGED, driver.fetch(_READ_STAGED, self.MAX_GROUP))
+            staged = [(_access_of(from_jsonb(row["entry"])), row["at"]) for row in taken]
+            staged_ids = [row["id"] for row in taken]
+        appended = [(access, datetime.now(UTC)) for access, _ in group]
         if not staged and not appended:
             return 0, []
-        end = f"SELECT id, hash FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1"
-        last = await run(end, driver.fetchrow(end))
-        position, prev_hash = (last["id"], last["hash"]) if last else (0, GENESIS)
-        entries, events, staged_rows = [], [], []
-        for access, carrier, at in staged + appended:
+        last = await run(_HEAD, driver.fetchrow(_HEAD))
+        start, prev_hash = (last["id"], last["hash"]) if last else (0, GENESIS)
+        position = start
+        entries, chained = [], []
+        for access, at in staged + appended:
             position += 1
             values = dict(
                 at=at,
@@ -208,43 +222,61 @@ class AuditTrail:
                 correlation_id=access.correlation_id,
                 prev_hash=prev_hash,
             )
-            prev_hash = entry_hash(position=position, **values)
-            entries.append({"id": position, "hash": prev_hash, **values})
-            event = AuditRecordedV1(
-                person_id=_uuid_or_none(access.record_ids.get("person_id")),
-                service=self.service,
-                position=position,
-                hash=prev_hash,
-                **values,
-            )
-            events.append(event)
-            staged_rows.append(self._outbox_row(event, carrier))
-        rows = [_entry_row(e) for e in entries]
-        await run(_INSERT_ENTRY, driver.executemany(_INSERT_ENTRY, rows))
-        # The rows Outbox.stage_raw writes, the whole group at once.
-        stage = self.runtime.outbox.insert_sql
-        await run(stage, driver.executemany(stage, staged_rows))
-        return len(staged), events[len(staged) :]
+            entry = ChainedEntry(position, prev_hash, entry_hash(position=position, **values), at)
+            prev_hash = entry.hash
+            entries.append({"id": position, "hash": entry.hash, **values})
+            chained.append(entry)
+        if staged_ids:  # the owner's function takes their content from audit_pending
+            hashes = [e.hash for e in chained[: len(staged_ids)]]
+            await run(_CHAIN_STAGED, driver.execute(_CHAIN_STAGED, staged_ids, hashes))
+        if appended:
+            rows = [_entry_row(e) for e in entries[len(staged_ids) :]]
+            await run(_INSERT_ENTRY, driver.executemany(_INSERT_ENTRY, rows))
+        every = self.anchor_every_entries
+        if every > 0 and position // every > start // every:
+            await self.stage_anchor(driver, chained[-1])
+        return len(staged), chained[len(staged) :]
 
-    def _outbox_row(self, event: AuditRecordedV1, carrier: dict[str, str]) -> tuple:
+    # -- anchors: the chain's head, outside the database ------------------------------
+
+    async def head(self, driver) -> ChainedEntry | None:
+        """The last entry committed (None: an empty chain)."""
+        last = await run(_HEAD, driver.fetchrow(_HEAD))
+        return ChainedEntry(last["id"], "", last["hash"], last["at"]) if last else None
+
+    async def stage_anchor(self, driver, head: ChainedEntry) -> AuditChainAnchoredV1:
+        """Stage ``head`` as an ``audit_chain_anchored`` event in the driver's
+        transaction (published by the relay once it commits)."""
+        anchor = AuditChainAnchoredV1(
+            service=self.service,
+            position=head.position,
+            hash=head.hash,
+            entry_at=head.at,
+            anchored_at=datetime.now(UTC),
+        )
+        event_id = str(uuid.uuid4())
         envelope = Envelope(
-            type=self._event.name,
+            id=event_id,
+            type=self._anchor_event.name,
             source=self.runtime.outbox.source,
-            subject=str(event.person_id) if event.person_id else "",
-            dataschema=self._event.dataschema,
-            correlation_id=event.correlation_id,
-            station_id=event.station_id,
+            subject="",
+            dataschema=self._anchor_event.dataschema,
+            correlation_id=event_id,  # caused by no request: a correlation of its own
         )
         # CloudEvents: a subject, when present, is never empty.
-        headers = [[k, v] for k, v in envelope.to_headers() if k != "ce_subject" or v]
-        return (  # as Outbox.insert_sql takes them
+        headers = [[k, v] for k, v in envelope.to_headers() if k != "ce_subject"]
+        row = (  # as Outbox.insert_sql takes them
             envelope.id,
             AUDIT_EVENTS.name,
-            self.service,  # the key: one chain, one partition, in order
+            self.service,  # the key: one chain's anchors, one partition, in order
             jsonb(headers),
-            event.model_dump_json().encode(),
-            jsonb(carrier),
+            anchor.model_dump_json().encode(),
+            jsonb({}),
         )
+        stage = self.runtime.outbox.insert_sql
+        await run(stage, driver.execute(stage, *row))
+        self.last_anchor = anchor
+        return anchor
 
     async def verify(self, batch: int = 2000) -> Verification:
         """Walk the chain from position 1: each entry must follow the one before
@@ -286,10 +318,3 @@ def _entry_row(entry: dict[str, Any]) -> list:
 def _access_of(entry: dict[str, Any]) -> Access:
     """A staged entry (STAGE_SQL's JSON) as the Access it was."""
     return Access(**{**entry, "roles": tuple(entry["roles"])})
-
-
-def _uuid_or_none(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

@@ -1,14 +1,18 @@
-"""The audit trail, gathered: every service records each read and write of
+"""The audit trail's anchors: every service records each read and write of
 person data in its own hash-chained ``audit_entries`` table
-(``rescue_chassis.audit``) and publishes each entry as ``audit_recorded``.
+(``rescue_chassis.audit``) and publishes the head of that chain, now and then,
+as ``audit_chain_anchored``: outside its database, where its owner cannot
+rewrite it (the broker, and the summary service's store).
 
 An entry names who, when, which records, which fields, from which station and
 why; never a value of the person's data. Each service's entries form one chain
 (``position`` 1, 2, 3… without gaps; ``hash`` = sha256 over the entry and
-``prev_hash``), so a central store can verify a chain as it reads it: the
-record key is the service's name, which keeps one service's chain in order on
-one partition. ``person_id`` (and ``ce_subject``) is set when the access
-concerned one person; otherwise both are absent.
+``prev_hash``), so the hash at an anchored position stands for every entry up
+to it. The record key is the service's name: one chain's anchors in order on
+one partition.
+
+``audit_recorded`` (one event per entry) is no longer published (since issue
+30); it stays registered because a released contract does not vanish.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ class AuditAction(StrEnum):
     1,
     topic=AUDIT_EVENTS,
     summary=(
-        "A read or write of person data was recorded in a service's audit chain: who, when, "
-        "which records and fields (names only), from which station, why, and the entry's "
-        "hash and chain position."
+        "Deprecated, no longer published (the chain's anchors, audit_chain_anchored, "
+        "replace it): a read or write of person data was recorded in a service's audit "
+        "chain: who, when, which records and fields (names only), from which station, why, "
+        "and the entry's hash and chain position."
     ),
 )
 class AuditRecordedV1(EventContract):
@@ -70,3 +75,25 @@ class AuditRecordedV1(EventContract):
     correlation_id: str | None = Field(max_length=100)
     prev_hash: Sha256Hex
     hash: Sha256Hex
+
+
+@registry.event(
+    "audit_chain_anchored",
+    1,
+    topic=AUDIT_EVENTS,
+    summary=(
+        "The head of a service's audit chain, anchored outside its database (periodically, "
+        "every so many entries, and on demand): its position and hash, which stand for "
+        "every entry up to it. A chain that no longer has this hash at this position was "
+        "rewritten."
+    ),
+)
+class AuditChainAnchoredV1(EventContract):
+    person_id: UUID | None = Field(
+        default=None, description="Always absent: an anchor is about a chain, not a person."
+    )
+    service: str = Field(max_length=64, examples=["intake"], description="Whose chain.")
+    position: int = Field(ge=1, description="The anchored entry's place in the chain (its head).")
+    hash: Sha256Hex = Field(description="The anchored entry's hash.")
+    entry_at: Timestamp = Field(description="When the anchored entry was recorded.")
+    anchored_at: Timestamp = Field(description="When the anchor was taken.")

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, Timestamp
-from rescue_events.contracts.topics import REFERRAL_EVENTS
+from rescue_events.contracts.topics import REFERRAL_RECORDS
 from rescue_events.registry import registry
 
 
@@ -29,7 +29,7 @@ class DeliveryFact(EventContract):
 @registry.event(
     "partner_delivery_acknowledged",
     1,
-    topic=REFERRAL_EVENTS,
+    topic=REFERRAL_RECORDS,
     summary="A partner agency acknowledged receiving a delivery (pull API).",
 )
 class PartnerDeliveryAcknowledgedV1(DeliveryFact):
@@ -41,7 +41,7 @@ class PartnerDeliveryAcknowledgedV1(DeliveryFact):
 @registry.event(
     "partner_delivery_overdue",
     1,
-    topic=REFERRAL_EVENTS,
+    topic=REFERRAL_RECORDS,
     summary="A partner agency did not acknowledge a delivery by its deadline: flagged once.",
 )
 class PartnerDeliveryOverdueV1(DeliveryFact):
@@ -52,7 +52,7 @@ class PartnerDeliveryOverdueV1(DeliveryFact):
 @registry.event(
     "partner_delivery_failed",
     1,
-    topic=REFERRAL_EVENTS,
+    topic=REFERRAL_RECORDS,
     summary="A delivery's webhook was given up after its last attempt (topic and pull keep it).",
 )
 class PartnerDeliveryFailedV1(DeliveryFact):

@@ -9,14 +9,19 @@ from pydantic import Field
 from rescue_events.contracts.base import EventContract, PersonCategory, StationId, Timestamp
 from rescue_events.contracts.intake import Sex
 from rescue_events.contracts.referral import PartnerType
-from rescue_events.contracts.topics import FOLLOWUP_EVENTS, INBOUND_RETURNS
+from rescue_events.contracts.topics import (
+    FOLLOWUP_COUNTED,
+    FOLLOWUP_HELP,
+    FOLLOWUP_RECORDS,
+    INBOUND_RETURNS,
+)
 from rescue_events.registry import registry
 
 
 @registry.event(
     "stabilisation_opened",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_COUNTED,
     summary="Return stabilisation began: revisits at least every two months for a year.",
 )
 class StabilisationOpenedV1(EventContract):
@@ -52,7 +57,7 @@ class RiskLevel(StrEnum):
 @registry.event(
     "revisit_recorded",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_COUNTED,
     summary="A revisit of a returned person was made, by visit or phone.",
 )
 class RevisitRecordedV1(EventContract):
@@ -72,7 +77,7 @@ class RevisitRecordedV1(EventContract):
 @registry.event(
     "revisit_overdue",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_COUNTED,
     summary=(
         "A revisit was missed: first to the origin station and the home town (`overdue`), "
         "then to the center (`escalated`). Each level is published once."
@@ -91,7 +96,7 @@ class RevisitOverdueV1(EventContract):
 @registry.event(
     "help_task_opened",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_HELP,
     summary="A revisit found a difficulty; a help task (and possibly a referral) follows.",
 )
 class HelpTaskOpenedV1(EventContract):
@@ -105,7 +110,7 @@ class HelpTaskOpenedV1(EventContract):
 @registry.event(
     "at_risk_registered",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_RECORDS,
     summary="A returned person entered the at-risk register (易流浪走失人员信息库).",
 )
 class AtRiskRegisteredV1(EventContract):
@@ -117,7 +122,7 @@ class AtRiskRegisteredV1(EventContract):
 @registry.event(
     "risk_assessed",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_RECORDS,
     summary="The center assessed a returned person's risk of wandering again.",
 )
 class RiskAssessedV1(EventContract):
@@ -131,7 +136,7 @@ class RiskAssessedV1(EventContract):
 @registry.event(
     "repeat_wandering_flagged",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_COUNTED,
     summary=(
         "A person under followup or in the ledger was admitted again (屡送屡返); "
         "for the origin and the admitting station."
@@ -149,7 +154,7 @@ class RepeatWanderingFlaggedV1(EventContract):
 @registry.event(
     "stabilisation_closed",
     1,
-    topic=FOLLOWUP_EVENTS,
+    topic=FOLLOWUP_RECORDS,
     summary="Followup ended: a stable year, settlement, or death.",
 )
 class StabilisationClosedV1(EventContract):

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, PersonCategory, StationId, Timestamp
-from rescue_events.contracts.topics import INTAKE_EVENTS
+from rescue_events.contracts.topics import INTAKE_INCIDENTS, INTAKE_STAYS
 from rescue_events.registry import registry
 
 
@@ -32,7 +32,7 @@ class Sex(StrEnum):
 @registry.event(
     "person_admitted",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary="A station admitted a person; search, referral and others start from here.",
 )
 class PersonAdmittedV1(EventContract):
@@ -83,7 +83,7 @@ class IncidentKind(StrEnum):
 @registry.event(
     "person_discharged",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary="A stay ended, with its reason.",
 )
 class PersonDischargedV1(EventContract):
@@ -102,7 +102,7 @@ class PersonDischargedV1(EventContract):
 @registry.event(
     "incident_reported",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_INCIDENTS,
     summary="A death, a person gone missing or an injury, for the civil-affairs bureau at once.",
 )
 class IncidentReportedV1(EventContract):
@@ -117,7 +117,7 @@ class IncidentReportedV1(EventContract):
 @registry.event(
     "long_stay_reached",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary="Still unidentified three months after arrival: the settlement procedure starts.",
 )
 class LongStayReachedV1(EventContract):

@@ -20,7 +20,12 @@ from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
 from rescue_events.contracts.intake_care import SHARED_PHOTO_MAX_BYTES
-from rescue_events.contracts.topics import INTAKE_EVENTS
+from rescue_events.contracts.topics import (
+    INTAKE_COUNTED,
+    INTAKE_RECORDS,
+    INTAKE_REFUSALS,
+    INTAKE_STAYS,
+)
 from rescue_events.registry import registry
 
 
@@ -50,7 +55,7 @@ class LeadOutcome(StrEnum):
 @registry.event(
     "lead_received",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="A tip to the 24-hour hotline (线索) about someone who may need help.",
 )
 class LeadReceivedV1(EventContract):
@@ -66,7 +71,7 @@ class LeadReceivedV1(EventContract):
 @registry.event(
     "lead_closed",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="A hotline lead was closed with its outcome; `admitted` came with an admission.",
 )
 class LeadClosedV1(EventContract):
@@ -84,7 +89,7 @@ class LeadClosedV1(EventContract):
 @registry.event(
     "help_refused",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="A person refused help and was advised (劝导记录); no admission was made.",
 )
 class HelpRefusedV1(EventContract):
@@ -112,7 +117,7 @@ class HelpRefusedV1(EventContract):
 @registry.event(
     "refusal_linked",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="Staff linked a refusal of help, recorded under another id, to a known person: "
     "what was keyed by previous_person_id is the same person.",
 )
@@ -138,7 +143,7 @@ class RefusalPhotoWithheld(StrEnum):
 @registry.event(
     "refusal_photo_shared",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_REFUSALS,
     summary=(
         "A face photo of a person who refused help, for search to compare with the "
         "network's faces (refusal_face_recognised answers): the image travels (base64) "
@@ -169,7 +174,7 @@ class RefusalPhotoSharedV1(EventContract):
 @registry.event(
     "hospital_placement_made",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary="Medical first: a person was placed in hospital before any admission.",
 )
 class HospitalPlacementMadeV1(EventContract):
@@ -184,7 +189,7 @@ class HospitalPlacementMadeV1(EventContract):
 @registry.event(
     "hospital_placement_ended",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="The hospital discharged a placed person; person_admitted follows at the station.",
 )
 class HospitalPlacementEndedV1(EventContract):
@@ -198,7 +203,7 @@ class HospitalPlacementEndedV1(EventContract):
 @registry.event(
     "lead_triaged",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="A hotline lead was judged: urgent, normal, or no action needed.",
 )
 class LeadTriagedV1(EventContract):
@@ -211,7 +216,7 @@ class LeadTriagedV1(EventContract):
 @registry.event(
     "lead_assigned",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="Someone was sent out on a hotline lead (a new assignment replaces the last).",
 )
 class LeadAssignedV1(EventContract):
@@ -223,7 +228,7 @@ class LeadAssignedV1(EventContract):
 @registry.event(
     "hospital_screening_recorded",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="Identity screening was done at the hospital where the person is placed.",
 )
 class HospitalScreeningRecordedV1(EventContract):
@@ -236,7 +241,7 @@ class HospitalScreeningRecordedV1(EventContract):
 @registry.event(
     "long_hospital_stay_reached",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary=(
         "A hospital placement has been open longer than the station's limit (30 days by "
         "default): raised once per placement, for the center to look into."

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import INTAKE_EVENTS
+from rescue_events.contracts.topics import INTAKE_COUNTED, INTAKE_RECORDS, INTAKE_STAYS
 from rescue_events.registry import registry
 
 
@@ -53,7 +53,7 @@ class SettlementStep(StrEnum):
 @registry.event(
     "photo_added",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="A photo joined the person's record (metadata only; the image stays in intake).",
 )
 class PhotoAddedV1(EventContract):
@@ -70,7 +70,7 @@ class PhotoAddedV1(EventContract):
 @registry.event(
     "belongings_returned",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="A stay's belongings (随身物品) were handed back to the person at discharge.",
 )
 class BelongingsReturnedV1(EventContract):
@@ -84,7 +84,7 @@ class BelongingsReturnedV1(EventContract):
 @registry.event(
     "outsourced_care_started",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="A person in station was placed in outsourced care (站外托养), to be monitored.",
 )
 class OutsourcedCareStartedV1(EventContract):
@@ -99,7 +99,7 @@ class OutsourcedCareStartedV1(EventContract):
 @registry.event(
     "outsourced_care_visited",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="Station staff visited a person in outsourced care (monitoring visit).",
 )
 class OutsourcedCareVisitedV1(EventContract):
@@ -114,7 +114,7 @@ class OutsourcedCareVisitedV1(EventContract):
 @registry.event(
     "outsourced_care_ended",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="Outsourced care ended: back in station, or the stay ended.",
 )
 class OutsourcedCareEndedV1(EventContract):
@@ -128,7 +128,7 @@ class OutsourcedCareEndedV1(EventContract):
 @registry.event(
     "settlement_step_recorded",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_COUNTED,
     summary="A step of a long-stay person's settlement procedure (落户安置) was done.",
 )
 class SettlementStepRecordedV1(EventContract):
@@ -143,7 +143,7 @@ class SettlementStepRecordedV1(EventContract):
 @registry.event(
     "belongings_recorded",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="Belongings were taken into the station's keeping (how many items, not what).",
 )
 class BelongingsRecordedV1(EventContract):
@@ -156,7 +156,7 @@ class BelongingsRecordedV1(EventContract):
 @registry.event(
     "health_check_recorded",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_RECORDS,
     summary="A health check was made (the findings stay in intake).",
 )
 class HealthCheckRecordedV1(EventContract):
@@ -180,7 +180,7 @@ class PhotoWithheld(StrEnum):
 @registry.event(
     "photo_shared_for_search",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary=(
         "A face photo taken at intake, for search to enrol on the person's case: the image "
         "travels (base64) when it fits the broker, otherwise `withheld` says why."
@@ -215,7 +215,7 @@ class PhotoSharedForSearchV1(EventContract):
 @registry.event(
     "burial_recorded",
     1,
-    topic=INTAKE_EVENTS,
+    topic=INTAKE_STAYS,
     summary="The burial or remains of a person who died were recorded (or corrected), so "
     "search and civil affairs know where a family can find them later.",
 )

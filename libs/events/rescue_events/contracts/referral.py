@@ -10,7 +10,12 @@ from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
 from rescue_events.contracts.intake import Sex
-from rescue_events.contracts.topics import PARTNER_ANSWERS, PARTNER_TOPICS, REFERRAL_EVENTS
+from rescue_events.contracts.topics import (
+    PARTNER_ANSWERS,
+    PARTNER_TOPICS,
+    REFERRAL_COUNTED,
+    REFERRAL_RECORDS,
+)
 from rescue_events.registry import registry
 
 AdminCode = Field(default=None, pattern=r"^\d{6}(\d{3}(\d{3})?)?$")
@@ -50,7 +55,7 @@ class PartnerAnswerKind(StrEnum):
 @registry.event(
     "referral_opened",
     2,
-    topic=REFERRAL_EVENTS,
+    topic=REFERRAL_COUNTED,
     summary="A referral to a partner agency opened (by rule or by staff).",
 )
 class ReferralOpenedV2(EventContract):
@@ -68,7 +73,7 @@ class ReferralOpenedV2(EventContract):
 @registry.event(
     "referral_status_changed",
     1,
-    topic=REFERRAL_EVENTS,
+    topic=REFERRAL_COUNTED,
     summary="A referral moved a step: consent, sent, each answer of the partner, revoked.",
 )
 class ReferralStatusChangedV1(EventContract):
@@ -84,7 +89,7 @@ class ReferralStatusChangedV1(EventContract):
 @registry.event(
     "referral_overdue",
     1,
-    topic=REFERRAL_EVENTS,
+    topic=REFERRAL_RECORDS,
     summary="A partner missed a deadline (acknowledgement or action): escalated, once each.",
 )
 class ReferralOverdueV1(EventContract):

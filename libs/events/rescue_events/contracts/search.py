@@ -6,7 +6,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.contracts.topics import (
+    SEARCH_COUNTED,
+    SEARCH_EARLIER_STAYS,
+    SEARCH_IDENTITY,
+    SEARCH_RECORDS,
+    SEARCH_REFUSAL_FACES,
+)
 from rescue_events.registry import registry
 
 
@@ -23,7 +29,7 @@ class IdentificationMethod(StrEnum):
 @registry.event(
     "search_case_opened",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_COUNTED,
     summary="An unidentified person's search case opened, with its family-search notice deadline.",
 )
 class SearchCaseOpenedV1(EventContract):
@@ -38,7 +44,7 @@ class SearchCaseOpenedV1(EventContract):
 @registry.event(
     "identity_confirmed",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_IDENTITY,
     summary="Staff confirmed who the person is and where home is.",
 )
 class IdentityConfirmedV1(EventContract):
@@ -74,7 +80,7 @@ class IdentityConfirmedV1(EventContract):
 @registry.event(
     "earlier_stay_recognised",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_EARLIER_STAYS,
     summary=(
         "The admitted person is the same as an earlier person of the network's records "
         "(a face or name match accepted by a search specialist)."
@@ -111,7 +117,7 @@ class RefusalFaceCandidate(BaseModel):
 @registry.event(
     "refusal_face_recognised",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_REFUSAL_FACES,
     summary=(
         "A refusal's face photo (refusal_photo_shared) was compared with every face of the "
         "network: the persons and earlier refusals it looks like, best first, for staff to "
@@ -142,7 +148,7 @@ class CaseMoveReason(StrEnum):
 @registry.event(
     "search_case_moved",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary=(
         "The person's one search case moved to the station that has the person now (an "
         "in-network transfer or a readmission elsewhere): that station works it from now "

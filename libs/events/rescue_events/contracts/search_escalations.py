@@ -7,14 +7,14 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.contracts.topics import SEARCH_ESCALATIONS
 from rescue_events.registry import registry
 
 
 @registry.event(
     "deadline_escalated",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_ESCALATIONS,
     summary=(
         "A missed search deadline (notice, police check, DNA sample) or a long stay (in "
         "station or in hospital) was put on the center's escalation list: once per deadline."

@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.contracts.topics import SEARCH_RECORDS
 from rescue_events.registry import registry
 
 
@@ -30,7 +30,7 @@ class CluePart(StrEnum):
 @registry.event(
     "clue_recorded",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="A clue from conversation with the person (the 520 method) was recorded.",
 )
 class ClueRecordedV1(EventContract):
@@ -45,7 +45,7 @@ class ClueRecordedV1(EventContract):
 @registry.event(
     "identity_candidate_proposed",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary=(
         "The matching engine found a family's missing-person report that may be this "
         "person; it waits in the review queue (nothing is merged automatically)."
@@ -69,7 +69,7 @@ class IdentityCandidateProposedV1(EventContract):
 @registry.event(
     "identity_candidate_rejected",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="A reviewer rejected a candidate: the report and the person are not the same.",
 )
 class IdentityCandidateRejectedV1(EventContract):

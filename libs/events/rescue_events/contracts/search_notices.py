@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.contracts.topics import SEARCH_COUNTED, SEARCH_RECORDS
 from rescue_events.registry import registry
 
 
@@ -47,7 +47,7 @@ _PURPOSE = Field(
 @registry.event(
     "notice_published",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_COUNTED,
     summary="A family-search notice went up: on the national website or as a regional push.",
 )
 class NoticePublishedV1(EventContract):
@@ -68,7 +68,7 @@ class NoticePublishedV1(EventContract):
 @registry.event(
     "notice_publication_failed",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="Publishing a family-search notice failed after its retries.",
 )
 class NoticePublicationFailedV1(EventContract):
@@ -89,7 +89,7 @@ class NoticePublicationFailedV1(EventContract):
 @registry.event(
     "notice_taken_down",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="A published family-search notice was taken down (family found, person left, "
     "or the person needs protection).",
 )

@@ -17,7 +17,12 @@ from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
 from rescue_events.contracts.intake import Sex
-from rescue_events.contracts.topics import PARTNER_ANSWERS, PARTNER_TOPICS, SEARCH_EVENTS
+from rescue_events.contracts.topics import (
+    PARTNER_ANSWERS,
+    PARTNER_TOPICS,
+    SEARCH_COUNTED,
+    SEARCH_RECORDS,
+)
 from rescue_events.registry import registry
 
 
@@ -159,13 +164,13 @@ class PoliceDnaResultV1(EventContract):
     reported_at: Timestamp
 
 
-# ---- search's own facts (topic rescue.search.events) ------------------------
+# ---- search's own facts (rescue.search.records; DNA hits reverified: .counted) ----
 
 
 @registry.event(
     "police_check_answered",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="The police answered an identity check; with the response time.",
 )
 class PoliceCheckAnsweredV1(EventContract):
@@ -182,7 +187,7 @@ class PoliceCheckAnsweredV1(EventContract):
 @registry.event(
     "dna_result_reported",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="The police reported a DNA sample's result; a hit stays unverified until re-verified.",
 )
 class DnaResultReportedV1(EventContract):
@@ -204,7 +209,7 @@ class DnaResultReportedV1(EventContract):
 @registry.event(
     "dna_hit_reverified",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_COUNTED,
     summary="A fresh sample matched the same record as an earlier DNA hit: the hit is trusted.",
 )
 class DnaHitReverifiedV1(EventContract):
@@ -218,7 +223,7 @@ class DnaHitReverifiedV1(EventContract):
 @registry.event(
     "dna_hit_not_confirmed",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="A fresh sample did not match the earlier DNA hit's record: the hit is not trusted.",
 )
 class DnaHitNotConfirmedV1(EventContract):
@@ -233,7 +238,7 @@ class DnaHitNotConfirmedV1(EventContract):
 @registry.event(
     "police_check_escalated",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="An identity check answered `unverifiable` was passed up to the next police level.",
 )
 class PoliceCheckEscalatedV1(EventContract):
@@ -249,7 +254,7 @@ class PoliceCheckEscalatedV1(EventContract):
 @registry.event(
     "police_check_unverifiable_at_top",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary="The highest police level asked could not verify the person: the check is "
     "flagged for the station, the search goes on.",
 )

@@ -7,14 +7,14 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import SEARCH_EVENTS
+from rescue_events.contracts.topics import SEARCH_RECORDS
 from rescue_events.registry import registry
 
 
 @registry.event(
     "search_task_overdue",
     1,
-    topic=SEARCH_EVENTS,
+    topic=SEARCH_RECORDS,
     summary=(
         "A task of a search case is past its deadline (the 24-hour family-search notice, "
         "the police identity check, the DNA sample request): raised once per task."

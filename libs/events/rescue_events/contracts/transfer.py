@@ -6,7 +6,13 @@ from uuid import UUID
 from pydantic import Field
 
 from rescue_events.contracts.base import EventContract, StationId, Timestamp
-from rescue_events.contracts.topics import TRANSFER_EVENTS
+from rescue_events.contracts.topics import (
+    TRANSFER_COUNTED,
+    TRANSFER_HANDOVERS,
+    TRANSFER_NOTICES,
+    TRANSFER_RECORDS,
+    TRANSFER_REFUSALS,
+)
 from rescue_events.registry import registry
 
 
@@ -18,7 +24,7 @@ class ReceiverKind(StrEnum):
 @registry.event(
     "return_opened",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_COUNTED,
     summary="A return home opened; cross-province returns are escorted by the center station.",
 )
 class ReturnOpenedV1(EventContract):
@@ -33,7 +39,7 @@ class ReturnOpenedV1(EventContract):
 @registry.event(
     "person_handed_over",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_HANDOVERS,
     summary="The person was handed over at home with a signed receipt; followup starts here.",
 )
 class PersonHandedOverV1(EventContract):
@@ -62,7 +68,7 @@ class TransportMode(StrEnum):
 @registry.event(
     "escort_planned",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_COUNTED,
     summary="The person was placed on an escort home (one event per person of the batch).",
 )
 class EscortPlannedV1(EventContract):
@@ -78,7 +84,7 @@ class EscortPlannedV1(EventContract):
 @registry.event(
     "escort_departed",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_COUNTED,
     summary="The escort carrying the person left the station.",
 )
 class EscortDepartedV1(EventContract):
@@ -90,7 +96,7 @@ class EscortDepartedV1(EventContract):
 @registry.event(
     "escort_leg_completed",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_RECORDS,
     summary="The escort carrying the person reached the end of one leg of the itinerary.",
 )
 class EscortLegCompletedV1(EventContract):
@@ -105,7 +111,7 @@ class EscortLegCompletedV1(EventContract):
 @registry.event(
     "handover_refused",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_REFUSALS,
     summary="The home area refused to take the person back (流出地拒不接收); escalated.",
 )
 class HandoverRefusedV1(EventContract):
@@ -122,7 +128,7 @@ class HandoverRefusedV1(EventContract):
 @registry.event(
     "escalation_resolved",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_RECORDS,
     summary="A refused return's escalation was resolved.",
 )
 class EscalationResolvedV1(EventContract):
@@ -136,7 +142,7 @@ class EscalationResolvedV1(EventContract):
 @registry.event(
     "return_notice_issued",
     1,
-    topic=TRANSFER_EVENTS,
+    topic=TRANSFER_NOTICES,
     summary="The written notice of the return went to the origin's civil-affairs department.",
 )
 class ReturnNoticeIssuedV1(EventContract):

@@ -104,7 +104,8 @@ class OpenSearchCase(Command):
 
 
 async def open_search_case(command: OpenSearchCase, uow: UnitOfWork) -> uuid.UUID | None:
-    """The person's one case: a new one with its tasks (`search_case_opened`), or
+    """The person's one case: a new one with its tasks (`search_case_opened`),
+    matched against the open missing-person reports at once, or
     the one they have, which follows them (``follow_person``); None when an
     identified person without a case is admitted."""
     if not command.unidentified or not (case := await _opened(command, uow)):
@@ -124,6 +125,9 @@ async def open_search_case(command: OpenSearchCase, uow: UnitOfWork) -> uuid.UUI
         split_names(case["stated_names"]),
         replacing=False,
     )
+    # matched here, in the transaction that opens it: no round trip through the broker
+    any_report = await statements.any_open_report(uow)  # asked first: most days none is
+    await matching.match_new_case(uow, SearchCase(**case), any_report=any_report)
     await uow.publish(
         SearchCaseOpenedV1(
             person_id=command.person_id,
@@ -261,20 +265,6 @@ def _joined(known: str | None, more: list[str]) -> str | None:
     entries = [e.strip() for e in (known or "").split("、") if e.strip()]
     joined = "、".join(dict.fromkeys([*entries, *(m.strip() for m in more if m.strip())]))
     return known if len(joined) > 2000 else joined or None
-
-
-class MatchOpenedCase(Command):
-    case_id: uuid.UUID
-
-
-async def match_opened_case(command: MatchOpenedCase, uow: UnitOfWork) -> int:
-    """A new case against the open missing-person reports: how many candidates."""
-    if not await statements.any_open_report(uow):  # asked first: most days there is none
-        return 0
-    case = await uow.get(SearchCase, command.case_id)
-    if case is None or case.status != "open":
-        return 0
-    return await matching.match_open_case(uow, case)
 
 
 class RaiseOverdueTasks(Command):

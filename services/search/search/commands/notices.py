@@ -10,6 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rescue_chassis.access import LEADS
+from rescue_chassis.audit import current_write
 from rescue_chassis.commands import Command, UnitOfWork
 from rescue_chassis.refusals import Conflict, Forbidden, Refused
 from rescue_events.contracts import Sex
@@ -185,7 +186,12 @@ async def publish_notices(command: PublishNotices, uow: UnitOfWork) -> list[Noti
         notice.override_id = override_id
         notice.publication_photo_id = photo_id
         ids.append(notice.id)
+    write = current_write()
+    if write is not None and uow.actor is not None:  # the entry commits with this part
+        await write.stage(uow.session, uow.actor, write.status, None)
     await uow.commit()  # recorded as `publishing` before any call goes out
+    if write is not None:
+        write.committed()
     await notices.publish_recorded(uow, ids)
     found = await statements.fresh_notices(uow, ids)
     return sorted((NoticeView.of(n) for n in found), key=lambda v: ids.index(v.id))

@@ -13,6 +13,7 @@ from search.tables.core import (
 from search.tables.escalations import *  # noqa: F403
 from search.tables.evidence import *  # noqa: F403
 from search.tables.faces import *  # noqa: F403
+from search.tables.matching import *  # noqa: F403
 from search.tables.names import *  # noqa: F403
 from search.tables.notices import *  # noqa: F403
 from search.tables.police import *  # noqa: F403

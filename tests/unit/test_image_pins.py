@@ -1,0 +1,120 @@
+"""Images by digest (deploy/images.py, make pin-images): every third-party image the
+deployment references is pinned by digest, or listed in deploy/images.allow with the
+reason; pinning rewrites the references and the list, offline here with a stand-in
+registry."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIGEST = "sha256:" + "ab" * 32
+
+
+def tool(root: Path = ROOT):
+    spec = importlib.util.spec_from_file_location("images", ROOT / "deploy/images.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    module.ROOT, module.ALLOW = root, root / "deploy/images.allow"
+    return module
+
+
+def test_every_third_party_image_is_pinned_or_allowed_with_a_reason():
+    images = tool()
+    found = images.references()
+    third_party = {r.ref for r in found if not r.own}
+    # what the deployment pulls: the broker, Postgres, observability, the base images
+    for name in ("apache/kafka:", "pgvector/pgvector:", "prom/prometheus:", "python:3.11"):
+        assert any(ref.startswith(name) for ref in third_party), name
+    assert any(r.path.name == "service.Dockerfile" for r in found if not r.own)
+    assert any("k8s" in r.path.parts for r in found if not r.own)
+    assert images.problems() == []
+    for ref, reason in images.allowed().items():
+        assert len(reason) > 10, f"{ref}: say why it is not pinned"
+
+
+def test_only_the_images_built_here_are_exempt():
+    images = tool()
+    own = {r.ref.split(":")[0] for r in images.references() if r.own}
+    assert own, "the services' images are references too"
+    assert all(ref.startswith(("rescue/", "rescue-")) for ref in own), own
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    """The deployment's files, to pin without touching the repository."""
+    for path in tool().files() + [ROOT / "deploy/images.allow"]:
+        target = tmp_path / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    return tmp_path
+
+
+def test_an_unpinned_image_without_a_reason_is_caught(copy):
+    images = tool(copy)
+    allow = copy / "deploy/images.allow"
+    kept = [line for line in allow.read_text().splitlines() if not line.startswith("grafana/loki")]
+    allow.write_text("\n".join(kept) + "\n")
+    assert [p for p in images.problems() if "grafana/loki:" in p and "not pinned" in p]
+    # and an allowance nothing needs any more
+    allow.write_text(allow.read_text() + "busybox:1.36 for nothing at all\n")
+    assert [p for p in images.problems() if "busybox:1.36" in p]
+
+
+def test_pinning_writes_the_digest_beside_the_tag_and_empties_the_list(copy, monkeypatch):
+    images = tool(copy)
+    asked = []
+    monkeypatch.setattr(images, "resolve", lambda ref: asked.append(ref) or DIGEST)
+    assert images.pin() == 0
+    assert "apache/kafka:3.9.1" in asked and "python:3.11-slim" in asked
+    compose = (copy / "docker-compose.yml").read_text()
+    assert f"image: apache/kafka:3.9.1@{DIGEST}\n" in compose
+    dockerfile = (copy / "deploy/docker/service.Dockerfile").read_text()
+    assert f"ARG PYTHON_IMAGE=python:3.11-slim@{DIGEST}\n" in dockerfile
+    assert f"FROM ghcr.io/astral-sh/uv:0.13.8@{DIGEST} AS uv\n" in dockerfile
+    assert "FROM ${PYTHON_IMAGE} AS builder" in dockerfile
+    assert images.allowed() == {}
+    assert images.problems() == []
+    assert all(r.pinned for r in images.references() if not r.own)
+    # pinned references are left alone the next time
+    asked.clear()
+    assert images.pin() == 0 and asked == []
+
+
+def test_an_image_the_registry_does_not_resolve_stays_allowed(copy, monkeypatch):
+    images = tool(copy)
+
+    def registry(ref):
+        if ref.startswith("grafana/"):
+            raise RuntimeError(f"{ref}: HTTP 503")
+        return DIGEST
+
+    monkeypatch.setattr(images, "resolve", registry)
+    assert images.pin() == 3  # tempo, loki, grafana
+    assert set(images.allowed()) == {
+        "grafana/tempo:2.10.6",
+        "grafana/loki:3.7.4",
+        "grafana/grafana:12.1.1",
+    }
+    assert images.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("python:3.11-slim", ("registry-1.docker.io", "library/python", "3.11-slim")),
+        ("prom/prometheus:v3.5.0", ("registry-1.docker.io", "prom/prometheus", "v3.5.0")),
+        ("ghcr.io/astral-sh/uv:0.13.8", ("ghcr.io", "astral-sh/uv", "0.13.8")),
+        ("quay.io/strimzi/kafka:0.45.0", ("quay.io", "strimzi/kafka", "0.45.0")),
+        ("localhost:5000/x/y", ("localhost:5000", "x/y", "latest")),
+    ],
+)
+def test_references_are_read_as_docker_reads_them(ref, expected):
+    assert tool().split(ref) == expected
