@@ -59,6 +59,7 @@ async def read_topic(
     """Read a topic from the beginning (no consumer group) until ``until(records)``.
     A retired topic (issue 30's layout) is read as its successors, which carry its
     events now: their records in the order they were written."""
+    import rescue_events.contracts  # noqa: F401  (registers the topics, the retired ones too)
     from rescue_events.registry import registry
 
     retired = registry.topics.get(topic)
@@ -68,16 +69,14 @@ async def read_topic(
     try:
         deadline = time.monotonic() + timeout
         assigned = []
-        for name in names:
+        for name in names:  # every one exists once its producer's relay has started
+            await consumer._client.add_topic(name)  # metadata is asked only for known topics
             partitions = consumer.partitions_for_topic(name)
-            while not partitions and time.monotonic() < deadline and len(names) == 1:
+            while not partitions and time.monotonic() < deadline:
                 await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(name)
                 await asyncio.sleep(0.1)
-            if not partitions and len(names) > 1:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(name) or ()
-            assigned += [TopicPartition(name, p) for p in partitions]
+            assigned += [TopicPartition(name, p) for p in partitions or ()]
         assert assigned, f"topic {topic} does not exist"
         consumer.assign(assigned)
         await consumer.seek_to_beginning()
@@ -86,13 +85,19 @@ async def read_topic(
             batches = await consumer.getmany(timeout_ms=200)
             for batch in batches.values():
                 records.extend(batch)
-            if len(names) > 1:
-                records.sort(key=lambda r: r.timestamp)
+            if len(names) > 1:  # the producer's order across its topics
+                records.sort(key=_outbox_position)
             if until(records):
                 return records
         raise AssertionError(f"{topic}: condition not met after {timeout}s; read {len(records)}")
     finally:
         await consumer.stop()
+
+
+def _outbox_position(record) -> int:
+    from rescue_events.relay import SEQUENCE_HEADER
+
+    return int(dict(record.headers or ()).get(SEQUENCE_HEADER, b"0"))
 
 
 async def produce_raw(

@@ -93,11 +93,11 @@ def test_lag_shows_each_consumer_per_partition(ops):
             # end and committed are read one after the other: only lag is bounded
             assert isinstance(p["end"], int) and p["lag"] >= 0
     search = next(s for s in data["services"] if s["service"] == "search")
-    assert {p["topic"] for p in search["partitions"]} >= {"rescue.intake.events"}
+    assert {p["topic"] for p in search["partitions"]} >= {"rescue.intake.stays"}
     code, out = ops("lag")
-    assert code == 0 and "rescue.intake.events" in out
+    assert code == 0 and "rescue.intake.stays" in out
     code, out = ops("lag", "--partitions", "--service", "search")
-    assert code == 0 and "rescue.intake.events[0]" in out
+    assert code == 0 and "rescue.intake.stays[0]" in out
 
 
 def test_a_malformed_event_is_found_and_its_replay_refused(ops, network):
@@ -108,7 +108,7 @@ def test_a_malformed_event_is_found_and_its_replay_refused(ops, network):
         await producer.start()
         try:
             return await producer.send_and_wait(
-                "rescue.intake.events",
+                "rescue.intake.stays",
                 b"{oops",
                 key=f"ops-cli-{uuid.uuid4()}".encode(),
                 headers=[("ce_type", b"person_admitted")],
@@ -125,7 +125,7 @@ def test_a_malformed_event_is_found_and_its_replay_refused(ops, network):
             d
             for d in search["dead_letters"] or []
             if (d["topic"], d["partition"], d["offset"])
-            == ("rescue.intake.events", sent.partition, sent.offset)
+            == ("rescue.intake.stays", sent.partition, sent.offset)
         ]
         return (code, found[0]) if found else None
 
@@ -155,7 +155,7 @@ def test_a_dead_letter_is_shown_discarded_on_record_and_never_replayed(ops, netw
         await producer.start()
         try:
             return await producer.send_and_wait(
-                "rescue.intake.events",
+                "rescue.intake.stays",
                 b'{"oops": "not an event"}',
                 key=key.encode(),
                 headers=[("ce_type", b"person_admitted")],
@@ -172,7 +172,7 @@ def test_a_dead_letter_is_shown_discarded_on_record_and_never_replayed(ops, netw
             d
             for d in search["dead_letters"] or []
             if (d["topic"], d["partition"], d["offset"])
-            == ("rescue.intake.events", sent.partition, sent.offset)
+            == ("rescue.intake.stays", sent.partition, sent.offset)
         ]
         return found[0] if found else None
 

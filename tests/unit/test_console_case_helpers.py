@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -264,8 +264,11 @@ def sign_in(client) -> str:
     return re.search(r'<main.*?name="csrf" value="([^"]+)"', board, re.S).group(1)
 
 
-def test_the_case_page_shows_the_clock_the_candidate_and_its_explanation(client):
+def test_the_case_page_shows_the_clock_the_candidate_and_its_explanation(client, search):
     sign_in(client)
+    # the page reads the real clock: a deadline a day from now has time left
+    due = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    search.answers[("GET", f"/cases/{CASE_ID}")] = (200, {**CASE, "notice_due_at": due})
     page = client.get(f"/cases/{CASE_ID}")
     assert page.status_code == 200
     assert 'data-testid="notice-clock"' in page.text and "还剩" in page.text

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rescue_chassis.audit import middleware as audit_middleware
 from rescue_chassis.auth import Principal
 from rescue_chassis.refusals import Conflict, Forbidden, NotFound, Refused
 from rescue_chassis.testing import FakeUnitOfWork
@@ -298,6 +299,35 @@ async def test_a_notice_is_recorded_and_committed_before_it_is_sent(endpoints):
     (notice,) = uow.all(SearchNotice)
     assert notice.payload["found_place"] == "信阳市"  # the station's city
     assert notice.payload["sex"] == "male" and "categories" not in notice.payload
+
+
+class RecordedWrite:
+    """The request's audited write, noting when its entry was staged and committed."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow, self.status, self.events = uow, 201, []
+
+    async def stage(self, session, principal, status, answer) -> None:
+        self.events.append(("staged", self.uow.commits, principal.subject))
+
+    def committed(self) -> None:
+        self.events.append(("committed", self.uow.commits))
+
+
+async def test_the_entry_of_a_publication_commits_with_its_publishing_record(endpoints):
+    case = a_case(categories=["elderly"])
+    uow = FakeUnitOfWork(actor=caller(), rows=[case], now=NOW)
+    uow.session = None  # the entry is staged in the write's session; the fake has none
+    write = RecordedWrite(uow)
+    current = audit_middleware._CURRENT_WRITE.set(write)
+    try:
+        (view,) = await notice_commands.publish_notices(publishing(case), uow)
+    finally:
+        audit_middleware._CURRENT_WRITE.reset(current)
+
+    # staged before the partial commit (0 commits yet), marked done by it, then sent
+    assert write.events == [("staged", 0, caller().subject), ("committed", 1)]
+    assert endpoints == [(view.id, 1)]
 
 
 async def test_regional_pushes_go_to_the_accent_region_and_the_claimed_home(endpoints):

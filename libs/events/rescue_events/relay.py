@@ -54,6 +54,8 @@ tracer = trace.get_tracer("rescue_events.relay")
 _RELAY_LOCK_KEY = 0x5E5C0E
 _LOCK = "SELECT pg_try_advisory_lock($1)"
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+# Record header: the event's position in its producer's outbox.
+SEQUENCE_HEADER = "rescue_sequence"
 _PURGE_BATCH = 5000
 
 
@@ -400,6 +402,9 @@ class OutboxRelay:
             propagate.inject(carrier, context=trace.set_span_in_context(span))
             headers = [(name, value.encode()) for name, value in from_jsonb(row["headers"])]
             headers += [(name, value.encode()) for name, value in carrier.items()]
+            # The producer's order across its topics (one transaction's events may go
+            # to several): a reader merging them sorts by it.
+            headers.append((SEQUENCE_HEADER, str(row["id"]).encode()))
             spans.append(span)
             try:
                 key = row["message_key"]

@@ -54,6 +54,15 @@ _CE_HEADERS: dict[str, Any] = {
         "ce_stationid": {"type": "string", "description": "The station the event concerns."},
         "traceparent": {"type": "string", "description": "W3C trace context."},
         "tracestate": {"type": "string"},
+        "rescue_sequence": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": (
+                "The event's position in its producer's outbox: a reader of several of "
+                "one producer's topics restores the order it wrote them in (one "
+                "transaction's events can go to several topics)."
+            ),
+        },
     },
 }
 
