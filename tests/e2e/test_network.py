@@ -240,7 +240,7 @@ def test_a_malformed_event_is_dead_lettered_and_replayable_by_ops(network, urls)
         await producer.start()
         try:
             await producer.send_and_wait(
-                "rescue.intake.events",
+                "rescue.intake.stays",
                 b"{oops",
                 key=b"garbage",
                 headers=[("ce_type", b"person_admitted")],
