@@ -168,6 +168,15 @@ PROMETHEUS_LISTEN ?= 127.0.0.1:9090
 alerts-local: setup-promtool
 	$(RUN) python deploy/prometheus/local_alerts.py --data-dir $(LOCALNET_DIR) --listen $(PROMETHEUS_LISTEN)
 
+# Issue 31: a trace backend for the local network: Arize Phoenix (Elastic License 2.0, an
+# ops tool in its own venv var/tools/phoenix, never a project dependency) receiving OTLP
+# at http://$(PHOENIX_LISTEN)/v1/traces; start the network with the printed
+# OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (docs/runbook.md, "Traces on the local network").
+.PHONY: traces-local
+PHOENIX_LISTEN ?= 127.0.0.1:6006
+traces-local:
+	python3 deploy/traces-local/run.py --listen $(PHOENIX_LISTEN)
+
 # Issue 31: production compose (docker-compose.prod.yml) reads every secret from a file
 # in RESCUE_SECRETS_DIR; this writes the missing ones, random (never replaces one).
 #   make compose-secrets SECRETS_DIR=/etc/rescue-network/secrets

@@ -11,6 +11,8 @@ this repository (rescue/*, rescue-*) are pinned by their release tag in the over
 instead. A reference that cannot be pinned yet is listed, with the reason, in
 deploy/images.allow; ``pin`` removes the entries it pinned. The tag stays in the
 reference beside the digest (for people and update tools); the digest is what pulls.
+Where each pinned digest came from is in deploy/images.digests: ``pin`` records the
+registry it asked, a digest pinned by hand names the public sources that agree on it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOW = ROOT / "deploy/images.allow"
+DIGESTS = ROOT / "deploy/images.digests"
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # Built here, tagged by release: never pulled from a public registry.
 OWN = re.compile(r"^(rescue/|rescue-|registry\.example\.org/rescue/)")
@@ -84,18 +88,29 @@ def references() -> list[Reference]:
     return found
 
 
-def allowed() -> dict[str, str]:
-    """deploy/images.allow: reference -> why it is not pinned by digest yet."""
+def _records(path: Path) -> dict[str, str]:
+    """`<reference> <text>` lines, comments and blank lines skipped."""
     entries = {}
-    for text in ALLOW.read_text(encoding="utf-8").splitlines():
+    for text in path.read_text(encoding="utf-8").splitlines():
         if text.strip() and not text.lstrip().startswith("#"):
-            ref, _, reason = text.strip().partition(" ")
-            entries[ref] = reason.strip()
+            ref, _, rest = text.strip().partition(" ")
+            entries[ref] = rest.strip()
     return entries
 
 
+def allowed() -> dict[str, str]:
+    """deploy/images.allow: reference -> why it is not pinned by digest yet."""
+    return _records(ALLOW)
+
+
+def provenance() -> dict[str, str]:
+    """deploy/images.digests: pinned reference -> where its digest came from."""
+    return _records(DIGESTS) if DIGESTS.exists() else {}
+
+
 def problems() -> list[str]:
-    """References neither pinned nor allowed with a reason, and allowances left over."""
+    """References neither pinned nor allowed with a reason, pins that do not say where
+    their digest came from, and allowances or provenance lines left over."""
     found = [r for r in references() if not r.own]
     allow = allowed()
     wrong = [
@@ -109,6 +124,19 @@ def problems() -> list[str]:
         f"deploy/images.allow: {ref} is not used unpinned anywhere: remove it"
         for ref in allow
         if ref not in unpinned
+    ]
+    sources = provenance()
+    wrong += [
+        f"{r.path.relative_to(ROOT)}:{r.line}: {r.ref} is pinned, but deploy/images.digests "
+        "does not say where its digest came from"
+        for r in found
+        if r.pinned and not sources.get(r.ref)
+    ]
+    pinned = {r.ref for r in found if r.pinned}
+    wrong += [
+        f"deploy/images.digests: {ref} is not used anywhere: remove it"
+        for ref in sources
+        if ref not in pinned
     ]
     return wrong
 
@@ -191,6 +219,14 @@ def pin() -> int:
         if line.split(" ", 1)[0].strip() not in digests
     ]
     ALLOW.write_text("".join(keep), encoding="utf-8")
+    if digests:
+        text = DIGESTS.read_text(encoding="utf-8") if DIGESTS.exists() else ""
+        today = date.today().isoformat()
+        text += "".join(
+            f"{ref}@{digest} registry {split(ref)[0]}, make pin-images {today}\n"
+            for ref, digest in digests.items()
+        )
+        DIGESTS.write_text(text, encoding="utf-8")
     left = len(wanted) - len(digests)
     print(f"{len(digests)} pinned, {left} not (they stay in deploy/images.allow)")
     return left

@@ -42,3 +42,11 @@ def broker(tmp_path_factory) -> TansuBroker:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def gazetteer():
+    """Search's gazetteer, built once for the run (seconds each time; read only)."""
+    from search.gazetteer import load_gazetteer
+
+    return load_gazetteer()

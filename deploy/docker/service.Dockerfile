@@ -12,7 +12,8 @@
 #   docker run rescue/intake                 -> python -m intake serve --host 0.0.0.0 --port 8000
 #   docker run rescue/intake migrate         -> python -m intake migrate
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# An exact Python and Debian release, pulled by its multi-architecture index digest.
+ARG PYTHON_IMAGE=python:3.11.17-slim-bookworm@sha256:2333bd330d12de02514770b3585cad313644316047cdee24a7acfdece6de6efb
 
 FROM ghcr.io/astral-sh/uv:0.13.8 AS uv
 

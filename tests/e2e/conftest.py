@@ -91,6 +91,55 @@ class NoticeSite:
         self._server.server_close()
 
 
+class NationalSystem:
+    """The national rescue information system's stand-in: 503 to the first request,
+    then 201 with an id; keeps every request (headers, JSON body)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        import uuid
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        system = self
+        self.requests: list[tuple[dict, dict]] = []
+        self.receipts: list[str] = []
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with system._lock:
+                    system.requests.append((dict(self.headers), body))
+                    first = len(system.requests) == 1
+                if first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receipt = f"NAT-{uuid.uuid4().hex[:8]}"
+                system.receipts.append(receipt)
+                answer = json.dumps({"id": receipt}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}/national/summary-tables"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @pytest.fixture(scope="session")
 def otlp():
     receiver = OtlpReceiver()
@@ -110,7 +159,16 @@ def notice_site():
 
 
 @pytest.fixture(scope="session")
-def network(tmp_path_factory, otlp, notice_site):
+def national_system():
+    """The national rescue information system's stand-in, the summary's from the
+    start (test_summary_tables files the one submission of the session)."""
+    system = NationalSystem()
+    yield system
+    system.stop()
+
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory, otlp, notice_site, national_system):
     """The five services as separate processes, exporting traces to ``otlp``."""
     net = a_network(
         tmp_path_factory.mktemp("network"),
@@ -130,6 +188,9 @@ def network(tmp_path_factory, otlp, notice_site):
         SEARCH_NOTICE_TIMEOUT_SECONDS="5",
         SEARCH_NOTICE_RETRY_BASE_SECONDS="0.1",
         SEARCH_NOTICE_STUCK_AFTER_SECONDS="30",
+        SUMMARY_NATIONAL_SYSTEM_URL=national_system.url,
+        SUMMARY_PERIODIC_INTERVAL_SECONDS="0.3",
+        SUMMARY_NATIONAL_SYSTEM_RETRY_BASE_SECONDS="0.2",
     )
     try:
         net.up()

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import subprocess
 import sys
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from openpyxl import load_workbook
@@ -27,67 +24,11 @@ pytestmark = pytest.mark.e2e
 STATION = "guangshan"
 
 
-class NationalSystem:
-    """The national rescue information system's stand-in: 503 to the first request,
-    then 201 with an id; keeps every request (headers, JSON body)."""
-
-    def __init__(self) -> None:
-        system = self
-        self.requests: list[tuple[dict, dict]] = []
-        self.receipts: list[str] = []
-        self._lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with system._lock:
-                    system.requests.append((dict(self.headers), body))
-                    first = len(system.requests) == 1
-                if first:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                receipt = f"NAT-{uuid.uuid4().hex[:8]}"
-                system.receipts.append(receipt)
-                answer = json.dumps({"id": receipt}).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/national/summary-tables"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture(scope="module")
-def national(network):
-    """The summary restarted with the stand-in as its national system (only this
-    module uses the summary), its sweep fast."""
-    system = NationalSystem()
-    summary = network.services["summary"]
-    summary.stop()
-    summary.env = {
-        **summary.env,
-        "RESCUE_NATIONAL_SYSTEM_URL": system.url,
-        "SUMMARY_PERIODIC_INTERVAL_SECONDS": "0.3",
-        "SUMMARY_NATIONAL_SYSTEM_RETRY_BASE_SECONDS": "0.2",
-    }
-    summary.start()
-    summary.wait_ready()
-    yield system
-    system.stop()
+def national(national_system):
+    """The session network's summary files with this stand-in (only this module
+    submits tables); set at the network's start, so no restart of the summary."""
+    return national_system
 
 
 def this_month() -> str:

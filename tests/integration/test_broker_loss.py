@@ -102,9 +102,11 @@ async def cases(runtime, people) -> dict[uuid.UUID, int]:
 
 
 def a_consumer(runtime, **kafka) -> EventConsumer:
+    # a group join waits about half the session timeout: 1 s here, not 3 s per join
+    quick_joins = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
     return EventConsumer(
         name=f"search-loss-{uuid.uuid4().hex[:8]}",
-        kafka=dataclasses.replace(runtime.relay.kafka, **kafka),
+        kafka=dataclasses.replace(runtime.relay.kafka, **{**quick_joins, **kafka}),
         sessions=runtime.sessions,
         tables=runtime.tables.plumbing,
         outbox=runtime.outbox,

@@ -5,6 +5,7 @@ the successor, applies every event once, and a person's older events first."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -107,10 +108,14 @@ async def nothing_more(session, event, envelope) -> None:
 
 
 def a_consumer(runtime, group: str, applied: Applied) -> EventConsumer:
+    # a group join waits about half the session timeout: 1 s here, not 3 s per join
+    kafka = dataclasses.replace(
+        runtime.relay.kafka, session_timeout_ms=2000, heartbeat_interval_ms=500
+    )
     return applied.watch(
         EventConsumer(
             name=group,
-            kafka=runtime.relay.kafka,
+            kafka=kafka,
             sessions=runtime.sessions,
             tables=runtime.tables.plumbing,
             outbox=runtime.outbox,

@@ -10,7 +10,6 @@ import importlib
 
 import pytest
 
-from search.gazetteer import load_gazetteer
 from search.gazetteer.address import fold, strip_fillers
 from search.names import name_keys, name_similarity, query_keys
 from search.ranking import place_resolver
@@ -19,8 +18,8 @@ GUSHI, XINYANG, HENAN = "411525", "4115", "41"
 
 
 @pytest.fixture(scope="module")
-def gaz():
-    return load_gazetteer()
+def gaz(gazetteer):
+    return gazetteer
 
 
 def _first(gaz, text, **context):

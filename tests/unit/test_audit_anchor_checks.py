@@ -4,74 +4,10 @@ verifies on its own, but not against an anchor taken before the rewrite."""
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import UTC, datetime, timedelta
+from memory_audit_chain import MemoryChain, a_chain
 
-from rescue_chassis.audit import GENESIS, entry_hash
 from rescue_chassis.audit.anchors import Anchor
 from rescue_chassis.audit.checkpoints import Checkpoint, verify_chain
-
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    id: int
-    at: datetime
-    subject: str
-    station_id: str
-    roles: list[str]
-    action: str
-    method: str
-    route: str
-    record_ids: dict
-    fields: list[str] | None
-    purpose: str | None
-    status_code: int
-    correlation_id: str | None
-    prev_hash: str
-    hash: str
-
-
-def a_chain(n: int, subjects: dict[int, str] | None = None) -> list[Row]:
-    """``n`` entries; ``subjects``: who each position names instead of wang.li (a
-    rewrite, every hash after it recomputed)."""
-    rows, prev = [], GENESIS
-    for position in range(1, n + 1):
-        values = dict(
-            at=T0 + timedelta(seconds=position),
-            subject=(subjects or {}).get(position, "wang.li"),
-            station_id="gushi",
-            roles=["station_staff"],
-            action="read",
-            method="GET",
-            route="/persons/{person_id}",
-            record_ids={"person_id": f"p-{position}"},
-            fields=["full_name"],
-            purpose=None,
-            status_code=200,
-            correlation_id=f"c-{position}",
-            prev_hash=prev,
-        )
-        prev = entry_hash(position=position, **values)
-        rows.append(Row(id=position, hash=prev, **values))
-    return rows
-
-
-class MemoryChain:
-    def __init__(self, rows: list[Row], checkpoints: list[Checkpoint] = ()) -> None:
-        self.rows = {r.id: r for r in rows}
-        self.checkpoints = list(checkpoints)
-
-    async def latest_checkpoint(self) -> Checkpoint | None:
-        return max(self.checkpoints, key=lambda c: c.position, default=None)
-
-    async def entry(self, position: int) -> Row | None:
-        return self.rows.get(position)
-
-    async def entries(self, start: int, limit: int) -> list[Row]:
-        found = sorted((r for r in self.rows.values() if r.id >= start), key=lambda r: r.id)
-        return found[:limit]
 
 
 async def test_a_chain_that_holds_its_anchors_verifies():

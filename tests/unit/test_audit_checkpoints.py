@@ -4,82 +4,17 @@ station (issue 32), on an in-memory chain and the packaged network."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import pytest
+from memory_audit_chain import MemoryChain, Row, a_chain
 
-from rescue_chassis.audit import GENESIS, entry_hash
 from rescue_chassis.audit.checkpoints import Checkpoint, verify_chain
 from rescue_chassis.audit.scope import auditor_scope, entries_station
 from rescue_chassis.auth import Principal
 from rescue_chassis.network import load_network
 from rescue_chassis.refusals import Forbidden
 
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Row:  # an audit_entries row as the table gives it back
-    id: int
-    at: datetime
-    subject: str
-    station_id: str
-    roles: list[str]
-    action: str
-    method: str
-    route: str
-    record_ids: dict
-    fields: list[str] | None
-    purpose: str | None
-    status_code: int
-    correlation_id: str | None
-    prev_hash: str
-    hash: str
-
-
-def a_chain(n: int) -> list[Row]:
-    rows, prev = [], GENESIS
-    for position in range(1, n + 1):
-        values = dict(
-            at=T0 + timedelta(seconds=position),
-            subject="wang.li",
-            station_id="gushi" if position % 2 else "xixian",
-            roles=["station_staff"],
-            action="read",
-            method="GET",
-            route="/persons/{person_id}",
-            record_ids={"person_id": f"p-{position}"},
-            fields=["full_name"],
-            purpose=None,
-            status_code=200,
-            correlation_id=f"c-{position}",
-            prev_hash=prev,
-        )
-        prev = entry_hash(position=position, **values)
-        rows.append(Row(id=position, hash=prev, **values))
-    return rows
-
-
-class MemoryChain:
-    """A chain and its checkpoints; counts the entries a verification reads."""
-
-    def __init__(self, rows: list[Row], checkpoints: list[Checkpoint] = ()) -> None:
-        self.rows = {r.id: r for r in rows}
-        self.checkpoints = list(checkpoints)
-        self.read: list[int] = []
-
-    async def latest_checkpoint(self) -> Checkpoint | None:
-        return max(self.checkpoints, key=lambda c: c.position, default=None)
-
-    async def entry(self, position: int) -> Row | None:
-        self.read.append(position)
-        return self.rows.get(position)
-
-    async def entries(self, start: int, limit: int) -> list[Row]:
-        found = sorted((r for r in self.rows.values() if r.id >= start), key=lambda r: r.id)
-        self.read.extend(r.id for r in found[:limit])
-        return found[:limit]
+STATIONS = ("gushi", "xixian")  # entries of two stations interleaved, as one chain holds
 
 
 def altered(row: Row, **changes) -> Row:
@@ -87,7 +22,7 @@ def altered(row: Row, **changes) -> Row:
 
 
 async def test_a_verification_walks_from_the_latest_checkpoint_only():
-    rows = a_chain(10)
+    rows = a_chain(10, stations=STATIONS)
     chain = MemoryChain(rows, [Checkpoint(3, rows[2].hash), Checkpoint(7, rows[6].hash)])
 
     check = await verify_chain(chain, batch=2)
@@ -98,7 +33,7 @@ async def test_a_verification_walks_from_the_latest_checkpoint_only():
 
 
 async def test_without_a_checkpoint_or_asked_in_full_it_walks_the_whole_chain():
-    rows = a_chain(5)
+    rows = a_chain(5, stations=STATIONS)
     assert (await verify_chain(MemoryChain(rows))).entries == 5
     chain = MemoryChain(rows, [Checkpoint(4, rows[3].hash)])
     full = await verify_chain(chain, full=True)
@@ -107,7 +42,7 @@ async def test_without_a_checkpoint_or_asked_in_full_it_walks_the_whole_chain():
 
 
 async def test_a_change_before_the_checkpoint_is_found_by_the_full_walk():
-    rows = a_chain(6)
+    rows = a_chain(6, stations=STATIONS)
     rows[1] = altered(rows[1], purpose="改过")  # entry 2, after checkpoint 4 was recorded
     chain = MemoryChain(rows, [Checkpoint(4, rows[3].hash)])
 
@@ -118,7 +53,7 @@ async def test_a_change_before_the_checkpoint_is_found_by_the_full_walk():
 
 
 async def test_a_changed_or_missing_checkpointed_entry_breaks_the_verification():
-    rows = a_chain(6)
+    rows = a_chain(6, stations=STATIONS)
     changed = MemoryChain(
         [*rows[:3], altered(rows[3], subject="someone.else"), *rows[4:]],
         [Checkpoint(4, rows[3].hash)],
@@ -138,7 +73,7 @@ async def test_a_changed_or_missing_checkpointed_entry_breaks_the_verification()
 
 
 async def test_a_break_after_the_checkpoint_names_its_position():
-    rows = a_chain(8)
+    rows = a_chain(8, stations=STATIONS)
     del rows[5]  # entry 6 deleted
     check = await verify_chain(MemoryChain(rows, [Checkpoint(3, rows[2].hash)]))
     assert (check.ok, check.broken_at, check.entries, check.last_position) == (False, 6, 2, 5)
@@ -146,7 +81,7 @@ async def test_a_break_after_the_checkpoint_names_its_position():
 
 
 async def test_a_limited_walk_stops_intact_where_the_next_checkpoint_goes():
-    rows = a_chain(10)
+    rows = a_chain(10, stations=STATIONS)
     chain = MemoryChain(rows, [Checkpoint(2, rows[1].hash)])
     check = await verify_chain(chain, limit=5, batch=2)
     assert check.ok and (check.entries, check.last_position) == (5, 7)

@@ -245,7 +245,8 @@ def client(services):
         for n in ("intake", "search", "transfer", "referral", "followup")
     }
     settings = ConsoleSettings(**urls, dev_jwt_secret=SECRET, cookie_secure=False)
-    app = create_app(settings, transport=httpx.MockTransport(services))
+    # the pages count deadlines from NOW, not from the day the tests run
+    app = create_app(settings, transport=httpx.MockTransport(services), clock=lambda: NOW)
     with TestClient(app, base_url="http://console.test") as client:
         yield client
 
@@ -276,7 +277,7 @@ def test_the_board_shows_police_and_dna_deadlines_linked_to_the_case(client, ser
     assert f'href="/persons/{PERSON_ID}"' in deadlines
     assert "公安身份核查" in deadlines and "采集DNA样本" in deadlines
     assert "发布寻亲公告" not in deadlines  # the notice has its own panel
-    assert "还剩" in deadlines
+    assert "还剩 13小时0分" in deadlines and "还剩 2天13小时" in deadlines  # as of NOW
     placements = section(board, "h-not-visited")
     assert "固始县社会福利院" in placements and "托养以来未探访，已 67 天" in placements
     sent = [r.url for r in services.sent if r.url.path == "/station/outsourced-care"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -32,6 +33,7 @@ LINK = (
 )
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60
 AGENCY = "gushi-police"
+NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # the portal's clock: receipts count from it
 
 
 def check_item(**fields) -> dict:
@@ -180,9 +182,8 @@ def client(net):
     settings = ConsoleSettings(
         **urls, dev_jwt_secret="console-unit-secret-" + "k" * 30, cookie_secure=False
     )
-    with TestClient(
-        create_app(settings, transport=httpx.MockTransport(net)), base_url="http://console.test"
-    ) as client:
+    app = create_app(settings, transport=httpx.MockTransport(net), clock=lambda: NOW)
+    with TestClient(app, base_url="http://console.test") as client:
         yield client
 
 
@@ -216,7 +217,8 @@ def test_the_police_see_their_checks_with_the_photo_through_the_console(client, 
     text = portal.text
     assert f'data-check="{REQUEST_ID}"' in text and "王建国、王建军" in text
     assert "左手背有疤" in text and "DNA-411500-2026-00042" in text
-    assert "确认期限" in text and "无法核实（逐级上报）" in text
+    assert "确认期限 2026-12-08 10:00（还剩 16小时0分）" in text  # acknowledge_by, as of NOW
+    assert "无法核实（逐级上报）" in text
     src = re.search(r'<img class="face" src="([^"]+)"', text).group(1)
     assert src.startswith("/partner/photo?link=http%3A//intake.test/") or src.startswith(
         "/partner/photo?link=http%3A%2F%2Fintake.test%2F"

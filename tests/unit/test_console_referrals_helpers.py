@@ -201,7 +201,8 @@ def client(service):
     settings = ConsoleSettings(
         **urls, dev_jwt_secret="console-unit-secret-" + "k" * 30, cookie_secure=False
     )
-    app = create_app(settings, transport=httpx.MockTransport(service))
+    # the pages count deadlines from NOW, not from the day the tests run
+    app = create_app(settings, transport=httpx.MockTransport(service), clock=lambda: NOW)
     with TestClient(app, base_url="http://console.test") as client:
         yield client
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from search.gazetteer import PlaceMatch, load_gazetteer
+from search.gazetteer import PlaceMatch
 from search.gazetteer.text import core_name, core_syllables
 
 
 @pytest.fixture(scope="module")
-def gaz():
-    return load_gazetteer()
+def gaz(gazetteer):
+    return gazetteer
 
 
 def _in_hebei_named(matches: list[PlaceMatch], name: str) -> list[PlaceMatch]:

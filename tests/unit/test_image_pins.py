@@ -1,7 +1,7 @@
 """Images by digest (deploy/images.py, make pin-images): every third-party image the
-deployment references is pinned by digest, or listed in deploy/images.allow with the
-reason; pinning rewrites the references and the list, offline here with a stand-in
-registry."""
+deployment references is pinned by digest, with where the digest came from in
+deploy/images.digests, or listed in deploy/images.allow with the reason; pinning
+rewrites the references and both lists, offline here with a stand-in registry."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def tool(root: Path = ROOT):
     sys.modules[spec.name] = module  # its dataclass looks its module up
     spec.loader.exec_module(module)
     module.ROOT, module.ALLOW = root, root / "deploy/images.allow"
+    module.DIGESTS = root / "deploy/images.digests"
     return module
 
 
@@ -40,6 +41,21 @@ def test_every_third_party_image_is_pinned_or_allowed_with_a_reason():
         assert len(reason) > 10, f"{ref}: say why it is not pinned"
 
 
+def test_every_digest_says_where_it_came_from():
+    images = tool()
+    pinned = {r.ref for r in images.references() if not r.own and r.pinned}
+    assert any(ref.startswith("apache/kafka:3.9.1@sha256:") for ref in pinned)
+    sources = images.provenance()
+    assert pinned <= set(sources)
+    for ref in pinned:
+        name = ref.partition("@")[0]
+        # the tag stays beside the digest, for people and for update tools
+        assert ":" in name.rsplit("/", 1)[-1], f"{ref}: keep the tag"
+        if not sources[ref].startswith("registry "):
+            # pinned by hand: two public sources that agree, never one
+            assert len(sources[ref].split(" ; ")) >= 2, f"{ref}: name two sources"
+
+
 def test_only_the_images_built_here_are_exempt():
     images = tool()
     own = {r.ref.split(":")[0] for r in images.references() if r.own}
@@ -50,37 +66,78 @@ def test_only_the_images_built_here_are_exempt():
 @pytest.fixture
 def copy(tmp_path) -> Path:
     """The deployment's files, to pin without touching the repository."""
-    for path in tool().files() + [ROOT / "deploy/images.allow"]:
+    for path in tool().files() + [ROOT / "deploy/images.allow", ROOT / "deploy/images.digests"]:
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
     return tmp_path
 
 
+def unpin(root: Path, prefix: str) -> str:
+    """The copy as before its reference starting with `prefix` was pinned: tag only, with
+    an allowance instead of a provenance line. Returns that reference."""
+    images = tool(root)
+    (ref,) = {r.ref for r in images.references() if r.ref.startswith(prefix)}
+    bare = ref.partition("@")[0]
+    for path in images.files():
+        path.write_text(path.read_text().replace(ref, bare))
+    for name, kept in (("digests", ref), ("allow", bare)):
+        path = root / f"deploy/images.{name}"
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines if not line.startswith(kept + " ")))
+    allow = root / "deploy/images.allow"
+    allow.write_text(allow.read_text() + f"{bare} not pinned in this test's copy\n")
+    return bare
+
+
 def test_an_unpinned_image_without_a_reason_is_caught(copy):
     images = tool(copy)
+    python = unpin(copy, "python:3.11")
     allow = copy / "deploy/images.allow"
-    kept = [line for line in allow.read_text().splitlines() if not line.startswith("grafana/loki")]
+    kept = [line for line in allow.read_text().splitlines() if not line.startswith(python)]
     allow.write_text("\n".join(kept) + "\n")
-    assert [p for p in images.problems() if "grafana/loki:" in p and "not pinned" in p]
+    assert [p for p in images.problems() if python in p and "not pinned" in p]
     # and an allowance nothing needs any more
     allow.write_text(allow.read_text() + "busybox:1.36 for nothing at all\n")
     assert [p for p in images.problems() if "busybox:1.36" in p]
 
 
+def test_a_pin_without_its_provenance_is_caught(copy):
+    images = tool(copy)
+    digests = copy / "deploy/images.digests"
+    kept = [
+        line for line in digests.read_text().splitlines() if not line.startswith("grafana/loki")
+    ]
+    digests.write_text("\n".join(kept) + "\n")
+    assert [p for p in images.problems() if "grafana/loki:3.7.4@" in p and "came from" in p]
+    # and a line no reference uses any more
+    digests.write_text(digests.read_text() + f"busybox:1.36@{DIGEST} nowhere ; at all\n")
+    assert [p for p in images.problems() if "busybox:1.36" in p]
+
+
 def test_pinning_writes_the_digest_beside_the_tag_and_empties_the_list(copy, monkeypatch):
     images = tool(copy)
+    collector = unpin(copy, "otel/opentelemetry-collector-contrib:")
+    python, uv = unpin(copy, "python:3.11"), unpin(copy, "ghcr.io/astral-sh/uv:")
     asked = []
     monkeypatch.setattr(images, "resolve", lambda ref: asked.append(ref) or DIGEST)
     assert images.pin() == 0
-    assert "apache/kafka:3.9.1" in asked and "python:3.11-slim" in asked
+    assert sorted(asked) == sorted([collector, python, uv])
     compose = (copy / "docker-compose.yml").read_text()
-    assert f"image: apache/kafka:3.9.1@{DIGEST}\n" in compose
+    assert f"image: {collector}@{DIGEST}\n" in compose
+    assert "image: apache/kafka:3.9.1@sha256:4ceccc577f03" in compose, "pinned already"
+    k8s = (copy / "deploy/k8s/base/monitoring/otel-collector/collector.yaml").read_text()
+    assert f"image: {collector}@{DIGEST}\n" in k8s
     dockerfile = (copy / "deploy/docker/service.Dockerfile").read_text()
-    assert f"ARG PYTHON_IMAGE=python:3.11-slim@{DIGEST}\n" in dockerfile
-    assert f"FROM ghcr.io/astral-sh/uv:0.13.8@{DIGEST} AS uv\n" in dockerfile
+    assert f"ARG PYTHON_IMAGE={python}@{DIGEST}\n" in dockerfile
+    assert f"FROM {uv}@{DIGEST} AS uv\n" in dockerfile
     assert "FROM ${PYTHON_IMAGE} AS builder" in dockerfile
     assert images.allowed() == {}
+    # each new pin says which registry it came from
+    sources = images.provenance()
+    docker_hub = "registry registry-1.docker.io, make pin-images "
+    assert all(sources[f"{ref}@{DIGEST}"].startswith(docker_hub) for ref in (collector, python))
+    assert sources[f"{uv}@{DIGEST}"].startswith("registry ghcr.io")
     assert images.problems() == []
     assert all(r.pinned for r in images.references() if not r.own)
     # pinned references are left alone the next time
@@ -90,19 +147,18 @@ def test_pinning_writes_the_digest_beside_the_tag_and_empties_the_list(copy, mon
 
 def test_an_image_the_registry_does_not_resolve_stays_allowed(copy, monkeypatch):
     images = tool(copy)
+    uv = unpin(copy, "ghcr.io/astral-sh/uv:")
+    unpin(copy, "python:3.11")
 
     def registry(ref):
-        if ref.startswith("grafana/"):
+        if ref.startswith("ghcr.io/"):
             raise RuntimeError(f"{ref}: HTTP 503")
         return DIGEST
 
     monkeypatch.setattr(images, "resolve", registry)
-    assert images.pin() == 3  # tempo, loki, grafana
-    assert set(images.allowed()) == {
-        "grafana/tempo:2.10.6",
-        "grafana/loki:3.7.4",
-        "grafana/grafana:12.1.1",
-    }
+    assert images.pin() == 1  # uv
+    assert set(images.allowed()) == {uv}
+    assert f"{uv}@" not in (copy / "deploy/images.digests").read_text()
     assert images.problems() == []
 
 

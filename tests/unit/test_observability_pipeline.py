@@ -392,9 +392,10 @@ def test_the_kubernetes_collector_validates_and_is_where_the_services_send():
     assert config_flag == f"--config={mount['mountPath']}/config.yaml"
     health = load(K8S_COLLECTOR)["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]
     assert named[container["readinessProbe"]["httpGet"]["port"]] == int(health)
-    image, tag = container["image"].split(":")
+    image, tag = container["image"].split("@")[0].split(":")  # a digest may follow
     assert image == "otel/opentelemetry-collector-contrib" and EXACT_TAG.fullmatch(tag)
-    assert tag == load(COMPOSE)["services"]["otel-collector"]["image"].split(":")[1]
+    # the same release, and the same digest, as docker-compose.yml's collector
+    assert container["image"] == load(COMPOSE)["services"]["otel-collector"]["image"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
 

@@ -1,6 +1,8 @@
 """The sealing migration's body, once (rescue_chassis.sealed_migrations): it emits the
 very SQL the six applied ``*_sealed_fields`` migrations emit for their columns, up
-and down, so a later migration calling it seals a column as they did."""
+and down, so a later migration calling it seals a column as they did. The six now
+call it too; ``RECORDED`` is the SQL they ran before that (their inline bodies),
+so applied history cannot drift."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import op
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
@@ -18,6 +21,49 @@ from rescue_chassis.sealed_migrations import seal_columns_v1, unseal_columns_v1
 
 ROOT = Path(__file__).resolve().parents[2]
 APPLIED = sorted(ROOT.glob("services/*/migrations/versions/*_sealed_fields.py"))
+
+_RESPONSE_UP = "ALTER TABLE idempotency_keys ALTER COLUMN response TYPE TEXT USING response::text"
+_RESPONSE_DOWN = (
+    "ALTER TABLE idempotency_keys ALTER COLUMN response TYPE JSONB USING response::jsonb"
+)
+_CREATED = "-- create_audit_checkpoints_v1"
+_DROPPED = "-- drop_audit_checkpoints_v1"
+_ONLY_RESPONSE = ([_RESPONSE_UP, _CREATED], [_DROPPED, _RESPONSE_DOWN])
+
+#: service -> (upgrade, downgrade) statements, as the inline bodies emitted them
+#: (offline, checkpoint calls marked); recorded once, never regenerated
+RECORDED = {
+    "intake": (
+        [
+            _RESPONSE_UP,
+            "ALTER TABLE stays ALTER COLUMN handover TYPE TEXT USING handover::text",
+            _CREATED,
+        ],
+        [
+            _DROPPED,
+            _RESPONSE_DOWN,
+            "ALTER TABLE stays ALTER COLUMN handover TYPE JSONB USING handover::jsonb",
+        ],
+    ),
+    "referral": (
+        [
+            _RESPONSE_UP,
+            "ALTER TABLE agencies ALTER COLUMN contacts TYPE TEXT USING contacts::text",
+            "ALTER TABLE agencies ALTER COLUMN webhook_secret TYPE TEXT USING webhook_secret::text",
+            _CREATED,
+        ],
+        [
+            _DROPPED,
+            _RESPONSE_DOWN,
+            "ALTER TABLE agencies ALTER COLUMN contacts TYPE JSONB USING contacts::jsonb",
+            "ALTER TABLE agencies ALTER COLUMN webhook_secret TYPE VARCHAR(200)",
+        ],
+    ),
+    "search": _ONLY_RESPONSE,
+    "transfer": _ONLY_RESPONSE,
+    "followup": _ONLY_RESPONSE,
+    "summary": _ONLY_RESPONSE,
+}
 
 
 def offline_sql(run) -> str:
@@ -29,6 +75,11 @@ def offline_sql(run) -> str:
     with Operations.context(context):
         run()
     return out.getvalue()
+
+
+def statements(sql: str) -> list[str]:
+    """Each statement on one line, whitespace collapsed."""
+    return [" ".join(part.split()) for part in sql.split(";") if part.strip()]
 
 
 def applied(path: Path):
@@ -45,17 +96,24 @@ def test_the_six_are_found():
 
 
 @pytest.mark.parametrize("path", APPLIED, ids=lambda p: p.parents[2].name)
-def test_the_same_sql_as_an_applied_sealing_migration(path, monkeypatch):
+def test_an_applied_sealing_migration_runs_the_sql_it_ran_when_applied(path, monkeypatch):
     module = applied(path)
-    # only the columns: the audit checkpoints they also created are another matter
-    monkeypatch.setattr(module, "create_audit_checkpoints_v1", lambda: None)
-    monkeypatch.setattr(module, "drop_audit_checkpoints_v1", lambda: None)
+    # the checkpoints' own DDL is theirs to pin; here only where the calls fall
+    monkeypatch.setattr(module, "create_audit_checkpoints_v1", lambda: op.execute(_CREATED))
+    monkeypatch.setattr(module, "drop_audit_checkpoints_v1", lambda: op.execute(_DROPPED))
 
-    up = offline_sql(module.upgrade)
-    assert "ALTER TABLE" in up and "TYPE TEXT" in up
-    assert offline_sql(lambda: seal_columns_v1(module.SEALED)) == up
-    down = offline_sql(module.downgrade)
-    assert offline_sql(lambda: unseal_columns_v1(module.SEALED)) == down
+    up, down = RECORDED[path.parents[2].name]
+    assert statements(offline_sql(module.upgrade)) == up
+    assert statements(offline_sql(module.downgrade)) == down
+
+
+@pytest.mark.parametrize("path", APPLIED, ids=lambda p: p.parents[2].name)
+def test_the_same_sql_as_an_applied_sealing_migration(path):
+    up, down = RECORDED[path.parents[2].name]
+    sealed = applied(path).SEALED
+
+    assert statements(offline_sql(lambda: seal_columns_v1(sealed))) == up[:-1]
+    assert statements(offline_sql(lambda: unseal_columns_v1(sealed))) == down[1:]
 
 
 def test_a_json_column_is_parsed_back_and_a_text_one_only_retyped():

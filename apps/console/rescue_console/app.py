@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,6 +43,7 @@ from rescue_console.web import (
     SignInNeeded,
     page,
     signed_in,
+    wall_clock,
 )
 
 SERVICES = ("intake", "search", "transfer", "referral", "followup", "summary")
@@ -73,9 +76,11 @@ def create_app(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     tracer_provider: TracerProvider | None = None,
+    clock: Callable[[], datetime] = wall_clock,
 ) -> FastAPI:
     """``transport``: the tests' stand-in for the services; ``tracer_provider``: their
-    span recorder (else the services' tracing, from the OTEL_* variables)."""
+    span recorder (else the services' tracing, from the OTEL_* variables); ``clock``:
+    the now deadlines are counted from (a test's fixed one)."""
     telemetry = start_telemetry(settings.log_level, tracer_provider)
 
     @asynccontextmanager
@@ -94,6 +99,7 @@ def create_app(
             ),
             services=services,
             network=load_network(settings.network_file),
+            clock=clock,
         )
         yield
         await services.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 
@@ -65,7 +65,7 @@ async def _board(console, user) -> dict:
         services.get(token, "intake", "/station/outsourced-care", overdue="true"),
     )
     still_signed_in(console, user, persons, cases, tasks, queue, revisits, outsourced)
-    now = datetime.now(UTC)
+    now = console.clock()
     in_station = Panel(persons, persons.body if persons.ok else [])
     deadlines = Panel(cases)
     if cases.ok:

@@ -8,7 +8,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 
@@ -151,7 +151,7 @@ async def _case(
     if case.body.get("status") == "identified":
         identity = await services.get(token, "search", f"{base}/identity-confirmation")
         still_signed_in(console, user, identity)
-    now = datetime.now(UTC)
+    now = console.clock()
     candidates = queue.body if queue.ok else []
     chosen = next((c for c in candidates if c["id"] == candidate_id), None)
     values = dict(values or {})

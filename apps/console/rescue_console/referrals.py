@@ -5,7 +5,7 @@ reason) and revocation."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 
@@ -179,7 +179,7 @@ async def referral_list(request: Request, console: ConsoleDep, user: UserDep, st
         # the overdue ones may be older than the newest page: always listed
         seen = {r["id"] for r in found}
         found = [r for r in late.body if r["id"] not in seen] + found
-    now = datetime.now(UTC)
+    now = console.clock()
     return page(
         request,
         "referrals.html",
@@ -362,7 +362,7 @@ async def _referral(
         {
             "r": referral,
             "steps": loop_steps(referral),
-            "due": deadline(referral, datetime.now(UTC)),
+            "due": deadline(referral, console.clock()),
             "overdue": is_overdue(referral),
             "is_open": referral["status"] in OPEN,
             "awaits_consent": referral["consent_required"] and referral["status"] in NOT_YET_SENT,

@@ -42,12 +42,17 @@ def form_key(values: dict[str, Any]) -> str:
     return key if isinstance(key, str) and KEY.match(key) else str(uuid.uuid4())
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Console:
     settings: ConsoleSettings
     sessions: SessionStore
     services: Services
     network: Network
+    clock: Callable[[], datetime] = wall_clock  # now, for deadlines (tests freeze it)
 
 
 def console_of(request: Request) -> Console:
@@ -98,7 +103,8 @@ def check_csrf(request: Request, session: ConsoleSession, form: dict[str, list[s
 
 
 def page(request: Request, name: str, context: dict, *, status: int = 200, user=None):
-    network = request.app.state.console.network
+    console = request.app.state.console
+    network = console.network
     station = network.station(user.station_id) if user is not None else None
     return templates.TemplateResponse(
         request,
@@ -107,7 +113,7 @@ def page(request: Request, name: str, context: dict, *, status: int = 200, user=
             "user": user,
             "station": station,
             "network_station": network.station,
-            "now": datetime.now(UTC),
+            "now": console.clock(),
             **context,
         },
         status_code=status,

@@ -22,13 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 
 from rescue_chassis.auth import Principal, PrincipalDep, Role, current_principal
 from rescue_chassis.network import Network
 from rescue_chassis.refusals import Forbidden, NotFound, Refused
-from rescue_chassis.runtime import RuntimeDep
 
 # ---- the roles, grouped as the work is ------------------------------------------------
 
@@ -175,9 +174,10 @@ def viewed_station(principal: Principal, network: Network, station_id: str | Non
 STATION_ROLES = frozenset(SEARCH_WORK)
 
 
-async def _known_station(principal: PrincipalDep, runtime: RuntimeDep) -> None:
+async def _known_station(request: Request, principal: PrincipalDep) -> None:
+    # The runtime read from the app, not as a dependency: one node less on every route.
     if principal.has_any(*STATION_ROLES):
-        ensure_known_station(principal, runtime.network)
+        ensure_known_station(principal, request.app.state.runtime.network)
 
 
 #: Every business route's first dependency (the app factory adds it): a token with a

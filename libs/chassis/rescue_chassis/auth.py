@@ -82,9 +82,6 @@ class Principal:
         return any(r.value in self.roles for r in roles)
 
 
-_bearer = HTTPBearer(auto_error=False)
-
-
 # ------------------------------------------------------------ rejections ---
 
 # Most specific first (InvalidSignatureError is a DecodeError, ...).
@@ -331,9 +328,23 @@ def _verifier(request: Request) -> TokenVerifier:
     return app_verifier(request.app.state)
 
 
-async def _principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+class _BearerPrincipal(HTTPBearer):
+    """The caller named by the bearer token: the security scheme (as OpenAPI shows
+    it) and the verification in one dependency, resolved once per request. Three
+    dependencies of every business route need the caller; each would solve the
+    scheme again beneath it (FastAPI solves a cached dependency's own
+    dependencies before it looks in the cache)."""
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        known = request.scope.get(_PRINCIPAL_KEY)
+        if known is not None:
+            return known
+        credentials = await super().__call__(request)
+        return await _verified(request, credentials)
+
+
+async def _verified(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(
@@ -344,8 +355,21 @@ async def _principal(
         )
     principal = await _verifier(request).verify(credentials.credentials)
     request.state.principal = principal  # who, for the audit trail (rescue_chassis.audit)
+    request.scope[_PRINCIPAL_KEY] = principal
     _current.set(principal)  # for views that show sensitive fields by role (access.may_see)
     return principal
+
+
+_PRINCIPAL_KEY = "rescue.principal"  # the scope's key of the verified caller
+# The scheme's name in the OpenAPI documents, as HTTPBearer names itself.
+_principal = _BearerPrincipal(scheme_name="HTTPBearer", auto_error=False)
+
+
+async def principal_of(request: Request) -> Principal:
+    """The request's verified caller: the one a dependency verified already, else
+    the bearer token's (for a dependency that would otherwise add a node)."""
+    known = request.scope.get(_PRINCIPAL_KEY)
+    return known if known is not None else await _principal(request)
 
 
 # The request's caller, for response views: set by the dependency above within the

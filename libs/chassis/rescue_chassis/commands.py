@@ -37,11 +37,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rescue_chassis.access import can_see
 from rescue_chassis.audit.middleware import WriteRecord, write_record
-from rescue_chassis.auth import Principal, PrincipalDep
-from rescue_chassis.idempotency import IdempotencyKey, IdempotentRequest, RequestKey
+from rescue_chassis.auth import Principal, principal_of
+from rescue_chassis.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IdempotentRequest,
+    RequestKey,
+    request_key,
+)
 from rescue_chassis.network import Network
 from rescue_chassis.refusals import Conflict, NotFound
-from rescue_chassis.runtime import Runtime, RuntimeDep
+from rescue_chassis.runtime import Runtime
 from rescue_chassis.writes import Writes
 from rescue_events.contracts.base import EventContract
 from rescue_events.driver import autocommit
@@ -315,15 +320,18 @@ def _replayed(request: IdempotentRequest, location: str | None) -> JSONResponse:
 async def _runner(
     request: Request,
     response: Response,
-    principal: PrincipalDep,
-    runtime: RuntimeDep,
-    idempotency_key: IdempotencyKey = None,
+    key: Annotated[str | None, IDEMPOTENCY_HEADER] = None,
 ) -> Runner:
-    route = request.scope.get("route")
+    # The caller, the runtime and the key read here rather than as dependencies of
+    # their own: each is a node FastAPI solves on every write. Every business route
+    # checks roles (rescue_chassis.access), so the caller is verified already.
+    scope = request.scope
+    route = scope.get("route")
     status = getattr(route, "status_code", None) or 200
-    return Runner(
-        runtime, principal, idempotency_key, status, response, write_record(request.scope)
-    )
+    principal = await principal_of(request)
+    runtime = request.app.state.runtime
+    key_ = request_key(request, key)
+    return Runner(runtime, principal, key_, status, response, write_record(scope))
 
 
 #: The route parameter of every route that changes something: ``run: Run``.

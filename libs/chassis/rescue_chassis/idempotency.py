@@ -47,23 +47,27 @@ class RequestKey:
     target: str  # "POST /persons/…": the same key on another resource is another request
 
 
-async def _request_key(  # async: a plain def would hop to a worker thread per request
-    request: Request,
-    key: Annotated[
-        str | None,
-        Header(
-            alias=HEADER,
-            min_length=1,
-            max_length=200,
-            pattern=KEY_PATTERN,
-            description="Makes a retry safe: the same key, caller and body within a day "
-            "answers as the first request did, without doing the work again. 1 to 200 "
-            "visible ASCII characters; a new key for each new request.",
-            examples=["3f1c9a52-7b1e-4c1e-9a53-2f0d8f7c6b10"],
-        ),
-    ] = None,
-) -> RequestKey | None:
+IDEMPOTENCY_HEADER = Header(
+    alias=HEADER,
+    min_length=1,
+    max_length=200,
+    pattern=KEY_PATTERN,
+    description="Makes a retry safe: the same key, caller and body within a day "
+    "answers as the first request did, without doing the work again. 1 to 200 "
+    "visible ASCII characters; a new key for each new request.",
+    examples=["3f1c9a52-7b1e-4c1e-9a53-2f0d8f7c6b10"],
+)
+
+
+def request_key(request: Request, key: str | None) -> RequestKey | None:
+    """The header's value (checked by ``IDEMPOTENCY_HEADER``) with its request."""
     return None if key is None else RequestKey(key, f"{request.method} {request.url.path}")
+
+
+async def _request_key(  # async: a plain def would hop to a worker thread per request
+    request: Request, key: Annotated[str | None, IDEMPOTENCY_HEADER] = None
+) -> RequestKey | None:
+    return request_key(request, key)
 
 
 # The route parameter every creating POST takes: `idempotency_key: IdempotencyKey`.

@@ -8,9 +8,9 @@ left). Downgrading fails while encrypted values are stored: they cannot be decry
 here, and ciphertext is neither JSON nor short.
 
 The first six (``services/*/migrations/versions/*_sealed_fields.py``: intake 0014,
-search 0020, transfer 0007, referral 0007, followup 0007, summary 0003) carry this
-body inline; it emits the same SQL as theirs (tests/unit/test_sealed_migrations.py).
-A later one calls it::
+search 0020, transfer 0007, referral 0007, followup 0007, summary 0003) carried this
+body inline and now call it; tests/unit/test_sealed_migrations.py holds the SQL they
+emitted then and checks they and this still emit it. A migration calls it so::
 
     SEALED = [("agencies", "contacts", postgresql.JSONB(astext_type=sa.Text()))]
 

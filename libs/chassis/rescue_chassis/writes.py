@@ -19,11 +19,12 @@ of the dialect the writes were made for, as its column type would.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -39,6 +40,7 @@ _TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(\S+)", re.IGNORECASE)
 # A one-row insert's VALUES, the only form a claim can make conditional.
 _VALUES = re.compile(r"\)\s+VALUES\s+\(([^()]*)\)\s*$", re.IGNORECASE)
 tracer = trace.get_tracer("rescue_chassis.writes")
+T = TypeVar("T")
 
 
 class Writes:
@@ -133,6 +135,33 @@ class Writes:
             row = await run(sql, driver.fetchrow(sql, *self._args))
         for name, then in self._checks:
             then(row[name])
+
+
+def new_row(model: type[T], **values: Any) -> T:
+    """``model(**values)`` for a SQLModel table class, at a fraction of the cost: the
+    values set at once, not one instrumented ``setattr`` each (about 50 µs a row).
+    The row is as the constructor makes it, pending: a session inserts it from
+    its values, and later assignments are tracked as usual."""
+    defaults = _defaults(model)
+    row = model.__new__(model)  # SQLModel's: pydantic's private attributes
+    state = model._sa_class_manager._new_state_if_none(row)
+    state.manager.dispatch.init(state, (), values)  # the mapper's own init event
+    row.__dict__.update(
+        {name: default() for name, default in defaults.items() if name not in values}
+    )
+    row.__dict__.update(values)
+    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    return row
+
+
+@cache
+def _defaults(model: type) -> dict[str, Callable[[], Any]]:
+    """The model's fields that have a default, each as a function making it."""
+    made = {}
+    for name, field in model.model_fields.items():
+        if not field.is_required():
+            made[name] = functools.partial(field.get_default, call_default_factory=True)
+    return made
 
 
 # The same few shapes of statement, request after request: built once each.

@@ -159,6 +159,8 @@ class RetiredBacklog(Exception):
 
 # How often a running consumer asks whether rows staged before a move arrived late.
 RETIRED_RECHECK_SECONDS = 60.0
+# How long a probe of the retired topics waits for a record past the group's offsets.
+RETIRED_PROBE_MS = 300
 
 
 class ReplayFailed(Exception):
@@ -335,14 +337,24 @@ class EventConsumer:
         return [t for t in self.retired if t.name in on_broker]
 
     async def _retired_backlog(self, retired: list[Topic]) -> int:
-        """The group's lag on ``retired``, asked without joining the group."""
+        """The group's lag on ``retired``, asked without joining the group; when the
+        end offsets say none, a fetch from the group's offsets has the last word
+        (tansu answers a partition's end as its last batch's first offset + 1, so a
+        group stopped inside that batch looks caught up)."""
         if not retired:
             return 0
         probe = self._new_kafka_consumer(group=False)
         await bounded(probe.start(), self.kafka.request_timeout_ms / 1000)
         try:
-            probe.assign([TopicPartition(t.name, p) for t in retired for p in range(t.partitions)])
-            return await self._retired_lag(probe, retired)
+            partitions = [TopicPartition(t.name, p) for t in retired for p in range(t.partitions)]
+            probe.assign(partitions)
+            if behind := await self._retired_lag(probe, retired):
+                return behind
+            for tp, at in (await self.watch.committed(self.name, partitions)).items():
+                if at is not None:
+                    probe.seek(tp, at)
+            found = await probe.getmany(timeout_ms=RETIRED_PROBE_MS, max_records=self.max_batch)
+            return sum(len(part) for part in found.values())
         finally:
             await _stop_quietly(probe)
 
@@ -359,18 +371,19 @@ class EventConsumer:
         try:
             offsets = _PendingOffsets(consumer, 0.0, timeout=self.kafka.request_timeout_ms / 1000)
             consumer.subscribe([t.name for t in retired], listener=offsets)
-            while behind := await self._retired_lag(consumer, retired):
-                log.info("consumer %s drains %d events of retired topics", self.name, behind)
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-                if batches:
-                    await self.handle_batch([r for part in batches.values() for r in part])
-                    offsets.applied(
-                        {
-                            TopicPartition(tp.topic, tp.partition): part[-1].offset + 1
-                            for tp, part in batches.items()
-                        }
-                    )
+            empty = 0  # fetches in a row that found nothing, since this member joined
+            while True:
+                fetched = await self._apply_fetch(consumer, offsets, timeout_ms=500)
                 await offsets.commit()  # the lag is read from the committed offsets
+                empty = empty + 1 if not fetched and offsets.joined else 0
+                # Drained when this member's partitions are read to their end (its
+                # fetches come back empty) and the group's lag is zero (the others'):
+                # not the lag alone, which tansu under-reports inside a last batch.
+                if empty < 2:
+                    continue
+                if not (behind := await self._retired_lag(consumer, retired)):
+                    break
+                log.info("consumer %s drains %d events of retired topics", self.name, behind)
             log.info("consumer %s: retired topics drained", self.name)
         finally:
             await _stop_quietly(consumer)
@@ -401,32 +414,48 @@ class EventConsumer:
         )
         consumer.subscribe([t.name for t in self.topics], listener=offsets)
         recheck = time.monotonic() + RETIRED_RECHECK_SECONDS
-        while True:
-            if changed := self._changed():
-                raise BrokerChanged(changed)
-            batches = await consumer.getmany(
-                timeout_ms=offsets.wait_ms(1000), max_records=self.max_batch
-            )
-            if batches:
-                # One person's events share a partition (key = person_id) and each
-                # partition's records stay in order within the batch, so their order holds.
-                records = [record for records in batches.values() for record in records]
-                await self.handle_batch(records)
-                # Applied and committed to the database: their offsets may move.
-                offsets.applied(
-                    {
-                        TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
-                        for tp, records in batches.items()
-                    }
-                )
-            await offsets.commit_if_due()
-            if self.retired and time.monotonic() >= recheck:
-                recheck = time.monotonic() + RETIRED_RECHECK_SECONDS
-                if behind := await self._retired_backlog(self._retired_on_broker()):
-                    await offsets.commit()
-                    raise RetiredBacklog(f"{behind} events arrived late on retired topics")
+        probe: asyncio.Task[int] | None = None  # the recheck runs beside the fetches
+        try:
+            while True:
+                if changed := self._changed():
+                    raise BrokerChanged(changed)
+                await self._apply_fetch(consumer, offsets, timeout_ms=offsets.wait_ms(1000))
+                await offsets.commit_if_due()
+                if self.retired and probe is None and time.monotonic() >= recheck:
+                    probe = asyncio.create_task(self._retired_backlog(self._retired_on_broker()))
+                if probe is not None and probe.done():
+                    done, probe = probe, None
+                    recheck = time.monotonic() + RETIRED_RECHECK_SECONDS
+                    if behind := done.result():
+                        await offsets.commit()
+                        raise RetiredBacklog(f"{behind} events arrived late on retired topics")
+        finally:
+            if probe is not None:
+                probe.cancel()
+                await asyncio.gather(probe, return_exceptions=True)
 
     # -- a fetch's records --------------------------------------------------------
+
+    async def _apply_fetch(
+        self, consumer: AIOKafkaConsumer, offsets: _PendingOffsets, *, timeout_ms: int
+    ) -> int:
+        """One fetch of ``consumer`` applied (handle_batch), its offsets then pending
+        in ``offsets``: the live loop and the drain of retired topics alike. Returns
+        how many records it fetched."""
+        batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_batch)
+        if not batches:
+            return 0
+        # One person's events share a partition (key = person_id) and each
+        # partition's records stay in order within the batch, so their order holds.
+        await self.handle_batch([record for part in batches.values() for record in part])
+        # Applied and committed to the database: their offsets may move.
+        offsets.applied(
+            {
+                TopicPartition(tp.topic, tp.partition): part[-1].offset + 1
+                for tp, part in batches.items()
+            }
+        )
+        return sum(len(part) for part in batches.values())
 
     async def handle_batch(self, records: Sequence[ReceivedRecord]) -> list[Outcome]:
         """Apply the records of one fetch; returns each record's outcome, in order.
@@ -869,6 +898,7 @@ class _PendingOffsets(ConsumerRebalanceListener):
         self.timeout = timeout
         self.pending: dict[TopicPartition, int] = {}
         self.last = time.monotonic()
+        self.joined = False  # the group gave this member its partitions (maybe none)
 
     def applied(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.pending.update(offsets)
@@ -908,7 +938,7 @@ class _PendingOffsets(ConsumerRebalanceListener):
             log.warning("offset commit before rebalance failed: %s", exc)
 
     async def on_partitions_assigned(self, assigned) -> None:
-        pass
+        self.joined = True
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer, within: float = 5.0) -> None:

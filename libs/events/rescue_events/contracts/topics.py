@@ -9,7 +9,7 @@ its registration declares. The topics of the first layout (one per producing
 service) are registered as retired, with their successors: what the outbox
 staged before the move still arrives there and consumers drain it first."""
 
-from rescue_events.registry import registry
+from rescue_events.registry import Topic, registry
 
 # Low-volume topics: fewer partitions for the broker to serve and consumers to poll.
 _FEW = 3
@@ -18,196 +18,128 @@ _RECORD = (
     "readers given access outside the network (provincial and national systems, auditors)"
 )
 
-INTAKE_STAYS = registry.topic(
-    "rescue.intake.stays",
-    partitions=6,
-    description=(
-        "Admissions and what search applies in order after them: hospital placements, long "
-        "stays, discharges, burials, face photos shared for search. Read by search (all, "
-        "in order), summary, transfer, referral and followup (person_admitted)."
-    ),
-    carried=(
-        "hospital_placement_made",
-        "long_stay_reached",
-        "long_hospital_stay_reached",
-        "person_discharged",
-        "burial_recorded",
-        "photo_shared_for_search",
-    ),
-)
-INTAKE_REFUSALS = registry.topic(
-    "rescue.intake.refusals",
-    partitions=_FEW,
-    description="Face photos of persons who refused help, for recognition. Read by search.",
-)
-INTAKE_INCIDENTS = registry.topic(
-    "rescue.intake.incidents",
-    partitions=_FEW,
-    description="Incidents at a station (bureau reports). Read by referral and summary.",
-)
-INTAKE_COUNTED = registry.topic(
-    "rescue.intake.counted",
-    partitions=_FEW,
-    description=("Refusals of help, leads, outsourced care and settlement steps. Read by summary."),
-)
-INTAKE_RECORDS = registry.topic(
-    "rescue.intake.records",
-    partitions=_FEW,
-    description="The stay's record: belongings, health checks, photos, lead triage.",
-    audience=_RECORD,
-)
+# The layout, one row per live topic, grouped by the service that writes it (in
+# the order its retired topic names them as successors). ``readers`` are the
+# services handling events on it, named in its description; a topic no service
+# reads declares its ``audience`` instead.
+_LAYOUT: tuple[tuple[str, int, tuple[str, ...], str | None, tuple[str, ...], str], ...] = (
+    # (name, partitions, readers, audience, carried, description)
+    ("rescue.intake.stays", 6,
+     ("search (all, in order)", "summary", "transfer", "referral",
+      "followup (person_admitted)"),
+     None,
+     ("hospital_placement_made", "long_stay_reached", "long_hospital_stay_reached",
+      "person_discharged", "burial_recorded", "photo_shared_for_search"),
+     "Admissions and what search applies in order after them: hospital placements, long "
+     "stays, discharges, burials, face photos shared for search."),
+    ("rescue.intake.refusals", _FEW, ("search",), None, (),
+     "Face photos of persons who refused help, for recognition."),
+    ("rescue.intake.incidents", _FEW, ("referral", "summary"), None, (),
+     "Incidents at a station (bureau reports)."),
+    ("rescue.intake.counted", _FEW, ("summary",), None, (),
+     "Refusals of help, leads, outsourced care and settlement steps."),
+    ("rescue.intake.records", _FEW, (), _RECORD, (),
+     "The stay's record: belongings, health checks, photos, lead triage."),
+    ("rescue.search.identity", 6,
+     ("intake", "transfer", "referral", "followup", "summary"), None, (),
+     "Confirmed identities."),
+    ("rescue.search.earlier_stays", _FEW, ("followup",), None, (),
+     "Earlier stays recognised (repeat wandering)."),
+    ("rescue.search.refusal_faces", _FEW, ("intake",), None, (),
+     "Candidates recognised for a refusal's face photo."),
+    ("rescue.search.escalations", _FEW, ("referral",), None, (),
+     "Deadlines escalated to the civil-affairs bureau."),
+    ("rescue.search.counted", _FEW, ("summary",), None, (),
+     "Search cases opened, notices published, DNA hits reverified."),
+    ("rescue.search.records", _FEW, (), _RECORD, (),
+     "The search's record: clues, candidates, DNA results, notices, police checks, moves."),
+    ("rescue.transfer.handovers", _FEW, ("intake", "followup", "summary"), None, (),
+     "Persons handed over at home."),
+    ("rescue.transfer.refusals", _FEW, ("referral", "summary"), None, (),
+     "Handovers refused (escalated to the bureau)."),
+    ("rescue.transfer.notices", _FEW, ("referral",), None, (),
+     "Return notices to the home region's station."),
+    ("rescue.transfer.counted", _FEW, ("summary",), None, (),
+     "Returns opened, escorts planned and departed."),
+    ("rescue.transfer.records", _FEW, (), _RECORD, (),
+     "The return's record: escort legs, escalations resolved."),
+    ("rescue.referral.counted", _FEW, ("summary",), None, (),
+     "Referrals opened and their status changes."),
+    ("rescue.referral.records", _FEW, (), _RECORD, (),
+     "The referral's record: deliveries acknowledged, failed, overdue; late referrals."),
+    ("rescue.followup.help", _FEW, ("referral",), None, (),
+     "Help tasks opened for a returned person's difficulty."),
+    ("rescue.followup.counted", _FEW, ("summary",), None, (),
+     "Stabilisations opened, revisits recorded or overdue, repeat wandering."),
+    ("rescue.followup.records", _FEW, (), _RECORD, (),
+     "The stabilisation's record: risk assessed, at-risk register, closings."),
+)  # fmt: skip
 
-SEARCH_IDENTITY = registry.topic(
-    "rescue.search.identity",
-    partitions=6,
-    description=("Confirmed identities. Read by intake, transfer, referral, followup and summary."),
-)
-SEARCH_EARLIER_STAYS = registry.topic(
-    "rescue.search.earlier_stays",
-    partitions=_FEW,
-    description="Earlier stays recognised (repeat wandering). Read by followup.",
-)
-SEARCH_REFUSAL_FACES = registry.topic(
-    "rescue.search.refusal_faces",
-    partitions=_FEW,
-    description="Candidates recognised for a refusal's face photo. Read by intake.",
-)
-SEARCH_ESCALATIONS = registry.topic(
-    "rescue.search.escalations",
-    partitions=_FEW,
-    description="Deadlines escalated to the civil-affairs bureau. Read by referral.",
-)
-SEARCH_COUNTED = registry.topic(
-    "rescue.search.counted",
-    partitions=_FEW,
-    description="Search cases opened, notices published, DNA hits reverified. Read by summary.",
-)
-SEARCH_RECORDS = registry.topic(
-    "rescue.search.records",
-    partitions=_FEW,
-    description=(
-        "The search's record: clues, candidates, DNA results, notices, police checks, moves."
-    ),
-    audience=_RECORD,
-)
 
-TRANSFER_HANDOVERS = registry.topic(
-    "rescue.transfer.handovers",
-    partitions=_FEW,
-    description="Persons handed over at home. Read by intake, followup and summary.",
-)
-TRANSFER_REFUSALS = registry.topic(
-    "rescue.transfer.refusals",
-    partitions=_FEW,
-    description="Handovers refused (escalated to the bureau). Read by referral and summary.",
-)
-TRANSFER_NOTICES = registry.topic(
-    "rescue.transfer.notices",
-    partitions=_FEW,
-    description="Return notices to the home region's station. Read by referral.",
-)
-TRANSFER_COUNTED = registry.topic(
-    "rescue.transfer.counted",
-    partitions=_FEW,
-    description="Returns opened, escorts planned and departed. Read by summary.",
-)
-TRANSFER_RECORDS = registry.topic(
-    "rescue.transfer.records",
-    partitions=_FEW,
-    description="The return's record: escort legs, escalations resolved.",
-    audience=_RECORD,
-)
+def _listed(readers: tuple[str, ...]) -> str:
+    return readers[0] if len(readers) == 1 else ", ".join(readers[:-1]) + " and " + readers[-1]
 
-REFERRAL_COUNTED = registry.topic(
-    "rescue.referral.counted",
-    partitions=_FEW,
-    description="Referrals opened and their status changes. Read by summary.",
-)
-REFERRAL_RECORDS = registry.topic(
-    "rescue.referral.records",
-    partitions=_FEW,
-    description="The referral's record: deliveries acknowledged, failed, overdue; late referrals.",
-    audience=_RECORD,
-)
 
-FOLLOWUP_HELP = registry.topic(
-    "rescue.followup.help",
-    partitions=_FEW,
-    description="Help tasks opened for a returned person's difficulty. Read by referral.",
-)
-FOLLOWUP_COUNTED = registry.topic(
-    "rescue.followup.counted",
-    partitions=_FEW,
-    description=(
-        "Stabilisations opened, revisits recorded or overdue, repeat wandering. Read by summary."
-    ),
-)
-FOLLOWUP_RECORDS = registry.topic(
-    "rescue.followup.records",
-    partitions=_FEW,
-    description="The stabilisation's record: risk assessed, at-risk register, closings.",
-    audience=_RECORD,
-)
+def _layout_topic(name, partitions, readers, audience, carried, description) -> Topic:
+    if not readers and not audience:  # every event has a reader or a declared audience
+        raise ValueError(f"topic {name!r} needs its readers or its audience")
+    if readers:
+        description = f"{description} Read by {_listed(readers)}."
+    return registry.topic(
+        name, partitions=partitions, description=description, audience=audience, carried=carried
+    )
 
-# The first layout, one topic per producing service: retired. Rows staged before
-# the move keep their topic; every consumer of a successor drains these first.
-INTAKE_EVENTS = registry.retire(
-    "rescue.intake.events",
-    partitions=6,
-    successors=[INTAKE_STAYS, INTAKE_REFUSALS, INTAKE_INCIDENTS, INTAKE_COUNTED, INTAKE_RECORDS],
-)
-SEARCH_EVENTS = registry.retire(
-    "rescue.search.events",
-    partitions=6,
-    successors=[
-        SEARCH_IDENTITY,
-        SEARCH_EARLIER_STAYS,
-        SEARCH_REFUSAL_FACES,
-        SEARCH_ESCALATIONS,
-        SEARCH_COUNTED,
-        SEARCH_RECORDS,
-    ],
-)
-TRANSFER_EVENTS = registry.retire(
-    "rescue.transfer.events",
-    partitions=6,
-    successors=[
-        TRANSFER_HANDOVERS,
-        TRANSFER_REFUSALS,
-        TRANSFER_NOTICES,
-        TRANSFER_COUNTED,
-        TRANSFER_RECORDS,
-    ],
-)
-REFERRAL_EVENTS = registry.retire(
-    "rescue.referral.events", partitions=6, successors=[REFERRAL_COUNTED, REFERRAL_RECORDS]
-)
-FOLLOWUP_EVENTS = registry.retire(
-    "rescue.followup.events",
-    partitions=6,
-    successors=[FOLLOWUP_HELP, FOLLOWUP_COUNTED, FOLLOWUP_RECORDS],
-)
+
+_LIVE = {row[0]: _layout_topic(*row) for row in _LAYOUT}
+
+INTAKE_STAYS = _LIVE["rescue.intake.stays"]
+INTAKE_REFUSALS = _LIVE["rescue.intake.refusals"]
+INTAKE_INCIDENTS = _LIVE["rescue.intake.incidents"]
+INTAKE_COUNTED = _LIVE["rescue.intake.counted"]
+INTAKE_RECORDS = _LIVE["rescue.intake.records"]
+SEARCH_IDENTITY = _LIVE["rescue.search.identity"]
+SEARCH_EARLIER_STAYS = _LIVE["rescue.search.earlier_stays"]
+SEARCH_REFUSAL_FACES = _LIVE["rescue.search.refusal_faces"]
+SEARCH_ESCALATIONS = _LIVE["rescue.search.escalations"]
+SEARCH_COUNTED = _LIVE["rescue.search.counted"]
+SEARCH_RECORDS = _LIVE["rescue.search.records"]
+TRANSFER_HANDOVERS = _LIVE["rescue.transfer.handovers"]
+TRANSFER_REFUSALS = _LIVE["rescue.transfer.refusals"]
+TRANSFER_NOTICES = _LIVE["rescue.transfer.notices"]
+TRANSFER_COUNTED = _LIVE["rescue.transfer.counted"]
+TRANSFER_RECORDS = _LIVE["rescue.transfer.records"]
+REFERRAL_COUNTED = _LIVE["rescue.referral.counted"]
+REFERRAL_RECORDS = _LIVE["rescue.referral.records"]
+FOLLOWUP_HELP = _LIVE["rescue.followup.help"]
+FOLLOWUP_COUNTED = _LIVE["rescue.followup.counted"]
+FOLLOWUP_RECORDS = _LIVE["rescue.followup.records"]
+
+
+def _written_by(service: str) -> list[Topic]:
+    return [t for t in _LIVE.values() if t.name.startswith(f"rescue.{service}.")]
+
 
 # What each service writes: its live topics, and its retired one (the outbox may
 # still hold rows staged for it).
-INTAKE_TOPICS = [INTAKE_STAYS, INTAKE_REFUSALS, INTAKE_INCIDENTS, INTAKE_COUNTED, INTAKE_RECORDS]
-SEARCH_TOPICS = [
-    SEARCH_IDENTITY,
-    SEARCH_EARLIER_STAYS,
-    SEARCH_REFUSAL_FACES,
-    SEARCH_ESCALATIONS,
-    SEARCH_COUNTED,
-    SEARCH_RECORDS,
-]
-TRANSFER_TOPICS = [
-    TRANSFER_HANDOVERS,
-    TRANSFER_REFUSALS,
-    TRANSFER_NOTICES,
-    TRANSFER_COUNTED,
-    TRANSFER_RECORDS,
-]
-REFERRAL_TOPICS = [REFERRAL_COUNTED, REFERRAL_RECORDS]
-FOLLOWUP_TOPICS = [FOLLOWUP_HELP, FOLLOWUP_COUNTED, FOLLOWUP_RECORDS]
+INTAKE_TOPICS = _written_by("intake")
+SEARCH_TOPICS = _written_by("search")
+TRANSFER_TOPICS = _written_by("transfer")
+REFERRAL_TOPICS = _written_by("referral")
+FOLLOWUP_TOPICS = _written_by("followup")
+
+# The first layout, one topic per producing service: retired. Rows staged before
+# the move keep their topic; every consumer of a successor drains these first.
+INTAKE_EVENTS = registry.retire("rescue.intake.events", partitions=6, successors=INTAKE_TOPICS)
+SEARCH_EVENTS = registry.retire("rescue.search.events", partitions=6, successors=SEARCH_TOPICS)
+TRANSFER_EVENTS = registry.retire(
+    "rescue.transfer.events", partitions=6, successors=TRANSFER_TOPICS
+)
+REFERRAL_EVENTS = registry.retire(
+    "rescue.referral.events", partitions=6, successors=REFERRAL_TOPICS
+)
+FOLLOWUP_EVENTS = registry.retire(
+    "rescue.followup.events", partitions=6, successors=FOLLOWUP_TOPICS
+)
 
 # Each partner agency reads its own messages, and only them, on its own topic
 # (referral's deliveries, one mechanism for every feed): created by the outbox

@@ -28,6 +28,7 @@ from intake.views import PersonView, view_of
 from rescue_chassis.commands import Command, UnitOfWork, single_statement
 from rescue_chassis.moments import PastDay, PastInstant
 from rescue_chassis.refusals import Conflict, NotFound
+from rescue_chassis.writes import new_row
 from rescue_divisions.fields import HomeAdminCode
 from rescue_events.contracts import (
     ArrivalRoute,
@@ -416,7 +417,9 @@ async def admit(
     )
     check_new_person_source(_facts(request.source), within=within)
     claimed = request.full_name
-    person = Person(
+    # new_row: the values set at once; admissions are intake's hottest write
+    person = new_row(
+        Person,
         id=person_id or uuid.uuid4(),
         station_id=station_id,
         status="in_station",
@@ -465,7 +468,8 @@ def begin_stay(
     stay_id: uuid.UUID | None = None,
 ) -> Stay:
     """The stay's row, and the person's record pointing at it; nothing written."""
-    stay = Stay(
+    stay = new_row(
+        Stay,
         id=stay_id or uuid.uuid4(),
         person_id=person.id,
         sequence=sequence,

@@ -15,13 +15,13 @@ Revises: 0013auditpending
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from rescue_chassis.audit.checkpoints import (
     create_audit_checkpoints_v1,
     drop_audit_checkpoints_v1,
 )
+from rescue_chassis.sealed_migrations import seal_columns_v1, unseal_columns_v1
 
 revision: str = "0014sealedfields"
 down_revision: str | None = "0013auditpending"
@@ -37,22 +37,11 @@ SEALED = [
 
 
 def upgrade() -> None:
-    for table, column, before in SEALED:
-        op.alter_column(
-            table, column, type_=sa.Text(), existing_type=before, postgresql_using=f"{column}::text"
-        )
+    seal_columns_v1(SEALED)
     create_audit_checkpoints_v1()
 
 
 def downgrade() -> None:
     drop_audit_checkpoints_v1()
-    for table, column, before in SEALED:
-        # Ciphertext is neither JSON nor short: this fails rather than lose it.
-        json = isinstance(before, postgresql.JSONB)
-        op.alter_column(
-            table,
-            column,
-            type_=before,
-            existing_type=sa.Text(),
-            postgresql_using=f"{column}::jsonb" if json else None,
-        )
+    # fails while ciphertext is stored rather than lose it (see the helper)
+    unseal_columns_v1(SEALED)
