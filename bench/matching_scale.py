@@ -6,9 +6,12 @@ the ranking of those only, the proposals staged in the outbox).
 
 The records are synthetic but shaped like the network's: names by the surnames'
 census frequencies (bench/name_search.py's generator; a third of the admitted persons
-give none), places said as counties of the real gazetteer (and dialects, which
-resolve to whole provinces), sex, ages, and a face for one record in ten. The real
-gazetteer resolves every place (loading it takes most of a minute).
+give none), places of the real gazetteer said at every level (a province alone, a
+city, a county, a township), half of them in the stations' province (河南), a fifth in
+its neighbours and the rest anywhere in China (and dialects, which resolve to whole
+provinces), sex, ages, and a face for one record in ten. The real gazetteer resolves
+every place (loading it takes most of a minute). Places drawn evenly from all of China
+would flatter the figures: most records would share no city with any other.
 
 Each size is loaded by COPY (cases, reports and their matching index), analysed,
 then ``--runs`` new cases and ``--runs`` new reports are matched one at a time, each
@@ -24,13 +27,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import csv
+import pstats
 import random
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -38,6 +44,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import asyncpg
+from sqlalchemy import String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,6 +68,10 @@ GAZETTEER = REPO / "var" / "gazetteer"
 TARGET_P99_MS = 50.0
 TARGET_SIZE = 100_000
 STATIONS = ["gushi", "xixian", "guangshan", "xinyang", "zhengzhou", "luohe", "nanyang"]
+HOME = "41"  # the stations' province, 河南
+NEIGHBOURS = ("34", "42", "37", "13", "61", "14", "32")  # 安徽 湖北 山东 河北 陕西 山西 江苏
+#: How places are said: the province alone, the city, the county, a township in it.
+LEVELS_SAID = {"province": 0.10, "city": 0.25, "county": 0.55, "township": 0.10}
 DIALECTS = ("四川话", "河南话", "湖南口音", "东北话", "山东话", "湖北话", "安徽口音", "广西话")
 SEXES = ("male", "female")
 FACE_SPREAD = 0.09  # different people ~1.4 apart: no face meets by chance
@@ -69,16 +81,50 @@ NOW = datetime.now(UTC)
 # ---- the records ---------------------------------------------------------------------
 
 
-def place_pool(rng: random.Random, size: int) -> list[str]:
-    """Counties as said: "河南省固始县", or the county alone."""
-    provinces = {r["code"]: r["name"] for r in csv.DictReader(open(GAZETTEER / "provinces.csv"))}
-    areas = [
-        (provinces.get(r["provinceCode"], ""), r["name"])
-        for r in csv.DictReader(open(GAZETTEER / "areas.csv"))
-        if r["name"] not in ("市辖区",)
-    ]
-    picked = rng.sample(areas, min(size, len(areas)))
-    return [f"{p}{a}" if rng.random() < 0.6 else a for p, a in picked]
+def _rows(name: str) -> list[dict]:
+    with open(GAZETTEER / name, encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def place_pool(rng: random.Random, size: int, home_share: float) -> list[str]:
+    """``size`` places as said ("河南省", "信阳市", "河南省固始县", "固始县城关镇"), drawn
+    with repeats: ``home_share`` in 河南, a fifth in its neighbours, the rest anywhere."""
+    provinces = {r["code"]: r["name"] for r in _rows("provinces.csv")}
+    cities = {r["code"]: r["name"] for r in _rows("cities.csv")}
+    counties: dict[str, list[dict]] = {}
+    for r in _rows("areas.csv"):
+        if r["name"] != "市辖区":
+            counties.setdefault(r["provinceCode"], []).append(r)
+    townships: dict[str, list[str]] = {}
+    for r in _rows("streets.csv"):
+        townships.setdefault(r["areaCode"], []).append(r["name"])
+    elsewhere = [p for p in counties if p != HOME and p not in NEIGHBOURS]
+    levels, weights = list(LEVELS_SAID), list(LEVELS_SAID.values())
+    pool = []
+    for _ in range(size):
+        draw = rng.random()
+        if draw < home_share:
+            province = HOME
+        elif draw < home_share + 0.2:
+            province = rng.choice(NEIGHBOURS)
+        else:
+            province = rng.choice(elsewhere)
+        county = rng.choice(counties[province])
+        city = cities.get(county["cityCode"], "市辖区")
+        level = rng.choices(levels, weights)[0]
+        if level == "city" and city == "市辖区":  # a municipality's districts: the county
+            level = "county"
+        if level == "province":
+            pool.append(provinces[province])
+        elif level == "city":
+            pool.append(city if rng.random() < 0.5 else provinces[province] + city)
+        elif level == "township" and townships.get(county["code"]):
+            pool.append(county["name"] + rng.choice(townships[county["code"]]))
+        else:
+            pool.append(
+                provinces[province] + county["name"] if rng.random() < 0.6 else county["name"]
+            )
+    return pool
 
 
 class Records:
@@ -191,7 +237,7 @@ async def load(conn, records: Records, resolve, count: int) -> None:
 
 def _index_rows(kind, record_id, blocking, keys: list, profiles: list) -> None:
     codes = blocking.codes or ()
-    for key in blocking.keys | candidates.province_keys(codes):
+    for key in blocking.keys | candidates.city_keys(codes):
         keys.append((kind, record_id, key))
     profiles.append((kind, record_id, blocking.sex, blocking.age, blocking.born, list(codes), True))
 
@@ -216,6 +262,27 @@ class Counted:
         return found
 
 
+class Kept:
+    """search.ranking.rank as matching calls it, tallying what kept each pair: the
+    face, else the name, else the place's level ("same city", …)."""
+
+    def __init__(self) -> None:
+        self.original = matching.rank
+        self.why: Counter[str] = Counter()
+
+    def __call__(self, sides):
+        ranked = self.original(sides)
+        if ranked is not None:
+            met = set(ranked.signals)
+            if "face" in met:
+                self.why["face"] += 1
+            elif "name" in met:
+                self.why["name"] += 1
+            else:
+                self.why[ranked.finding("place").detail.split(":")[0]] += 1
+        return ranked
+
+
 @contextmanager
 def keys_remembered():
     """While loading: each name's keys computed once (names repeat, as in life)."""
@@ -232,11 +299,12 @@ def keys_remembered():
         candidates.name_block_keys = original
 
 
-async def time_matches(sessions, runtime, records: Records, kind: str, runs: int, counted):
+async def time_matches(sessions, runtime, records: Records, kind: str, runs: int, counted, kept):
     """Milliseconds of ``runs`` matches of new records of ``kind``, each rolled back."""
     latencies, proposed = [], 0
     counted.sizes.clear()
     counted.ms.clear()
+    kept.why.clear()
     for _ in range(runs):
         async with sessions() as session:
             record = records.case() if kind == "case" else records.report()
@@ -273,18 +341,83 @@ def _face_record(record, kind: str, face: list[float]) -> FaceRecord:
     )
 
 
+_EXPLAIN = text("EXPLAIN (ANALYZE, BUFFERS) " + candidates._CANDIDATES.text).bindparams(
+    *(
+        bindparam(n, type_=ARRAY(String))
+        for n in ("keys", "cities", "codes", "townships", "counties")
+    )
+)
+
+
+async def explain(sessions, records: Records, resolve, kind: str, runs: int) -> None:
+    """The plan of the candidates' statement for the slowest of ``runs`` new records."""
+    slowest: tuple[float, list[str]] = (-1.0, [])
+    async with sessions() as session:
+        for _ in range(runs):
+            if kind == "case":
+                person = matching.person_profile(records.case(), ())
+                blocking = matching.case_blocking(person, resolve)
+                other, age = "report", person.age
+            else:
+                report = records.report()
+                blocking = matching.report_blocking(report, resolve)
+                other, age = "case", matching.report_profile(report, NOW).age
+            params = candidates.parameters(
+                kind=other,
+                lookup=blocking.lookup,
+                codes=blocking.codes or (),
+                sex=blocking.sex,
+                age=age,
+                year=NOW.year,
+            )
+            plan = [row[0] for row in (await session.execute(_EXPLAIN, params)).all()]
+            ms = float(plan[-1].split(":")[1].split()[0])  # "Execution Time: 1.234 ms"
+            if ms > slowest[0]:
+                slowest = (ms, plan)
+    out(f"    the candidates' plan for the slowest of {runs} new {kind}s:")
+    for line in slowest[1]:
+        out("      " + line)
+
+
+@contextmanager
+def profiled(enabled: bool, label: str):
+    """cProfile around the timed matches: where a match's time goes."""
+    if not enabled:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        out(f"    profile of {label} (cumulative, top 30):")
+        stats = pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative")
+        stats.print_stats(30)
+
+
 async def main(args) -> dict:
     out("loading the gazetteer (most of a minute) …")
     started = time.perf_counter()
     resolve = await resolver(None)
     out(f"  loaded in {time.perf_counter() - started:.0f} s")
-    records = Records(args.seed, place_pool(random.Random(args.seed), args.places), args.faces)
+    pool = place_pool(random.Random(args.seed), args.places, args.home_share)
+    records = Records(args.seed, pool, args.faces)
+    codes = [c for text in pool for c in candidates.place_codes(resolve(text))]
+    out(
+        f"{len(pool):,} places said ({len(set(pool)):,} distinct): resolved to "
+        f"{len({c[:2] for c in codes})} provinces, {len({c[:4] for c in codes if len(c) >= 4})} "
+        f"cities; {sum(len(c) < 4 for c in codes) / max(len(codes), 1):.0%} of the codes a "
+        "province alone"
+    )
     runtime = SimpleNamespace(
         settings=SimpleNamespace(gazetteer_dir=None),
         outbox=Outbox(tables.plumbing.outbox, source="/rescue-network/search"),
     )
     counted = Counted()
     candidates.candidates = counted
+    kept = Kept()
+    matching.rank = kept
     results: dict = {"sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         postgres = EmbeddedPostgres(Path(tmp) / "pg")
@@ -311,10 +444,12 @@ async def main(args) -> dict:
                 figures = {}
                 runs = args.runs if size < TARGET_SIZE else (args.runs_largest or args.runs)
                 for kind, label in (("case", "a new case"), ("report", "a new report")):
-                    await time_matches(sessions, runtime, records, kind, args.warmup, counted)
-                    ms, proposed, sizes, index_ms = await time_matches(
-                        sessions, runtime, records, kind, runs, counted
-                    )
+                    await time_matches(sessions, runtime, records, kind, args.warmup, counted, kept)
+                    with profiled(args.profile and size == max(args.sizes), label):
+                        ms, proposed, sizes, index_ms = await time_matches(
+                            sessions, runtime, records, kind, runs, counted, kept
+                        )
+                    why = {k: n / runs for k, n in kept.why.most_common()}
                     stats, index = latency_summary(ms), latency_summary(index_ms)
                     word = verdict(stats["p99"], TARGET_P99_MS, at_most=True)
                     out(
@@ -327,6 +462,9 @@ async def main(args) -> dict:
                         f"{statistics.median(sizes):,.0f}, max {max(sizes):,}; proposals kept "
                         f"by the ranking: {proposed / runs:.1f} a match"
                     )
+                    out("    kept by: " + ", ".join(f"{k} {n:.1f}" for k, n in why.items()))
+                    if args.explain and size == max(args.sizes):
+                        await explain(sessions, records, resolve, kind, args.explain)
                     figures[kind] = {
                         **stats,
                         "index_p50": index["p50"],
@@ -334,6 +472,7 @@ async def main(args) -> dict:
                         "candidates_median": statistics.median(sizes),
                         "candidates_max": max(sizes),
                         "proposals_per_match": proposed / runs,
+                        "kept_by_per_match": why,
                         "runs": runs,
                         "verdict": word,
                     }
@@ -363,7 +502,14 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=200, help="matches timed per size and kind")
     parser.add_argument("--runs-largest", type=int, default=0, help="runs at 100,000 (0: --runs)")
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--places", type=int, default=600, help="counties said, drawn from")
+    parser.add_argument("--places", type=int, default=2_000, help="places said, drawn from")
+    parser.add_argument(
+        "--home-share", type=float, default=0.5, help="share of places in the stations' province"
+    )
     parser.add_argument("--faces", type=float, default=0.1, help="share of records with a face")
     parser.add_argument("--seed", type=int, default=30)
+    parser.add_argument(
+        "--explain", type=int, default=0, help="at the largest size: the plan of the slowest of N"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the largest size's runs")
     asyncio.run(main(parser.parse_args()))

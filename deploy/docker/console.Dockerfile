@@ -14,12 +14,14 @@
 # An exact Python and Debian release, pulled by its multi-architecture index digest.
 ARG PYTHON_IMAGE=python:3.11.17-slim-bookworm@sha256:2333bd330d12de02514770b3585cad313644316047cdee24a7acfdece6de6efb
 
-FROM ghcr.io/astral-sh/uv:0.13.8 AS uv
-
 # ---------------------------------------------------------------- builder ---
 FROM ${PYTHON_IMAGE} AS builder
 
-COPY --from=uv /uv /usr/local/bin/uv
+# uv 0.13.8 (the one that wrote uv.lock) from PyPI, held to the sha256 PyPI publishes
+# for its manylinux wheels (x86_64, aarch64): its container image has no digest here.
+RUN printf 'uv==0.13.8 --hash=sha256:e18a57b8b352eb7c8feb317b9f6f533c8f0ad9673fd6cf34bbe3cf1a9f6a8984 --hash=sha256:5337c30bb893b4f9ce0ceb921ba2da0d13f649da644f40ad3bef84083bef0203\n' > /tmp/uv.txt \
+ && pip install --no-cache-dir --no-deps --require-hashes -r /tmp/uv.txt \
+ && rm /tmp/uv.txt
 
 # The venv is built against the same interpreter path as the runtime stage
 # (/usr/local/bin/python3.11 of the same base image), so it can be copied as is.

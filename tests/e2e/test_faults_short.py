@@ -69,6 +69,7 @@ def test_every_effect_exactly_once_through_make_runs_supervisor(supervised):
         run.duplicate_admissions(10)
         run.deliver_out_of_order(5)
         run.send_poison(malformed=1, invalid=1)
+        run.wait_poison_dead_lettered()  # before the broker goes (it comes back empty)
         run.wait_admitted(run.admitted_count() + 5)
         run.sigkill("broker")
         run.restart_postgres(deliver=True)

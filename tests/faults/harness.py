@@ -332,6 +332,26 @@ class FaultRun:
                 raise TimeoutError(f"only {self.admitted_count()} of {count} admitted")
             time.sleep(0.05)
 
+    def wait_poison_dead_lettered(self, timeout: float = 60.0) -> None:
+        """Until every reader of the intake topic has dead-lettered the poison sent so
+        far: a raw record is in no outbox, so a broker killed before a reader got to
+        it (back empty) takes it away for good."""
+        positions = {(INTAKE_TOPIC, p.partition, p.offset) for p in self.poison}
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = []
+            for service in INTAKE_CONSUMERS:
+                letters = query(
+                    self.net, service, 'select topic, partition, "offset" from dead_letters'
+                )
+                if len(positions & {tuple(r) for r in letters}) < len(positions):
+                    behind.append(service)
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"poison not dead-lettered yet by {', '.join(behind)}")
+            time.sleep(0.2)
+
     def finish_stream(self, *, stop: bool = False) -> None:
         if stop:
             self._stop.set()

@@ -52,6 +52,7 @@ def test_every_effect_happens_exactly_once_through_every_fault(tmp_path):
         run.duplicate_admissions(30)
         run.deliver_out_of_order(20)
         run.send_poison(malformed=2, invalid=2)
+        run.wait_poison_dead_lettered()  # the broker is killed later on (back empty)
         after(20)
         run.restart_postgres(deliver=True)
         after(20)

@@ -1,6 +1,8 @@
 """Matching from the index on the real embedded Postgres (issue 30): a new case or
 report is ranked only against its candidates (search.candidates), found among many
-records that are not; and the candidates are a superset of what the ranking keeps.
+records that are not; the candidates are a superset of what the ranking keeps; a
+place identifies a pair from its city down (a province alone is no lead), and
+migration 0023 re-keys the index's places by city.
 
 The gazetteer is replaced by a table of the few places said here (loading the real
 one takes most of a minute); everything else is real: tables, migrations, SQL,
@@ -8,19 +10,25 @@ the HNSW face index and the ranking."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import asyncpg
 import pytest
+from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from support import migrated_database
 
+from rescue_chassis import migrations
 from rescue_chassis.commands import UnitOfWork
 from rescue_chassis.crypto import bind_key_ring, development_key_ring
+from rescue_chassis.migrations import alembic_config
 from rescue_events.contracts import SearchCaseOpenedV1
 from rescue_events.contracts.search_evidence import IdentityCandidateProposedV1
 from search import candidates, matching, places
@@ -37,13 +45,21 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "search" / "migr
 GAZETTEER = Path("/nonexistent/test-matching-candidates-gazetteer")
 NOW = datetime.now(UTC)
 
-# Places as said → (code, path): one province each, apart from 四川/南充.
+# Places as said → (code, path): one province each, apart from 四川 and 河南, said at
+# every level from the province down.
 PLACES = {
     "南充": ("5113", ("四川省", "南充市")),
     "四川": ("51", ("四川省",)),
     "仪陇县新政镇": ("511324101", ("四川省", "南充市", "仪陇县", "新政镇")),
+    "成都": ("5101", ("四川省", "成都市")),
+    "河南": ("41", ("河南省",)),
     "信阳": ("4115", ("河南省", "信阳市")),
     "固始": ("411525", ("河南省", "信阳市", "固始县")),
+    "息县": ("411528", ("河南省", "信阳市", "息县")),
+    "固始县城关镇": ("411525001", ("河南省", "信阳市", "固始县", "城关镇")),
+    "固始县城关镇东关村": ("411525001001", ("河南省", "信阳市", "固始县", "城关镇", "东关村")),
+    "郑州": ("4101", ("河南省", "郑州市")),
+    "郑州市金水区": ("410105", ("河南省", "郑州市", "金水区")),
     "哈尔滨": ("2301", ("黑龙江省", "哈尔滨市")),
     "广州": ("4401", ("广东省", "广州市")),
     "昆明": ("5301", ("云南省", "昆明市")),
@@ -220,13 +236,18 @@ async def test_a_reports_candidates_leave_out_unrelated_names_places_and_faces(s
     async with sessions() as session:
         related = {
             "name": a_case("李剑国", "拉萨"),  # a homophone of 李建国, far away
-            "place": a_case(other_name(rng), "固始", age=58),  # same province, age close
+            "place": a_case(other_name(rng), "固始", age=58),  # same county, age close
+            "city": a_case(other_name(rng), "息县", age=62),  # same city, age close
             "face": a_case(None, "广州", sex="female", age=20),  # the face overrules
             "heard": a_case(None, None),  # the name heard in a clue
         }
         unrelated = {
             "sex": a_case(other_name(rng), "固始", sex="female"),  # refused: sex differs
             "age": a_case(other_name(rng), "信阳", age=20),  # county apart, 40 years apart
+            # issue 30: a province alone is no lead, however alike the rest
+            "province": a_case(other_name(rng), "河南", age=60),
+            "other city": a_case(other_name(rng), "郑州市金水区", age=60),
+            "dialect": a_case(other_name(rng), None, age=60, dialect="河南话"),
         }
         for _ in range(300):
             unrelated[f"far-{_}"] = a_case(
@@ -306,3 +327,179 @@ async def test_cases_indexed_without_the_gazetteer_get_their_places_at_the_next_
         )
         assert left == 0
         await session.rollback()
+
+
+def nearness(codes, age, ours, our_age) -> tuple[int, float]:
+    """How near a record is by place (candidates' order: the best level shared, then
+    the age gap, unknown last); smaller is nearer."""
+    if set(codes) & set(ours):
+        level = 12
+    elif {c[:9] for c in codes if len(c) >= 9} & {c[:9] for c in ours if len(c) >= 9}:
+        level = 9
+    elif {c[:6] for c in codes if len(c) >= 6} & {c[:6] for c in ours if len(c) >= 6}:
+        level = 6
+    else:
+        level = 4
+    gap = abs(age - our_age) if age is not None and our_age is not None else float("inf")
+    return -level, gap
+
+
+async def test_the_candidates_cover_the_pairs_the_ranking_keeps_among_the_nearest(
+    sessions, runtime
+):
+    # places said at every level in two provinces (and far ones), sexes and ages of
+    # every kind, names that never meet: only a place can keep a pair here
+    rng = random.Random(32)
+    said = [*PLACES, None]
+    async with sessions() as session:
+        cases = [
+            a_case(
+                other_name(rng) if rng.random() < 0.7 else None,
+                rng.choice(said),
+                sex=rng.choice(["male", "female", "unknown"]),
+                age=rng.choice([None, *range(40, 80)]),
+                dialect=rng.choice([None, None, "河南话", "四川话"]),
+            )
+            for _ in range(1_200)  # a city of them past PLACE_CANDIDATES
+        ]
+        session.add_all(cases)
+        await session.flush()
+        codes_of, ages_of = {}, {}
+        for case in cases:
+            person = matching.person_profile(case, ())
+            codes_of[case.id] = (await matching.index_case(session, case, person, resolve)).codes
+            ages_of[case.id] = person.age
+        kept_by_city = crowded_out = 0
+        for place, sex, age in itertools.product(
+            ["固始县城关镇", "固始", "信阳", "河南", "南充"],
+            ["male", "female", "unknown"],
+            [60, None],
+        ):
+            report = a_report("甲乙丙", place, sex=sex, age=age)
+            blocking = matching.report_blocking(report, resolve)
+            wanted = matching.report_profile(report, NOW, ())
+            found = await candidates.candidates(
+                session,
+                kind="case",
+                lookup=blocking.lookup,
+                codes=blocking.codes,
+                sex=report.sex,
+                age=wanted.age,
+                year=NOW.year,
+            )
+            kept = {}
+            for case in cases:
+                ranked = matching.compare(matching.person_profile(case, ()), wanted, resolve)
+                if ranked is not None:
+                    kept[case.id] = ranked
+            ours = blocking.codes
+            for missed in set(kept) - found:  # only past the nearest PLACE_CANDIDATES by place
+                crowded_out += 1
+                far = nearness(codes_of[missed], ages_of[missed], ours, wanted.age)
+                nearer = [
+                    i for i in found if nearness(codes_of[i], ages_of[i], ours, wanted.age) <= far
+                ]
+                assert len(nearer) >= candidates.PLACE_CANDIDATES, (place, sex, age)
+            for ranked in kept.values():
+                place_found = ranked.finding("place")
+                assert place_found.identifying and place_found.score is not None
+                assert not place_found.detail.startswith("same province")
+            kept_by_city += sum(
+                r.finding("place").detail.startswith("same city") for r in kept.values()
+            )
+            if place in ("河南", "南充"):  # a province (or a city alone): no province-wide flood
+                assert len(found) < len(cases) / 4
+        assert kept_by_city > 0  # the city level is exercised, not only finer ones
+        assert crowded_out > 0  # and the bound: kept pairs past the nearest are left out
+        await session.rollback()
+
+
+async def test_a_crowded_city_gives_its_nearest_records_and_never_crowds_out_the_very_place(
+    sessions, runtime
+):
+    # more than PLACE_CANDIDATES records of the report's city: the nearest come back,
+    # the one said at the very township first though its age is unknown
+    rng = random.Random(33)
+    async with sessions() as session:
+        same_age = [a_case(other_name(rng), "信阳", age=60) for _ in range(120)]
+        older = [a_case(other_name(rng), "信阳", age=64) for _ in range(150)]
+        very_place = a_case(other_name(rng), "固始县城关镇", age=None)
+        cases = [*same_age, *older, very_place]
+        session.add_all(cases)
+        await session.flush()
+        for case in cases:
+            await matching.index_case(session, case, matching.person_profile(case, ()), resolve)
+        report = a_report("甲乙丙", "固始县城关镇", age=60)
+        blocking = matching.report_blocking(report, resolve)
+        found = await candidates.candidates(
+            session,
+            kind="case",
+            lookup=blocking.lookup,
+            codes=blocking.codes,
+            sex=report.sex,
+            age=60,
+            year=NOW.year,
+        )
+        assert len(found) == candidates.PLACE_CANDIDATES
+        assert very_place.id in found
+        assert {c.id for c in same_age} <= found  # the age gap 0 before the gap 4
+        await session.rollback()
+
+
+BEFORE, AFTER = "0022matchindex", "0023citymatchkeys"
+
+
+async def test_migration_0023_keys_the_index_by_city_and_gives_provinces_back(postgres):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await postgres.create_databases([name])
+    url = postgres.sqlalchemy_url(name)
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url, BEFORE)
+    county, province, both, stored_anew = (uuid.uuid4() for _ in range(4))
+    profiles = [
+        ("case", county, ["411525"], ["p|41", "n1|ming"]),
+        ("report", province, ["51"], ["p|51"]),
+        ("case", both, ["41", "411528", "5113", "511324101"], ["p|41", "p|51"]),
+        ("report", stored_anew, ["411525"], ["c|4115"]),  # indexed by the new code already
+    ]
+    conn = await asyncpg.connect(postgres.dsn(name))
+    try:
+        for kind, record_id, codes, keys in profiles:
+            await conn.execute(
+                "INSERT INTO match_profiles (record_kind, record_id, codes, places_resolved) "
+                "VALUES ($1, $2, $3, true)",
+                kind,
+                record_id,
+                codes,
+            )
+            await conn.executemany(
+                "INSERT INTO match_keys (record_kind, record_id, key) VALUES ($1, $2, $3)",
+                [(kind, record_id, k) for k in keys],
+            )
+    finally:
+        await conn.close()
+
+    async def keys() -> dict[uuid.UUID, set[str]]:
+        conn = await asyncpg.connect(postgres.dsn(name))
+        try:
+            rows = await conn.fetch("SELECT record_id, key FROM match_keys")
+        finally:
+            await conn.close()
+        found: dict[uuid.UUID, set[str]] = {}
+        for row in rows:
+            found.setdefault(row["record_id"], set()).add(row["key"])
+        return found
+
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url, AFTER)
+    assert await keys() == {
+        county: {"c|4115", "n1|ming"},
+        both: {"c|4115", "c|5113"},
+        stored_anew: {"c|4115"},
+    }  # a place known only to its province: no key
+
+    await asyncio.to_thread(command.downgrade, alembic_config(MIGRATIONS, url), BEFORE)
+    assert await keys() == {
+        county: {"p|41", "n1|ming"},
+        province: {"p|51"},
+        both: {"p|41", "p|51"},
+        stored_anew: {"p|41"},
+    }

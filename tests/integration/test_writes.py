@@ -17,7 +17,7 @@ from intake.app import service as intake_service
 from intake.tables import Lead, Person, Stay
 from rescue_chassis.crypto import PREFIX, bind_key_ring, development_key_ring
 from rescue_chassis.problems import Problem
-from rescue_chassis.writes import Writes
+from rescue_chassis.writes import MAX_PARAMETERS, Writes
 from rescue_events.driver import autocommit, begun
 
 pytestmark = pytest.mark.integration
@@ -242,3 +242,53 @@ def test_a_claim_must_be_an_insert_that_can_do_nothing_and_say_so():
     writes.claim(CLAIM, "k")
     with pytest.raises(ValueError, match="one-row INSERT"):
         writes.statement()  # only a plain VALUES insert can be made to depend on it
+
+
+async def test_more_inserts_than_one_statement_takes_go_as_several_in_one_transaction(engine):
+    persons = [a_person() for _ in range(4_000)]
+    inserted = []
+    async with AsyncSession(engine) as session:
+        writes = Writes()
+        for person in persons:
+            writes.insert(person)
+        writes.add(
+            "INSERT INTO persons (id, station_id, status, identity_status, sex, stated_names, "
+            "stated_places, categories) VALUES ($1, 'gushi', 'in_station', 'unknown', 'male', "
+            "'{}', '{}', '{}') RETURNING id",
+            uuid.uuid4(),
+            then=inserted.append,
+        )
+        assert len(writes._args) > MAX_PARAMETERS  # more than asyncpg sends at once
+        await writes.send(await begun(session))
+        # nothing is committed before the caller commits
+        async with engine.connect() as other:
+            seen = await other.scalar(
+                text("SELECT count(*) FROM persons WHERE id = ANY(:ids)"),
+                {"ids": [p.id for p in persons]},
+            )
+        assert seen == 0
+        await session.commit()
+    assert inserted == [1]
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT count(*) FROM persons WHERE id = ANY(:ids)"),
+            {"ids": [p.id for p in persons]},
+        )
+    assert count == len(persons)
+    first, last = persons[0].id, persons[-1].id  # the last statement's rows as the first's
+    assert await row(engine, "persons", last) == await row(engine, "persons", first)
+
+
+async def test_a_claim_too_big_for_one_statement_is_refused_before_anything_is_sent(engine):
+    writes = Writes()
+    writes.claim(
+        "INSERT INTO persons (id, station_id, status, identity_status, sex, stated_names, "
+        "stated_places, categories) VALUES ($1, 'gushi', 'in_station', 'unknown', 'male', "
+        "'{}', '{}', '{}') ON CONFLICT DO NOTHING RETURNING id",
+        uuid.uuid4(),
+    )
+    for _ in range(4_000):
+        writes.insert(a_person())
+    async with autocommit(engine) as driver:
+        with pytest.raises(ValueError, match="at most 32767 parameters"):
+            await writes.send(driver)

@@ -118,11 +118,11 @@ def test_a_pin_without_its_provenance_is_caught(copy):
 def test_pinning_writes_the_digest_beside_the_tag_and_empties_the_list(copy, monkeypatch):
     images = tool(copy)
     collector = unpin(copy, "otel/opentelemetry-collector-contrib:")
-    python, uv = unpin(copy, "python:3.11"), unpin(copy, "ghcr.io/astral-sh/uv:")
+    python, postgres = unpin(copy, "python:3.11"), unpin(copy, "ghcr.io/cloudnative-pg/")
     asked = []
     monkeypatch.setattr(images, "resolve", lambda ref: asked.append(ref) or DIGEST)
     assert images.pin() == 0
-    assert sorted(asked) == sorted([collector, python, uv])
+    assert sorted(asked) == sorted([collector, python, postgres])
     compose = (copy / "docker-compose.yml").read_text()
     assert f"image: {collector}@{DIGEST}\n" in compose
     assert "image: apache/kafka:3.9.1@sha256:4ceccc577f03" in compose, "pinned already"
@@ -130,14 +130,15 @@ def test_pinning_writes_the_digest_beside_the_tag_and_empties_the_list(copy, mon
     assert f"image: {collector}@{DIGEST}\n" in k8s
     dockerfile = (copy / "deploy/docker/service.Dockerfile").read_text()
     assert f"ARG PYTHON_IMAGE={python}@{DIGEST}\n" in dockerfile
-    assert f"FROM {uv}@{DIGEST} AS uv\n" in dockerfile
+    cluster = (copy / "deploy/k8s/base/postgres/cluster.yaml").read_text()
+    assert f"imageName: {postgres}@{DIGEST}\n" in cluster
     assert "FROM ${PYTHON_IMAGE} AS builder" in dockerfile
     assert images.allowed() == {}
     # each new pin says which registry it came from
     sources = images.provenance()
     docker_hub = "registry registry-1.docker.io, make pin-images "
     assert all(sources[f"{ref}@{DIGEST}"].startswith(docker_hub) for ref in (collector, python))
-    assert sources[f"{uv}@{DIGEST}"].startswith("registry ghcr.io")
+    assert sources[f"{postgres}@{DIGEST}"].startswith("registry ghcr.io")
     assert images.problems() == []
     assert all(r.pinned for r in images.references() if not r.own)
     # pinned references are left alone the next time
@@ -147,7 +148,7 @@ def test_pinning_writes_the_digest_beside_the_tag_and_empties_the_list(copy, mon
 
 def test_an_image_the_registry_does_not_resolve_stays_allowed(copy, monkeypatch):
     images = tool(copy)
-    uv = unpin(copy, "ghcr.io/astral-sh/uv:")
+    postgres = unpin(copy, "ghcr.io/cloudnative-pg/")
     unpin(copy, "python:3.11")
 
     def registry(ref):
@@ -156,9 +157,9 @@ def test_an_image_the_registry_does_not_resolve_stays_allowed(copy, monkeypatch)
         return DIGEST
 
     monkeypatch.setattr(images, "resolve", registry)
-    assert images.pin() == 1  # uv
-    assert set(images.allowed()) == {uv}
-    assert f"{uv}@" not in (copy / "deploy/images.digests").read_text()
+    assert images.pin() == 1  # the CloudNativePG image, on ghcr.io
+    assert set(images.allowed()) == {postgres}
+    assert f"{postgres}@" not in (copy / "deploy/images.digests").read_text()
     assert images.problems() == []
 
 

@@ -24,6 +24,10 @@ PLACES = {
     "南充": ("511300", ("四川省", "南充市")),
     "四川": ("510000", ("四川省",)),
     "河南固始": ("411525", ("河南省", "信阳市", "固始县")),
+    "河南": ("410000", ("河南省",)),
+    "河南信阳": ("411500", ("河南省", "信阳市")),
+    "河南息县": ("411528", ("河南省", "信阳市", "息县")),
+    "郑州": ("410100", ("河南省", "郑州市")),
     "南汇县": ("310115", ("上海市", "浦东新区")),  # a former county: resolved to what it became
     "浦东新区": ("310115", ("上海市", "浦东新区")),
     "小河庄": ("130123101201", ("河北省", "石家庄市", "正定县", "某镇", "小河庄村")),
@@ -101,6 +105,66 @@ def test_nothing_identifying_meets_means_no_candidate():
         compare(person(names=["赵六"], places=["河南固始"]), report(places=["仪陇"]), resolve)
         is None
     )
+
+
+# ---- a province alone identifies no one (issue 30) ------------------------------------
+
+
+def test_a_province_alone_proposes_nothing():
+    gushi = report(name="王五", sex="male", age=61, places=["河南固始"])
+    # a person saying only "河南" against a family's report from a county in 河南
+    assert compare(person(sex="male", age=60, places=["河南"]), gushi, resolve) is None
+    # two cities of one province
+    assert compare(person(sex="male", age=60, places=["郑州"]), gushi, resolve) is None
+    # a dialect points to a province only
+    assert compare(person(sex="male", age=60, dialects=["河南话"]), gushi, resolve) is None
+    # both saying only the province: still a province
+    henan = report(name="王五", sex="male", age=61, places=["河南"])
+    assert compare(person(sex="male", age=60, places=["河南"]), henan, resolve) is None
+
+
+def test_a_city_is_a_lead_on_its_own():
+    ranked = compare(
+        person(sex="male", age=60, places=["河南信阳"]),
+        report(name="王五", sex="male", age=61, places=["河南固始"]),
+        resolve,
+    )
+    assert ranked is not None and ranked.score >= 0.2
+    place = ranked.finding("place")
+    assert place.identifying and place.verdict is Verdict.CLOSE
+    assert place.detail.startswith("same city")
+    # two counties of one city too
+    ranked = compare(
+        person(sex="male", age=60, places=["河南息县"]),
+        report(sex="male", age=60, places=["河南固始"]),
+        resolve,
+    )
+    assert ranked is not None and ranked.finding("place").detail.startswith("same city")
+
+
+def test_a_province_still_counts_in_the_score_when_a_name_meets():
+    with_province = compare(
+        person(names=["李建国"], places=["河南"]), report(places=["河南固始"]), resolve
+    )
+    apart = compare(person(names=["李建国"], places=["四川"]), report(places=["河南固始"]), resolve)
+    assert with_province is not None and apart is not None
+    place = with_province.finding("place")
+    assert place.verdict is Verdict.CLOSE and not place.identifying
+    assert place.detail.startswith("same province") and place.score == 0.25 * 0.9
+    assert "place" in with_province.signals  # shown to the reviewer, as before
+    assert with_province.score > apart.score  # the province counts in the score
+    # the JSON the review queue shows keeps its shape
+    assert set(place.as_json()) == {"field", "verdict", "score", "detail"}
+
+
+def test_a_city_met_unsurely_is_shown_before_a_surer_province():
+    sure = ResolvedPlace("河南", "410000", ("河南省",), 1.0)
+    unsure = ResolvedPlace("信阳?", "411500", ("河南省", "信阳市"), 0.5)
+    gushi = ResolvedPlace("固始", "411525", ("河南省", "信阳市", "固始县"), 1.0)
+    place = judge_place([sure, unsure], [gushi])
+    assert place.identifying and place.detail.startswith("same city")
+    assert place.score == 0.45 * 0.5  # below the province's 0.25: a city is the lead
+    assert not judge_place([sure], [gushi]).identifying
 
 
 def test_a_different_sex_rules_out_unless_the_face_matches():

@@ -11,6 +11,11 @@ idempotency record), every other insert happens only if the claim inserted its
 row. Such a statement is atomic by itself, so it may be sent in autocommit: the
 fast lane of ``rescue_chassis.commands.single_statement``.
 
+More than Postgres's 32,767 parameters (a new case's proposals at a nation's scale)
+go as several such statements in order, in the caller's transaction: atomic at
+its commit, a row naming one in an earlier statement as before; a claim's
+statement is never split.
+
 Only for plain rows (no server-side defaults to read back, nothing a column
 type converts but encryption): ``insert`` refuses a column it cannot write as the
 ORM would. An encrypted column (rescue_chassis.crypto) is sealed with the key ring
@@ -40,6 +45,8 @@ _TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(\S+)", re.IGNORECASE)
 # A one-row insert's VALUES, the only form a claim can make conditional.
 _VALUES = re.compile(r"\)\s+VALUES\s+\(([^()]*)\)\s*$", re.IGNORECASE)
 tracer = trace.get_tracer("rescue_chassis.writes")
+# The protocol counts a statement's parameters in 16 bits (asyncpg refuses more).
+MAX_PARAMETERS = 32_767
 T = TypeVar("T")
 
 
@@ -49,6 +56,7 @@ class Writes:
         self._parts: list[tuple[str, str]] = []  # (name, INSERT)
         self._targets: list[str] = []  # the tables written, for the span's name
         self._args: list[Any] = []
+        self._counts: list[int] = []  # each part's number of parameters
         self._checks: list[tuple[str, Callable[[int], None]]] = []
         self._claim: str | None = None  # the name of the claim's part, once claimed
         self.claimed: bool | None = None  # after send(), with a claim: did it insert?
@@ -63,6 +71,7 @@ class Writes:
         if target is not None:
             self._targets.append(target)
         self._args.extend(args)
+        self._counts.append(len(args))
         if then is not None:
             self._checks.append((name, then))
 
@@ -115,7 +124,33 @@ class Writes:
         none: the statement commits by itself); then each ``then``."""
         if not self._parts:
             return
-        sql = self.statement()
+        if len(self._args) <= MAX_PARAMETERS:
+            await self._send(driver, self.statement(), self._args, self._checks)
+            return
+        if self._claim is not None:
+            raise ValueError(f"a claim's statement takes at most {MAX_PARAMETERS} parameters")
+        for parts, args in self._chunks():
+            names = {name for name, _ in parts}
+            checks = [(name, then) for name, then in self._checks if name in names]
+            sql = _statement(parts, None, tuple(name for name, _ in checks))
+            await self._send(driver, sql, args, checks)
+
+    def _chunks(self):
+        """The parts in order, as statements of at most MAX_PARAMETERS each, every
+        part's parameters numbered from its own statement's first."""
+        parts: list[tuple[str, str]] = []
+        start = taken = 0
+        for (name, sql), count in zip(self._parts, self._counts, strict=True):
+            if count > MAX_PARAMETERS:
+                raise ValueError(f"one insert of {count} parameters: more than a statement takes")
+            if taken + count > MAX_PARAMETERS:
+                yield tuple(parts), self._args[start : start + taken]
+                parts, start, taken = [], start + taken, 0
+            parts.append((name, _renumbered(sql, -start)[0]))
+            taken += count
+        yield tuple(parts), self._args[start : start + taken]
+
+    async def _send(self, driver: Any, sql: str, args: list, checks: list) -> None:
         # The statement's span, as SQLAlchemy's instrumentation gives the ORM's
         # (only where spans are recorded: rescue_chassis.telemetry).
         span = (
@@ -132,8 +167,8 @@ class Writes:
             else nullcontext()
         )
         with span:
-            row = await run(sql, driver.fetchrow(sql, *self._args))
-        for name, then in self._checks:
+            row = await run(sql, driver.fetchrow(sql, *args))
+        for name, then in checks:
             then(row[name])
 
 

@@ -16,7 +16,9 @@ pair the ranking could keep shares one (see ``candidate_keys``):
 - ``n1|a`` / ``n1~|a``: one-unit names; ``n2~|p|a|b``: two-unit names with one
   syllable one edit away (search.names "near");
 - ``t|ab``: a report's name (its first two characters) heard in a case's clues;
-- ``p|41``: the province of a resolved place (filtered by sex and age in SQL).
+- ``c|4115``: the city of a resolved place (filtered by sex and age in SQL); a
+  place known only to its province has none: a province alone never keeps a pair
+  (search.ranking), and would make ~1% of the open set candidates.
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
 from search.names import NameKeys, _loose_syllables, name_keys, near_syllables
-from search.ranking import AGE_CLOSE_YEARS, FACE_CLOSE_DISTANCE, ResolvedPlace, _significant
+from search.ranking import (
+    AGE_CLOSE_YEARS,
+    CITY_DIGITS,
+    FACE_CLOSE_DISTANCE,
+    ResolvedPlace,
+    _significant,
+)
 from search.readings import dialect_forms, is_han, loose
 from search.tables.faces import FaceRecord
 from search.tables.matching import MatchKey, MatchProfile
@@ -118,8 +126,9 @@ def place_codes(places: Sequence[ResolvedPlace]) -> list[str]:
     return sorted({_significant(p.code) for p in places if p.code})
 
 
-def province_keys(codes: Iterable[str]) -> set[str]:
-    return {f"p|{c[:2]}" for c in codes if len(c) >= 2}
+def city_keys(codes: Iterable[str]) -> set[str]:
+    """The cities of significant codes ("411525" → "c|4115"); a province has none."""
+    return {f"c|{c[:CITY_DIGITS]}" for c in codes if len(c) >= CITY_DIGITS}
 
 
 def known_sex(sex: str | None) -> str | None:
@@ -164,7 +173,7 @@ async def store(
     session: AsyncSession, record_kind: str, record_id: uuid.UUID, blocking: Blocking
 ) -> None:
     """Make the record's keys and profile exactly ``blocking``, in one statement."""
-    keys = sorted(set(blocking.keys) | province_keys(blocking.codes or ()))
+    keys = sorted(set(blocking.keys) | city_keys(blocking.codes or ()))
     await session.execute(
         _STORE,
         {
@@ -193,50 +202,100 @@ async def unresolved(session: AsyncSession) -> list[tuple[str, uuid.UUID]]:
     """Records indexed while the gazetteer was not loaded: their places wait."""
     rows = await session.execute(
         select(MatchProfile.record_kind, MatchProfile.record_id).where(
-            MatchProfile.places_resolved.is_(False)
+            ~MatchProfile.places_resolved  # NOT places_resolved: the partial index's predicate
         )
     )
     return [(kind, record_id) for kind, record_id in rows.all()]
 
 
 # A record of the other kind is a candidate when it shares a name or text key, or a
-# province under the sex and age rules below, or a face within the close distance.
-# Why this is a superset of what search.ranking.rank keeps: rank needs the face, the
-# name or the place to meet. A name meets from score 0.4 (search.names), reached only
+# face within the close distance, or it is among the PLACE_CANDIDATES nearest by place
+# of those sharing a city under the sex and age rules below. So the candidates cover
+# every name/text/face pair search.ranking.rank keeps, and every pair it keeps among
+# the nearest PLACE_CANDIDATES by place (the review queue takes 20 a record:
+# search.matching.MAX_PROPOSALS). Why: rank needs the face, the name or the place to
+# meet. A name meets from score 0.4 (search.names), reached only
 # when all units share a sound form, or all but one among ≥ 3 units, or a two-unit
 # name has one syllable one edit away, or the given name (≥ 2 units) agrees at the
 # end — each shares an n1/n2/n2~ key; the name heard in the clues shares its t| key.
-# A place meets only within one province; without a face or name meeting, a
-# differing sex is refused and a differing age (gap > 7) halves the score below 0.2
-# unless the places share a township or the very code (bound with every other field
-# at its best: 0.5·(0.2·0.85 + 0.05 + 0.3·0.4)/0.825 ≥ 0.2, county 0.7 gives < 0.2).
+# A place identifies only when two significant codes share a city (4 digits), hence
+# a c| key. Without a face or name meeting, a differing sex is refused, and a
+# differing age (gap > 7) halves the score; with every other field at its best (sex
+# met, name known just short of meeting at 0.4, face unknown: 0.825 weighed) that is
+# 0.5·(0.2·s + 0.05 + 0.3·0.4)/0.825 for a place scoring s: township 0.85 → 0.206
+# and the very code 1.0 → 0.224 reach 0.2, county 0.7 → 0.188 and city 0.45 → 0.158
+# do not. So only a shared township (9 digits) or the very code lets a differing age
+# through; a shared county or city does not. Nearest: the best level shared (the very
+# code 12 > township 9 > county 6 > city 4), then the age gap (unknown last), then id.
 # Faces come from the HNSW index (approximate: recall ≥ 0.95, bench/face_search.py).
 _CANDIDATES = text(
     """
     SELECT k.record_id FROM match_keys k
      WHERE k.record_kind = :kind AND k.key = ANY(:keys)
     UNION
-    SELECT k.record_id FROM match_keys k
-      JOIN match_profiles p ON p.record_kind = k.record_kind AND p.record_id = k.record_id
-     WHERE k.record_kind = :kind AND k.key = ANY(:provinces)
-       AND (CAST(:sex AS varchar) IS NULL OR p.sex IS NULL OR p.sex = :sex)
-       AND (CAST(:age AS integer) IS NULL
-            OR coalesce(p.age, :year - p.born) IS NULL
-            OR abs(coalesce(p.age, :year - p.born) - :age) <= :age_gap
-            OR p.codes && CAST(:codes AS varchar[])
-            OR EXISTS (SELECT 1 FROM unnest(p.codes) c
-                        WHERE length(c) >= 9 AND left(c, 9) = ANY(:townships)))
+    (SELECT p.record_id FROM match_profiles p
+      WHERE p.record_kind = :kind
+        AND p.record_id IN (SELECT k.record_id FROM match_keys k
+                             WHERE k.record_kind = :kind AND k.key = ANY(:cities))
+        AND (CAST(:sex AS varchar) IS NULL OR p.sex IS NULL OR p.sex = :sex)
+        AND (CAST(:age AS integer) IS NULL
+             OR coalesce(p.age, :year - p.born) IS NULL
+             OR abs(coalesce(p.age, :year - p.born) - :age) <= :age_gap
+             OR p.codes && CAST(:codes AS varchar[])
+             OR EXISTS (SELECT 1 FROM unnest(p.codes) c
+                         WHERE length(c) >= 9 AND left(c, 9) = ANY(:townships)))
+      ORDER BY CASE
+                 WHEN p.codes && CAST(:codes AS varchar[]) THEN 12
+                 WHEN EXISTS (SELECT 1 FROM unnest(p.codes) c
+                               WHERE length(c) >= 9 AND left(c, 9) = ANY(:townships)) THEN 9
+                 WHEN EXISTS (SELECT 1 FROM unnest(p.codes) c
+                               WHERE length(c) >= 6 AND left(c, 6) = ANY(:counties)) THEN 6
+                 ELSE 4
+               END DESC,
+               abs(coalesce(p.age, :year - p.born) - CAST(:age AS integer)) NULLS LAST,
+               p.record_id
+      LIMIT :place_limit)
     """
 ).bindparams(
     bindparam("keys", type_=ARRAY(String)),
-    bindparam("provinces", type_=ARRAY(String)),
+    bindparam("cities", type_=ARRAY(String)),
     bindparam("codes", type_=ARRAY(String)),
     bindparam("townships", type_=ARRAY(String)),
+    bindparam("counties", type_=ARRAY(String)),
 )
+
+#: Records sharing only a city looked at per match, nearest first: a city of 河南 holds
+#: thousands of open records, and the review queue takes only the best 20 of them.
+PLACE_CANDIDATES = 200
 
 #: Faces of the other kind looked at per face (nearest first), and how many index
 #: tuples an iterative HNSW scan may visit to find them past the other kind's faces.
 FACE_NEIGHBOURS, FACE_EF_SEARCH, FACE_MAX_SCAN = 20, 64, 20_000
+
+
+def parameters(
+    *,
+    kind: str,
+    lookup: Iterable[str],
+    codes: Sequence[str],
+    sex: str | None,
+    age: int | None,
+    year: int,
+) -> dict:
+    """``_CANDIDATES``' parameters for one side (bench/matching_scale.py explains it)."""
+    return {
+        "kind": kind,
+        "keys": sorted(lookup),
+        "cities": sorted(city_keys(codes)),
+        "sex": known_sex(sex),
+        "age": age,
+        "year": year,
+        "age_gap": AGE_CLOSE_YEARS,
+        "codes": list(codes),
+        "townships": sorted({c[:9] for c in codes if len(c) >= 9}),
+        "counties": sorted({c[:6] for c in codes if len(c) >= 6}),
+        "place_limit": PLACE_CANDIDATES,
+    }
 
 
 async def candidates(
@@ -252,24 +311,8 @@ async def candidates(
 ) -> set[uuid.UUID]:
     """Ids of the records of ``kind`` (case | report) that may match the other side:
     ``age`` is that side's age now (a case's as ranked, a report's this year)."""
-    found = set(
-        (
-            await session.scalars(
-                _CANDIDATES,
-                {
-                    "kind": kind,
-                    "keys": sorted(lookup),
-                    "provinces": sorted(province_keys(codes)),
-                    "sex": known_sex(sex),
-                    "age": age,
-                    "year": year,
-                    "age_gap": AGE_CLOSE_YEARS,
-                    "codes": list(codes),
-                    "townships": sorted({c[:9] for c in codes if len(c) >= 9}),
-                },
-            )
-        ).all()
-    )
+    params = parameters(kind=kind, lookup=lookup, codes=codes, sex=sex, age=age, year=year)
+    found = set((await session.scalars(_CANDIDATES, params)).all())
     if faces:
         found |= await face_candidates(session, kind=kind, faces=faces)
     return found

@@ -34,7 +34,7 @@ from search import candidates
 from search.evidence import age_now
 from search.names import index_names, split_names
 from search.places import loaded_resolver, resolver
-from search.ranking import Ranked, ResolvedPlace, Sides, rank
+from search.ranking import IDENTIFYING, Ranked, ResolvedPlace, Sides, Verdict, rank
 from search.tables.core import SearchCase
 from search.tables.evidence import Clue, IdentityCandidate, MissingPersonReport
 from search.tables.faces import FaceRecord
@@ -217,6 +217,27 @@ async def _faces(session: AsyncSession, column, ids: list[uuid.UUID]) -> dict:
         for owner, embedding in rows.all():
             found[owner].append([float(x) for x in embedding])
     return found
+
+
+#: Proposals per matching run of a new or changed record, best first: a reviewer works
+#: down one list, and face comparisons are read top-first too.
+MAX_PROPOSALS = 20
+
+
+def _queue_order(ranked: Ranked) -> tuple[float, int, float]:
+    """The score, then how many identifying fields meet, then how near the places are."""
+    met = sum(
+        1
+        for f in ranked.findings
+        if f.field in IDENTIFYING and f.identifying and f.verdict in (Verdict.MATCH, Verdict.CLOSE)
+    )
+    return ranked.score, met, ranked.finding("place").score or 0.0
+
+
+def best_pairs(pairs: Sequence[tuple], limit: int = MAX_PROPOSALS) -> list[tuple]:
+    """The ``limit`` best of the run's (case, report, ranked) pairs, best first; the
+    others are ranked again when either side changes (a clue, a photo)."""
+    return sorted(pairs, key=lambda pair: _queue_order(pair[2]), reverse=True)[:limit]
 
 
 #: Candidate pairs inserted per statement.
@@ -473,7 +494,7 @@ async def _match_person(
         ranked = compare(person, report_profile(report, now, report_faces[report.id]), resolve)
         if ranked is not None:
             pairs.append((case, report, ranked))
-    return await _propose(session, runtime, pairs, now) if pairs else 0
+    return await _propose(session, runtime, best_pairs(pairs), now) if pairs else 0
 
 
 async def match_open_case(uow: UnitOfWork, case: SearchCase) -> int:
@@ -520,4 +541,4 @@ async def match_report(session: AsyncSession, runtime: Runtime, report: MissingP
         ranked = compare(person_profile(case, clues[case.id], case_faces[case.id]), wanted, resolve)
         if ranked is not None:
             pairs.append((case, report, ranked))
-    return await _propose(session, runtime, pairs, now) if pairs else 0
+    return await _propose(session, runtime, best_pairs(pairs), now) if pairs else 0

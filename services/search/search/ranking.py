@@ -6,6 +6,11 @@ hand back a bare number: every field is judged on its own as a match, close, a
 mismatch or unknown (one side does not know it), with a sentence for the reviewer,
 and the score is the weighted sum of what is known.
 
+A pair is worth a review only when something identifying meets: the face, the
+name, or places agreeing at city level or finer. A province holds tens of
+millions: agreeing only there counts in the score and is shown, but proposes
+nothing on its own (else a thousand proposals per new record at 10^5 open).
+
 The parts it stands on are search.names (homophone names), search.gazetteer
 (places, with former names resolved to what they became) and the face
 embeddings of search.faces. Everything here is pure: the caller loads the
@@ -37,12 +42,14 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class Finding:
     """One field compared: its verdict, a 0..1 score when both sides know it, and a
-    sentence for the reviewer."""
+    sentence for the reviewer; ``identifying``: may its meeting alone keep the pair
+    (not a place agreeing only at province level)."""
 
     field: str  # face | name | place | age | sex
     verdict: Verdict
     score: float | None
     detail: str
+    identifying: bool = True
 
     def as_json(self) -> dict:
         return {
@@ -57,7 +64,8 @@ class Finding:
 #: station has; a name may be misheard; a place may be vague; age is an estimate.
 WEIGHTS = {"face": 0.35, "name": 0.30, "place": 0.20, "age": 0.10, "sex": 0.05}
 
-#: A candidate needs at least one identifying field that meets (face, name or place).
+#: A candidate needs at least one identifying field that meets (face, name or place,
+#: the place at city level or finer: Finding.identifying).
 IDENTIFYING = ("face", "name", "place")
 
 #: Below this the pair is not worth a reviewer's time.
@@ -163,6 +171,9 @@ def judge_sex(sex: str | None, reported: str | None) -> Finding:
 _LEVEL_SCORES = ((12, 1.0, "same village"), (9, 0.85, "same township"), (6, 0.7, "same county"),
                  (4, 0.45, "same city"), (2, 0.25, "same province"))  # fmt: skip
 
+#: Places identify a pair only when they agree on this many digits (a city) or more.
+CITY_DIGITS = 4
+
 
 @dataclass(frozen=True)
 class ResolvedPlace:
@@ -174,15 +185,18 @@ class ResolvedPlace:
     confidence: float
 
 
-def _shared_level(a: str, b: str) -> tuple[float, str] | None:
+@lru_cache(maxsize=65_536)  # ranked for every candidate pair: codes repeat
+def _shared_level(a: str, b: str) -> tuple[float, str, int] | None:
+    """Score, label and the digits the two significant codes agree on."""
     if a == b:
-        return 1.0, "same place"
+        return 1.0, "same place", len(a)
     for digits, score, label in _LEVEL_SCORES:
         if len(a) >= digits and len(b) >= digits and a[:digits] == b[:digits]:
-            return score, label
+            return score, label, digits
     return None
 
 
+@lru_cache(maxsize=65_536)
 def _significant(code: str) -> str:
     """Codes are padded with zeros: "411525000000" is the county 411525."""
     stripped = code.rstrip("0")
@@ -196,15 +210,16 @@ def judge_place(ours: Sequence[ResolvedPlace], theirs: Sequence[ResolvedPlace]) 
     if not ours or not theirs:
         missing = "the person's" if not ours else "the report's"
         return Finding("place", Verdict.UNKNOWN, None, f"none of {missing} places is known")
-    best: tuple[float, str, ResolvedPlace, ResolvedPlace] | None = None
+    best: tuple[bool, float, str, ResolvedPlace, ResolvedPlace] | None = None
     for a in ours:
         for b in theirs:
             shared = _shared_level(_significant(a.code), _significant(b.code))
             if shared is None:
                 continue
-            score = shared[0] * min(a.confidence, b.confidence)
-            if best is None or score > best[0]:
-                best = (score, shared[1], a, b)
+            # a city agreement, however unsure, is the lead to show before a province's
+            found = (shared[2] >= CITY_DIGITS, shared[0] * min(a.confidence, b.confidence))
+            if best is None or found > best[:2]:
+                best = (*found, shared[1], a, b)
     if best is None:
         a, b = ours[0], theirs[0]
         return Finding(
@@ -213,10 +228,11 @@ def judge_place(ours: Sequence[ResolvedPlace], theirs: Sequence[ResolvedPlace]) 
             0.0,
             f"{a.said} ({'/'.join(a.path)}) and {b.said} ({'/'.join(b.path)}) lie apart",
         )
-    score, label, a, b = best
+    identifying, score, label, a, b = best
     verdict = Verdict.MATCH if score >= 0.6 else Verdict.CLOSE
     where = "/".join(b.path)
-    return Finding("place", verdict, score, f"{label}: {a.said} ~ {b.said} ({where})")
+    detail = f"{label}: {a.said} ~ {b.said} ({where})"
+    return Finding("place", verdict, score, detail, identifying=identifying)
 
 
 # ---- the whole ranking -------------------------------------------------------------------
@@ -253,9 +269,14 @@ def weighted_score(findings: Iterable[Finding]) -> float:
     return total / (known + 0.5 * unknown) if known else 0.0
 
 
+def _meets(finding: Finding) -> bool:
+    return finding.identifying and finding.verdict in (Verdict.MATCH, Verdict.CLOSE)
+
+
 def rank(sides: Sides) -> Ranked | None:
     """The pair with its findings, or None when it is not worth a review: nothing
-    identifying meets, or the sex differs and no face says otherwise."""
+    identifying meets (a province alone is not), or the sex differs and no face
+    says otherwise."""
     findings = (
         judge_face(sides.faces, sides.reported_faces),
         judge_name(sides.names, sides.wanted_name, sides.texts),
@@ -265,7 +286,7 @@ def rank(sides: Sides) -> Ranked | None:
     )
     by_field = {f.field: f for f in findings}
     face_met = by_field["face"].verdict is Verdict.MATCH
-    if not any(by_field[f].verdict in (Verdict.MATCH, Verdict.CLOSE) for f in IDENTIFYING):
+    if not any(_meets(by_field[f]) for f in IDENTIFYING):
         return None
     # A clear face mismatch outweighs a homophone name: two people called 王伟 and
     # 汪伟. Only the very same written name keeps the pair (old photos mislead).

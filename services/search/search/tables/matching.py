@@ -17,7 +17,7 @@ __all__ = ["MatchKey", "MatchProfile"]
 
 class MatchKey(Base, table=True):
     """One blocking key of an open case or report: a pair of name sounds, a report's
-    name as heard in clues, a province (search.candidates)."""
+    name as heard in clues, a city (search.candidates)."""
 
     __tablename__ = "match_keys"
     __table_args__ = (
