@@ -180,7 +180,13 @@ class OtlpReceiver:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # Seven processes export every 100 ms: socketserver's backlog of 5 refuses
+            # connections while the GIL is busy, and an exporter drops what it could not send.
+            request_queue_size = 256
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def _collect(self, request) -> None:

@@ -68,7 +68,11 @@ def test_a_board_page_and_the_services_it_calls_are_one_trace(desk_client, otlp)
         pages = [s for s in spans if s["service"] == "console" and s["name"] == "GET /board"]
         return spans if BOARD_CALLS <= answered and pages else None
 
-    spans = poll(every_call_reported, timeout=120)  # five exporters' batches, on a busy machine
+    try:
+        spans = poll(every_call_reported, timeout=120)  # five exporters' batches, on a busy machine
+    except AssertionError:
+        arrived = sorted({(s["service"], s["name"]) for s in otlp.trace(trace_id)})
+        raise AssertionError(f"the trace has {arrived}, the board calls {BOARD_CALLS}") from None
     by_id = {s["span_id"]: s for s in spans}
     (page,) = [s for s in spans if s["service"] == "console" and s["name"] == "GET /board"]
     assert page["parent_span_id"] == browser_span
