@@ -171,6 +171,21 @@ async def index_report(session, runtime, report: MissingPersonReport) -> None:
     await candidates.store(session, "report", report.id, matching.report_blocking(report, resolve))
 
 
+async def cases_for(session, report: MissingPersonReport, resolve, *, age, faces=()) -> set:
+    """The open cases a report is ranked against, from the index (search.candidates)."""
+    blocking = matching.report_blocking(report, resolve)
+    return await candidates.candidates(
+        session,
+        kind="case",
+        lookup=blocking.lookup,
+        codes=blocking.codes,
+        sex=report.sex,
+        age=age,
+        year=NOW.year,
+        faces=faces,
+    )
+
+
 async def test_a_new_case_meets_its_report_among_many_that_are_not_candidates(sessions, runtime):
     rng = random.Random(30)
     async with sessions() as session:
@@ -269,17 +284,7 @@ async def test_a_reports_candidates_leave_out_unrelated_names_places_and_faces(s
         session.add(report)
         await session.flush()
 
-        blocking = matching.report_blocking(report, resolve)
-        found = await candidates.candidates(
-            session,
-            kind="case",
-            lookup=blocking.lookup,
-            codes=blocking.codes,
-            sex=report.sex,
-            age=60,
-            year=NOW.year,
-            faces=[face],
-        )
+        found = await cases_for(session, report, resolve, age=60, faces=[face])
         assert found == {case.id for case in related.values()}
 
         # a superset of what the ranking keeps, checked against every case
@@ -376,23 +381,14 @@ async def test_the_candidates_cover_the_pairs_the_ranking_keeps_among_the_neares
             [60, None],
         ):
             report = a_report("甲乙丙", place, sex=sex, age=age)
-            blocking = matching.report_blocking(report, resolve)
             wanted = matching.report_profile(report, NOW, ())
-            found = await candidates.candidates(
-                session,
-                kind="case",
-                lookup=blocking.lookup,
-                codes=blocking.codes,
-                sex=report.sex,
-                age=wanted.age,
-                year=NOW.year,
-            )
+            found = await cases_for(session, report, resolve, age=wanted.age)
             kept = {}
             for case in cases:
                 ranked = matching.compare(matching.person_profile(case, ()), wanted, resolve)
                 if ranked is not None:
                     kept[case.id] = ranked
-            ours = blocking.codes
+            ours = matching.report_blocking(report, resolve).codes
             for missed in set(kept) - found:  # only past the nearest PLACE_CANDIDATES by place
                 crowded_out += 1
                 far = nearness(codes_of[missed], ages_of[missed], ours, wanted.age)
@@ -430,16 +426,7 @@ async def test_a_crowded_city_gives_its_nearest_records_and_never_crowds_out_the
         for case in cases:
             await matching.index_case(session, case, matching.person_profile(case, ()), resolve)
         report = a_report("甲乙丙", "固始县城关镇", age=60)
-        blocking = matching.report_blocking(report, resolve)
-        found = await candidates.candidates(
-            session,
-            kind="case",
-            lookup=blocking.lookup,
-            codes=blocking.codes,
-            sex=report.sex,
-            age=60,
-            year=NOW.year,
-        )
+        found = await cases_for(session, report, resolve, age=60)
         assert len(found) == candidates.PLACE_CANDIDATES
         assert very_place.id in found
         assert {c.id for c in same_age} <= found  # the age gap 0 before the gap 4

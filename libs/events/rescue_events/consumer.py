@@ -325,11 +325,15 @@ class EventConsumer:
             lags.append(PartitionLag(tp.topic, tp.partition, done, ends[tp], behind, tp in mine))
         return lags
 
-    async def _retired_lag(self, consumer: AIOKafkaConsumer, topics: list[Topic]) -> int:
-        """The group's lag on ``topics``: their ends minus its committed offsets."""
+    async def _retired_lag(
+        self, consumer: AIOKafkaConsumer, topics: list[Topic], committed: dict | None = None
+    ) -> int:
+        """The group's lag on ``topics``: their ends minus its committed offsets (read
+        from the broker unless given)."""
         partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
         ends = await consumer.end_offsets(partitions)
-        committed = await self.watch.committed(self.name, partitions)
+        if committed is None:
+            committed = await self.watch.committed(self.name, partitions)
         return sum(max(ends[tp] - (committed.get(tp) or 0), 0) for tp in partitions)
 
     def _retired_on_broker(self) -> list[Topic]:
@@ -348,9 +352,10 @@ class EventConsumer:
         try:
             partitions = [TopicPartition(t.name, p) for t in retired for p in range(t.partitions)]
             probe.assign(partitions)
-            if behind := await self._retired_lag(probe, retired):
+            committed = await self.watch.committed(self.name, partitions)
+            if behind := await self._retired_lag(probe, retired, committed):
                 return behind
-            for tp, at in (await self.watch.committed(self.name, partitions)).items():
+            for tp, at in committed.items():
                 if at is not None:
                     probe.seek(tp, at)
             found = await probe.getmany(timeout_ms=RETIRED_PROBE_MS, max_records=self.max_batch)
