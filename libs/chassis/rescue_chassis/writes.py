@@ -132,7 +132,8 @@ class Writes:
         for parts, args in self._chunks():
             names = {name for name, _ in parts}
             checks = [(name, then) for name, then in self._checks if name in names]
-            sql = _statement(parts, None, tuple(name for name, _ in checks))
+            # Not cached: each chunk's text is hundreds of kilobytes and seldom repeats.
+            sql = _statement.__wrapped__(parts, None, tuple(name for name, _ in checks))
             await self._send(driver, sql, args, checks)
 
     def _chunks(self):
